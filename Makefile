@@ -1,0 +1,27 @@
+# Quick start:  make demo   (set up .venv, run the main job)
+#               make test   (set up .venv, lint, type-check, run the tests)
+VENV  := .venv
+STAMP := $(VENV)/.twinkit-installed
+BIN   := $(VENV)/bin
+
+.PHONY: demo test lint setup clean
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh dev
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/twinkit solve cases/bracket.yaml --out runs/bracket
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

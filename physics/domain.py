@@ -1,0 +1,321 @@
+"""Meshes with named regions: built-in generators, gmsh `.geo`/`.msh` files and meshio formats.
+
+A region is a named set of cells (subdomain) or facets (boundary part). Generators name theirs
+(`left`, `right`, `bottom`, `top`, ... and `domain` for all cells); files use gmsh physical names.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mpi4py import MPI
+
+ALL_CELLS = "domain"
+
+
+class MeshError(ValueError):
+    """A mesh cannot be built or read (message names the file or generator)."""
+
+
+@dataclass
+class RegionMesh:
+    """A dolfinx mesh with named cell and facet regions."""
+
+    mesh: Any
+    cell_tags: Any
+    facet_tags: Any
+    regions: dict[str, tuple[int, int]]  # name -> (topological dimension, tag)
+    _measures: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def tdim(self) -> int:
+        return int(self.mesh.topology.dim)
+
+    @property
+    def gdim(self) -> int:
+        return int(self.mesh.geometry.dim)
+
+    def cell_regions(self) -> list[str]:
+        return [n for n, (d, _) in self.regions.items() if d == self.tdim]
+
+    def facet_regions(self) -> list[str]:
+        return [n for n, (d, _) in self.regions.items() if d == self.tdim - 1]
+
+    def _region(self, name: str, dim: int) -> int:
+        if name not in self.regions or self.regions[name][0] != dim:
+            kind = "cell" if dim == self.tdim else "facet"
+            names = self.cell_regions() if dim == self.tdim else self.facet_regions()
+            raise MeshError(f"no {kind} region '{name}' in the mesh; it has {sorted(names)}")
+        return self.regions[name][1]
+
+    def dx(self, name: str | None = None):
+        """Volume measure over region `name` (all cells if None or 'domain')."""
+        import ufl
+
+        if "dx" not in self._measures:
+            self._measures["dx"] = ufl.Measure(
+                "dx", domain=self.mesh, subdomain_data=self.cell_tags
+            )
+        if name is None or (name == ALL_CELLS and self.cell_tags is None):
+            return self._measures["dx"]
+        if name == ALL_CELLS and ALL_CELLS not in self.regions:
+            return self._measures["dx"]
+        return self._measures["dx"](self._region(name, self.tdim))
+
+    def ds(self, name: str):
+        """Boundary measure over facet region `name`."""
+        import ufl
+
+        if "ds" not in self._measures:
+            self._measures["ds"] = ufl.Measure(
+                "ds", domain=self.mesh, subdomain_data=self.facet_tags
+            )
+        return self._measures["ds"](self._region(name, self.tdim - 1))
+
+    def facets(self, name: str) -> np.ndarray:
+        tag = self._region(name, self.tdim - 1)
+        return self.facet_tags.indices[self.facet_tags.values == tag]
+
+    def cells(self, name: str | None) -> np.ndarray:
+        if name is None or (name == ALL_CELLS and ALL_CELLS not in self.regions):
+            cmap = self.mesh.topology.index_map(self.tdim)
+            return np.arange(cmap.size_local, dtype=np.int32)
+        tag = self._region(name, self.tdim)
+        return self.cell_tags.indices[self.cell_tags.values == tag]
+
+
+def _tag_boxes(msh, markers: dict[str, Any]) -> RegionMesh:
+    """Tag facets of a generated mesh by geometric markers and all cells as 'domain'."""
+    from dolfinx import mesh as dmesh
+
+    tdim = msh.topology.dim
+    msh.topology.create_connectivity(tdim - 1, tdim)
+    idx, vals, regions = [], [], {}
+    for tag, (name, marker) in enumerate(markers.items(), start=1):
+        f = dmesh.locate_entities_boundary(msh, tdim - 1, marker)
+        idx.append(f)
+        vals.append(np.full(f.size, tag, np.int32))
+        regions[name] = (tdim - 1, tag)
+    i = np.concatenate(idx).astype(np.int32)
+    v = np.concatenate(vals)
+    order = np.argsort(i, kind="stable")
+    # A corner facet cannot lie on two sides, so tags never collide (box edges are not facets).
+    facet_tags = dmesh.meshtags(msh, tdim - 1, i[order], v[order])
+    ncells = msh.topology.index_map(tdim).size_local + msh.topology.index_map(tdim).num_ghosts
+    cells = np.arange(ncells, dtype=np.int32)
+    cell_tags = dmesh.meshtags(msh, tdim, cells, np.ones_like(cells))
+    regions[ALL_CELLS] = (tdim, 1)
+    return RegionMesh(msh, cell_tags, facet_tags, regions)
+
+
+def interval(length: float, cells: int, comm=MPI.COMM_WORLD) -> RegionMesh:
+    """[0, length] with regions left, right."""
+    from dolfinx import mesh as dmesh
+
+    msh = dmesh.create_interval(comm, cells, [0.0, length])
+    return _tag_boxes(
+        msh,
+        {"left": lambda x: np.isclose(x[0], 0.0), "right": lambda x: np.isclose(x[0], length)},
+    )
+
+
+def rectangle(
+    lx: float, ly: float, nx: int, ny: int, cell_type: str = "triangle", comm=MPI.COMM_WORLD
+) -> RegionMesh:
+    """[0, lx] x [0, ly] with regions left, right, bottom, top."""
+    from dolfinx import mesh as dmesh
+
+    ct = dmesh.CellType.quadrilateral if cell_type == "quadrilateral" else dmesh.CellType.triangle
+    msh = dmesh.create_rectangle(comm, [np.zeros(2), np.array([lx, ly])], [nx, ny], ct)
+    return _tag_boxes(
+        msh,
+        {
+            "left": lambda x: np.isclose(x[0], 0.0),
+            "right": lambda x: np.isclose(x[0], lx),
+            "bottom": lambda x: np.isclose(x[1], 0.0),
+            "top": lambda x: np.isclose(x[1], ly),
+        },
+    )
+
+
+def box(
+    lengths: tuple[float, float, float],
+    cells: tuple[int, int, int],
+    cell_type: str = "tetrahedron",
+    comm=MPI.COMM_WORLD,
+) -> RegionMesh:
+    """[0, lx] x [0, ly] x [0, lz] with regions left/right (x), front/back (y), bottom/top (z)."""
+    from dolfinx import mesh as dmesh
+
+    ct = dmesh.CellType.hexahedron if cell_type == "hexahedron" else dmesh.CellType.tetrahedron
+    lx, ly, lz = lengths
+    msh = dmesh.create_box(comm, [np.zeros(3), np.array(lengths)], list(cells), ct)
+    return _tag_boxes(
+        msh,
+        {
+            "left": lambda x: np.isclose(x[0], 0.0),
+            "right": lambda x: np.isclose(x[0], lx),
+            "front": lambda x: np.isclose(x[1], 0.0),
+            "back": lambda x: np.isclose(x[1], ly),
+            "bottom": lambda x: np.isclose(x[2], 0.0),
+            "top": lambda x: np.isclose(x[2], lz),
+        },
+    )
+
+
+def from_mesh_data(data, what: str) -> RegionMesh:
+    """Wrap `dolfinx.io.gmsh.MeshData`, keeping named physical groups of cells and facets."""
+    msh = data.mesh
+    tdim = msh.topology.dim
+    regions = {
+        name: (int(g.dim), int(g.tag))
+        for name, g in data.physical_groups.items()
+        if g.dim in (tdim, tdim - 1)
+    }
+    if not any(d == tdim for d, _ in regions.values()):
+        regions.pop(ALL_CELLS, None)
+    if data.facet_tags is None and any(d == tdim - 1 for d, _ in regions.values()):
+        raise MeshError(f"{what}: facet groups are named but no facets are tagged")
+    msh.topology.create_connectivity(tdim - 1, tdim)
+    return RegionMesh(msh, data.cell_tags, data.facet_tags, regions)
+
+
+def gmsh_model_to_regionmesh(gmsh_mod, gdim: int, comm=MPI.COMM_WORLD, what: str = "gmsh model"):
+    """Convert the current gmsh model (built on rank 0) to a RegionMesh on `comm`."""
+    from dolfinx.io import gmsh as gmshio
+
+    data = gmshio.model_to_mesh(gmsh_mod.model, comm, 0, gdim=gdim)
+    return from_mesh_data(data, what)
+
+
+def _model_dim_and_gdim(gmsh_mod) -> tuple[int, int]:
+    """Topological dimension of the highest physical group and the geometric dimension needed."""
+    groups = gmsh_mod.model.getPhysicalGroups()
+    dim = max((d for d, _ in groups), default=gmsh_mod.model.getDimension())
+    xmin = gmsh_mod.model.getBoundingBox(-1, -1)
+    flat_z = abs(xmin[2]) < 1e-14 and abs(xmin[5]) < 1e-14
+    return dim, (2 if dim <= 2 and flat_z else 3)
+
+
+def read_gmsh(path: Path, size: float | None = None, comm=MPI.COMM_WORLD) -> RegionMesh:
+    """Read a gmsh `.geo` (meshed here, optionally with characteristic length `size`) or `.msh`."""
+    import gmsh
+
+    from physics.gmsh_session import gmsh_session
+
+    with gmsh_session():
+        if comm.rank == 0:
+            try:
+                gmsh.open(str(path))
+            except Exception as e:
+                raise MeshError(f"{path}: gmsh could not read it ({e})") from None
+            dim, gdim = _model_dim_and_gdim(gmsh)
+            if path.suffix == ".geo":
+                if size is not None:
+                    gmsh.option.setNumber("Mesh.CharacteristicLengthMax", size)
+                gmsh.model.mesh.generate(dim)
+        else:
+            gdim = 0
+        gdim = comm.bcast(gdim, root=0)
+        return gmsh_model_to_regionmesh(gmsh, gdim, comm, str(path))
+
+
+def read_meshio(path: Path, comm=MPI.COMM_WORLD) -> RegionMesh:
+    """Read any meshio format with named regions (gmsh physical names or cell sets) via `.msh`."""
+    import meshio
+
+    if comm.rank == 0:
+        try:
+            m = meshio.read(path)
+        except Exception as e:
+            raise MeshError(f"{path}: meshio could not read it ({e})") from None
+        m = _with_physical_tags(m, path)
+        tmp = tempfile.NamedTemporaryFile(suffix=".msh", delete=False)
+        tmp.close()
+        meshio.write(tmp.name, m, file_format="gmsh22", binary=False)
+        name = tmp.name
+    else:
+        name = None
+    name = comm.bcast(name, root=0)
+    try:
+        return read_gmsh(Path(name), comm=comm)
+    finally:
+        comm.barrier()
+        if comm.rank == 0:
+            Path(name).unlink(missing_ok=True)
+
+
+_DIM = {"vertex": 0, "line": 1, "triangle": 2, "quad": 2, "tetra": 3, "hexahedron": 3}
+
+
+def _with_physical_tags(m, path: Path):
+    """Give a meshio mesh gmsh physical tags and names from its cell sets, if it has none."""
+    import meshio
+
+    if m.field_data and "gmsh:physical" in m.cell_data:
+        if "gmsh:geometrical" not in m.cell_data:
+            m.cell_data["gmsh:geometrical"] = m.cell_data["gmsh:physical"]
+        return m
+    if not m.cell_sets:
+        raise MeshError(f"{path}: the mesh has no named regions (gmsh physical names or cell sets)")
+    blocks, phys, field_data = [], [], {}
+    for tag, (name, per_block) in enumerate(m.cell_sets.items(), start=1):
+        dim = None
+        for block, idx in zip(m.cells, per_block, strict=True):
+            idx = np.asarray(idx, dtype=int)
+            if idx.size == 0:
+                continue
+            dim = _DIM.get(block.type, -1)
+            blocks.append(meshio.CellBlock(block.type, block.data[idx]))
+            phys.append(np.full(idx.size, tag))
+        if dim is not None:
+            field_data[name] = np.array([tag, dim])
+    points = m.points
+    return meshio.Mesh(
+        points,
+        blocks,
+        cell_data={"gmsh:physical": phys, "gmsh:geometrical": phys},
+        field_data=field_data,
+    )
+
+
+def region_names(path: Path) -> dict[str, int]:
+    """Named regions of a mesh file and their dimensions, read without building a dolfinx mesh."""
+    import gmsh
+
+    from physics.gmsh_session import gmsh_session
+
+    if path.suffix in (".geo", ".msh"):
+        with gmsh_session():
+            try:
+                gmsh.open(str(path))
+            except Exception as e:
+                raise MeshError(f"{path}: gmsh could not read it ({e})") from None
+            return {gmsh.model.getPhysicalName(d, t): d for d, t in gmsh.model.getPhysicalGroups()}
+    import meshio
+
+    try:
+        m = meshio.read(path)
+    except Exception as e:
+        raise MeshError(f"{path}: meshio could not read it ({e})") from None
+    if m.field_data:
+        return {name: int(v[1]) for name, v in m.field_data.items()}
+    out = {}
+    for name, per_block in m.cell_sets.items():
+        for block, idx in zip(m.cells, per_block, strict=True):
+            if len(idx):
+                out[name] = _DIM.get(block.type, -1)
+    return out
+
+
+def read_file(path: Path, size: float | None = None, comm=MPI.COMM_WORLD) -> RegionMesh:
+    """Read a mesh file by suffix: gmsh `.geo`/`.msh` or any meshio format."""
+    if not path.exists():
+        raise MeshError(f"{path}: mesh file not found")
+    if path.suffix in (".geo", ".msh"):
+        return read_gmsh(path, size, comm)
+    return read_meshio(path, comm)

@@ -1,0 +1,24 @@
+"""A context manager for the gmsh API (initialise quietly, always finalise)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def gmsh_session(verbosity: int = 0) -> Iterator[None]:
+    import gmsh
+
+    started = not gmsh.isInitialized()
+    if started:
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 1 if verbosity else 0)
+    gmsh.option.setNumber("General.Verbosity", verbosity)
+    try:
+        gmsh.model.add("twinkit")
+        yield
+    finally:
+        gmsh.clear()
+        if started:
+            gmsh.finalize()

@@ -1,0 +1,74 @@
+"""Scalars that may refer to named parameters, and the pool of `fem.Constant`s that carries them.
+
+Every coefficient of a weak form is a `fem.Constant`, so a parameter sweep changes constant values
+and re-solves without compiling a form again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Param:
+    """A reference to a named parameter (its value is supplied at solve time, in SI units)."""
+
+    name: str
+
+
+Scalar = float | Param
+
+
+def value_of(s: Scalar, params: Mapping[str, float]) -> float:
+    """Numeric value of a scalar, looking parameters up in `params`."""
+    if isinstance(s, Param):
+        if s.name not in params:
+            raise KeyError(f"no value given for parameter '{s.name}'")
+        return float(params[s.name])
+    return float(s)
+
+
+class ConstantPool:
+    """Creates `fem.Constant`s for scalars and updates the parameter-backed ones per solve."""
+
+    def __init__(self, mesh, params: Mapping[str, float]):
+        self._mesh = mesh
+        self._linked: list[tuple[object, int | None, str]] = []  # (constant, component, name)
+        self._params = dict(params)
+
+    def __call__(self, s: Scalar):
+        from dolfinx import default_scalar_type, fem
+
+        c = fem.Constant(self._mesh, default_scalar_type(value_of(s, self._params)))
+        if isinstance(s, Param):
+            self._linked.append((c, None, s.name))
+        return c
+
+    def vector(self, comps: tuple[Scalar, ...]):
+        """A vector constant (all components given)."""
+        from dolfinx import default_scalar_type, fem
+
+        c = fem.Constant(
+            self._mesh, np.array([value_of(s, self._params) for s in comps], default_scalar_type)
+        )
+        for i, s in enumerate(comps):
+            if isinstance(s, Param):
+                self._linked.append((c, i, s.name))
+        return c
+
+    def update(self, params: Mapping[str, float]) -> None:
+        """Set every parameter-backed constant from `params` (SI values)."""
+        self._params.update(params)
+        for c, comp, name in self._linked:
+            v = value_of(Param(name), self._params)
+            if comp is None:
+                c.value = v  # type: ignore[attr-defined]
+            else:
+                c.value[comp] = v  # type: ignore[attr-defined]
+
+    @property
+    def values(self) -> dict[str, float]:
+        return dict(self._params)

@@ -1,0 +1,26 @@
+"""What a model returns: fields, quantities of interest, probe values and solver status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SolverStatus:
+    converged: bool
+    iterations: int
+    seconds: float
+    message: str = ""
+
+
+@dataclass
+class Result:
+    """Output of one solve. Fields are dolfinx Functions; numbers are in SI units."""
+
+    fields: dict[str, Any]
+    qoi: dict[str, float]
+    sensors: dict[str, float]
+    units: dict[str, str]
+    solver: SolverStatus
+    parameters: dict[str, float] = field(default_factory=dict)
