@@ -16,11 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from mpi4py import MPI
 
 from physics.domain import RegionMesh
-from physics.params import ConstantPool, Param, Scalar
+from physics.params import ConstantPool, Param, Scalar, value_of
+from physics.probes import PointEvaluator
 from physics.problem import Probe, QoI, SolverOptions, linear_solver_options
 from physics.result import Result, SolverStatus
 
@@ -204,7 +207,12 @@ class HeatConduction:
         for bc in problem.bcs:
             if isinstance(bc, FixedTemperature):
                 dofs = fem.locate_dofs_topological(V, tdim - 1, domain.facets(bc.region))
-                self.bcs.append(fem.dirichletbc(c(bc.value), dofs, V))
+                if callable(bc.value):
+                    g = fem.Function(V)
+                    g.interpolate(fem.Expression(c(bc.value), V.element.interpolation_points))
+                    self.bcs.append(fem.dirichletbc(g, dofs))
+                else:
+                    self.bcs.append(fem.dirichletbc(c(bc.value), dofs, V))
 
         ndofs = V.dofmap.index_map.size_global
         opts: dict[str, object] = {"snes_type": "ksponly"}
@@ -220,8 +228,8 @@ class HeatConduction:
             F, T, bcs=self.bcs, petsc_options_prefix=f"twinkit_heat_{id(self)}_", petsc_options=opts
         )
         self._residual = residual
-        self._evaluator = None
-        self._qoi_forms: dict[str, object] = {}
+        self._evaluator: PointEvaluator | None = None
+        self._qoi_forms: dict[str, Any] = {}
         self._initialised = False
 
     @property
@@ -229,13 +237,13 @@ class HeatConduction:
         return int(self.V.dofmap.index_map.size_global)
 
     def _initial_guess(self) -> float:
-        vals = [
-            self.c(bc.value).value for bc in self.problem.bcs if isinstance(bc, FixedTemperature)
-        ] + [
-            self.c(bc.ambient).value
+        """Mean of the prescribed and ambient temperatures: a safe Newton start for radiation."""
+        given = [
+            getattr(bc, "value", None) or getattr(bc, "ambient", None)
             for bc in self.problem.bcs
-            if isinstance(bc, Convection | Radiation)
+            if not isinstance(bc, HeatFlux)
         ]
+        vals = [value_of(v, self.c.values) for v in given if v is not None and not callable(v)]
         return float(np.mean(vals)) if vals else 293.15
 
     def solve(self, params: Mapping[str, float] | None = None) -> Result:
@@ -271,7 +279,13 @@ class HeatConduction:
         return snes.getConvergedReason() > 0, int(snes.getIterationNumber())
 
     def _march(self, ts: TimeStepping) -> tuple[bool, int]:
-        self.T.x.array[:] = self.c(ts.initial_temperature).value
+        T0 = ts.initial_temperature
+        if callable(T0):
+            from dolfinx import fem
+
+            self.T.interpolate(fem.Expression(self.c(T0), self.V.element.interpolation_points))
+        else:
+            self.T.x.array[:] = value_of(T0, self.c.values)
         self.T_n.x.array[:] = self.T.x.array
         total = 0
         for step in range(ts.steps):
@@ -297,12 +311,12 @@ class HeatConduction:
         return u | {p.name: "K" for p in self.problem.probes}
 
     def sensors(self) -> dict[str, float]:
-        from physics.probes import PointEvaluator
-
         if not self.problem.probes:
             return {}
         if self._evaluator is None:
-            pts = np.array([[self.c(x).value for x in p.point] for p in self.problem.probes])
+            pts = np.array(
+                [[value_of(x, self.c.values) for x in p.point] for p in self.problem.probes]
+            )
             names = [p.name for p in self.problem.probes]
             self._evaluator = PointEvaluator(self.domain.mesh, pts, names)
         vals = self._evaluator(self.T)
@@ -324,7 +338,7 @@ class HeatConduction:
                     fem.form(self.T * self.domain.dx(q.region)),
                     fem.form(fem.Constant(self.domain.mesh, 1.0) * self.domain.dx(q.region)),
                 )
-            num, den = self._qoi_forms[q.name]  # type: ignore[misc]
+            num, den = self._qoi_forms[q.name]
             return assemble_scalar(num) / assemble_scalar(den)
         if q.kind == "heat_flow":
             return self._heat_flow(q)
@@ -334,7 +348,9 @@ class HeatConduction:
         """Heat leaving through boundary region q.region (W in 3D, W/m in 2D).
 
         From the boundary condition's flux on natural boundaries; on a fixed-temperature boundary
-        from the residual (the consistent 'reaction' flux), which is far more accurate than ∇T·n.
+        from the residual (the consistent 'reaction' flux), which is far more accurate than ∇T·n;
+        zero on an insulated boundary. Only a region that partly overlaps boundary conditions of
+        its own falls back to integrating −k∇T·n.
         """
         import ufl
         from dolfinx import fem
@@ -361,9 +377,17 @@ class HeatConduction:
                 w.x.array[dofs] = 1.0
                 # The steady residual tested with w vanishes except for ∫_Γ k ∂T/∂n w = inflow.
                 form = -self._residual(self.T, w)
+            elif not self._touches_bcs(q.region):
+                form = fem.Constant(self.domain.mesh, 0.0) * self.domain.ds(q.region)  # insulated
             else:
                 n = ufl.FacetNormal(self.domain.mesh)
                 k = conductivity(self.problem.materials[0], self.T, self.c)
                 form = -k * ufl.dot(ufl.grad(self.T), n) * self.domain.ds(q.region)
             self._qoi_forms[q.name] = fem.form(form)
         return assemble_scalar(self._qoi_forms[q.name])
+
+    def _touches_bcs(self, region: str) -> bool:
+        facets = self.domain.facets(region)
+        others = [self.domain.facets(bc.region) for bc in self.problem.bcs]
+        local = any(np.intersect1d(facets, f).size for f in others)
+        return bool(self.domain.mesh.comm.allreduce(local, op=MPI.LOR))

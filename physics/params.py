@@ -20,6 +20,8 @@ class Param:
 
 
 Scalar = float | Param
+"""A number (SI), a parameter reference, or — from Python only — a function of the spatial
+coordinate returning a UFL expression (e.g. a manufactured source `lambda x: ufl.sin(x[0])`)."""
 
 
 def value_of(s: Scalar, params: Mapping[str, float]) -> float:
@@ -40,8 +42,13 @@ class ConstantPool:
         self._params = dict(params)
 
     def __call__(self, s: Scalar):
+        """A fem.Constant for `s`, or a UFL expression if `s` is a function of x."""
         from dolfinx import default_scalar_type, fem
 
+        if callable(s):
+            import ufl
+
+            return s(ufl.SpatialCoordinate(self._mesh))
         c = fem.Constant(self._mesh, default_scalar_type(value_of(s, self._params)))
         if isinstance(s, Param):
             self._linked.append((c, None, s.name))

@@ -1,0 +1,44 @@
+"""Every reference case under cases/benchmarks/ solves through the real path and hits its target."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from twinkit.solve import solve_case
+
+CASES = Path(__file__).parents[2] / "cases" / "benchmarks"
+SIGMA = 5.670374419e-8
+
+
+def _radiation_exact() -> float:
+    return brentq(lambda T: (T - 1000.0) * 55.6 / 0.1 + SIGMA * 0.98 * (T**4 - 300.0**4), 300, 1e3)
+
+
+def _slab_centre() -> float:
+    n = np.arange(200)
+    lam = (2 * n + 1) * np.pi / 2
+    return 300 + 100 * float(
+        np.sum(4 * (-1.0) ** n / ((2 * n + 1) * np.pi) * np.exp(-(lam**2) * 0.3))
+    )
+
+
+# case file, output group, name, exact value, relative tolerance (REFERENCES.md)
+TARGETS = [
+    ("nafems_t4", "sensors", "T_A", 18.254 + 273.15, 0.01),
+    ("radiation_1d", "sensors", "T_end", _radiation_exact(), 1e-3),
+    ("transient_slab", "sensors", "T_centre", _slab_centre(), 2e-3),
+]
+
+
+@pytest.mark.parametrize("case, group, name, exact, rtol", TARGETS, ids=[t[0] for t in TARGETS])
+def test_benchmark_case(tmp_path, case, group, name, exact, rtol):
+    result, summary_path = solve_case(CASES / f"{case}.yaml", {}, tmp_path, plots=False)
+    summary = json.loads(summary_path.read_text())
+    assert summary["solver"]["converged"]
+    assert summary[group][name] == pytest.approx(exact, rel=rtol)
+    if case == "nafems_t4":
+        # NAFEMS T4 targets 18.25 °C; the temperature rise above ambient is what the 1 % is of.
+        assert summary[group][name] - 273.15 == pytest.approx(18.254, rel=0.01)

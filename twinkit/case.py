@@ -1,0 +1,655 @@
+"""The case file: YAML parsed once into typed, immutable objects with SI values.
+
+Quantities are strings with units ("100 degC", "750 W/(m^2*K)", "3 mm"), or `$name`, a reference
+to a named parameter. Unknown keys are errors. `load_case` raises `CaseError` whose message names
+the file, the key path, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    PositiveInt,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from twinkit import units
+
+
+class CaseError(ValueError):
+    """An invalid case file. The message is meant for the user as is."""
+
+
+@dataclass(frozen=True)
+class Q:
+    """A quantity in SI (`si`), or a reference to parameter `param`; `unit` is the SI unit."""
+
+    si: float | None
+    param: str | None
+    unit: str
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _parse_quantity(v: Any, unit: str) -> Q:
+    if isinstance(v, Q):
+        return v
+    if isinstance(v, str) and v.strip().startswith("$"):
+        name = v.strip()[1:].strip("{}")
+        if not name.isidentifier():
+            raise ValueError(f"'{v}' is not a valid parameter reference (use $name)")
+        return Q(None, name, unit, v)
+    try:
+        return Q(units.parse(v, unit), None, unit, str(v))
+    except units.UnitError as e:
+        raise ValueError(str(e)) from None
+
+
+def _q(unit: str) -> PlainValidator:
+    """Validator for a quantity convertible to SI unit `unit` (or a `$parameter`)."""
+    return PlainValidator(partial(_parse_quantity, unit=unit))
+
+
+Length = Annotated[Q, _q("m")]
+Temperature = Annotated[Q, _q("K")]
+Dimensionless = Annotated[Q, _q("1")]
+Stress = Annotated[Q, _q("Pa")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- parameters --------------------------------------------------------------------------------
+Role = Literal["design", "operating", "latent", "fixed"]
+
+
+class Parameter(Strict):
+    """A named input: a value, a range (lower, upper) or both; role says who controls it."""
+
+    value: str | float | None = None
+    range: tuple[str | float, str | float] | None = None
+    role: Role = "fixed"
+    scale: Literal["linear", "log"] = "linear"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Parameter:
+        if self.value is None and self.range is None:
+            raise ValueError("give a value, a range [lower, upper], or both")
+        texts = [t for t in (self.value, *(self.range or ())) if t is not None]
+        dims = set()
+        for t in texts:
+            try:
+                dims.add(str(units.dimension_of(t)))
+                units.si_value(t)
+            except Exception:
+                raise ValueError(f"cannot read '{t}' as a quantity with units") from None
+        if len(dims) > 1:
+            raise ValueError(f"value and range have different dimensions: {sorted(dims)}")
+        if self.range is not None:
+            lo, hi = (units.si_value(t) for t in self.range)
+            if lo > hi:
+                raise ValueError(f"range lower {self.range[0]} is above upper {self.range[1]}")
+            if self.scale == "log" and lo <= 0:
+                raise ValueError("a log-scale range needs a positive lower bound")
+            if self.value is not None and not lo <= units.si_value(self.value) <= hi:
+                raise ValueError(f"value {self.value} lies outside the range {list(self.range)}")
+        if self.role in ("design", "operating", "latent") and self.range is None:
+            raise ValueError(f"a {self.role} parameter needs a range [lower, upper]")
+        return self
+
+    @property
+    def si(self) -> float:
+        """Nominal SI value: the value, else the middle of the range (geometric if log)."""
+        if self.value is not None:
+            return units.si_value(self.value)
+        lo, hi = self.bounds
+        return (lo * hi) ** 0.5 if self.scale == "log" else 0.5 * (lo + hi)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        if self.range is None:
+            return (self.si, self.si)
+        lo, hi = (units.si_value(t) for t in self.range)
+        return lo, hi
+
+    @property
+    def dimension(self) -> str:
+        t = self.value if self.value is not None else self.range[0]  # type: ignore[index]
+        return str(units.dimension_of(t))
+
+
+# ---- mesh ---------------------------------------------------------------------------------------
+class IntervalMesh(Strict):
+    generator: Literal["interval"]
+    length: Length
+    cells: PositiveInt
+
+
+class RectangleMesh(Strict):
+    generator: Literal["rectangle"]
+    length: Length
+    height: Length
+    cells: tuple[PositiveInt, PositiveInt]
+    cell_type: Literal["triangle", "quadrilateral"] = "triangle"
+
+
+class BoxMesh(Strict):
+    generator: Literal["box"]
+    length: Length
+    width: Length
+    height: Length
+    cells: tuple[PositiveInt, PositiveInt, PositiveInt]
+    cell_type: Literal["tetrahedron", "hexahedron"] = "tetrahedron"
+
+
+class PlateWithHoleMesh(Strict):
+    generator: Literal["plate_with_hole"]
+    width: Length
+    height: Length
+    radius: Length
+    size: Length
+    hole_size: Length | None = None
+
+
+class QuarterAnnulusMesh(Strict):
+    generator: Literal["quarter_annulus"]
+    inner_radius: Length
+    outer_radius: Length
+    size: Length
+
+
+class BracketMesh(Strict):
+    generator: Literal["bracket"]
+    thickness: Length
+    fillet_radius: Length
+    hole_diameter: Length
+    size: Length
+    width: Length | None = None
+    base_length: Length | None = None
+    height: Length | None = None
+
+
+class FileMesh(Strict):
+    """A gmsh `.geo`/`.msh` file or any meshio format with named regions (path relative to case)."""
+
+    file: str
+    size: Length | None = None
+
+
+GENERATOR_REGIONS: dict[str, tuple[str, ...]] = {
+    "interval": ("left", "right", "domain"),
+    "rectangle": ("left", "right", "bottom", "top", "domain"),
+    "box": ("left", "right", "front", "back", "bottom", "top", "domain"),
+    "plate_with_hole": ("left", "right", "bottom", "top", "hole", "domain"),
+    "quarter_annulus": ("inner", "outer", "left", "bottom", "domain"),
+    "bracket": ("base", "hole", "domain"),
+}
+
+
+def _mesh_kind(v: Any) -> str | None:
+    if isinstance(v, dict):
+        if "file" in v:
+            return "file"
+        g = v.get("generator")
+        return g if g in GENERATOR_REGIONS else None
+    return getattr(v, "generator", "file")
+
+
+MeshSpec = Annotated[
+    Annotated[IntervalMesh, Tag("interval")]
+    | Annotated[RectangleMesh, Tag("rectangle")]
+    | Annotated[BoxMesh, Tag("box")]
+    | Annotated[PlateWithHoleMesh, Tag("plate_with_hole")]
+    | Annotated[QuarterAnnulusMesh, Tag("quarter_annulus")]
+    | Annotated[BracketMesh, Tag("bracket")]
+    | Annotated[FileMesh, Tag("file")],
+    Discriminator(
+        _mesh_kind,
+        custom_error_type="mesh_kind",
+        custom_error_message=(
+            "expected 'file: PATH' or 'generator:' one of " + ", ".join(GENERATOR_REGIONS)
+        ),
+    ),
+]
+
+
+# ---- materials, boundary conditions, loads --------------------------------------------------
+class Material(Strict):
+    """Material data; each model uses what it needs. `regions`: cell regions (all if unset)."""
+
+    regions: tuple[str, ...] | None = None
+    conductivity: Annotated[Q, _q("W/(m*K)")] | None = None
+    conductivity_slope: Annotated[Q, _q("W/(m*K^2)")] | None = None
+    reference_temperature: Temperature | None = None
+    density: Annotated[Q, _q("kg/m^3")] | None = None
+    specific_heat: Annotated[Q, _q("J/(kg*K)")] | None = None
+    youngs_modulus: Stress | None = None
+    poisson_ratio: Dimensionless | None = None
+    thermal_expansion: Annotated[Q, _q("1/K")] | None = None
+    yield_strength: Stress | None = None
+
+
+Vector = list[Length | None]
+
+
+class _Region(Strict):
+    region: str
+
+
+class TemperatureBC(_Region):
+    type: Literal["temperature"]
+    value: Temperature
+
+
+class HeatFluxBC(_Region):
+    type: Literal["heat_flux"]
+    value: Annotated[Q, _q("W/m^2")]
+
+
+class ConvectionBC(_Region):
+    type: Literal["convection"]
+    h: Annotated[Q, _q("W/(m^2*K)")]
+    ambient: Temperature
+
+
+class RadiationBC(_Region):
+    type: Literal["radiation"]
+    emissivity: Dimensionless
+    ambient: Temperature
+
+
+class FixedBC(_Region):
+    type: Literal["fixed"]
+
+
+class DisplacementBC(_Region):
+    type: Literal["displacement"]
+    value: list[Length | None]
+
+
+class TractionBC(_Region):
+    type: Literal["traction"]
+    value: list[Stress]
+
+
+class PressureBC(_Region):
+    type: Literal["pressure"]
+    value: Stress
+
+
+class ForceBC(_Region):
+    type: Literal["force"]
+    value: list[Annotated[Q, _q("N")]]
+
+
+HEAT_BCS = ("temperature", "heat_flux", "convection", "radiation")
+MECHANICAL_BCS = ("fixed", "displacement", "traction", "pressure", "force")
+
+BoundaryCondition = Annotated[
+    TemperatureBC
+    | HeatFluxBC
+    | ConvectionBC
+    | RadiationBC
+    | FixedBC
+    | DisplacementBC
+    | TractionBC
+    | PressureBC
+    | ForceBC,
+    Field(discriminator="type"),
+]
+
+
+class HeatSourceLoad(Strict):
+    type: Literal["heat_source"]
+    value: Annotated[Q, _q("W/m^3")]
+    region: str | None = None
+
+
+class BodyForceLoad(Strict):
+    type: Literal["body_force"]
+    value: list[Annotated[Q, _q("N/m^3")]]
+    region: str | None = None
+
+
+class GravityLoad(Strict):
+    type: Literal["gravity"]
+    acceleration: list[Annotated[Q, _q("m/s^2")]]
+
+
+Load = Annotated[HeatSourceLoad | BodyForceLoad | GravityLoad, Field(discriminator="type")]
+
+
+class ProbeSpec(Strict):
+    point: list[Length]
+    field: str = ""
+
+
+class QoISpec(Strict):
+    type: str
+    region: str | None = None
+    component: int | None = None
+
+
+class Outputs(Strict):
+    qoi: dict[str, QoISpec] = {}
+    fields: list[str] | None = None  # None: every field the model produces
+    plots: bool = True
+
+
+class TimeSpec(Strict):
+    end: Annotated[Q, _q("s")]
+    steps: PositiveInt
+    initial_temperature: Temperature
+    scheme: Literal["bdf2", "crank_nicolson", "backward_euler"] = "bdf2"
+
+
+class SolverSpec(Strict):
+    degree: Literal[1, 2, 3] = 1
+    linear_solver: Literal["auto", "direct", "iterative"] = "auto"
+    rtol: float = Field(1e-10, gt=0, lt=1)
+    max_iterations: PositiveInt = 50
+    time: TimeSpec | None = None
+    plane: Literal["strain", "stress"] = "strain"
+    formulation: Literal["displacement", "mixed"] = "displacement"
+
+
+# ---- the case ----------------------------------------------------------------------------------
+MODEL_BCS: dict[str, tuple[str, ...]] = {
+    "heat_conduction": HEAT_BCS,
+    "elasticity": MECHANICAL_BCS,
+    "thermo_elasticity": HEAT_BCS + MECHANICAL_BCS,
+}
+MODEL_LOADS: dict[str, tuple[str, ...]] = {
+    "heat_conduction": ("heat_source",),
+    "elasticity": ("body_force", "gravity"),
+    "thermo_elasticity": ("heat_source", "body_force", "gravity"),
+}
+MODEL_MATERIAL: dict[str, tuple[str, ...]] = {
+    "heat_conduction": ("conductivity",),
+    "elasticity": ("youngs_modulus", "poisson_ratio"),
+    "thermo_elasticity": ("conductivity", "youngs_modulus", "poisson_ratio", "thermal_expansion"),
+}
+
+
+class Case(Strict):
+    name: str = ""
+    description: str = ""
+    model: Literal["heat_conduction", "elasticity", "thermo_elasticity"]
+    seed: int = 0
+    mesh: MeshSpec
+    parameters: dict[str, Parameter] = {}
+    materials: dict[str, Material]
+    boundary_conditions: list[BoundaryCondition] = []
+    loads: list[Load] = []
+    probes: dict[str, ProbeSpec] = {}
+    outputs: Outputs = Outputs()
+    solver: SolverSpec = SolverSpec()
+
+    @model_validator(mode="after")
+    def _consistency(self) -> Case:
+        errors: list[tuple[str, str]] = []
+        for i, bc in enumerate(self.boundary_conditions):
+            if bc.type not in MODEL_BCS[self.model]:
+                errors.append(
+                    (
+                        f"boundary_conditions[{i}].type",
+                        f"'{bc.type}' does not apply to model {self.model}; expected one of "
+                        + ", ".join(MODEL_BCS[self.model]),
+                    )
+                )
+        for i, ld in enumerate(self.loads):
+            if ld.type not in MODEL_LOADS[self.model]:
+                errors.append(
+                    (
+                        f"loads[{i}].type",
+                        f"'{ld.type}' does not apply to model {self.model}; expected one of "
+                        + ", ".join(MODEL_LOADS[self.model]),
+                    )
+                )
+        for name, m in self.materials.items():
+            for prop in MODEL_MATERIAL[self.model]:
+                if getattr(m, prop) is None:
+                    errors.append((f"materials.{name}.{prop}", f"required by model {self.model}"))
+            if self.solver.time is not None and self.model != "elasticity":
+                for prop in ("density", "specific_heat"):
+                    if getattr(m, prop) is None:
+                        errors.append((f"materials.{name}.{prop}", "required for a transient run"))
+        for path, q in _quantities(self):
+            if q.param is None:
+                continue
+            if q.param not in self.parameters:
+                errors.append(
+                    (
+                        path,
+                        f"'{q.text}' refers to no parameter; defined: "
+                        + (", ".join(self.parameters) or "none"),
+                    )
+                )
+                continue
+            p = self.parameters[q.param]
+            if p.dimension != str(units.registry().Unit(q.unit).dimensionality):
+                errors.append(
+                    (
+                        path,
+                        f"parameter '{q.param}' has dimension {p.dimension}; this key needs units "
+                        f"compatible with {q.unit}",
+                    )
+                )
+        if errors:
+            raise _CaseConsistencyError(errors)
+        return self
+
+    # ---- convenience --------------------------------------------------------------------------
+    def parameter_values(self, overrides: Mapping[str, str] | None = None) -> dict[str, float]:
+        """Nominal SI values of all parameters, with `overrides` ({name: '6 mm'}) applied."""
+        values = {n: p.si for n, p in self.parameters.items()}
+        for name, text in (overrides or {}).items():
+            if name not in self.parameters:
+                raise CaseError(
+                    f"--set {name}: no such parameter; defined: {', '.join(self.parameters)}"
+                )
+            p = self.parameters[name]
+            try:
+                dim = str(units.dimension_of(text))
+                v = units.si_value(text)
+            except Exception:
+                raise CaseError(
+                    f"--set {name}={text}: cannot read it as a quantity (e.g. '{p.value}')"
+                ) from None
+            if dim != p.dimension:
+                raise CaseError(f"--set {name}={text}: has dimension {dim}; expected {p.dimension}")
+            lo, hi = p.bounds
+            if p.range is not None and not lo <= v <= hi:
+                raise CaseError(
+                    f"--set {name}={text}: outside the parameter's range {list(p.range)}"
+                )
+            values[name] = v
+        return values
+
+    def parameter_unit(self, name: str) -> str:
+        """SI unit of a parameter, taken from the first key that refers to it."""
+        for _, q in _quantities(self):
+            if q.param == name:
+                return q.unit
+        return "1"
+
+    def mesh_parameters(self) -> set[str]:
+        """Parameters the geometry depends on (changing them re-meshes)."""
+        return {q.param for _, q in _quantities(self.mesh) if q.param}
+
+
+class _CaseConsistencyError(ValueError):
+    def __init__(self, errors: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+        self.errors = errors
+
+
+def _quantities(obj: Any, path: str = "") -> list[tuple[str, Q]]:
+    """All quantities in a validated case object, with their key paths."""
+    out: list[tuple[str, Q]] = []
+    if isinstance(obj, Q):
+        return [(path, obj)]
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            out += _quantities(getattr(obj, name), f"{path}.{name}" if path else name)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _quantities(v, f"{path}.{k}")
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            out += _quantities(v, f"{path}[{i}]")
+    return out
+
+
+# ---- loading ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadedCase:
+    """A validated case with where it came from."""
+
+    case: Case
+    path: Path
+    hash: str
+
+    @property
+    def name(self) -> str:
+        return self.case.name or self.path.stem
+
+    def mesh_file(self) -> Path | None:
+        m = self.case.mesh
+        return (self.path.parent / m.file).resolve() if isinstance(m, FileMesh) else None
+
+
+def _fmt_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part in GENERATOR_REGIONS | {"file": 0}:
+            continue  # discriminator tags are not keys the user wrote
+        elif isinstance(part, str) and part[:1].isupper():
+            continue  # union member names
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _fmt_value(v: Any) -> str:
+    s = json.dumps(v, default=str) if not isinstance(v, str) else repr(v)
+    return s if len(s) < 80 else s[:77] + "..."
+
+
+def _format_validation(path: Path, e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        loc = _fmt_loc(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the README for the case-file format)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif err["type"] == "literal_error":
+            msg = msg.replace("Input should be", "expected")
+        elif err["type"] == "union_tag_invalid":
+            msg = msg.replace("Input tag", "type").replace(
+                "does not match any of the expected tags:", "is not one of"
+            )
+        got = "" if err["type"] == "missing" else f" (got {_fmt_value(err.get('input'))})"
+        if isinstance(err.get("ctx", {}).get("error"), _CaseConsistencyError):
+            for p, m in err["ctx"]["error"].errors:
+                lines.append(f"{path}: {p}: {m}")
+            continue
+        lines.append(f"{path}: {loc}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
+    """Read, validate and convert a case file. Raises CaseError with a user-facing message."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise CaseError(f"{path}: case file not found")
+    try:
+        text = path.read_text()
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise CaseError(f"{path}: not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CaseError(f"{path}: cannot read the file ({e})") from None
+    if not isinstance(raw, dict):
+        raise CaseError(
+            f"{path}: (top level): expected a mapping of keys (model, mesh, materials, ...), "
+            f"got {type(raw).__name__}"
+        )
+    try:
+        case = Case.model_validate(raw)
+    except ValidationError as e:
+        raise CaseError(_format_validation(path, e)) from None
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    loaded = LoadedCase(case, path, digest)
+    if check_regions:
+        check_mesh_regions(loaded)
+    return loaded
+
+
+def _mesh_region_dims(loaded: LoadedCase) -> dict[str, int | None]:
+    """Region names the mesh will have; dimension known for files, None for generators."""
+    m = loaded.case.mesh
+    if isinstance(m, FileMesh):
+        f = loaded.mesh_file()
+        assert f is not None
+        if not f.exists():
+            raise CaseError(f"{loaded.path}: mesh.file: '{m.file}': mesh file not found at {f}")
+        from physics.domain import MeshError, region_names
+
+        try:
+            return dict(region_names(f))
+        except MeshError as e:
+            raise CaseError(f"{loaded.path}: mesh.file: {e}") from None
+    return {r: None for r in GENERATOR_REGIONS[m.generator]}
+
+
+def check_mesh_regions(loaded: LoadedCase) -> None:
+    """Every region named in the case exists in the mesh."""
+    regions = _mesh_region_dims(loaded)
+    c = loaded.case
+    used: list[tuple[str, str]] = []
+    for i, bc in enumerate(c.boundary_conditions):
+        used.append((f"boundary_conditions[{i}].region", bc.region))
+    for i, ld in enumerate(c.loads):
+        if getattr(ld, "region", None):
+            used.append((f"loads[{i}].region", str(ld.region)))  # type: ignore[union-attr]
+    for name, mat in c.materials.items():
+        for j, r in enumerate(mat.regions or ()):
+            used.append((f"materials.{name}.regions[{j}]", r))
+    for name, q in c.outputs.qoi.items():
+        if q.region:
+            used.append((f"outputs.qoi.{name}.region", q.region))
+    bad = [
+        f"{loaded.path}: {key}: region '{r}' is not in the mesh; it has {sorted(regions)}"
+        for key, r in used
+        if r not in regions and r != "domain"
+    ]
+    if bad:
+        raise CaseError("\n".join(bad))

@@ -1,0 +1,75 @@
+"""Write what a solve produced: summary.json (atomic), fields as XDMF and VTU."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import twinkit
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically (temporary file + rename), so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def summary(loaded: Any, result: Any, units: dict[str, str], extra: dict[str, Any]) -> dict:
+    """The `summary.json` document of DESIGN.md (SI units)."""
+    s = result.solver
+    return {
+        "case": loaded.name,
+        "case_file": str(loaded.path),
+        "case_hash": loaded.hash,
+        "twinkit_version": twinkit.__version__,
+        "parameters": result.parameters,
+        "qoi": result.qoi,
+        "sensors": result.sensors,
+        "units": units,
+        "solver": {
+            "converged": s.converged,
+            "iterations": s.iterations,
+            "seconds": round(s.seconds, 4),
+            "message": s.message,
+        },
+        **extra,
+    }
+
+
+def output_function(u: Any) -> Any:
+    """`u` if XDMF/VTK can store it (P1 on a linear mesh, or DG0), else its P1 interpolant."""
+    from dolfinx import fem
+
+    el = u.function_space.ufl_element()
+    deg = el.embedded_superdegree
+    if deg == 0 or (deg == 1 and not el.discontinuous):
+        return u
+    V1 = fem.functionspace(u.function_space.mesh, ("Lagrange", 1, u.ufl_shape))
+    u1 = fem.Function(V1, name=u.name)
+    u1.interpolate(u)
+    return u1
+
+
+def write_fields(out: Path, fields: dict[str, Any]) -> list[str]:
+    """Each field as `<name>.xdmf` (+ .h5) and `<name>.pvd` (+ .vtu); returns the file names."""
+    from dolfinx.io import VTKFile, XDMFFile
+
+    written = []
+    for name, u in fields.items():
+        w = output_function(u)
+        w.name = name
+        mesh = w.function_space.mesh
+        with XDMFFile(mesh.comm, out / f"{name}.xdmf", "w") as f:
+            f.write_mesh(mesh)
+            f.write_function(w)
+        with VTKFile(mesh.comm, out / f"{name}.pvd", "w") as f:
+            f.write_function(w)
+        written += [f"{name}.xdmf", f"{name}.pvd"]
+    return written

@@ -1,0 +1,63 @@
+"""`twinkit solve`: one case, one parameter point, all outputs written."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from twinkit.case import CaseError, load_case
+
+
+def solve_case(case_path: Path, overrides: Mapping[str, str], out: Path | None, plots: bool = True):
+    """Solve a case file and write summary.json, fields and pictures to `out`.
+
+    Returns the physics Result and the path of summary.json. The summary is written even when the
+    solver fails to converge (with `converged: false`), so nothing computed is lost.
+    """
+    from mpi4py import MPI
+
+    from twinkit.output import summary, write_fields, write_json
+    from twinkit.runner import CaseRunner
+
+    loaded = load_case(case_path)
+    values = loaded.case.parameter_values(overrides)
+    out = out or Path("runs") / loaded.name
+    comm = MPI.COMM_WORLD
+    runner = CaseRunner(loaded, comm)
+    result = runner.solve(values)
+    units = dict(result.units) | {p: loaded.case.parameter_unit(p) for p in values}
+    result.units = units
+
+    wanted = loaded.case.outputs.fields
+    fields = result.fields if wanted is None else {}
+    for name in wanted or ():
+        if name not in result.fields:
+            raise CaseError(
+                f"{loaded.path}: outputs.fields: '{name}' is not a field of model "
+                f"{loaded.case.model}; it has {sorted(result.fields)}"
+            )
+        fields[name] = result.fields[name]
+
+    if comm.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    files = write_fields(out, fields)
+    if plots and loaded.case.outputs.plots and comm.size == 1:
+        from twinkit.plotting import plot_field
+
+        for name, u in fields.items():
+            plot_field(u, out / f"{name}.png", unit=units.get(name, _field_unit(name)))
+            files.append(f"{name}.png")
+    extra = {
+        "dofs": int(runner.model.ndofs),
+        "mpi_ranks": comm.size,
+        "files": files,
+    }
+    path = out / "summary.json"
+    if comm.rank == 0:
+        write_json(path, summary(loaded, result, units, extra))
+    return result, path
+
+
+def _field_unit(name: str) -> str:
+    return {"temperature": "K", "displacement": "m", "von_mises": "Pa"}.get(name, "")

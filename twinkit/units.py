@@ -1,0 +1,77 @@
+"""Quantities with units ("100 degC", "750 W/(m^2*K)", "3 mm") converted to SI floats by pint."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+class UnitError(ValueError):
+    """A quantity cannot be parsed or has the wrong dimension."""
+
+
+@cache
+def registry() -> Any:
+    import pint
+
+    return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+
+
+def parse(text: str | float | int, unit: str) -> float:
+    """Value of `text` expressed in `unit` (an SI unit such as 'K' or 'W/(m^2*K)').
+
+    Bare numbers are accepted only for dimensionless quantities (unit '1').
+    """
+    import pint
+
+    ureg = registry()
+    if isinstance(text, bool):
+        raise UnitError(f"expected a quantity in units compatible with {unit}, not a boolean")
+    if isinstance(text, int | float):
+        if unit == "1":
+            return float(text)
+        raise UnitError(
+            f"a bare number is ambiguous here: give units compatible with {unit}, "
+            f"e.g. '{text} {unit}'"
+        )
+    if not isinstance(text, str):
+        raise UnitError(f"expected a quantity such as '1 {unit}', got {type(text).__name__}")
+    try:
+        q = ureg.Quantity(text.strip())
+    except pint.errors.UndefinedUnitError as e:
+        raise UnitError(f"unknown unit '{e.unit_names}' in '{text}'") from None
+    except Exception:
+        raise UnitError(f"cannot read '{text}' as a quantity (e.g. '1 {unit}')") from None
+    if not isinstance(q, ureg.Quantity):
+        q = ureg.Quantity(q, "")
+    try:
+        return float(q.to(unit).magnitude)
+    except pint.errors.DimensionalityError:
+        raise UnitError(
+            f"'{text}' has dimension {q.dimensionality}; expected units compatible with {unit}"
+        ) from None
+
+
+def compatible(a: str, b: str) -> bool:
+    """Whether two units have the same dimension."""
+    ureg = registry()
+    return bool(ureg.Unit(a).dimensionality == ureg.Unit(b).dimensionality)
+
+
+def dimension_of(text: str | float | int) -> Any:
+    """pint dimensionality of a quantity string (dimensionless for numbers)."""
+    ureg = registry()
+    if isinstance(text, int | float):
+        return ureg.dimensionless.dimensionality
+    return ureg.Quantity(text.strip()).dimensionality
+
+
+def si_value(text: str | float | int) -> float:
+    """Magnitude in coherent SI base units (°C → K, mm → m, kN → N ...)."""
+    ureg = registry()
+    if isinstance(text, int | float):
+        return float(text)
+    q = ureg.Quantity(text.strip())
+    if not isinstance(q, ureg.Quantity):
+        return float(q)
+    return float(q.to_base_units().magnitude)
