@@ -14,9 +14,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Param:
-    """A reference to a named parameter (its value is supplied at solve time, in SI units)."""
+    """A reference to a named parameter (its value is supplied at solve time, in SI units),
+    optionally scaled (`scale=-1` for "-$load")."""
 
     name: str
+    scale: float = 1.0
 
 
 Scalar = float | Param
@@ -29,7 +31,7 @@ def value_of(s: Scalar, params: Mapping[str, float]) -> float:
     if isinstance(s, Param):
         if s.name not in params:
             raise KeyError(f"no value given for parameter '{s.name}'")
-        return float(params[s.name])
+        return s.scale * float(params[s.name])
     return float(s)
 
 
@@ -38,7 +40,7 @@ class ConstantPool:
 
     def __init__(self, mesh, params: Mapping[str, float]):
         self._mesh = mesh
-        self._linked: list[tuple[object, int | None, str]] = []  # (constant, component, name)
+        self._linked: list[tuple[object, int | None, Param]] = []  # (constant, component, ref)
         self._params = dict(params)
 
     def __call__(self, s: Scalar):
@@ -51,7 +53,7 @@ class ConstantPool:
             return s(ufl.SpatialCoordinate(self._mesh))
         c = fem.Constant(self._mesh, default_scalar_type(value_of(s, self._params)))
         if isinstance(s, Param):
-            self._linked.append((c, None, s.name))
+            self._linked.append((c, None, s))
         return c
 
     def vector(self, comps: tuple[Scalar, ...]):
@@ -63,14 +65,14 @@ class ConstantPool:
         )
         for i, s in enumerate(comps):
             if isinstance(s, Param):
-                self._linked.append((c, i, s.name))
+                self._linked.append((c, i, s))
         return c
 
     def update(self, params: Mapping[str, float]) -> None:
         """Set every parameter-backed constant from `params` (SI values)."""
         self._params.update(params)
-        for c, comp, name in self._linked:
-            v = value_of(Param(name), self._params)
+        for c, comp, ref in self._linked:
+            v = value_of(ref, self._params)
             if comp is None:
                 c.value = v  # type: ignore[attr-defined]
             else:

@@ -25,7 +25,7 @@ def scalar(q: Any) -> Any:
     from physics.params import Param
 
     if isinstance(q, Q):
-        return Param(q.param) if q.param else q.si
+        return Param(q.param, q.sign) if q.param else q.si
     if isinstance(q, list | tuple):
         return tuple(scalar(v) for v in q)
     return q
@@ -162,7 +162,20 @@ def build_model(loaded: LoadedCase, domain: Any, values: Mapping[str, float]):
 
         return Elasticity(domain, elastic_problem(case), values)
     if case.model == "thermo_elasticity":
+        from physics.heat import HEAT_QOIS
         from physics.thermo_elasticity import ThermoElasticity
 
-        return ThermoElasticity(domain, heat_problem(case), elastic_problem(case), values)
+        probes, qois = _probes_and_qois(case)
+        thermal_q = [q for q in qois if q.kind in HEAT_QOIS]
+        thermal_p = [p for p in probes if p.field == "temperature"]
+        return ThermoElasticity(
+            domain,
+            heat_problem(case, qois=thermal_q, probes=thermal_p),
+            elastic_problem(
+                case,
+                qois=[q for q in qois if q not in thermal_q],
+                probes=[p for p in probes if p not in thermal_p],
+            ),
+            values,
+        )
     raise AssertionError(case.model)
