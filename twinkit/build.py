@@ -70,12 +70,12 @@ def build_mesh(loaded: LoadedCase, values: Mapping[str, float], comm: Any = None
         from physics.geometry import plate_with_hole
 
         return plate_with_hole(
-            r(m.width), r(m.height), r(m.radius), r(m.size), r(m.hole_size), comm
+            r(m.width), r(m.height), r(m.radius), r(m.size), r(m.hole_size), m.order, comm=comm
         )
     if isinstance(m, QuarterAnnulusMesh):
         from physics.geometry import quarter_annulus
 
-        return quarter_annulus(r(m.inner_radius), r(m.outer_radius), r(m.size), comm)
+        return quarter_annulus(r(m.inner_radius), r(m.outer_radius), r(m.size), m.order, comm=comm)
     if isinstance(m, BracketMesh):
         from physics.bracket import bracket
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -42,6 +43,7 @@ class Q:
     param: str | None
     unit: str
     text: str
+    sign: float = 1.0  # "-$name" refers to minus the parameter
 
     def __repr__(self) -> str:
         return self.text
@@ -50,11 +52,13 @@ class Q:
 def _parse_quantity(v: Any, unit: str) -> Q:
     if isinstance(v, Q):
         return v
-    if isinstance(v, str) and v.strip().startswith("$"):
-        name = v.strip()[1:].strip("{}")
+    if isinstance(v, str) and v.strip().lstrip("-").startswith("$"):
+        ref = v.strip()
+        sign = -1.0 if ref.startswith("-") else 1.0
+        name = ref.lstrip("-")[1:].strip("{}")
         if not name.isidentifier():
-            raise ValueError(f"'{v}' is not a valid parameter reference (use $name)")
-        return Q(None, name, unit, v)
+            raise ValueError(f"'{v}' is not a valid parameter reference (use $name or -$name)")
+        return Q(None, name, unit, v, sign)
     try:
         return Q(units.parse(v, unit), None, unit, str(v))
     except units.UnitError as e:
@@ -99,8 +103,8 @@ class Parameter(Strict):
             try:
                 dims.add(str(units.dimension_of(t)))
                 units.si_value(t)
-            except Exception:
-                raise ValueError(f"cannot read '{t}' as a quantity with units") from None
+            except units.UnitError as e:
+                raise ValueError(str(e)) from None
         if len(dims) > 1:
             raise ValueError(f"value and range have different dimensions: {sorted(dims)}")
         if self.range is not None:
@@ -167,6 +171,7 @@ class PlateWithHoleMesh(Strict):
     radius: Length
     size: Length
     hole_size: Length | None = None
+    order: Literal[1, 2] = 1  # 2: curved (quadratic) cells
 
 
 class QuarterAnnulusMesh(Strict):
@@ -174,6 +179,7 @@ class QuarterAnnulusMesh(Strict):
     inner_radius: Length
     outer_radius: Length
     size: Length
+    order: Literal[1, 2] = 1  # 2: curved (quadratic) cells
 
 
 class BracketMesh(Strict):
@@ -210,7 +216,9 @@ def _mesh_kind(v: Any) -> str | None:
             return "file"
         g = v.get("generator")
         return g if g in GENERATOR_REGIONS else None
-    return getattr(v, "generator", "file")
+    if isinstance(v, BaseModel):
+        return getattr(v, "generator", "file")
+    return None
 
 
 MeshSpec = Annotated[
@@ -467,15 +475,17 @@ class Case(Strict):
                     f"--set {name}: no such parameter; defined: {', '.join(self.parameters)}"
                 )
             p = self.parameters[name]
+            example = p.value if p.value is not None else p.range[0]  # type: ignore[index]
             try:
                 dim = str(units.dimension_of(text))
                 v = units.si_value(text)
-            except Exception:
-                raise CaseError(
-                    f"--set {name}={text}: cannot read it as a quantity (e.g. '{p.value}')"
-                ) from None
+            except units.UnitError as e:
+                raise CaseError(f"--set {name}={text}: {e}; expected e.g. '{example}'") from None
             if dim != p.dimension:
-                raise CaseError(f"--set {name}={text}: has dimension {dim}; expected {p.dimension}")
+                raise CaseError(
+                    f"--set {name}={text}: has dimension {dim}; expected units compatible with "
+                    f"'{example}' ({p.dimension})"
+                )
             lo, hi = p.bounds
             if p.range is not None and not lo <= v <= hi:
                 raise CaseError(
@@ -537,17 +547,35 @@ class LoadedCase:
         return (self.path.parent / m.file).resolve() if isinstance(m, FileMesh) else None
 
 
-def _fmt_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and part in GENERATOR_REGIONS | {"file": 0}:
-            continue  # discriminator tags are not keys the user wrote
-        elif isinstance(part, str) and part[:1].isupper():
-            continue  # union member names
-        else:
-            out += f".{part}" if out else str(part)
+# Where pydantic puts a discriminator tag ('convection', 'rectangle') into an error's location.
+_TAGGED_UNIONS = {("mesh",), ("boundary_conditions", int), ("loads", int)}
+
+# pydantic's wording → the case-file reader's, applied in order.
+_WORDING = [
+    (r"Input should be a valid dictionary.*", "expected a mapping (key: value ...)"),
+    (r"Input should be a valid (tuple|list)", "expected a list [...]"),
+    (r"Input should be (greater|less)", r"expected a number \1"),
+    (r"Input should be", "expected"),
+    (r"(Tuple|List) should have (.*) items? after validation, not", r"expected a list of \2 items, got"),
+]
+
+
+def _fmt_loc(loc: tuple[Any, ...], raw: Any, missing: bool = False) -> str:
+    """The key path as written in the file, e.g. `boundary_conditions[1].h`.
+
+    pydantic's `loc` also holds union tags ('convection') and member names ('str', 'float');
+    following it through the YAML data keeps only the keys and indices the user wrote.
+    """
+    out, node = "", raw
+    for k, part in enumerate(loc):
+        shape = tuple(int if isinstance(p, int) else p for p in loc[:k])
+        if shape in _TAGGED_UNIONS and isinstance(part, str):
+            continue
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out, node = f"{out}[{part}]", node[part]
+        elif (isinstance(node, dict) and part in node) or (missing and k == len(loc) - 1):
+            out = f"{out}.{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
     return out or "(top level)"
 
 
@@ -556,28 +584,34 @@ def _fmt_value(v: Any) -> str:
     return s if len(s) < 80 else s[:77] + "..."
 
 
-def _format_validation(path: Path, e: ValidationError) -> str:
-    lines = []
+def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
+    lines: list[list[str]] = []  # [key path, message, got]
     for err in e.errors():
-        loc = _fmt_loc(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see the README for the case-file format)"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif err["type"] == "literal_error":
-            msg = msg.replace("Input should be", "expected")
-        elif err["type"] == "union_tag_invalid":
-            msg = msg.replace("Input tag", "type").replace(
-                "does not match any of the expected tags:", "is not one of"
-            )
-        got = "" if err["type"] == "missing" else f" (got {_fmt_value(err.get('input'))})"
-        if isinstance(err.get("ctx", {}).get("error"), _CaseConsistencyError):
-            for p, m in err["ctx"]["error"].errors:
-                lines.append(f"{path}: {p}: {m}")
+        kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+        if isinstance(ctx.get("error"), _CaseConsistencyError):
+            lines += [[p, m, ""] for p, m in ctx["error"].errors]
             continue
-        lines.append(f"{path}: {loc}: {msg}{got}")
-    return "\n".join(lines)
+        loc = _fmt_loc(err["loc"], raw, missing=kind == "missing")
+        msg = err["msg"].removeprefix("Value error, ")
+        for pattern, repl in _WORDING:
+            msg = re.sub(pattern, repl, msg)
+        if kind == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the README for the case-file format)"
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            loc += "." + ctx["discriminator"].strip("'")
+            value = ctx.get("tag")
+            msg = f"expected one of {ctx['expected_tags']}" if value else "required key is missing"
+        got = f" (got {_fmt_value(value)})"
+        if kind == "missing" or (isinstance(value, str) and value in msg):
+            got = ""
+        last = lines[-1] if lines else None
+        if last and last[0] == loc and last[2] == got and msg.startswith("expected "):
+            last[1] += " or " + msg.removeprefix("expected ")  # members of a union, e.g. str | float
+            continue
+        lines.append([loc, msg, got])
+    return "\n".join(f"{path}: {loc}: {msg}{got}" for loc, msg, got in lines)
 
 
 def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
@@ -594,9 +628,14 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
+        cmark, context = getattr(e, "context_mark", None), getattr(e, "context", None)
+        if cmark and context:  # where the unclosed bracket, quote or block began
+            problem += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
         raise CaseError(f"{path}: not valid YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise CaseError(f"{path}: cannot read the file ({e})") from None
+    if raw is None:
+        raise CaseError(f"{path}: the file is empty; expected a mapping of keys (model, mesh, ...)")
     if not isinstance(raw, dict):
         raise CaseError(
             f"{path}: (top level): expected a mapping of keys (model, mesh, materials, ...), "
@@ -605,7 +644,7 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
     try:
         case = Case.model_validate(raw)
     except ValidationError as e:
-        raise CaseError(_format_validation(path, e)) from None
+        raise CaseError(_format_validation(path, e, raw)) from None
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
     loaded = LoadedCase(case, path, digest)
     if check_regions:
