@@ -192,13 +192,16 @@ def gmsh_model_to_regionmesh(gmsh_mod, gdim: int, comm=MPI.COMM_WORLD, what: str
     return from_mesh_data(data, what)
 
 
-def _model_dim_and_gdim(gmsh_mod) -> tuple[int, int]:
-    """Topological dimension of the highest physical group and the geometric dimension needed."""
+def _model_dim(gmsh_mod) -> int:
+    """Topological dimension of the highest physical group (the cells of the mesh)."""
     groups = gmsh_mod.model.getPhysicalGroups()
-    dim = max((d for d, _ in groups), default=gmsh_mod.model.getDimension())
-    xmin = gmsh_mod.model.getBoundingBox(-1, -1)
-    flat_z = abs(xmin[2]) < 1e-14 and abs(xmin[5]) < 1e-14
-    return dim, (2 if dim <= 2 and flat_z else 3)
+    return max((d for d, _ in groups), default=gmsh_mod.model.getDimension())
+
+
+def _mesh_gdim(gmsh_mod, dim: int) -> int:
+    """2 for a meshed model of dimension <= 2 lying in the plane z = 0, else 3."""
+    _, xyz, _ = gmsh_mod.model.mesh.getNodes()
+    return 2 if dim <= 2 and np.all(np.asarray(xyz)[2::3] == 0.0) else 3
 
 
 def read_gmsh(path: Path, size: float | None = None, comm=MPI.COMM_WORLD) -> RegionMesh:
@@ -213,11 +216,12 @@ def read_gmsh(path: Path, size: float | None = None, comm=MPI.COMM_WORLD) -> Reg
                 gmsh.open(str(path))
             except Exception as e:
                 raise MeshError(f"{path}: gmsh could not read it ({e})") from None
-            dim, gdim = _model_dim_and_gdim(gmsh)
+            dim = _model_dim(gmsh)
             if path.suffix == ".geo":
                 if size is not None:
                     gmsh.option.setNumber("Mesh.CharacteristicLengthMax", size)
                 gmsh.model.mesh.generate(dim)
+            gdim = _mesh_gdim(gmsh, dim)
         else:
             gdim = 0
         gdim = comm.bcast(gdim, root=0)
@@ -231,7 +235,7 @@ def read_meshio(path: Path, comm=MPI.COMM_WORLD) -> RegionMesh:
     if comm.rank == 0:
         try:
             m = meshio.read(path)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # meshio calls sys.exit on unreadable files
             raise MeshError(f"{path}: meshio could not read it ({e})") from None
         m = _with_physical_tags(m, path)
         tmp = tempfile.NamedTemporaryFile(suffix=".msh", delete=False)
@@ -263,7 +267,8 @@ def _with_physical_tags(m, path: Path):
     if not m.cell_sets:
         raise MeshError(f"{path}: the mesh has no named regions (gmsh physical names or cell sets)")
     blocks, phys, field_data = [], [], {}
-    for tag, (name, per_block) in enumerate(m.cell_sets.items(), start=1):
+    named = {n: s for n, s in m.cell_sets.items() if not n.startswith("gmsh:")}
+    for tag, (name, per_block) in enumerate(named.items(), start=1):
         dim = None
         for block, idx in zip(m.cells, per_block, strict=True):
             idx = np.asarray(idx, dtype=int)
@@ -274,9 +279,13 @@ def _with_physical_tags(m, path: Path):
             phys.append(np.full(idx.size, tag))
         if dim is not None:
             field_data[name] = np.array([tag, dim])
-    points = m.points
+    # keep only the points the named cells use, numbered contiguously (dolfinx expects that)
+    used = np.unique(np.concatenate([b.data.ravel() for b in blocks]))
+    renumber = np.full(len(m.points), -1)
+    renumber[used] = np.arange(used.size)
+    blocks = [meshio.CellBlock(b.type, renumber[b.data]) for b in blocks]
     return meshio.Mesh(
-        points,
+        m.points[used],
         blocks,
         cell_data={"gmsh:physical": phys, "gmsh:geometrical": phys},
         field_data=field_data,
@@ -300,12 +309,14 @@ def region_names(path: Path) -> dict[str, int]:
 
     try:
         m = meshio.read(path)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # meshio calls sys.exit on unreadable files
         raise MeshError(f"{path}: meshio could not read it ({e})") from None
     if m.field_data:
         return {name: int(v[1]) for name, v in m.field_data.items()}
     out = {}
     for name, per_block in m.cell_sets.items():
+        if name.startswith("gmsh:"):
+            continue
         for block, idx in zip(m.cells, per_block, strict=True):
             if len(idx):
                 out[name] = _DIM.get(block.type, -1)

@@ -1,0 +1,88 @@
+"""Meshes with named regions: generators, gmsh .geo/.msh files and meshio formats."""
+
+from pathlib import Path
+
+import meshio
+import numpy as np
+import pytest
+
+from physics import domain
+from physics.domain import MeshError, read_file, region_names
+
+MESHES = Path(__file__).parents[2] / "meshes"
+
+
+def test_rectangle_regions_and_measures():
+    from dolfinx import fem
+
+    m = domain.rectangle(2.0, 1.0, 4, 2)
+    assert sorted(m.facet_regions()) == ["bottom", "left", "right", "top"]
+    assert m.cell_regions() == ["domain"]
+    one = fem.Constant(m.mesh, 1.0)
+    assert fem.assemble_scalar(fem.form(one * m.ds("top"))) == pytest.approx(2.0)
+    assert fem.assemble_scalar(fem.form(one * m.ds("left"))) == pytest.approx(1.0)
+    assert fem.assemble_scalar(fem.form(one * m.dx("domain"))) == pytest.approx(2.0)
+    with pytest.raises(MeshError, match="no facet region 'side'.*bottom"):
+        m.ds("side")
+
+
+def test_box_regions():
+    m = domain.box((1.0, 2.0, 3.0), (2, 2, 2))
+    assert sorted(m.facet_regions()) == ["back", "bottom", "front", "left", "right", "top"]
+
+
+def test_geo_file_is_meshed_with_its_physical_groups():
+    geo = MESHES / "heatsink.geo"
+    assert region_names(geo) == {"spreader": 2, "fins": 2, "heated": 1, "air": 1}
+    coarse = read_file(geo, size=0.004)
+    fine = read_file(geo, size=0.002)
+    assert coarse.gdim == 2 and coarse.tdim == 2
+    n = [x.mesh.topology.index_map(2).size_global for x in (coarse, fine)]
+    assert n[1] > 2 * n[0]  # `size` controls the mesh
+    from dolfinx import fem
+
+    one = fem.Constant(fine.mesh, 1.0)
+    assert fem.assemble_scalar(fem.form(one * fine.ds("heated"))) == pytest.approx(0.06)
+    area = 0.06 * 0.008 + 3 * 0.004 * 0.03
+    total = sum(fem.assemble_scalar(fem.form(one * fine.dx(r))) for r in ("spreader", "fins"))
+    assert total == pytest.approx(area)
+
+
+def test_msh_file(tmp_path):
+    import gmsh
+
+    from physics.gmsh_session import gmsh_session
+
+    with gmsh_session():
+        gmsh.open(str(MESHES / "heatsink.geo"))
+        gmsh.model.mesh.generate(2)
+        gmsh.write(str(tmp_path / "hs.msh"))
+    m = read_file(tmp_path / "hs.msh")
+    assert set(m.regions) == {"spreader", "fins", "heated", "air"}
+
+
+def test_meshio_format_with_cell_sets(tmp_path):
+    """An Abaqus .inp (no gmsh names): regions come from its element sets."""
+    pts = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0], [0, 1, 0], [1, 1, 0], [2, 1, 0]], float)
+    tri_left = np.array([[0, 1, 4], [0, 4, 3]])
+    tri_right = np.array([[1, 2, 5], [1, 5, 4]])
+    bottom = np.array([[0, 1], [1, 2]])
+    mesh = meshio.Mesh(
+        pts,
+        [("triangle", tri_left), ("triangle", tri_right), ("line", bottom)],
+        cell_sets={"cold": [[0, 1], [], []], "hot": [[], [0, 1], []], "base": [[], [], [0, 1]]},
+    )
+    mesh.write(tmp_path / "two.inp")
+    m = read_file(tmp_path / "two.inp")
+    assert set(m.regions) == {"cold", "hot", "base"}
+    assert m.regions["base"][0] == 1 and m.regions["hot"][0] == 2
+    assert m.mesh.topology.index_map(2).size_global == 4
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(MeshError, match="not found"):
+        read_file(tmp_path / "nowhere.msh")
+    bad = tmp_path / "bad.vtu"
+    bad.write_text("not a mesh")
+    with pytest.raises(MeshError, match="bad.vtu"):
+        read_file(bad)
