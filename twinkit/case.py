@@ -7,9 +7,12 @@ the file, the key path, the bad value and what was expected.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -556,7 +559,7 @@ _WORDING = [
     (r"Input should be a valid (tuple|list)", "expected a list [...]"),
     (r"Input should be (greater|less)", r"expected a number \1"),
     (r"Input should be", "expected"),
-    (r"(Tuple|List) should have (.*) items? after validation, not", r"expected a list of \2 items, got"),
+    (r"(Tuple|List) should have (.*) items? after validation, not", r"expected \2 items, got"),
 ]
 
 
@@ -584,6 +587,48 @@ def _fmt_value(v: Any) -> str:
     return s if len(s) < 80 else s[:77] + "..."
 
 
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """Keys the schema allows in the mapping at `loc` (for 'unknown key' messages)."""
+
+    def flat(t: Any) -> list[Any]:  # Annotated[X, ...] → X; X | Y → X, Y
+        if typing.get_origin(t) is Annotated:
+            return flat(typing.get_args(t)[0])
+        if typing.get_origin(t) in (typing.Union, types.UnionType):
+            return [f for a in typing.get_args(t) for f in flat(a)]
+        return [t]
+
+    def children(t: Any, part: Any) -> list[Any]:
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if origin in (list, tuple):
+            return [a for a in args if a is not Ellipsis]
+        if origin is dict:
+            return [args[1]]
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            fields = t.model_fields
+            tags = [
+                typing.get_args(fields[k].annotation) for k in ("type", "generator") if k in fields
+            ]
+            if (t is FileMesh and part == "file") or any(part in tag for tag in tags):
+                return [t]  # a union tag: stay on this member
+            if part in fields:
+                return [fields[part].annotation]
+        return []
+
+    found: list[Any] = [Case]
+    for part in loc:
+        found = [c for t in found for f in flat(t) for c in children(f, part)]
+    models = [f for t in found for f in flat(t) if isinstance(f, type) and issubclass(f, BaseModel)]
+    return list(dict.fromkeys(k for m in models for k in m.model_fields))
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    keys = _keys_at(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+    if close:
+        return f"unknown key; did you mean '{close[0]}'?"
+    return "unknown key; expected one of " + ", ".join(keys) if keys else "unknown key"
+
+
 def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
     lines: list[list[str]] = []  # [key path, message, got]
     for err in e.errors():
@@ -596,21 +641,31 @@ def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
         for pattern, repl in _WORDING:
             msg = re.sub(pattern, repl, msg)
         if kind == "extra_forbidden":
-            msg = "unknown key (check the spelling; see the README for the case-file format)"
+            msg = _unknown_key(err["loc"])
         elif kind == "missing":
             msg = "required key is missing"
-        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        elif kind == "union_tag_invalid":
             loc += "." + ctx["discriminator"].strip("'")
-            value = ctx.get("tag")
-            msg = f"expected one of {ctx['expected_tags']}" if value else "required key is missing"
+            value, msg = ctx["tag"], f"expected one of {ctx['expected_tags']}"
+        elif kind == "union_tag_not_found":
+            loc += "." + ctx["discriminator"].strip("'")
+            kind, msg = "missing", "required key is missing"
         got = f" (got {_fmt_value(value)})"
         if kind == "missing" or (isinstance(value, str) and value in msg):
             got = ""
         last = lines[-1] if lines else None
         if last and last[0] == loc and last[2] == got and msg.startswith("expected "):
-            last[1] += " or " + msg.removeprefix("expected ")  # members of a union, e.g. str | float
+            # the members of a union (str | float) each report; say it once
+            last[1] += " or " + msg.removeprefix("expected ")
             continue
         lines.append([loc, msg, got])
+    # a misspelt required key is one mistake, not an unknown key plus a missing one
+    meant = set()
+    for loc, msg, _ in lines:
+        if msg.startswith("unknown key; did you mean"):
+            parent, key = loc.rpartition(".")[0], msg.split("'")[1]
+            meant.add(f"{parent}.{key}" if parent else key)
+    lines = [x for x in lines if not (x[0] in meant and x[1] == "required key is missing")]
     return "\n".join(f"{path}: {loc}: {msg}{got}" for loc, msg, got in lines)
 
 

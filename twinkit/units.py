@@ -24,7 +24,6 @@ def parse(text: str | float | int, unit: str) -> float:
     """
     import pint
 
-    ureg = registry()
     if isinstance(text, bool):
         raise UnitError(f"expected a quantity in units compatible with {unit}, not a boolean")
     if isinstance(text, int | float):
@@ -36,20 +35,28 @@ def parse(text: str | float | int, unit: str) -> float:
         )
     if not isinstance(text, str):
         raise UnitError(f"expected a quantity such as '1 {unit}', got {type(text).__name__}")
-    try:
-        q = ureg.Quantity(text.strip())
-    except pint.errors.UndefinedUnitError as e:
-        raise UnitError(f"unknown unit '{e.unit_names}' in '{text}'") from None
-    except Exception:
-        raise UnitError(f"cannot read '{text}' as a quantity (e.g. '1 {unit}')") from None
-    if not isinstance(q, ureg.Quantity):
-        q = ureg.Quantity(q, "")
+    q = _quantity(text, f"1 {unit}")
     try:
         return float(q.to(unit).magnitude)
     except pint.errors.DimensionalityError:
         raise UnitError(
             f"'{text}' has dimension {q.dimensionality}; expected units compatible with {unit}"
         ) from None
+
+
+def _quantity(text: str, example: str = "1 m") -> Any:
+    """`text` as a pint Quantity; UnitError naming the unknown unit or the unreadable text."""
+    import pint
+
+    ureg = registry()
+    try:
+        q = ureg.Quantity(text.strip())
+    except pint.errors.UndefinedUnitError as e:
+        names = ", ".join(f"'{n}'" for n in e.unit_names)
+        raise UnitError(f"unknown unit {names} in '{text}'") from None
+    except Exception:
+        raise UnitError(f"cannot read '{text}' as a quantity (e.g. '{example}')") from None
+    return q if isinstance(q, ureg.Quantity) else ureg.Quantity(q, "")
 
 
 def compatible(a: str, b: str) -> bool:
@@ -63,15 +70,11 @@ def dimension_of(text: str | float | int) -> Any:
     ureg = registry()
     if isinstance(text, int | float):
         return ureg.dimensionless.dimensionality
-    return ureg.Quantity(text.strip()).dimensionality
+    return _quantity(text).dimensionality
 
 
 def si_value(text: str | float | int) -> float:
     """Magnitude in coherent SI base units (°C → K, mm → m, kN → N ...)."""
-    ureg = registry()
     if isinstance(text, int | float):
         return float(text)
-    q = ureg.Quantity(text.strip())
-    if not isinstance(q, ureg.Quantity):
-        return float(q)
-    return float(q.to_base_units().magnitude)
+    return float(_quantity(text).to_base_units().magnitude)
