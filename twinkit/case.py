@@ -669,6 +669,26 @@ def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
     return "\n".join(f"{path}: {loc}: {msg}{got}" for loc, msg, got in lines)
 
 
+def _unique_key_loader() -> type:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """yaml.SafeLoader that rejects a key given twice (YAML would keep the last silently)."""
+
+        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+            seen: set = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key '{key}' is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
     """Read, validate and convert a case file. Raises CaseError with a user-facing message."""
     import yaml
@@ -678,7 +698,7 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
         raise CaseError(f"{path}: case file not found")
     try:
         text = path.read_text()
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

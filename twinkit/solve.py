@@ -20,7 +20,10 @@ def solve_case(case_path: Path, overrides: Mapping[str, str], out: Path | None, 
     from twinkit.runner import CaseRunner
 
     loaded = load_case(case_path)
-    values = loaded.case.parameter_values(overrides)
+    try:
+        values = loaded.case.parameter_values(overrides)
+    except CaseError as e:
+        raise CaseError(f"{loaded.path}: parameters: {e}") from None
     out = out or Path("runs") / loaded.name
     comm = MPI.COMM_WORLD
     runner = CaseRunner(loaded, comm)

@@ -57,6 +57,11 @@ BAD = [
     ),
     Bad("yaml-tab", ("not valid YAML", "line 4", r"'\t'"), (("  generator", "\tgenerator"),)),
     Bad("empty-file", ("empty", "expected a mapping"), text=""),
+    Bad(
+        "yaml-duplicate-key",
+        ("not valid YAML", "line 2", "key 'model' is given twice"),
+        text="model: heat_conduction\nmodel: elasticity\n",
+    ),
     Bad("only-comments", ("empty", "expected a mapping"), text="# nothing here\n"),
     Bad("top-level-list", ("(top level)", "expected a mapping", "got list"), text="- a\n- b\n"),
     Bad("top-level-scalar", ("(top level)", "expected a mapping", "got str"), text="hello\n"),
@@ -380,7 +385,7 @@ def test_bad_set_in_a_real_process(base_case, write_case, tmp_path, cli_process)
     path = write_case(base_case.replace(RIGHT_H, "region: right, h: $h") + PARAM_H)
     r = cli_process("solve", path, "--no-plots", "--out", tmp_path / "out", "--set", "h=5 mm")
     assert r.returncode == 2 and "Traceback" not in r.output, r.output
-    assert r.stderr.startswith("error: --set h=5 mm: has dimension [length]"), r.stderr
+    assert r.stderr.startswith(f"error: {path}: parameters: --set h=5 mm: has dimension [length]")
 
 
 # ---- --debug ----------------------------------------------------------------------------------
