@@ -129,19 +129,16 @@ def heat_problem(case: Case, qois=None, probes=None):
 def elastic_problem(case: Case, qois=None, probes=None):
     from physics import elasticity as el
 
-    bc_types = {
-        "fixed": el.Fixed,
-        "displacement": el.Displacement,
-        "traction": el.Traction,
-        "pressure": el.Pressure,
-        "force": el.Force,
-    }
+    supports = {"fixed": el.Fixed, "displacement": el.Displacement}
+    surface_loads = {"traction": el.Traction, "pressure": el.Pressure, "force": el.Force}
     load_types = {"body_force": el.BodyForce, "gravity": el.Gravity}
+    bcs = case.boundary_conditions
     p, q = _probes_and_qois(case)
     return el.ElasticityProblem(
         materials=[convert(m, el.ElasticMaterial) for m in case.materials.values()],
-        bcs=[convert(b, bc_types[b.type]) for b in case.boundary_conditions if b.type in bc_types],
-        loads=[convert(ld, load_types[ld.type]) for ld in case.loads if ld.type in load_types],
+        bcs=[convert(b, supports[b.type]) for b in bcs if b.type in supports],
+        loads=[convert(b, surface_loads[b.type]) for b in bcs if b.type in surface_loads]
+        + [convert(ld, load_types[ld.type]) for ld in case.loads if ld.type in load_types],
         qois=q if qois is None else qois,
         probes=p if probes is None else probes,
         plane=case.solver.plane,

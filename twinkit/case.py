@@ -209,7 +209,7 @@ GENERATOR_REGIONS: dict[str, tuple[str, ...]] = {
     "box": ("left", "right", "front", "back", "bottom", "top", "domain"),
     "plate_with_hole": ("left", "right", "bottom", "top", "hole", "domain"),
     "quarter_annulus": ("inner", "outer", "left", "bottom", "domain"),
-    "bracket": ("base", "hole", "domain"),
+    "bracket": ("base", "hole", "fillet", "top", "end", "surface", "domain"),
 }
 
 

@@ -44,17 +44,20 @@ def summary(loaded: Any, result: Any, units: dict[str, str], extra: dict[str, An
 
 
 def output_function(u: Any) -> Any:
-    """`u` if XDMF/VTK can store it (P1 on a linear mesh, or DG0), else its P1 interpolant."""
+    """`u` if XDMF/VTK can store it (DG0, or continuous Lagrange of the mesh's geometry degree),
+    else its interpolant in that Lagrange space (P1 on straight cells, P2 on curved ones)."""
     from dolfinx import fem
 
+    mesh = u.function_space.mesh
     el = u.function_space.ufl_element()
     deg = el.embedded_superdegree
-    if deg == 0 or (deg == 1 and not el.discontinuous):
+    geometry_degree = mesh.geometry.cmap.degree
+    if deg == 0 or (deg == geometry_degree and not el.discontinuous):
         return u
-    V1 = fem.functionspace(u.function_space.mesh, ("Lagrange", 1, u.ufl_shape))
-    u1 = fem.Function(V1, name=u.name)
-    u1.interpolate(u)
-    return u1
+    V = fem.functionspace(mesh, ("Lagrange", geometry_degree, u.ufl_shape))
+    w = fem.Function(V, name=u.name)
+    w.interpolate(u)
+    return w
 
 
 def write_fields(out: Path, fields: dict[str, Any]) -> list[str]:

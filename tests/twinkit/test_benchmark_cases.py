@@ -30,6 +30,8 @@ TARGETS = [
     ("nafems_t4", "sensors", "T_A", 18.254 + 273.15, 0.01),
     ("radiation_1d", "sensors", "T_end", _radiation_exact(), 1e-3),
     ("transient_slab", "sensors", "T_centre", _slab_centre(), 2e-3),
+    ("lame", "sensors", "u_a", 5.0623e-3, 5e-3),  # ν = 0.4999, mixed u–p: no locking
+    ("kirsch", "sensors", "sigma_top_of_hole", 3 * 100e6, 0.02),  # σ_θθ(a, 90°) = 3p
 ]
 
 
