@@ -51,7 +51,7 @@ def output_function(u: Any) -> Any:
     mesh = u.function_space.mesh
     el = u.function_space.ufl_element()
     deg = el.embedded_superdegree
-    geometry_degree = mesh.geometry.cmap.degree
+    geometry_degree = mesh.geometry.cmaps[0].degree
     if deg == 0 or (deg == geometry_degree and not el.discontinuous):
         return u
     V = fem.functionspace(mesh, ("Lagrange", geometry_degree, u.ufl_shape))
