@@ -42,7 +42,7 @@ from mpi4py import MPI
 
 from physics.domain import RegionMesh
 from physics.params import ConstantPool, Scalar
-from physics.problem import Probe, QoI, SolverOptions, linear_solver_options
+from physics.problem import Probe, QoI, SolverOptions, linear_solver_options, petsc_prefix
 from physics.result import Result, SolverStatus
 
 
@@ -388,14 +388,14 @@ class Elasticity:
             if options.linear_solver == "iterative":
                 raise ValueError("the mixed formulation supports only the direct solver")
             options = dataclasses.replace(options, linear_solver="direct")
-        opts = linear_solver_options(options, self.ndofs, symmetric=True)
+        opts = linear_solver_options(options, self.ndofs, symmetric=True, tdim=domain.tdim)
         self.direct = opts["ksp_type"] == "preonly"
         self._problem = LinearProblem(
             a,
             L,
             bcs=self.bcs,
             u=self.w,
-            petsc_options_prefix=f"twinkit_elasticity_{id(self)}_",
+            petsc_options_prefix=petsc_prefix(self, "elasticity"),
             petsc_options=opts,
         )
         if not self.direct:

@@ -24,7 +24,7 @@ from mpi4py import MPI
 from physics.domain import RegionMesh
 from physics.params import ConstantPool, Param, Scalar, value_of
 from physics.probes import PointEvaluator
-from physics.problem import Probe, QoI, SolverOptions, linear_solver_options
+from physics.problem import Probe, QoI, SolverOptions, linear_solver_options, petsc_prefix
 from physics.result import Result, SolverStatus
 
 STEFAN_BOLTZMANN = 5.670374419e-8  # W/(m^2 K^4)
@@ -104,6 +104,9 @@ class HeatProblem:
 
 
 def conductivity(m: ThermalMaterial, T, c: ConstantPool):
+    """k(T) = k0 + k1 (T − T_ref); just k0 when k1 is a literal 0 (keeps the form linear)."""
+    if not isinstance(m.conductivity_slope, Param) and m.conductivity_slope == 0.0:
+        return c(m.conductivity)
     return c(m.conductivity) + c(m.conductivity_slope) * (T - c(m.reference_temperature))
 
 
@@ -163,7 +166,7 @@ class HeatConduction:
     def __init__(self, domain: RegionMesh, problem: HeatProblem, params: Mapping[str, float]):
         import ufl
         from dolfinx import fem
-        from dolfinx.fem.petsc import NonlinearProblem
+        from dolfinx.fem.petsc import LinearProblem, NonlinearProblem
 
         self.domain, self.problem = domain, problem
         mesh = domain.mesh
@@ -215,18 +218,28 @@ class HeatConduction:
                     self.bcs.append(fem.dirichletbc(c(bc.value), dofs, V))
 
         ndofs = V.dofmap.index_map.size_global
-        opts: dict[str, object] = {"snes_type": "ksponly"}
-        if problem.nonlinear:
-            opts = {"snes_type": "newtonls", "snes_linesearch_type": "bt"}
-        opts |= {
-            "snes_rtol": problem.options.rtol,
-            "snes_atol": 1e-10,
-            "snes_max_it": problem.options.max_iterations,
-        }
-        opts |= linear_solver_options(problem.options, ndofs, symmetric=not problem.nonlinear)
-        self._solver = NonlinearProblem(
-            F, T, bcs=self.bcs, petsc_options_prefix=f"twinkit_heat_{id(self)}_", petsc_options=opts
+        opts = linear_solver_options(
+            problem.options, ndofs, symmetric=not problem.nonlinear, tdim=domain.tdim
         )
+        prefix = petsc_prefix(self, "heat")
+        self._solver: Any
+        if problem.nonlinear:
+            opts |= {
+                "snes_type": "newtonls",
+                "snes_linesearch_type": "bt",
+                "snes_rtol": problem.options.rtol,
+                "snes_atol": 1e-10,
+                "snes_max_it": problem.options.max_iterations,
+            }
+            self._solver = NonlinearProblem(
+                F, T, bcs=self.bcs, petsc_options_prefix=prefix, petsc_options=opts
+            )
+        else:
+            # affine in T: assemble a(T, s) = L(s) once per solve, like a plain DOLFINx script
+            a, L = ufl.system(ufl.replace(F, {T: ufl.TrialFunction(V)}))
+            self._solver = LinearProblem(
+                a, L, u=T, bcs=self.bcs, petsc_options_prefix=prefix, petsc_options=opts
+            )
         self._residual = residual
         self._evaluator: PointEvaluator | None = None
         self._qoi_forms: dict[str, Any] = {}
@@ -261,9 +274,9 @@ class HeatConduction:
         self._initialised = True
         status = SolverStatus(converged, its, time.perf_counter() - t0)
         if not converged:
-            status.message = (
-                f"SNES did not converge (reason {self._solver.solver.getConvergedReason()})"
-            )
+            kind = "SNES" if self.problem.nonlinear else "KSP"
+            reason = self._solver.solver.getConvergedReason()
+            status.message = f"{kind} did not converge (reason {reason})"
         return Result(
             fields={"temperature": self.T},
             qoi=self.qois(),
@@ -274,9 +287,14 @@ class HeatConduction:
         )
 
     def _newton(self) -> tuple[bool, int]:
-        self._solver.solve()
-        snes = self._solver.solver
-        return snes.getConvergedReason() > 0, int(snes.getIterationNumber())
+        """One nonlinear (Newton) or linear solve; (converged, iterations)."""
+        try:
+            self._solver.solve()
+        except Exception:  # a PETSc error is a failed solve, reported in the status
+            return False, 0
+        solver = self._solver.solver
+        ok = solver.getConvergedReason() > 0 and bool(np.all(np.isfinite(self.T.x.array)))
+        return ok, max(1, int(solver.getIterationNumber()))
 
     def _march(self, ts: TimeStepping) -> tuple[bool, int]:
         T0 = ts.initial_temperature

@@ -6,8 +6,9 @@ and re-solves without compiling a form again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class ConstantPool:
         self._linked: list[tuple[object, int | None, Param]] = []  # (constant, component, ref)
         self._params = dict(params)
 
-    def __call__(self, s: Scalar):
+    def __call__(self, s: Scalar | Callable[..., Any]):
         """A fem.Constant for `s`, or a UFL expression if `s` is a function of x."""
         from dolfinx import default_scalar_type, fem
 

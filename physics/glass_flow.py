@@ -1,0 +1,733 @@
+r"""Buoyant Stokes flow coupled to heat transport, with temperature-dependent viscosity.
+
+.. math::
+    -\nabla\cdot\big(\eta(T)(\nabla u + \nabla u^T)\big) + \nabla p
+        = \rho_0\,\beta\,(T - T_0)\,(-g) + f,\qquad \nabla\cdot u = 0,
+
+    \rho_0 c_p\, u\cdot\nabla T - \nabla\cdot\big(k(T)\nabla T\big) = q,
+    \qquad k(T) = k_c + \frac{16 n^2 \sigma T^3}{3 a_R}\quad\text{(Rosseland, if } a_R
+    \text{ is given)}.
+
+Inertia is neglected (infinite Prandtl number, as in a glass melt). Viscosity laws: constant,
+Vogel–Fulcher–Tammann (log₁₀ η = A + B/(T − T_V)) and exponential (η = η₀ exp(−γ(T − T_r))).
+Non-dimensional runs (Blankenbach) use ρ₀ = c_p = k = η₀ = 1, g = (0, −1), β = Ra.
+
+Discretisation: Taylor–Hood P2/P1 for (u, p), P2 (or the given degree) for T, one monolithic
+Newton (PETSc SNES, line search, MUMPS) with SUPG on the energy equation for high Péclet
+numbers. Newton starts from the previous solution; a first solve does a few Picard sweeps
+and, if Newton fails, continues in the buoyancy and the viscosity contrast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from mpi4py import MPI
+
+from physics.domain import RegionMesh
+from physics.heat import (
+    STEFAN_BOLTZMANN,
+    FixedTemperature,
+    HeatBC,
+    HeatSource,
+    bc_outflow,
+)
+from physics.params import ConstantPool, Scalar, value_of
+from physics.probes import PointEvaluator
+from physics.problem import Probe, QoI, petsc_prefix
+from physics.result import Result, SolverStatus
+
+
+# ---- problem data ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConstantViscosity:
+    value: Scalar
+
+
+@dataclass(frozen=True)
+class VFTViscosity:
+    """log₁₀(η / Pa·s) = A + B / (T − T_V), temperatures in K (DGG-1: A=−2.601, B=4330.9 K,
+    T_V = 519.25 K)."""
+
+    A: Scalar
+    B: Scalar
+    T_V: Scalar
+
+
+@dataclass(frozen=True)
+class ExponentialViscosity:
+    """η = η₀ exp(−γ (T − T_r)) (Frank-Kamenetskii); Blankenbach 2a: η₀=1, γ=ln 1000, T_r=0."""
+
+    eta0: Scalar
+    gamma: Scalar
+    T_ref: Scalar = 0.0
+
+
+Viscosity = ConstantViscosity | VFTViscosity | ExponentialViscosity
+
+
+@dataclass(frozen=True)
+class Melt:
+    """The fluid: viscosity law, conductivity (phonon + optional Rosseland radiation), buoyancy."""
+
+    viscosity: Viscosity
+    conductivity: Scalar
+    density: Scalar = 1.0
+    specific_heat: Scalar = 1.0
+    thermal_expansion: Scalar = 0.0
+    reference_temperature: Scalar = 0.0
+    absorption: Scalar | None = None  # a_R (1/m): adds k_r = 16 n² σ T³ / (3 a_R)
+    refractive_index: Scalar = 1.5
+
+
+@dataclass(frozen=True)
+class NoSlip:
+    region: str
+
+
+@dataclass(frozen=True)
+class FreeSlip:
+    """u·n = 0, no tangential stress; the region must be straight and axis-aligned."""
+
+    region: str
+
+
+@dataclass(frozen=True)
+class Velocity:
+    region: str
+    value: tuple[Scalar | None, ...]  # None: component free
+
+
+@dataclass(frozen=True)
+class BodyForce:
+    """Force per volume: components, or (from Python) a function of x returning a UFL vector."""
+
+    value: tuple[Scalar, ...] | Callable
+
+
+FlowBC = NoSlip | FreeSlip | Velocity
+
+FLOW_QOIS = (
+    "nusselt",  # outflow through `region` / inflow-normalised: Blankenbach's Nu (region: top)
+    "vrms",
+    "max_velocity",
+    "min_temperature",
+    "max_temperature",
+    "mean_temperature",
+    "heat_flow",  # through a boundary region, consistent with the discrete energy equation
+    "advected_heat",  # ∫ ρ c_p u·∇T: net enthalpy carried out of the domain by the flow
+    "source_heat",  # ∫ q over the sources
+    "fraction_below",  # volume fraction of the melt with T below `threshold` (kind arg)
+)
+
+
+@dataclass(frozen=True)
+class GlassFlowProblem:
+    melt: Melt
+    flow_bcs: Sequence[FlowBC]
+    thermal_bcs: Sequence[HeatBC] = ()
+    sources: Sequence[HeatSource] = ()
+    body_forces: Sequence[BodyForce] = ()
+    gravity: tuple[Scalar, ...] = (0.0, -9.81)
+    qois: Sequence[QoI] = ()
+    probes: Sequence[Probe] = ()
+    temperature_degree: int = 2
+    supg: bool = True
+    initial_temperature: Scalar | Callable | None = None  # default: mean of given temperatures
+    thresholds: Mapping[str, Scalar] = field(default_factory=dict)  # QoI name → T threshold
+    rtol: float = 1e-9
+    max_iterations: int = 40
+    quadrature_degree: int = 5
+
+
+# ---- weak forms ----------------------------------------------------------------------------
+def viscosity(law: Viscosity, T, c: ConstantPool):
+    import ufl
+
+    if isinstance(law, ConstantViscosity):
+        return c(law.value)
+    if isinstance(law, VFTViscosity):
+        return 10 ** (c(law.A) + c(law.B) / (T - c(law.T_V)))
+    return c(law.eta0) * ufl.exp(-c(law.gamma) * (T - c(law.T_ref)))
+
+
+def viscosity_value(law: Viscosity, T: float, params: Mapping[str, float]) -> float:
+    """The viscosity law evaluated numerically (for scales and continuation)."""
+    v = lambda s: value_of(s, params)  # noqa: E731
+    if isinstance(law, ConstantViscosity):
+        return v(law.value)
+    if isinstance(law, VFTViscosity):
+        return float(10 ** (v(law.A) + v(law.B) / (T - v(law.T_V))))
+    return float(v(law.eta0) * np.exp(-v(law.gamma) * (T - v(law.T_ref))))
+
+
+def conductivity(m: Melt, T, c: ConstantPool):
+    k = c(m.conductivity)
+    if m.absorption is not None:
+        n = c(m.refractive_index)
+        k = k + 16 * n**2 * STEFAN_BOLTZMANN * T**3 / (3 * c(m.absorption))
+    return k
+
+
+def momentum(u, p, v, eta, buoyancy, dx):
+    """Stokes: ∫ 2η ε(u):ε(v) − p ∇·v − f·v."""
+    import ufl
+
+    eps = ufl.sym(ufl.grad(u))
+    return (
+        2 * eta * ufl.inner(eps, ufl.sym(ufl.grad(v))) - p * ufl.div(v) - ufl.dot(buoyancy, v)
+    ) * dx
+
+
+def continuity(u, q, dx):
+    import ufl
+
+    return -q * ufl.div(u) * dx
+
+
+def energy(u, T, s, rho_cp, k, source, supg: bool, h, dx):
+    """Advection–diffusion with SUPG: ∫ ρc ∇·(uT) s + k∇T·∇s − q s + τ (u·∇s) R(T).
+
+    The divergence form ∇·(uT) (= u·∇T for ∇·u = 0) makes the discrete energy balance exact:
+    Taylor–Hood velocities are divergence-free only weakly.
+    """
+    import ufl
+
+    adv = rho_cp * ufl.div(u * T)
+    F = (adv * s + k * ufl.inner(ufl.grad(T), ufl.grad(s)) - source * s) * dx
+    if supg:
+        speed = ufl.sqrt(ufl.dot(u, u) + 1e-30)
+        alpha = k / rho_cp
+        tau = 1 / ufl.sqrt((2 * speed / h) ** 2 + (4 * alpha / h**2) ** 2)
+        residual = adv - ufl.div(k * ufl.grad(T)) - source
+        F += tau * ufl.dot(u, ufl.grad(s)) * residual * dx
+    return F
+
+
+# ---- the model -----------------------------------------------------------------------------
+class GlassFlow:
+    """Monolithic (u, p, T) model; forms compiled once, `solve` may be repeated (warm start)."""
+
+    primary = "temperature"
+
+    def __init__(self, domain: RegionMesh, problem: GlassFlowProblem, params: Mapping[str, float]):
+        import basix.ufl
+        import ufl
+        from dolfinx import fem
+
+        self.domain, self.problem = domain, problem
+        mesh = domain.mesh
+        gdim = domain.gdim
+        self.c = c = ConstantPool(mesh, params)
+        cell = mesh.basix_cell()
+        el_u = basix.ufl.element("Lagrange", cell, 2, shape=(gdim,))
+        el_p = basix.ufl.element("Lagrange", cell, 1)
+        el_T = basix.ufl.element("Lagrange", cell, problem.temperature_degree)
+        self.W = W = fem.functionspace(mesh, basix.ufl.mixed_element([el_u, el_p, el_T]))
+        self.w = w = fem.Function(W)
+        self.spaces = [W.sub(i).collapse() for i in range(3)]
+        u, p, T = ufl.split(w)
+        v, q, s = ufl.TestFunctions(W)
+        self._split = (u, p, T)
+
+        m = problem.melt
+        # Continuation knobs: buoyancy scale, and θ blending η(T) with the constant η_ref.
+        self.s_buoy: Any = fem.Constant(mesh, 1.0)
+        self.theta: Any = fem.Constant(mesh, 1.0)
+        self.eta_ref: Any = fem.Constant(mesh, 1.0)
+        self.eta = self.eta_ref ** (1 - self.theta) * viscosity(m.viscosity, T, c) ** self.theta
+        g = c.vector(tuple(problem.gravity))
+        rho0, beta = c(m.density), c(m.thermal_expansion)
+        buoy = -self.s_buoy * rho0 * beta * (T - c(m.reference_temperature)) * g
+        for f in problem.body_forces:
+            x = ufl.SpatialCoordinate(mesh)
+            buoy = buoy + (f.value(x) if callable(f.value) else c.vector(tuple(f.value)))
+        self.rho_cp = rho0 * c(m.specific_heat)
+        self.k = conductivity(m, T, c)
+        self.q = sum(
+            (c(src.value) * self._indicator(src.region) for src in problem.sources),
+            fem.Constant(mesh, 0.0),
+        )
+        h = ufl.CellDiameter(mesh)
+        # UFL's estimate for exp/pow/sqrt coefficients is huge (a 3D SUPG Jacobian took 20 s on
+        # 48 cells); 2k+1 keeps the optimal rates (tested) at a fraction of the cost.
+        dx = ufl.dx(metadata={"quadrature_degree": problem.quadrature_degree})
+
+        def energy_residual(w_T):
+            """Energy equation of the current state tested with w_T (for consistent fluxes)."""
+            R = energy(u, T, w_T, self.rho_cp, self.k, self.q, problem.supg, h, dx)
+            for bc in problem.thermal_bcs:
+                out = bc_outflow(bc, T, c)
+                if out is not None:
+                    R += out * w_T * domain.ds(bc.region)
+            return R
+
+        self._energy_residual = energy_residual
+        # pseudo-time term (1/Δτ) ρc (T − T_prev): zero for the steady problem
+        self.inv_dtau: Any = fem.Constant(mesh, 0.0)
+        self.T_prev = fem.Function(self.spaces[2][0])
+        pseudo = self.inv_dtau * self.rho_cp * (T - self.T_prev) * s * dx
+        F = (
+            momentum(u, p, v, self.eta, buoy, dx)
+            + continuity(u, q, dx)
+            + energy_residual(s)
+            + pseudo
+        )
+        self.F = F
+        self.bcs = self._dirichlet()
+
+        from dolfinx.fem.petsc import NonlinearProblem
+
+        opts = {
+            "snes_type": "newtonls",
+            "snes_linesearch_type": "bt",
+            "snes_rtol": problem.rtol,
+            "snes_atol": 1e-12,
+            "snes_stol": 0.0,
+            "snes_max_it": problem.max_iterations,
+            "ksp_type": "preonly",
+            "pc_type": "lu",
+            "pc_factor_mat_solver_type": "mumps",
+        }
+        self._solver = NonlinearProblem(
+            F, w, bcs=self.bcs, petsc_options_prefix=petsc_prefix(self, "flow"), petsc_options=opts
+        )
+        self._evaluator: PointEvaluator | None = None
+        self._forms: dict[str, Any] = {}
+        self._initialised = False
+        self._scale: float | None = None  # first residual norm seen: scales the tolerance
+
+    # ---- set-up helpers ---------------------------------------------------------------------
+    def _indicator(self, region: str | None):
+        """1 on the cells of `region` (everywhere if None), as a DG0 function."""
+        from dolfinx import fem
+
+        if region is None:
+            return 1.0
+        V0 = fem.functionspace(self.domain.mesh, ("DG", 0))
+        chi = fem.Function(V0)
+        chi.x.array[self.domain.cells(region)] = 1.0
+        chi.x.scatter_forward()
+        return chi
+
+    def _dirichlet(self) -> list:
+        from dolfinx import fem
+
+        W, domain, c = self.W, self.domain, self.c
+        fdim = domain.tdim - 1
+        bcs = []
+        Wu = W.sub(0)
+        for bc in self.problem.flow_bcs:
+            facets = domain.facets(bc.region)
+            if isinstance(bc, NoSlip):
+                values: tuple = (0.0,) * domain.gdim
+            elif isinstance(bc, FreeSlip):
+                axis = _normal_axis(domain, bc.region)
+                values = tuple(0.0 if i == axis else None for i in range(domain.gdim))
+            else:
+                values = bc.value
+            for i, val in enumerate(values):
+                if val is None:
+                    continue
+                Wi = Wu.sub(i)
+                dofs = fem.locate_dofs_topological(Wi, fdim, facets)
+                bcs.append(fem.dirichletbc(c(val), dofs, Wi))
+        WT, _ = self.spaces[2]
+        for tbc in self.problem.thermal_bcs:
+            if isinstance(tbc, FixedTemperature):
+                dofs = fem.locate_dofs_topological(W.sub(2), fdim, domain.facets(tbc.region))
+                if callable(tbc.value):
+                    VT, _ = self.spaces[2]
+                    gT = fem.Function(VT)
+                    gT.interpolate(fem.Expression(c(tbc.value), VT.element.interpolation_points))
+                    dofs2 = fem.locate_dofs_topological(
+                        (W.sub(2), VT), fdim, domain.facets(tbc.region)
+                    )
+                    bcs.append(fem.dirichletbc(gT, dofs2, W.sub(2)))
+                else:
+                    bcs.append(fem.dirichletbc(c(tbc.value), dofs, W.sub(2)))
+        if self._pressure_is_undetermined():
+            bcs.append(self._pin_pressure())
+        return bcs
+
+    def _pressure_is_undetermined(self) -> bool:
+        """True if every boundary facet has its normal velocity prescribed (closed container)."""
+        named = [self.domain.facets(b.region) for b in self.problem.flow_bcs]
+        mesh = self.domain.mesh
+        from dolfinx import mesh as dmesh
+
+        boundary = dmesh.exterior_facet_indices(mesh.topology)
+        covered = np.unique(np.concatenate(named)) if named else np.array([], np.int32)
+        local = np.setdiff1d(boundary, covered).size == 0
+        return bool(mesh.comm.allreduce(local, op=MPI.LAND))
+
+    def _pin_pressure(self):
+        """p = 0 at one vertex: fixes the constant in a closed domain."""
+        from dolfinx import fem
+
+        Wp = self.W.sub(1)
+        Vp, _ = self.spaces[1]
+        x0 = self.domain.mesh.geometry.x.min(axis=0)
+        x0 = np.array(self.domain.mesh.comm.allreduce(x0, op=MPI.MIN))
+        dofs = fem.locate_dofs_geometrical(
+            (Wp, Vp), lambda x: np.all(np.isclose(x.T, x0[: x.shape[0]], atol=1e-12), axis=1)
+        )
+        zero = fem.Function(Vp)
+        return fem.dirichletbc(zero, dofs, Wp)
+
+    @property
+    def ndofs(self) -> int:
+        return int(self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs)
+
+    # ---- solving ----------------------------------------------------------------------------
+    def _given_temperatures(self) -> list[float]:
+        vals = []
+        for bc in self.problem.thermal_bcs:
+            v = getattr(bc, "value", None) if isinstance(bc, FixedTemperature) else None
+            v = v if v is not None else getattr(bc, "ambient", None)
+            if v is not None and not callable(v):
+                vals.append(value_of(v, self.c.values))
+        return vals
+
+    def initialise(self) -> None:
+        """Start state: u = 0, p = 0, T from `initial_temperature` (default: mean given T)."""
+        from dolfinx import fem
+
+        T0 = self.problem.initial_temperature
+        VT, dofs = self.spaces[2]
+        self.w.x.array[:] = 0.0
+        if callable(T0):
+            t = fem.Function(VT)
+            t.interpolate(fem.Expression(self.c(T0), VT.element.interpolation_points))
+            self.w.x.array[dofs] = t.x.array
+        else:
+            given = self._given_temperatures()
+            mean = value_of(T0, self.c.values) if T0 is not None else np.mean(given or [0.0])
+            self.w.x.array[dofs] = mean
+        self.w.x.scatter_forward()
+
+    def _newton(self) -> tuple[bool, int]:
+        snes = self._solver.solver
+        snes.setTolerances(atol=self.problem.rtol * (self._scale or 1.0))
+        try:
+            self._solver.solve()
+        except Exception:  # PETSc error (e.g. a NaN in a function evaluation)
+            return False, int(snes.getIterationNumber())
+        ok = snes.getConvergedReason() > 0 and bool(np.all(np.isfinite(self.w.x.array)))
+        return ok, int(snes.getIterationNumber())
+
+    def solve(self, params: Mapping[str, float] | None = None) -> Result:
+        """Solve for `params` (SI).
+
+        Newton starts from the last solution (warm start). A first solve, or a Newton that fails,
+        goes through pseudo-transient continuation from the initial state instead.
+        """
+        t0 = time.perf_counter()
+        if params:
+            self.c.update(params)
+        converged, total = False, 0
+        if self._initialised:
+            backup = self.w.x.array.copy()
+            converged, total = self._newton()
+            if not converged:
+                self.w.x.array[:] = backup
+        if not converged:
+            converged, its = self._cold_start()
+            total += its
+        self._initialised = converged
+        status = SolverStatus(converged, total, time.perf_counter() - t0)
+        if not converged:
+            reason = self._solver.solver.getConvergedReason()
+            status.message = f"Newton did not converge (SNES reason {reason})"
+        return Result(
+            fields=self.fields(),
+            qoi=self.qois() if converged else {},
+            sensors=self.sensors() if converged else {},
+            units=self.units(),
+            solver=status,
+            parameters=self.c.values,
+        )
+
+    def _cold_start(self) -> tuple[bool, int]:
+        """From the initial state: Ψtc on an easier problem (isoviscous at the highest viscosity
+        of the problem, buoyancy scaled to Ra ≈ 1e4), then continuation in buoyancy and in the
+        viscosity contrast, each step a warm-started Newton solve (halved on failure)."""
+        self.initialise()
+        m, vals = self.problem.melt, self.c.values
+        given = self._given_temperatures() or [0.0]
+        self.eta_ref.value = max(viscosity_value(m.viscosity, t, vals) for t in given)
+        ra = self.rayleigh_estimate(float(np.ptp(given)))
+        s0 = float(min(1.0, 1e4 / ra)) if ra > 0 else 1.0
+        self.theta.value, self.s_buoy.value = 0.0, s0
+        eta_min = min(viscosity_value(m.viscosity, t, vals) for t in given)
+        decades = np.log10(float(self.eta_ref.value) / eta_min) if eta_min > 0 else 0.0
+        ok, total = self._pseudo_transient()
+        for knob, start, step in (
+            (self.s_buoy, s0, None),  # ×3 per step
+            (self.theta, 0.0, 1.0 / max(1.0, decades)),  # one decade of contrast per step
+        ):
+            if not ok:
+                break
+            ok, its = self._ramp(knob, start, step)
+            total += its
+        self.theta.value, self.s_buoy.value = 1.0, 1.0
+        return ok, total
+
+    def _ramp(
+        self, knob, start: float, step: float | None, max_failures: int = 6
+    ) -> tuple[bool, int]:
+        """Move a continuation constant from `start` to 1 by warm-started Newton solves, in
+        steps of `step` (or ×3 if None), halving the step after a failure."""
+        snes = self._solver.solver
+        max_it = snes.getTolerances()[3]
+        snes.setTolerances(max_it=12)  # a good warm start converges in < 8: fail fast otherwise
+        try:
+            return self._ramp_steps(knob, start, step, max_failures)
+        finally:
+            snes.setTolerances(max_it=max_it)
+
+    def _ramp_steps(self, knob, value: float, step: float | None, max_failures: int):
+        total, failures = 0, 0
+        while value < 1.0:
+            target = min(1.0, value * 3 if step is None else value + step)
+            backup = self.w.x.array.copy()
+            knob.value = target
+            ok, its = self._newton()
+            total += its
+            if ok:
+                value = target
+                continue
+            failures += 1
+            self.w.x.array[:] = backup
+            if failures > max_failures:
+                knob.value = value
+                return False, total
+            step = (target - value) / 2  # smaller (arithmetic) steps from here on
+        return True, total
+
+    def rayleigh_estimate(self, delta_T: float) -> float:
+        """ρ₀ β |g| ΔT H³ / (η_ref κ) with H the smallest extent and κ from `diffusion_time`."""
+        m, vals = self.problem.melt, self.c.values
+        g = np.linalg.norm([value_of(x, vals) for x in self.problem.gravity])
+        rho0, beta = value_of(m.density, vals), value_of(m.thermal_expansion, vals)
+        H, tau = self._extent(), self.diffusion_time()
+        return float(rho0 * abs(beta) * g * delta_T * H * tau / float(self.eta_ref.value))
+
+    def _extent(self) -> float:
+        x = self.domain.mesh.geometry.x[:, : self.domain.gdim]
+        comm = self.domain.mesh.comm
+        ext = comm.allreduce(x.max(axis=0), op=MPI.MAX) - comm.allreduce(x.min(axis=0), op=MPI.MIN)
+        return float(np.min(ext))
+
+    def diffusion_time(self) -> float:
+        """ρc L²/k with L the smallest extent of the domain: the pseudo-time scale."""
+        from dolfinx import fem
+
+        from physics.fields import assemble_scalar
+
+        vol = assemble_scalar(fem.form(fem.Constant(self.domain.mesh, 1.0) * self.domain.dx()))
+        k = assemble_scalar(fem.form(self.k * self.domain.dx())) / vol
+        rho_cp = assemble_scalar(fem.form(self.rho_cp * self.domain.dx())) / vol
+        return float(rho_cp * self._extent() ** 2 / k)
+
+    def _pseudo_transient(self, max_steps: int = 80) -> tuple[bool, int]:
+        """Ψtc: one Newton step per pseudo-time step, Δτ growing as the residual falls (SER),
+        then plain Newton. It follows the physical evolution early on, so an unstable steady
+        state (e.g. pure conduction under a convecting one) is left behind."""
+        snes = self._solver.solver
+        VT, Tdofs = self.spaces[2]
+        tau = self.diffusion_time()
+        dtau, total = 1e-3 * tau, 0
+        rtol, atol, stol, max_it = snes.getTolerances()
+        snes.setConvergenceHistory(reset=True)
+        linesearch = snes.getLineSearch().getType()
+        try:
+            snes.setTolerances(max_it=1)
+            snes.getLineSearch().setType("basic")  # Ψtc takes the full linearly implicit step
+            for _ in range(max_steps):
+                self.T_prev.x.array[:] = self.w.x.array[Tdofs]
+                self.inv_dtau.value = 1.0 / dtau
+                backup = self.w.x.array.copy()
+                self._newton()
+                total += 1
+                history = snes.getConvergenceHistory()[0]
+                start = float(history[0])  # steady residual of the state the step started from
+                if self._scale is None:
+                    self._scale = start or 1.0
+                res = snes.getFunctionNorm()
+                if (
+                    not np.isfinite(res)
+                    or not np.all(np.isfinite(self.w.x.array))
+                    or res > 10 * start
+                ):
+                    self.w.x.array[:] = backup  # the step overshot: retry with a smaller one
+                    dtau /= 4
+                    continue
+                if res < self.problem.rtol * self._scale or dtau > 1e3 * tau:
+                    break
+                growth = float(np.clip(start / res, 1.1, 2.0)) if res > 0 else 2.0
+                dtau *= growth
+        finally:
+            snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
+            snes.getLineSearch().setType(linesearch)
+            self.inv_dtau.value = 0.0
+        ok, its = self._newton()
+        return ok, total + its
+
+    # ---- outputs ----------------------------------------------------------------------------
+    def fields(self) -> dict[str, Any]:
+        u = self.w.sub(0).collapse()
+        p = self.w.sub(1).collapse()
+        T = self.w.sub(2).collapse()
+        u.name, p.name, T.name = "velocity", "pressure", "temperature"
+        return {"temperature": T, "velocity": u, "pressure": p}
+
+    def units(self) -> dict[str, str]:
+        flow = {2: "W/m", 3: "W"}[self.domain.tdim]
+        kinds = {
+            "vrms": "m/s",
+            "max_velocity": "m/s",
+            "nusselt": "1",
+            "heat_flow": flow,
+            "advected_heat": flow,
+            "source_heat": flow,
+            "fraction_below": "1",
+        }
+        u = {q.name: kinds.get(q.kind, "K") for q in self.problem.qois}
+        return u | {
+            p.name: "m/s" if p.field.startswith("velocity") else "K" for p in self.problem.probes
+        }
+
+    def sensors(self) -> dict[str, float]:
+        if not self.problem.probes:
+            return {}
+        if self._evaluator is None:
+            pts = np.array(
+                [[value_of(x, self.c.values) for x in p.point] for p in self.problem.probes]
+            )
+            self._evaluator = PointEvaluator(
+                self.domain.mesh, pts, [p.name for p in self.problem.probes]
+            )
+        f = self.fields()
+        out = {}
+        T_vals = self._evaluator(f["temperature"])
+        u_vals = self._evaluator(f["velocity"])
+        for i, p in enumerate(self.problem.probes):
+            if p.field in ("", "temperature"):
+                out[p.name] = float(T_vals[i])
+            elif p.field == "velocity":
+                out[p.name] = float(np.linalg.norm(u_vals[i]))
+            else:
+                out[p.name] = float(u_vals[i]["xyz".index(p.field[-1])])
+        return out
+
+    def qois(self) -> dict[str, float]:
+        return {q.name: self._qoi(q) for q in self.problem.qois}
+
+    def _integral(self, key: str, make) -> float:
+        from dolfinx import fem
+
+        from physics.fields import assemble_scalar
+
+        if key not in self._forms:
+            self._forms[key] = fem.form(make())
+        return assemble_scalar(self._forms[key])
+
+    def _qoi(self, q: QoI) -> float:
+        import ufl
+        from dolfinx import fem
+
+        from physics.fields import nodal_extreme
+
+        u, _, T = self._split
+        one = fem.Constant(self.domain.mesh, 1.0)
+        if q.kind in ("heat_flow", "nusselt"):
+            flow = self._heat_flow(q.region)
+            if q.kind == "heat_flow":
+                return flow
+            # Blankenbach's Nu = −∫_top ∂T/∂y dx / ∫_bottom T dx is, for k = ΔT = H = 1, the
+            # outflow through `region` per unit length of it.
+            region = str(q.region)
+            return flow / self._integral(q.name + "/len", lambda: one * self.domain.ds(region))
+        dx = self.domain.dx(q.region)
+        if q.kind == "vrms":
+            num = self._integral(q.name + "/num", lambda: ufl.dot(u, u) * dx)
+            return float(np.sqrt(num / self._integral(q.name + "/den", lambda: one * dx)))
+        if q.kind == "max_velocity":
+            V, dofs = self.spaces[0]
+            vals = self.w.x.array[dofs].reshape(-1, self.domain.gdim)
+            owned = V.dofmap.index_map.size_local
+            local = np.linalg.norm(vals[:owned], axis=1).max(initial=0.0)
+            return float(self.domain.mesh.comm.allreduce(local, op=MPI.MAX))
+        if q.kind in ("min_temperature", "max_temperature"):
+            T_h = self.fields()["temperature"]
+            return nodal_extreme(T_h, self.domain, q.region, q.kind == "max_temperature")
+        if q.kind == "mean_temperature":
+            num = self._integral(q.name + "/num", lambda: T * dx)
+            return num / self._integral(q.name + "/den", lambda: one * dx)
+        if q.kind == "fraction_below":
+            threshold = self.problem.thresholds.get(q.name)
+            if threshold is None:
+                raise ValueError(f"QoI '{q.name}': fraction_below needs a threshold temperature")
+            Tc = self.c(threshold)
+            num = self._integral(q.name + "/num", lambda: ufl.conditional(ufl.lt(T, Tc), 1, 0) * dx)
+            return num / self._integral(q.name + "/den", lambda: one * dx)
+        if q.kind == "advected_heat":
+            return self._integral(q.name, lambda: self.rho_cp * ufl.div(u * T) * dx)
+        if q.kind == "source_heat":
+            return self._integral(q.name, lambda: self.q * dx)
+        raise ValueError(f"unknown glass-flow QoI kind '{q.kind}'; expected one of {FLOW_QOIS}")
+
+    def _heat_flow(self, region: str | None) -> float:
+        """Heat leaving through a boundary region, consistent with the discrete energy equation."""
+        from dolfinx import fem
+
+        if region is None:
+            raise ValueError("heat_flow needs a boundary region")
+        key = "flow/" + region
+        if key not in self._forms:
+            c = self.c
+            T = self._split[2]
+            natural = [
+                bc_outflow(bc, T, c) * self.domain.ds(region)
+                for bc in self.problem.thermal_bcs
+                if bc.region == region and not isinstance(bc, FixedTemperature)
+            ]
+            if natural:
+                form = sum(natural[1:], natural[0])
+            elif any(
+                isinstance(bc, FixedTemperature) and bc.region == region
+                for bc in self.problem.thermal_bcs
+            ):
+                VT, _ = self.spaces[2]
+                w = fem.Function(VT)
+                facets = self.domain.facets(region)
+                w.x.array[fem.locate_dofs_topological(VT, self.domain.tdim - 1, facets)] = 1.0
+                form = -self._energy_residual(w)
+            else:
+                form = fem.Constant(self.domain.mesh, 0.0) * self.domain.ds(region)
+            self._forms[key] = fem.form(form)
+        from physics.fields import assemble_scalar
+
+        return assemble_scalar(self._forms[key])
+
+
+def _normal_axis(domain: RegionMesh, region: str) -> int:
+    """The coordinate axis normal to a straight, axis-aligned boundary region."""
+    from dolfinx import mesh as dmesh
+
+    facets = domain.facets(region)
+    x = domain.mesh.geometry.x
+    nodes = dmesh.entities_to_geometry(domain.mesh, domain.tdim - 1, facets)
+    pts = x[nodes.ravel()] if nodes.size else np.zeros((0, 3))
+    spread = pts.max(axis=0) - pts.min(axis=0) if len(pts) else np.full(3, np.inf)
+    spread = np.array(domain.mesh.comm.allreduce(spread, op=MPI.MAX))
+    size = float(np.max(spread[: domain.gdim])) if np.isfinite(spread).all() else 1.0
+    flat = [i for i in range(domain.gdim) if spread[i] <= 1e-10 * max(size, 1e-300)]
+    if len(flat) != 1:
+        raise ValueError(f"free slip on '{region}' needs a straight boundary normal to an axis")
+    return flat[0]
