@@ -237,6 +237,8 @@ class HeatConduction:
         else:
             # affine in T: assemble a(T, s) = L(s) once per solve, like a plain DOLFINx script
             a, L = ufl.system(ufl.replace(F, {T: ufl.TrialFunction(V)}))
+            if L.empty():  # no sources or fluxes: only Dirichlet data drives the problem
+                L = fem.Constant(mesh, 0.0) * v * ufl.dx
             self._solver = LinearProblem(
                 a, L, u=T, bcs=self.bcs, petsc_options_prefix=prefix, petsc_options=opts
             )

@@ -24,7 +24,8 @@ class Param:
 
 Scalar = float | Param
 """A number (SI), a parameter reference, or — from Python only — a function of the spatial
-coordinate returning a UFL expression (e.g. a manufactured source `lambda x: ufl.sin(x[0])`)."""
+coordinate returning a UFL expression (e.g. a manufactured source `lambda x: ufl.sin(x[0])`),
+or of (x, pool) to build profiles from parameters (`lambda x, c: c(Param("T_peak")) - x[0]`)."""
 
 
 def value_of(s: Scalar, params: Mapping[str, float]) -> float:
@@ -49,9 +50,12 @@ class ConstantPool:
         from dolfinx import default_scalar_type, fem
 
         if callable(s):
+            import inspect
+
             import ufl
 
-            return s(ufl.SpatialCoordinate(self._mesh))
+            x = ufl.SpatialCoordinate(self._mesh)
+            return s(x, self) if len(inspect.signature(s).parameters) == 2 else s(x)
         c = fem.Constant(self._mesh, default_scalar_type(value_of(s, self._params)))
         if isinstance(s, Param):
             self._linked.append((c, None, s))

@@ -10,6 +10,7 @@ from twinkit.case import (
     BoxMesh,
     BracketMesh,
     Case,
+    CaseError,
     FileMesh,
     IntervalMesh,
     LoadedCase,
@@ -17,6 +18,7 @@ from twinkit.case import (
     Q,
     QuarterAnnulusMesh,
     RectangleMesh,
+    vector_errors,
 )
 
 
@@ -104,7 +106,8 @@ def _options(case: Case):
     return SolverOptions(s.degree, s.linear_solver, rtol=s.rtol, max_iterations=s.max_iterations)
 
 
-def heat_problem(case: Case, qois=None, probes=None):
+def _heat_bcs(case: Case) -> list:
+    """The thermal boundary conditions of a case as physics.heat objects."""
     from physics import heat
 
     bc_types = {
@@ -113,11 +116,17 @@ def heat_problem(case: Case, qois=None, probes=None):
         "convection": heat.Convection,
         "radiation": heat.Radiation,
     }
+    return [convert(b, bc_types[b.type]) for b in case.boundary_conditions if b.type in bc_types]
+
+
+def heat_problem(case: Case, qois=None, probes=None):
+    from physics import heat
+
     p, q = _probes_and_qois(case)
     ts = case.solver.time
     return heat.HeatProblem(
         materials=[convert(m, heat.ThermalMaterial) for m in case.materials.values()],
-        bcs=[convert(b, bc_types[b.type]) for b in case.boundary_conditions if b.type in bc_types],
+        bcs=_heat_bcs(case),
         sources=[convert(ld, heat.HeatSource) for ld in case.loads if ld.type == "heat_source"],
         qois=q if qois is None else qois,
         probes=p if probes is None else probes,
@@ -144,6 +153,111 @@ def elastic_problem(case: Case, qois=None, probes=None):
         plane=case.solver.plane,
         formulation=case.solver.formulation,
         options=_options(case),
+    )
+
+
+def _melt(case: Case):
+    """The single material of a glass_flow case as a Melt (ρ = c_p = k = 1, β = Ra if
+    nondimensional)."""
+    from physics import glass_flow as gf
+
+    laws = {
+        "constant": gf.ConstantViscosity,
+        "vft": gf.VFTViscosity,
+        "exponential": gf.ExponentialViscosity,
+    }
+    (m,) = case.materials.values()
+    assert m.viscosity is not None  # checked by the case schema
+    law = convert(m.viscosity, laws[m.viscosity.law])
+    if case.nondimensional is None:
+        return dataclasses.replace(convert(m, gf.Melt), viscosity=law)
+    T_ref = scalar(m.reference_temperature) if m.reference_temperature else 0.0
+    ra = scalar(case.nondimensional.rayleigh)
+    return gf.Melt(law, 1.0, 1.0, 1.0, thermal_expansion=ra, reference_temperature=T_ref)
+
+
+def _perturbed_start(case: Case, domain: Any):
+    """T₀(x) = T_b + (T_t − T_b) ζ + A (T_b − T_t) cos(πξ) sin(πζ), with ξ, ζ ∈ [0, 1] the
+    horizontal (x) and vertical (last axis) coordinates scaled to the mesh's bounding box and
+    T_b, T_t the temperatures prescribed on `bottom` and `top` (parameters stay live)."""
+    import numpy as np
+    from mpi4py import MPI
+
+    spec = case.solver.initial_perturbation
+    assert spec is not None
+    fixed = {b.region: scalar(b.value) for b in case.boundary_conditions if b.type == "temperature"}
+    T_b, T_t, A = fixed["bottom"], fixed["top"], scalar(spec.amplitude)
+    x = domain.mesh.geometry.x
+    comm = domain.mesh.comm
+    lo = comm.allreduce(x.min(axis=0), op=MPI.MIN)
+    hi = comm.allreduce(x.max(axis=0), op=MPI.MAX)
+    ax = domain.gdim - 1
+
+    def T0(x: Any, c: Any) -> Any:
+        import ufl
+
+        xi = (x[0] - lo[0]) / (hi[0] - lo[0])
+        zeta = (x[ax] - lo[ax]) / (hi[ax] - lo[ax])
+        Tb, Tt = c(T_b), c(T_t)
+        wave = ufl.cos(np.pi * xi) * ufl.sin(np.pi * zeta)
+        return Tb + (Tt - Tb) * zeta + c(A) * (Tb - Tt) * wave
+
+    return T0
+
+
+def glass_flow_problem(loaded: LoadedCase, domain: Any):
+    """The GlassFlowProblem of a glass_flow case on `domain` (its dimension fixes gravity)."""
+    from physics import glass_flow as gf
+    from physics import heat
+
+    case = loaded.case
+    errors = vector_errors(case, domain.gdim)
+    if errors:
+        raise CaseError("\n".join(f"{loaded.path}: {key}: {msg}" for key, msg in errors))
+    for i, b in enumerate(case.boundary_conditions):
+        if b.type == "free_slip":
+            try:
+                gf._normal_axis(domain, b.region)
+            except ValueError as e:
+                raise CaseError(f"{loaded.path}: boundary_conditions[{i}]: {e}") from None
+    flow_types = {"no_slip": gf.NoSlip, "free_slip": gf.FreeSlip, "velocity": gf.Velocity}
+    bcs, loads, s = case.boundary_conditions, case.loads, case.solver
+    g = 1.0 if case.nondimensional else 9.81  # down the last axis, unless a gravity load says
+    gravity = tuple(-g if i == domain.gdim - 1 else 0.0 for i in range(domain.gdim))
+    for ld in loads:
+        if ld.type == "gravity":
+            gravity = scalar(ld.acceleration)
+    probes, qois = _probes_and_qois(case)
+    if s.initial_perturbation is not None:
+        T0: Any = _perturbed_start(case, domain)
+    else:
+        T0 = scalar(s.initial_temperature)
+    # numerics left out of the case keep the model's defaults (P2 temperature, its tolerances)
+    given = s.model_fields_set
+    numerics: dict[str, Any] = {
+        key: getattr(s, name)
+        for key, name in (
+            ("temperature_degree", "degree"),
+            ("rtol", "rtol"),
+            ("max_iterations", "max_iterations"),
+        )
+        if name in given
+    }
+    return gf.GlassFlowProblem(
+        melt=_melt(case),
+        flow_bcs=[convert(b, flow_types[b.type]) for b in bcs if b.type in flow_types],
+        thermal_bcs=_heat_bcs(case),
+        sources=[convert(ld, heat.HeatSource) for ld in loads if ld.type == "heat_source"],
+        body_forces=[convert(ld, gf.BodyForce) for ld in loads if ld.type == "body_force"],
+        gravity=gravity,
+        qois=qois,
+        probes=probes,
+        supg=s.stabilization == "supg",
+        initial_temperature=T0,
+        thresholds={
+            n: scalar(q.threshold) for n, q in case.outputs.qoi.items() if q.threshold is not None
+        },
+        **numerics,
     )
 
 
@@ -175,4 +289,8 @@ def build_model(loaded: LoadedCase, domain: Any, values: Mapping[str, float]):
             ),
             values,
         )
+    if case.model == "glass_flow":
+        from physics.glass_flow import GlassFlow
+
+        return GlassFlow(domain, glass_flow_problem(loaded, domain), values)
     raise AssertionError(case.model)

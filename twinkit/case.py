@@ -243,6 +243,35 @@ MeshSpec = Annotated[
 
 
 # ---- materials, boundary conditions, loads --------------------------------------------------
+class ConstantViscositySpec(Strict):
+    law: Literal["constant"]
+    value: Annotated[Q, _q("Pa*s")]
+
+
+class VFTViscositySpec(Strict):
+    """Vogel–Fulcher–Tammann: log₁₀(η / Pa·s) = A + B / (T − T_V)."""
+
+    law: Literal["vft"]
+    A: Dimensionless
+    B: Temperature
+    T_V: Temperature
+
+
+class ExponentialViscositySpec(Strict):
+    """η = η₀ exp(−γ (T − T_ref))."""
+
+    law: Literal["exponential"]
+    eta0: Annotated[Q, _q("Pa*s")]
+    gamma: Annotated[Q, _q("1/K")]
+    T_ref: Temperature
+
+
+ViscositySpec = Annotated[
+    ConstantViscositySpec | VFTViscositySpec | ExponentialViscositySpec,
+    Field(discriminator="law"),
+]
+
+
 class Material(Strict):
     """Material data; each model uses what it needs. `regions`: cell regions (all if unset)."""
 
@@ -256,6 +285,9 @@ class Material(Strict):
     poisson_ratio: Dimensionless | None = None
     thermal_expansion: Annotated[Q, _q("1/K")] | None = None
     yield_strength: Stress | None = None
+    viscosity: ViscositySpec | None = None
+    absorption: Annotated[Q, _q("1/m")] | None = None  # Rosseland mean absorption coefficient
+    refractive_index: Dimensionless | None = None
 
 
 Vector = list[Length | None]
@@ -311,8 +343,22 @@ class ForceBC(_Region):
     value: list[Annotated[Q, _q("N")]]
 
 
+class NoSlipBC(_Region):
+    type: Literal["no_slip"]
+
+
+class FreeSlipBC(_Region):
+    type: Literal["free_slip"]
+
+
+class VelocityBC(_Region):
+    type: Literal["velocity"]
+    value: list[Annotated[Q, _q("m/s")] | None]
+
+
 HEAT_BCS = ("temperature", "heat_flux", "convection", "radiation")
 MECHANICAL_BCS = ("fixed", "displacement", "traction", "pressure", "force")
+FLOW_BCS = ("no_slip", "free_slip", "velocity")
 
 BoundaryCondition = Annotated[
     TemperatureBC
@@ -323,7 +369,10 @@ BoundaryCondition = Annotated[
     | DisplacementBC
     | TractionBC
     | PressureBC
-    | ForceBC,
+    | ForceBC
+    | NoSlipBC
+    | FreeSlipBC
+    | VelocityBC,
     Field(discriminator="type"),
 ]
 
@@ -357,6 +406,7 @@ class QoISpec(Strict):
     type: str
     region: str | None = None
     component: int | None = None
+    threshold: Temperature | None = None  # fraction_below: volume fraction with T < threshold
 
 
 class Outputs(Strict):
@@ -372,14 +422,31 @@ class TimeSpec(Strict):
     scheme: Literal["bdf2", "crank_nicolson", "backward_euler"] = "bdf2"
 
 
+class InitialPerturbation(Strict):
+    """Start from the conductive profile between the `bottom` and `top` temperatures plus
+    `amplitude`·ΔT·cos(πx/L)·sin(πy/H) (Blankenbach's initial state; y is z in 3D)."""
+
+    amplitude: Dimensionless
+
+
 class SolverSpec(Strict):
-    degree: Literal[1, 2, 3] = 1
+    degree: Literal[1, 2, 3] = 1  # glass_flow: the temperature's degree, default 2
     linear_solver: Literal["auto", "direct", "iterative"] = "auto"
     rtol: float = Field(1e-10, gt=0, lt=1)
     max_iterations: PositiveInt = 50
     time: TimeSpec | None = None
     plane: Literal["strain", "stress"] = "strain"
     formulation: Literal["displacement", "mixed"] = "displacement"
+    stabilization: Literal["supg", "none"] = "supg"
+    initial_temperature: Temperature | None = None
+    initial_perturbation: InitialPerturbation | None = None
+
+
+class Nondimensional(Strict):
+    """Blankenbach's scaling: ρ₀ = c_p = k = 1, g = −e_y (−e_z in 3D), β = Ra; every other
+    quantity is read as the SI magnitude of what is written (1 m → 1, 1 K → 1, 1 Pa*s → 1)."""
+
+    rayleigh: Dimensionless
 
 
 # ---- the case ----------------------------------------------------------------------------------
@@ -387,23 +454,67 @@ MODEL_BCS: dict[str, tuple[str, ...]] = {
     "heat_conduction": HEAT_BCS,
     "elasticity": MECHANICAL_BCS,
     "thermo_elasticity": HEAT_BCS + MECHANICAL_BCS,
+    "glass_flow": FLOW_BCS + HEAT_BCS,
 }
 MODEL_LOADS: dict[str, tuple[str, ...]] = {
     "heat_conduction": ("heat_source",),
     "elasticity": ("body_force", "gravity"),
     "thermo_elasticity": ("heat_source", "body_force", "gravity"),
+    "glass_flow": ("heat_source", "body_force", "gravity"),
 }
 MODEL_MATERIAL: dict[str, tuple[str, ...]] = {
     "heat_conduction": ("conductivity",),
     "elasticity": ("youngs_modulus", "poisson_ratio"),
     "thermo_elasticity": ("conductivity", "youngs_modulus", "poisson_ratio", "thermal_expansion"),
+    "glass_flow": (
+        "viscosity",
+        "conductivity",
+        "density",
+        "specific_heat",
+        "thermal_expansion",
+        "reference_temperature",
+    ),
+}
+# glass_flow's QoI kinds and probe fields (physics.glass_flow.FLOW_QOIS; a test keeps them equal)
+GLASS_FLOW_QOIS = (
+    "nusselt",
+    "vrms",
+    "max_velocity",
+    "min_temperature",
+    "max_temperature",
+    "mean_temperature",
+    "heat_flow",
+    "advected_heat",
+    "source_heat",
+    "fraction_below",
+)
+GLASS_FLOW_PROBES = ("temperature", "velocity", "velocity_x", "velocity_y", "velocity_z")
+GLASS_FLOW_SOLVER = ("stabilization", "initial_temperature", "initial_perturbation")
+NOT_FOR_GLASS_FLOW = ("linear_solver", "time", "plane", "formulation")
+# properties fixed by the scaling of a nondimensional run
+NONDIMENSIONAL_FIXED = (
+    "conductivity",
+    "density",
+    "specific_heat",
+    "thermal_expansion",
+    "absorption",
+    "refractive_index",
+)
+GENERATOR_GDIM = {
+    "interval": 1,
+    "rectangle": 2,
+    "plate_with_hole": 2,
+    "quarter_annulus": 2,
+    "box": 3,
+    "bracket": 3,
 }
 
 
 class Case(Strict):
     name: str = ""
     description: str = ""
-    model: Literal["heat_conduction", "elasticity", "thermo_elasticity"]
+    model: Literal["heat_conduction", "elasticity", "thermo_elasticity", "glass_flow"]
+    nondimensional: Nondimensional | None = None  # glass_flow only
     seed: int = 0
     mesh: MeshSpec
     parameters: dict[str, Parameter] = {}
@@ -435,14 +546,30 @@ class Case(Strict):
                         + ", ".join(MODEL_LOADS[self.model]),
                     )
                 )
+        required = MODEL_MATERIAL[self.model]
+        if self.nondimensional is not None:
+            required = ("viscosity",)
         for name, m in self.materials.items():
-            for prop in MODEL_MATERIAL[self.model]:
+            for prop in required:
                 if getattr(m, prop) is None:
                     errors.append((f"materials.{name}.{prop}", f"required by model {self.model}"))
-            if self.solver.time is not None and self.model != "elasticity":
+            if self.solver.time is not None and self.model not in ("elasticity", "glass_flow"):
                 for prop in ("density", "specific_heat"):
                     if getattr(m, prop) is None:
                         errors.append((f"materials.{name}.{prop}", "required for a transient run"))
+        for name, qoi in self.outputs.qoi.items():
+            if qoi.threshold is not None and qoi.type != "fraction_below":
+                errors.append(
+                    (f"outputs.qoi.{name}.threshold", "applies only to type fraction_below")
+                )
+        if self.model == "glass_flow":
+            errors += _glass_flow_errors(self)
+        else:
+            if self.nondimensional is not None:
+                errors.append(("nondimensional", "applies only to model glass_flow"))
+            for key in GLASS_FLOW_SOLVER:
+                if key in self.solver.model_fields_set:
+                    errors.append((f"solver.{key}", "applies only to model glass_flow"))
         for path, q in _quantities(self):
             if q.param is None:
                 continue
@@ -507,6 +634,130 @@ class Case(Strict):
     def mesh_parameters(self) -> set[str]:
         """Parameters the geometry depends on (changing them re-meshes)."""
         return {q.param for _, q in _quantities(self.mesh) if q.param}
+
+
+def _glass_flow_errors(case: Case) -> list[tuple[str, str]]:
+    """What model glass_flow needs beyond the common checks."""
+    errors = _melt_errors(case) + _flow_setup_errors(case) + _flow_output_errors(case)
+    if getattr(case.mesh, "generator", None) == "interval":
+        errors.append(("mesh.generator", "model glass_flow needs a 2D or 3D mesh"))
+    gdim = GENERATOR_GDIM.get(getattr(case.mesh, "generator", ""), 0)
+    if gdim > 1:  # file meshes are checked when built
+        errors += vector_errors(case, gdim)
+    return errors
+
+
+def _melt_errors(case: Case) -> list[tuple[str, str]]:
+    """One material filling the mesh; no properties that a nondimensional run fixes."""
+    errors: list[tuple[str, str]] = []
+    if len(case.materials) != 1:
+        errors.append(
+            (
+                "materials",
+                "model glass_flow takes exactly one material (the melt, filling the mesh); "
+                f"got {len(case.materials)}: {', '.join(case.materials) or 'none'}",
+            )
+        )
+    fixed = NONDIMENSIONAL_FIXED if case.nondimensional is not None else ()
+    for name, m in case.materials.items():
+        key = f"materials.{name}"
+        if m.regions is not None:
+            errors.append((f"{key}.regions", "model glass_flow's melt fills the mesh; remove it"))
+        if m.conductivity_slope is not None:
+            errors.append(
+                (
+                    f"{key}.conductivity_slope",
+                    "not used by model glass_flow (give absorption for a radiative conductivity)",
+                )
+            )
+        errors += [
+            (f"{key}.{prop}", "fixed by the nondimensional scaling (ρ = c_p = k = 1, β = Ra)")
+            for prop in fixed
+            if getattr(m, prop) is not None
+        ]
+    return errors
+
+
+def _flow_setup_errors(case: Case) -> list[tuple[str, str]]:
+    """Gravity at most once (never when nondimensional), solver options, the initial state."""
+    errors: list[tuple[str, str]] = []
+    gravity = [i for i, ld in enumerate(case.loads) if ld.type == "gravity"]
+    if case.nondimensional is not None:
+        errors += [(f"loads[{i}]", "a nondimensional run has g = (0, -1)") for i in gravity]
+    else:
+        errors += [(f"loads[{i}]", "gravity is given more than once") for i in gravity[1:]]
+    for i, ld in enumerate(case.loads):
+        if ld.type == "body_force" and ld.region is not None:
+            errors.append((f"loads[{i}].region", "glass_flow applies body forces everywhere"))
+    s = case.solver
+    errors += [
+        (f"solver.{key}", "does not apply to model glass_flow (steady; direct solver)")
+        for key in NOT_FOR_GLASS_FLOW
+        if key in s.model_fields_set
+    ]
+    if s.initial_perturbation is not None:
+        if s.initial_temperature is not None:
+            errors.append(
+                ("solver.initial_perturbation", "give initial_temperature or this, not both")
+            )
+        have = {bc.region for bc in case.boundary_conditions if bc.type == "temperature"}
+        missing = " and ".join(f"'{r}'" for r in ("bottom", "top") if r not in have)
+        if missing:
+            errors.append(
+                (
+                    "solver.initial_perturbation",
+                    f"needs temperature conditions on 'bottom' and 'top'; none on {missing}",
+                )
+            )
+    return errors
+
+
+def _flow_output_errors(case: Case) -> list[tuple[str, str]]:
+    """QoI kinds (with their region or threshold) and probe fields that glass_flow knows."""
+    errors: list[tuple[str, str]] = []
+    for name, q in case.outputs.qoi.items():
+        key = f"outputs.qoi.{name}"
+        if q.type not in GLASS_FLOW_QOIS:
+            errors.append(
+                (
+                    f"{key}.type",
+                    f"'{q.type}' is not a QoI of model glass_flow; expected one of "
+                    + ", ".join(GLASS_FLOW_QOIS),
+                )
+            )
+        if q.type in ("nusselt", "heat_flow") and q.region is None:
+            errors.append((f"{key}.region", f"required by type {q.type} (a boundary region)"))
+        if q.type == "fraction_below" and q.threshold is None:
+            errors.append((f"{key}.threshold", "required by type fraction_below (a temperature)"))
+    for name, p in case.probes.items():
+        if p.field not in ("", *GLASS_FLOW_PROBES):
+            errors.append(
+                (
+                    f"probes.{name}.field",
+                    f"'{p.field}' is not a field of model glass_flow; expected one of "
+                    + ", ".join(GLASS_FLOW_PROBES),
+                )
+            )
+    return errors
+
+
+def vector_errors(case: Case, gdim: int) -> list[tuple[str, str]]:
+    """Vectors of a glass_flow case (velocity, gravity, body force) that do not have `gdim`
+    components."""
+    vectors: list[tuple[str, list]] = []
+    for i, bc in enumerate(case.boundary_conditions):
+        if isinstance(bc, VelocityBC):
+            vectors.append((f"boundary_conditions[{i}].value", bc.value))
+    for i, ld in enumerate(case.loads):
+        if isinstance(ld, GravityLoad):
+            vectors.append((f"loads[{i}].acceleration", ld.acceleration))
+        elif isinstance(ld, BodyForceLoad):
+            vectors.append((f"loads[{i}].value", ld.value))
+    return [
+        (key, f"has {len(v)} components; the mesh is {gdim}D")
+        for key, v in vectors
+        if len(v) != gdim
+    ]
 
 
 class _CaseConsistencyError(ValueError):
@@ -606,7 +857,9 @@ def _keys_at(loc: tuple[Any, ...]) -> list[str]:
         if isinstance(t, type) and issubclass(t, BaseModel):
             fields = t.model_fields
             tags = [
-                typing.get_args(fields[k].annotation) for k in ("type", "generator") if k in fields
+                typing.get_args(fields[k].annotation)
+                for k in ("type", "generator", "law")
+                if k in fields
             ]
             if (t is FileMesh and part == "file") or any(part in tag for tag in tags):
                 return [t]  # a union tag: stay on this member

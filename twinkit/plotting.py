@@ -34,7 +34,8 @@ def _grid(u: Any):
 
 
 def plot_field(u: Any, path: Path, title: str = "", unit: str = "") -> Path:
-    """Render a scalar field coloured, or a vector field as magnitude on the deformed shape."""
+    """Render a scalar field coloured; displacement as magnitude on the deformed shape; other
+    vector fields (velocity) as magnitude with arrows."""
     os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
     import pyvista as pv
 
@@ -51,7 +52,16 @@ def plot_field(u: Any, path: Path, title: str = "", unit: str = "") -> Path:
         "position_x": 0.82,
         "position_y": 0.1,
     }
-    if ncomp > 1:
+    if ncomp > 1 and name != "displacement":
+        mag = np.linalg.norm(grid.point_data[name], axis=1)
+        grid.point_data[f"|{name}|"] = mag
+        p.add_mesh(grid, scalars=f"|{name}|", cmap="viridis", scalar_bar_args=bar)
+        span = float(np.ptp(grid.points, axis=0).max()) or 1.0
+        factor = 0.05 * span / mag.max() if mag.max() > 0 else 1.0
+        # tolerance thins the points to an even spacing of ~4 % of the domain
+        arrows = grid.glyph(orient=name, scale=f"|{name}|", factor=factor, tolerance=0.04)
+        p.add_mesh(arrows, color="black")
+    elif ncomp > 1:
         vec = grid.point_data[name]
         mag = np.linalg.norm(vec, axis=1)
         span = float(np.ptp(grid.points, axis=0).max()) or 1.0

@@ -63,4 +63,10 @@ def solve_case(case_path: Path, overrides: Mapping[str, str], out: Path | None, 
 
 
 def _field_unit(name: str) -> str:
-    return {"temperature": "K", "displacement": "m", "von_mises": "Pa"}.get(name, "")
+    return {
+        "temperature": "K",
+        "displacement": "m",
+        "von_mises": "Pa",
+        "velocity": "m/s",
+        "pressure": "Pa",
+    }.get(name, "")
