@@ -49,7 +49,8 @@ CG_GAMG = {
     "mg_levels_ksp_type": "chebyshev",
     "mg_levels_pc_type": "jacobi",
 }
-DIRECT_LIMIT = 200_000  # twinkit's "auto": MUMPS up to this many DOFs, else CG + GAMG
+# twinkit's "auto": MUMPS up to this many DOFs (2D / 3D), else CG + GAMG
+DIRECT_LIMIT = {2: 200_000, 3: 50_000}
 
 # problem -> [(mesh parameter n, repeats)]; DOFs: heat2d (2n+1)^2, heat3d (n+1)^3,
 # elasticity 3 (4n+1)(n+1)^2. The largest 3D sizes are ~5e5 DOFs to keep the default run within
@@ -65,8 +66,9 @@ SKFEM_ITER_LIMIT = 20_000
 _PREFIX_IDS = itertools.count()
 
 
-def bare_options(ndofs: int, linear_solver: str) -> dict[str, object]:
-    direct = linear_solver == "direct" or (linear_solver == "auto" and ndofs <= DIRECT_LIMIT)
+def bare_options(ndofs: int, linear_solver: str, dim: int) -> dict[str, object]:
+    limit = DIRECT_LIMIT[dim]
+    direct = linear_solver == "direct" or (linear_solver == "auto" and ndofs <= limit)
     return dict(DIRECT if direct else CG_GAMG)
 
 
@@ -277,7 +279,7 @@ class BareHeat(BareLinear):
         dofs = fem.locate_dofs_topological(V, fdim, left)
         bcs = [fem.dirichletbc(default_scalar_type(T_LEFT), dofs, V)]
         ndofs = V.dofmap.index_map.size_global
-        self.opts = bare_options(ndofs, linear_solver)
+        self.opts = bare_options(ndofs, linear_solver, dim)
         self._finish(V, a, L, bcs, self.opts, f"bare_heat{dim}d_{n}_")
         self.setup_s = time.perf_counter() - t0
 

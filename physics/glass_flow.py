@@ -486,8 +486,16 @@ class GlassFlow:
         ok, its = self._pseudo_transient()
         total += its
         if ok and s0 < 1.0:
-            ok, its = self._ramp(self.s_buoy, s0, None)  # ×3 per step
+            # pseudo-time follows the physical evolution to full buoyancy in one go; if that
+            # fails, continue in ×3 steps of the buoyancy
+            reached = self.w.x.array.copy()
+            self.s_buoy.value = 1.0
+            ok, its = self._pseudo_transient()
             total += its
+            if not ok:
+                self.w.x.array[:] = reached
+                ok, its = self._ramp(self.s_buoy, s0, None)
+                total += its
         if ok:
             t_lo, t_hi = self._temperature_range()
             contrast = viscosity_value(law, t_lo, vals) / viscosity_value(law, t_hi, vals)
@@ -610,6 +618,7 @@ class GlassFlow:
             snes.setTolerances(rtol=rtol, atol=atol, stol=stol, max_it=max_it)
             snes.getLineSearch().setType(linesearch)
             self.inv_dtau.value = 0.0
+            self.T_prev.x.array[:] = self.w.x.array[Tdofs]  # 0 · NaN would still be NaN
         ok, its = self._newton()
         return ok, total + its
 
