@@ -525,8 +525,7 @@ class Elasticity:
         if not probes:
             return {}
         if self._evaluator is None:
-            pts = np.array([[self.c(x).value for x in p.point] for p in probes])
-            self._evaluator = PointEvaluator(self.domain.mesh, pts, [p.name for p in probes])
+            self._evaluator = PointEvaluator.for_probes(self.domain.mesh, probes, self.c.values)
         uvals = self._evaluator(self.u)
         vm = (
             self._evaluator(self.von_mises) if any(p.field == "von_mises" for p in probes) else None

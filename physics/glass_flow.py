@@ -650,11 +650,8 @@ class GlassFlow:
         if not self.problem.probes:
             return {}
         if self._evaluator is None:
-            pts = np.array(
-                [[value_of(x, self.c.values) for x in p.point] for p in self.problem.probes]
-            )
-            self._evaluator = PointEvaluator(
-                self.domain.mesh, pts, [p.name for p in self.problem.probes]
+            self._evaluator = PointEvaluator.for_probes(
+                self.domain.mesh, self.problem.probes, self.c.values
             )
         f = self.fields()
         out = {}

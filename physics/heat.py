@@ -334,11 +334,9 @@ class HeatConduction:
         if not self.problem.probes:
             return {}
         if self._evaluator is None:
-            pts = np.array(
-                [[value_of(x, self.c.values) for x in p.point] for p in self.problem.probes]
+            self._evaluator = PointEvaluator.for_probes(
+                self.domain.mesh, self.problem.probes, self.c.values
             )
-            names = [p.name for p in self.problem.probes]
-            self._evaluator = PointEvaluator(self.domain.mesh, pts, names)
         vals = self._evaluator(self.T)
         return {p.name: float(v) for p, v in zip(self.problem.probes, vals, strict=True)}
 

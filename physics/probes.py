@@ -48,6 +48,15 @@ class PointEvaluator:
         self._mine = np.flatnonzero(owner == comm.rank)
         self._cells = cells[self._mine]
 
+    @classmethod
+    def for_probes(cls, mesh, probes, params) -> PointEvaluator:
+        """An evaluator at the points of `probes` (`physics.problem.Probe`), whose coordinates
+        may refer to parameters with values in `params`."""
+        from physics.params import value_of
+
+        pts = np.array([[value_of(x, params) for x in p.point] for p in probes])
+        return cls(mesh, pts, [p.name for p in probes])
+
     def __call__(self, u) -> np.ndarray:
         """Values of `u` at the points, shape (npoints,) for scalars or (npoints, ncomp)."""
         bs = int(np.prod(u.ufl_shape)) if u.ufl_shape else 1
