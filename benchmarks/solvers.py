@@ -109,27 +109,12 @@ class TwinkitHeat:
         self.model = HeatConduction(d, problem, {})
         self.setup_s = time.perf_counter() - t0
         self.ndofs = self.model.ndofs
-        # A linear heat problem is a dolfinx LinearProblem: time its solve (assembly + KSP) and
-        # the KSP solve separately, as for elasticity.
-        lp = self.model._solver
-        self._ksp = lp._solver = TimedKSP(lp._solver)
-        self._lp_solve, self._lp_s = lp.solve, 0.0
-
-        def timed_lp_solve():
-            t, out = seconds(self._lp_solve)
-            self._lp_s += t
-            return out
-
-        lp.solve = timed_lp_solve
+        # A linear heat problem is a dolfinx LinearProblem, timed like elasticity's.
+        self._ksp, self._lp = time_linear_problem(self.model._solver)
 
     def run(self) -> Timing:
-        self._ksp.seconds = self._lp_s = 0.0
-        wall, result = seconds(self.model.solve)
-        if not result.solver.converged:
-            raise RuntimeError(f"twinkit heat solve failed: {result.solver.message}")
-        lin = self._ksp.seconds
-        its = self._ksp.getIterationNumber()
-        return Timing(self._lp_s - lin, lin, its, wall - self._lp_s)
+        wall, result, lp_s, lin = run_timed(self.model, self._ksp, self._lp)
+        return Timing(lp_s - lin, lin, self._ksp.getIterationNumber(), wall - lp_s)
 
     @property
     def ksp(self):
@@ -137,6 +122,31 @@ class TwinkitHeat:
 
     def check(self) -> float:
         return float(self.model.T.x.array.max())
+
+
+def time_linear_problem(lp):
+    """Wrap a dolfinx LinearProblem so that its solve (assembly + KSP) and its KSP solve are
+    timed separately; returns (timed KSP, accumulated LinearProblem.solve seconds holder)."""
+    ksp = lp._solver = TimedKSP(lp._solver)
+    holder = {"seconds": 0.0}
+    solve = lp.solve
+
+    def timed_solve():
+        t, out = seconds(solve)
+        holder["seconds"] += t
+        return out
+
+    lp.solve = timed_solve
+    return ksp, holder
+
+
+def run_timed(model, ksp, holder) -> tuple[float, object, float, float]:
+    """One model.solve(): (wall s, result, LinearProblem.solve s, KSP solve s)."""
+    ksp.seconds = holder["seconds"] = 0.0
+    wall, result = seconds(model.solve)
+    if not result.solver.converged:
+        raise RuntimeError(f"twinkit solve failed: {result.solver.message}")
+    return wall, result, holder["seconds"], ksp.seconds
 
 
 class TwinkitElasticity:
@@ -166,25 +176,11 @@ class TwinkitElasticity:
         self.model = Elasticity(d, problem, {})
         self.setup_s = time.perf_counter() - t0
         self.ndofs = self.model.ndofs
-        # Time the dolfinx LinearProblem.solve (assembly + KSP) and its KSP solve separately.
-        lp = self.model._problem
-        self._ksp = lp._solver = TimedKSP(lp._solver)
-        self._lp_solve, self._lp_s = lp.solve, 0.0
-
-        def timed_lp_solve():
-            t, out = seconds(self._lp_solve)
-            self._lp_s += t
-            return out
-
-        lp.solve = timed_lp_solve
+        self._ksp, self._lp = time_linear_problem(self.model._problem)
 
     def run(self) -> Timing:
-        self._ksp.seconds = self._lp_s = 0.0
-        wall, result = seconds(self.model.solve)
-        if not result.solver.converged:
-            raise RuntimeError(f"twinkit elasticity solve failed: {result.solver.message}")
-        lin = self._ksp.seconds
-        return Timing(self._lp_s - lin, lin, result.solver.iterations, wall - self._lp_s)
+        wall, result, lp_s, lin = run_timed(self.model, self._ksp, self._lp)
+        return Timing(lp_s - lin, lin, result.solver.iterations, wall - lp_s)
 
     @property
     def ksp(self):
