@@ -462,10 +462,15 @@ class GlassFlow:
         )
 
     def _cold_start(self) -> tuple[bool, int]:
-        """From the initial state: Ψtc on an easier problem (isoviscous at the viscosity of the
-        coldest prescribed temperature, buoyancy scaled to Ra ≈ 1e4), then continuation in the
-        buoyancy and in the viscosity contrast (one decade of the contrast the isoviscous state
-        spans per step), each step a warm-started Newton solve (halved on failure)."""
+        """Solve from the initial state, on easier problems first.
+
+        1. Without an initial field: the steady state without buoyancy (forced flow only).
+        2. Ψtc isoviscous at the viscosity of the coldest prescribed temperature, with the
+           buoyancy scaled to Ra ≈ 1e4.
+        3. Ψtc straight to full buoyancy; if that fails, ×3 buoyancy steps (`_ramp`).
+        4. The viscosity contrast switched on, one decade of the contrast the isoviscous state
+           spans per step (`_ramp`: warm-started Newton, Ψtc if Newton fails, halved steps).
+        """
         self.initialise()
         law, vals = self.problem.melt.viscosity, self.c.values
         fixed = self._fixed_temperatures() or self._given_temperatures() or [0.0]
@@ -571,11 +576,10 @@ class GlassFlow:
         """ρc L²/k with L the smallest extent of the domain: the pseudo-time scale."""
         from dolfinx import fem
 
-        from physics.fields import assemble_scalar
-
-        vol = assemble_scalar(fem.form(fem.Constant(self.domain.mesh, 1.0) * self.domain.dx()))
-        k = assemble_scalar(fem.form(self.k * self.domain.dx())) / vol
-        rho_cp = assemble_scalar(fem.form(self.rho_cp * self.domain.dx())) / vol
+        dx = self.domain.dx()
+        vol = self._integral("scale/volume", lambda: fem.Constant(self.domain.mesh, 1.0) * dx)
+        k = self._integral("scale/k", lambda: self.k * dx) / vol
+        rho_cp = self._integral("scale/rho_cp", lambda: self.rho_cp * dx) / vol
         return float(rho_cp * self._extent() ** 2 / k)
 
     def _pseudo_transient(self, max_steps: int = 80) -> tuple[bool, int]:
