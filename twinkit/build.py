@@ -12,6 +12,7 @@ from twinkit.case import (
     Case,
     CaseError,
     FileMesh,
+    FurnaceMesh,
     IntervalMesh,
     LoadedCase,
     PlateWithHoleMesh,
@@ -85,10 +86,28 @@ def build_mesh(loaded: LoadedCase, values: Mapping[str, float], comm: Any = None
         return bracket(
             r(m.thickness), r(m.fillet_radius), r(m.hole_diameter), r(m.size), **extra, comm=comm
         )
+    if isinstance(m, FurnaceMesh):
+        from physics.glass_furnace import furnace_mesh
+
+        return furnace_mesh(furnace_geometry(m, values), comm)
     assert isinstance(m, FileMesh)
     path = loaded.mesh_file()
     assert path is not None
     return domain.read_file(path, r(m.size) if m.size else None, comm)
+
+
+def furnace_geometry(m: FurnaceMesh, values: Mapping[str, float]):
+    """The FurnaceGeometry of a furnace mesh spec (no boost zone without boost_position)."""
+    from physics.glass_furnace import FurnaceGeometry
+
+    given = {
+        f.name: resolve(getattr(m, f.name), values)
+        for f in dataclasses.fields(FurnaceGeometry)
+        if getattr(m, f.name, None) is not None
+    }
+    if m.boost_position is None:
+        given["boost_width"] = 0.0
+    return FurnaceGeometry(**given)
 
 
 def _probes_and_qois(case: Case):
@@ -293,4 +312,13 @@ def build_model(loaded: LoadedCase, domain: Any, values: Mapping[str, float]):
         from physics.glass_flow import GlassFlow
 
         return GlassFlow(domain, glass_flow_problem(loaded, domain), values)
+    if case.model == "glass_furnace":
+        from physics import glass_furnace as gfu
+
+        assert isinstance(case.mesh, FurnaceMesh) and case.furnace is not None  # schema-checked
+        probes, qois = _probes_and_qois(case)
+        furnace = convert(case.furnace, gfu.Furnace)
+        furnace = dataclasses.replace(furnace, melt=_melt(case))
+        geometry = furnace_geometry(case.mesh, values)
+        return gfu.GlassFurnace(domain, geometry, furnace, values, qois, probes)
     raise AssertionError(case.model)

@@ -196,6 +196,23 @@ class BracketMesh(Strict):
     height: Length | None = None
 
 
+class FurnaceMesh(Strict):
+    """Longitudinal section of a melting tank (physics.glass_furnace.furnace_mesh); the boost
+    zone exists when `boost_position` is given."""
+
+    generator: Literal["furnace"]
+    length: Length
+    depth: Length
+    batch_length: Length
+    inlet_height: Length
+    throat_height: Length
+    size: Length
+    boost_position: Length | None = None
+    boost_width: Length | None = None
+    boost_height: Length | None = None
+    boost_elevation: Length | None = None
+
+
 class FileMesh(Strict):
     """A gmsh `.geo`/`.msh` file or any meshio format with named regions (path relative to case)."""
 
@@ -210,6 +227,18 @@ GENERATOR_REGIONS: dict[str, tuple[str, ...]] = {
     "plate_with_hole": ("left", "right", "bottom", "top", "hole", "domain"),
     "quarter_annulus": ("inner", "outer", "left", "bottom", "domain"),
     "bracket": ("base", "hole", "fillet", "top", "end", "surface", "domain"),
+    "furnace": (
+        "bottom",
+        "throat",
+        "front_wall",
+        "surface",
+        "batch",
+        "inlet",
+        "back_wall",
+        "melt",
+        "boost",
+        "domain",
+    ),
 }
 
 
@@ -231,6 +260,7 @@ MeshSpec = Annotated[
     | Annotated[PlateWithHoleMesh, Tag("plate_with_hole")]
     | Annotated[QuarterAnnulusMesh, Tag("quarter_annulus")]
     | Annotated[BracketMesh, Tag("bracket")]
+    | Annotated[FurnaceMesh, Tag("furnace")]
     | Annotated[FileMesh, Tag("file")],
     Discriminator(
         _mesh_kind,
@@ -255,6 +285,7 @@ class VFTViscositySpec(Strict):
     A: Dimensionless
     B: Temperature
     T_V: Temperature
+    max_viscosity: Annotated[Q, _q("Pa*s")] | None = None  # cap for practically solid glass
 
 
 class ExponentialViscositySpec(Strict):
@@ -402,6 +433,26 @@ class ProbeSpec(Strict):
     field: str = ""
 
 
+class SensorSpec(Strict):
+    """Noise and data-quality rules of one sensor stream (a probe, or a measured parameter).
+
+    Quantities are in units of the sensor (checked by `twinkit.sensors.rules_from_case`)."""
+
+    noise: str | float | None = None  # standard deviation of one reading, e.g. '2 K'
+    range: tuple[str | float, str | float] | None = None  # plausible readings
+    rate: str | None = None  # largest plausible rate of change, e.g. '50 K/min'
+    stuck: str | None = None  # the same value for longer than this: a stuck sensor, e.g. '10 min'
+    hold: str | None = None  # a missing value repeats the last good one within this time
+
+
+class AlertSpec(Strict):
+    """When the live twin raises alerts."""
+
+    drift: dict[str, float] = {}  # latent parameter: relative change from its baseline
+    residual: float = Field(4.0, gt=0)  # a sensor residual beyond this many σ
+    qoi: dict[str, tuple[str | float | None, str | float | None]] = {}  # QoI: [lower, upper]
+
+
 class QoISpec(Strict):
     type: str
     region: str | None = None
@@ -413,6 +464,36 @@ class Outputs(Strict):
     qoi: dict[str, QoISpec] = {}
     fields: list[str] | None = None  # None: every field the model produces
     plots: bool = True
+
+
+class ObjectiveSpec(Strict):
+    """An output (QoI, probe or design parameter) to minimize or maximize."""
+
+    output: str
+    direction: Literal["minimize", "maximize"] = "minimize"
+
+
+class ConstraintSpec(Strict):
+    """An output bounded above (`max`) and/or below (`min`), in units of the output."""
+
+    output: str
+    max: str | float | None = None
+    min: str | float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ConstraintSpec:
+        if self.max is None and self.min is None:
+            raise ValueError("give max, min or both")
+        return self
+
+
+class OptimizationSpec(Strict):
+    """`twinkit optimize`: objectives and constraints over the design parameters (checked by
+    `twinkit.objectives.optimization_errors`). Sampler default: tpe (one objective), nsga2."""
+
+    objectives: list[ObjectiveSpec] = Field(min_length=1)
+    constraints: list[ConstraintSpec] = []
+    sampler: Literal["tpe", "cmaes", "nsga2"] | None = None
 
 
 class TimeSpec(Strict):
@@ -442,6 +523,24 @@ class SolverSpec(Strict):
     initial_perturbation: InitialPerturbation | None = None
 
 
+class FurnaceSpec(Strict):
+    """The glass_furnace model's heating, pull and losses (physics.glass_furnace.Furnace)."""
+
+    crown_peak_temperature: Temperature
+    hot_spot_position: Length
+    crown_drop: Temperature  # crown temperature falls by this far from the hot spot
+    crown_emissivity: Dimensionless
+    pull_rate: Annotated[Q, _q("kg/s")]
+    wall_htc: Annotated[Q, _q("W/(m^2*K)")]
+    tank_width: Length
+    inlet_temperature: Temperature
+    batch_temperature: Temperature
+    batch_htc: Annotated[Q, _q("W/(m^2*K)")]
+    ambient_temperature: Temperature
+    quality_temperature: Temperature  # fraction_below QoIs count melt colder than this
+    boost_power: Annotated[Q, _q("W")] | None = None
+
+
 class Nondimensional(Strict):
     """Blankenbach's scaling: ρ₀ = c_p = k = 1, g = −e_y (−e_z in 3D), β = Ra; every other
     quantity is read as the SI magnitude of what is written (1 m → 1, 1 K → 1, 1 Pa*s → 1)."""
@@ -455,12 +554,14 @@ MODEL_BCS: dict[str, tuple[str, ...]] = {
     "elasticity": MECHANICAL_BCS,
     "thermo_elasticity": HEAT_BCS + MECHANICAL_BCS,
     "glass_flow": FLOW_BCS + HEAT_BCS,
+    "glass_furnace": (),  # the furnace sets its own
 }
 MODEL_LOADS: dict[str, tuple[str, ...]] = {
     "heat_conduction": ("heat_source",),
     "elasticity": ("body_force", "gravity"),
     "thermo_elasticity": ("heat_source", "body_force", "gravity"),
     "glass_flow": ("heat_source", "body_force", "gravity"),
+    "glass_furnace": (),
 }
 MODEL_MATERIAL: dict[str, tuple[str, ...]] = {
     "heat_conduction": ("conductivity",),
@@ -475,6 +576,7 @@ MODEL_MATERIAL: dict[str, tuple[str, ...]] = {
         "reference_temperature",
     ),
 }
+MODEL_MATERIAL["glass_furnace"] = MODEL_MATERIAL["glass_flow"]
 # glass_flow's QoI kinds and probe fields (physics.glass_flow.FLOW_QOIS; a test keeps them equal)
 GLASS_FLOW_QOIS = (
     "nusselt",
@@ -487,6 +589,15 @@ GLASS_FLOW_QOIS = (
     "advected_heat",
     "source_heat",
     "fraction_below",
+)
+# physics.glass_furnace.FURNACE_QOIS (a test keeps them equal)
+FURNACE_QOIS = GLASS_FLOW_QOIS + (
+    "heat_input",
+    "wall_losses",
+    "batch_heat",
+    "enthalpy_outflow",
+    "energy_imbalance",
+    "spring_zone",
 )
 GLASS_FLOW_PROBES = ("temperature", "velocity", "velocity_x", "velocity_y", "velocity_z")
 GLASS_FLOW_SOLVER = ("stabilization", "initial_temperature", "initial_perturbation")
@@ -507,14 +618,18 @@ GENERATOR_GDIM = {
     "quarter_annulus": 2,
     "box": 3,
     "bracket": 3,
+    "furnace": 2,
 }
 
 
 class Case(Strict):
     name: str = ""
     description: str = ""
-    model: Literal["heat_conduction", "elasticity", "thermo_elasticity", "glass_flow"]
+    model: Literal[
+        "heat_conduction", "elasticity", "thermo_elasticity", "glass_flow", "glass_furnace"
+    ]
     nondimensional: Nondimensional | None = None  # glass_flow only
+    furnace: FurnaceSpec | None = None  # glass_furnace only
     seed: int = 0
     mesh: MeshSpec
     parameters: dict[str, Parameter] = {}
@@ -524,10 +639,13 @@ class Case(Strict):
     probes: dict[str, ProbeSpec] = {}
     outputs: Outputs = Outputs()
     solver: SolverSpec = SolverSpec()
+    optimization: OptimizationSpec | None = None
+    sensors: dict[str, SensorSpec] = {}
+    alerts: AlertSpec = AlertSpec()
 
     @model_validator(mode="after")
     def _consistency(self) -> Case:
-        errors: list[tuple[str, str]] = []
+        errors: list[tuple[str, str]] = _sensor_errors(self)
         for i, bc in enumerate(self.boundary_conditions):
             if bc.type not in MODEL_BCS[self.model]:
                 errors.append(
@@ -564,9 +682,13 @@ class Case(Strict):
                 )
         if self.model == "glass_flow":
             errors += _glass_flow_errors(self)
+        elif self.model == "glass_furnace":
+            errors += _furnace_errors(self)
         else:
             if self.nondimensional is not None:
                 errors.append(("nondimensional", "applies only to model glass_flow"))
+            if self.furnace is not None:
+                errors.append(("furnace", "applies only to model glass_furnace"))
             for key in GLASS_FLOW_SOLVER:
                 if key in self.solver.model_fields_set:
                     errors.append((f"solver.{key}", "applies only to model glass_flow"))
@@ -591,6 +713,9 @@ class Case(Strict):
                         f"compatible with {q.unit}",
                     )
                 )
+        from twinkit.objectives import optimization_errors
+
+        errors += optimization_errors(self)
         if errors:
             raise _CaseConsistencyError(errors)
         return self
@@ -634,6 +759,28 @@ class Case(Strict):
     def mesh_parameters(self) -> set[str]:
         """Parameters the geometry depends on (changing them re-meshes)."""
         return {q.param for _, q in _quantities(self.mesh) if q.param}
+
+
+def _sensor_errors(case: Case) -> list[tuple[str, str]]:
+    """Sensor rules name probes or parameters; alerts name latent parameters and QoIs."""
+    streams = [*case.probes, *case.parameters]
+    errors = [
+        (f"sensors.{n}", f"no probe or parameter of that name; defined: {', '.join(streams)}")
+        for n in case.sensors
+        if n not in streams
+    ]
+    latent = [n for n, p in case.parameters.items() if p.role == "latent"]
+    errors += [
+        (f"alerts.drift.{n}", f"not a latent parameter; latent: {', '.join(latent) or 'none'}")
+        for n in case.alerts.drift
+        if n not in latent
+    ]
+    errors += [
+        (f"alerts.qoi.{n}", f"no such QoI; defined: {', '.join(case.outputs.qoi) or 'none'}")
+        for n in case.alerts.qoi
+        if n not in case.outputs.qoi
+    ]
+    return errors
 
 
 def _glass_flow_errors(case: Case) -> list[tuple[str, str]]:
@@ -738,6 +885,57 @@ def _flow_output_errors(case: Case) -> list[tuple[str, str]]:
                     + ", ".join(GLASS_FLOW_PROBES),
                 )
             )
+    return errors
+
+
+def _furnace_errors(case: Case) -> list[tuple[str, str]]:
+    """Model glass_furnace: the furnace mesh and section, one melt; QoIs of the furnace."""
+    errors = _melt_errors(case)
+    if getattr(case.mesh, "generator", None) != "furnace":
+        errors.append(("mesh.generator", "model glass_furnace needs generator: furnace"))
+    if case.furnace is None:
+        errors.append(("furnace", "required by model glass_furnace (heating, pull, losses)"))
+    # these scale the inflow speed and the boost density when the model is compiled
+    fixed = [("furnace.tank_width", case.furnace.tank_width if case.furnace else None)]
+    fixed += [(f"materials.{n}.density", m.density) for n, m in case.materials.items()]
+    errors += [
+        (key, f"'{q.text}': must be a fixed value for model glass_furnace, not a parameter")
+        for key, q in fixed
+        if q is not None and q.param is not None
+    ]
+    if case.nondimensional is not None:
+        errors.append(("nondimensional", "applies only to model glass_flow"))
+    s = case.solver
+    errors += [
+        (f"solver.{key}", "does not apply to model glass_furnace")
+        for key in (*NOT_FOR_GLASS_FLOW, "initial_perturbation")
+        if key in s.model_fields_set
+    ]
+    for name, q in case.outputs.qoi.items():
+        key = f"outputs.qoi.{name}"
+        if q.type not in FURNACE_QOIS:
+            errors.append(
+                (
+                    f"{key}.type",
+                    f"'{q.type}' is not a QoI of model glass_furnace; expected one of "
+                    + ", ".join(FURNACE_QOIS),
+                )
+            )
+        if q.type in ("nusselt", "heat_flow") and q.region is None:
+            errors.append((f"{key}.region", f"required by type {q.type} (a boundary region)"))
+        if q.threshold is not None:
+            errors.append(
+                (f"{key}.threshold", "the furnace counts melt below furnace.quality_temperature")
+            )
+    errors += [
+        (
+            f"probes.{name}.field",
+            f"'{p.field}' is not a field of model glass_furnace; "
+            "expected one of " + ", ".join(GLASS_FLOW_PROBES),
+        )
+        for name, p in case.probes.items()
+        if p.field not in ("", *GLASS_FLOW_PROBES)
+    ]
     return errors
 
 

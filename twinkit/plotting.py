@@ -33,9 +33,19 @@ def _grid(u: Any):
     return grid, ncomp
 
 
-def plot_field(u: Any, path: Path, title: str = "", unit: str = "") -> Path:
+def _arrows(grid: Any, name: str, span: float, spacing: float = 0.04) -> Any:
+    """Glyphs of vector point data `name`, thinned to an even spacing (fraction of the domain)."""
+    mag = np.linalg.norm(grid.point_data[name], axis=1)
+    grid.point_data[f"|{name}|"] = mag
+    factor = 1.5 * spacing * span / mag.max() if mag.max() > 0 else 1.0
+    return grid.glyph(orient=name, scale=f"|{name}|", factor=factor, tolerance=spacing)
+
+
+def plot_field(u: Any, path: Path, title: str = "", unit: str = "", arrows: Any = None) -> Path:
     """Render a scalar field coloured; displacement as magnitude on the deformed shape; other
-    vector fields (velocity) as magnitude with arrows."""
+    vector fields (velocity) as magnitude with arrows. `arrows`: a vector field drawn as
+    arrows over a scalar one (e.g. velocity over temperature). Long flat 2D domains (a tank
+    section) get a wide picture."""
     os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
     import pyvista as pv
 
@@ -45,22 +55,22 @@ def plot_field(u: Any, path: Path, title: str = "", unit: str = "") -> Path:
     vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)  # no "bad X server" noise
     grid, ncomp = _grid(u)
     name = u.name
-    p = pv.Plotter(off_screen=True, window_size=(1000, 700))
-    bar = {
-        "title": f"{name} [{unit}]" if unit else name,
-        "vertical": True,
-        "position_x": 0.82,
-        "position_y": 0.1,
-    }
+    extent = np.ptp(grid.points, axis=0)
+    span = float(extent.max()) or 1.0
+    flat = extent[2] == 0
+    wide = flat and extent[1] > 0 and extent[0] / extent[1] > 2.5
+    size = (1400, int(np.clip(1200 * extent[1] / extent[0], 250, 600)) + 170) if wide else None
+    p = pv.Plotter(off_screen=True, window_size=size or (1000, 700))
+    bar = {"title": f"{name} [{unit}]" if unit else name}
+    bar |= (
+        {"vertical": False, "position_x": 0.3, "position_y": 0.03, "width": 0.4}
+        if wide
+        else {"vertical": True, "position_x": 0.82, "position_y": 0.1}
+    )
     if ncomp > 1 and name != "displacement":
-        mag = np.linalg.norm(grid.point_data[name], axis=1)
-        grid.point_data[f"|{name}|"] = mag
+        glyphs = _arrows(grid, name, span)
         p.add_mesh(grid, scalars=f"|{name}|", cmap="viridis", scalar_bar_args=bar)
-        span = float(np.ptp(grid.points, axis=0).max()) or 1.0
-        factor = 0.05 * span / mag.max() if mag.max() > 0 else 1.0
-        # tolerance thins the points to an even spacing of ~4 % of the domain
-        arrows = grid.glyph(orient=name, scale=f"|{name}|", factor=factor, tolerance=0.04)
-        p.add_mesh(arrows, color="black")
+        p.add_mesh(glyphs, color="black")
     elif ncomp > 1:
         vec = grid.point_data[name]
         mag = np.linalg.norm(vec, axis=1)
@@ -73,9 +83,15 @@ def plot_field(u: Any, path: Path, title: str = "", unit: str = "") -> Path:
         title = title or f"{name} (deformation x{factor:.3g})"
     else:
         p.add_mesh(grid, scalars=name, cmap="inferno", scalar_bar_args=bar)
+        if arrows is not None:
+            vgrid, _ = _grid(arrows)
+            p.add_mesh(_arrows(vgrid, arrows.name, span, 0.015 if wide else 0.04), color="white")
+            title = title or f"{name} with {arrows.name} arrows"
     p.add_text(title or name, font_size=12)
-    if np.ptp(grid.points[:, 2]) == 0:
+    if flat:
         p.view_xy()
+        if wide:
+            p.camera.tight(padding=0.08, adjust_render_window=False)
     else:
         p.view_isometric()
     p.screenshot(str(path))

@@ -48,8 +48,11 @@ def solve_case(case_path: Path, overrides: Mapping[str, str], out: Path | None, 
     if plots and loaded.case.outputs.plots and comm.size == 1:
         from twinkit.plotting import plot_field
 
+        velocity = fields.get("velocity")  # drawn as arrows over the temperature
         for name, u in fields.items():
-            plot_field(u, out / f"{name}.png", unit=units.get(name, _field_unit(name)))
+            over = velocity if name == "temperature" else None
+            unit = units.get(name, _field_unit(name))
+            plot_field(u, out / f"{name}.png", unit=unit, arrows=over)
             files.append(f"{name}.png")
     extra = {
         "dofs": int(runner.model.ndofs),
