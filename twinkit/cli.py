@@ -148,6 +148,301 @@ def solve(
         _fail(f"the solver did not converge: {result.solver.message}", EXIT_FAILED)
 
 
+@app.command()
+@_guard
+def sample(
+    case: CaseArg,
+    samples: Annotated[int, typer.Option("-n", "--samples", help="Training samples.")] = 64,
+    workers: Annotated[int, typer.Option("--workers", help="Local worker processes.")] = 1,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default runs/<case>/data).")
+    ] = None,
+    method: Annotated[str, typer.Option("--method", help="Design: sobol or lhs.")] = "sobol",
+    test: Annotated[int, typer.Option("--test", help="Held-out test samples (fixed set).")] = 0,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Run on this Dask scheduler (ADDRESS).")
+    ] = None,
+) -> None:
+    """Sweep the parameter ranges (resumable); write dataset.nc and summary.json."""
+    from twinkit.sweep import SweepOptions, run_sweep
+
+    opts = SweepOptions(samples, method, test, workers, scheduler)
+    s = run_sweep(case, out, opts)
+    c, t = s["counts"], s["timings"]
+    mean = f"{t['mean_solve_seconds']:.3g} s" if t["mean_solve_seconds"] is not None else "-"
+    typer.echo(
+        f"{c['ok']} ok, {c['failed']} failed of {c['total']} samples ({c['reused']} already "
+        f"done); wall {t['wall_seconds']:.1f} s, mean {mean} per sample; wrote "
+        f"{s['folder']}/dataset.nc"
+    )
+    for f in s["failures"][:5]:
+        typer.echo(f"  sample {f['sample']} failed: {f['message']}")
+    if c["ok"] == 0:
+        _fail("every sample failed", EXIT_FAILED)
+
+
+@app.command()
+@_guard
+def calibrate(
+    case: CaseArg,
+    sensors: Annotated[
+        Path, typer.Option("--sensors", help="Readings: CSV or Parquet long table.")
+    ],
+    window: Annotated[
+        str | None, typer.Option("--window", help="Use the last WINDOW of data, e.g. 1h.")
+    ] = None,
+    surrogate: Annotated[
+        Path | None,
+        typer.Option("--surrogate", help="Surrogate file (default runs/<case>/surrogate.pt)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default runs/<case>/calibration).")
+    ] = None,
+    restarts: Annotated[int, typer.Option("--restarts", min=1, help="MAP starts.")] = 4,
+    mcmc: Annotated[int, typer.Option("--mcmc", min=0, help="MCMC samples (0: none).")] = 0,
+    nan: Annotated[
+        str, typer.Option("--missing", help="Missing values: skip, hold or flag.")
+    ] = "hold",
+    verify: Annotated[
+        bool, typer.Option("--verify", help="One FE solve at the calibrated point.")
+    ] = False,
+) -> None:
+    """Estimate the latent parameters from sensor data (MAP ± Laplace std); write summary.json."""
+    from twinkit.calibrate import Options, report, run_calibrate
+    from twinkit.case import CaseError
+
+    if nan not in ("skip", "hold", "flag"):
+        raise CaseError(f"--missing {nan}: expected skip, hold or flag")
+    opts = Options(window, restarts, mcmc, nan, verify)  # type: ignore[arg-type]
+    summary, path = run_calibrate(case, sensors, surrogate, out, opts)
+    report(summary, path)
+
+
+@app.command()
+@_guard
+def train(
+    case: CaseArg,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Sweep folder (default runs/<case>/data).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default runs/<case>).")
+    ] = None,
+    members: Annotated[int, typer.Option("--members", min=1, help="Ensemble members.")] = 5,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=1, help="Maximum training epochs per model.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the case's).")] = None,
+    curve: Annotated[
+        bool, typer.Option(help="Also train on subsets for the error-vs-training-size plot.")
+    ] = True,
+    baselines: Annotated[
+        bool, typer.Option(help="Compare with RBF and Gaussian-process baselines.")
+    ] = True,
+) -> None:
+    """Train a surrogate on a sweep; write surrogate.pt, train_summary.json and PNGs."""
+    from twinkit.train import report, train_case
+
+    def log(message: str) -> None:
+        typer.echo(message, err=True)
+
+    summary, path = train_case(case, data, out, members, epochs, seed, curve, baselines, log=log)
+    report(summary, path)
+
+
+MqttArg = Annotated[str, typer.Option("--mqtt", help="Broker HOST:PORT.")]
+AssetOpt = Annotated[str, typer.Option("--asset", help="Topics are plant/<asset>/...")]
+TlsOpt = Annotated[bool, typer.Option("--tls", help="Connect with TLS.")]
+CaOpt = Annotated[Path | None, typer.Option("--ca", help="TLS: CA certificate file.")]
+CertOpt = Annotated[Path | None, typer.Option("--cert", help="TLS: client certificate.")]
+KeyOpt = Annotated[Path | None, typer.Option("--key", help="TLS: client key.")]
+
+
+def _broker(address: str, tls: bool, ca: Path | None, cert: Path | None, key: Path | None):
+    """Broker settings; credentials come from TWINKIT_MQTT_USERNAME / _PASSWORD (_FILE)."""
+    from twinkit.mqtt import BrokerConfig
+
+    files = {"ca_certs": ca, "certfile": cert, "keyfile": key}
+    given = {k: str(v) for k, v in files.items() if v}
+    return BrokerConfig.from_address(address, None, tls=tls or bool(given), **given)
+
+
+def _seconds(text: str, option: str) -> float:
+    from twinkit.case import CaseError
+    from twinkit.units import UnitError, parse
+
+    try:
+        return parse(text, "s")
+    except UnitError as e:
+        raise CaseError(f"{option} {text}: {e}") from None
+
+
+@app.command()
+@_guard
+def live(
+    case: CaseArg,
+    mqtt: MqttArg,
+    asset: AssetOpt = "plant",
+    topic: Annotated[
+        str | None,
+        typer.Option("--topic", help="Subscribe here (default plant/<asset>/sensors/+)."),
+    ] = None,
+    surrogate: Annotated[
+        Path | None,
+        typer.Option("--surrogate", help="Surrogate file (default runs/<case>/surrogate.pt)."),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state", help="Resume from / save to this file (default runs/<case>/live.json)."
+        ),
+    ] = None,
+    cadence: Annotated[
+        str, typer.Option("--cadence", help="Plant time between updates, e.g. 1min.")
+    ] = "1 min",
+    members: Annotated[int, typer.Option("--members", min=8, help="Ensemble size.")] = 64,
+    drift_rate: Annotated[
+        float, typer.Option("--drift-rate", help="Allowed drift: prior widths per √hour.")
+    ] = 0.1,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+    tls: TlsOpt = False,
+    ca: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Run the live twin: subscribe to sensors, update the estimates, publish state and alerts."""
+    import logging
+
+    from twinkit.case import load_case
+    from twinkit.live import LiveOptions
+    from twinkit.live_run import live_command
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    cfg = _broker(mqtt, tls, ca, cert, key)
+    name = load_case(case, check_regions=False).name
+    state = state or Path("runs") / name / "live.json"
+    opts = LiveOptions(asset, _seconds(cadence, "--cadence"), members, drift_rate)
+    twin = live_command(case, cfg, surrogate, state, opts, topic, duration)
+    q = twin.validator.report()
+    typer.echo(
+        f"stopped after {twin.updates} updates; readings {q['accepted']} accepted, "
+        f"{q['rejected']} rejected; alerts {twin.alerts.count}; state in {state}"
+    )
+
+
+@app.command()
+@_guard
+def plant(
+    case: CaseArg,
+    mqtt: MqttArg,
+    truth: Annotated[Path, typer.Option("--truth", help="Surrogate file giving the truth.")],
+    asset: AssetOpt = "plant",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="The plant's true value of a parameter: name=value."),
+    ] = None,
+    drift: Annotated[
+        list[str] | None,
+        typer.Option("--drift", help="Relative drift over the run, e.g. h_wall=0.5 (repeatable)."),
+    ] = None,
+    duration: Annotated[float, typer.Option("--duration", help="Wall-clock seconds.")] = 60.0,
+    rate: Annotated[float, typer.Option("--rate", help="Ticks per second.")] = 10.0,
+    speed: Annotated[float, typer.Option("--speed", help="Plant seconds per second.")] = 60.0,
+    noise: Annotated[float, typer.Option("--noise", help="Relative sensor noise.")] = 0.01,
+    bad: Annotated[float, typer.Option("--bad", help="Fraction of bad messages.")] = 0.05,
+    dropout: Annotated[float, typer.Option("--dropout", help="Fraction dropped.")] = 0.02,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    tls: TlsOpt = False,
+    ca: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Simulate the plant: publish noisy sensor readings with drift, dropouts and bad messages."""
+    from twinkit.case import CaseError, load_case
+    from twinkit.live_run import plant_command
+    from twinkit.plant import PlantOptions
+
+    loaded = load_case(case, check_regions=False)
+    values = loaded.case.parameter_values(_parse_sets(set_ or []))
+    start = {n: values[n] for n in _parse_sets(set_ or [])}
+    drifts = {}
+    for n, v in _parse_sets(drift or []).items():
+        try:
+            drifts[n] = float(v)
+        except ValueError:
+            raise CaseError(f"--drift {n}={v}: expected a relative change, e.g. 0.5") from None
+    opts = PlantOptions(
+        asset, rate, speed, duration, start, drifts, noise, 0.001, dropout, bad, seed
+    )
+    sent = plant_command(case, _broker(mqtt, tls, ca, cert, key), truth, opts)
+    typer.echo(f"published: {sent}")
+
+
+@app.command()
+@_guard
+def optimize(
+    case: CaseArg,
+    trials: Annotated[
+        int, typer.Option("--trials", help="Total finished trials the study should hold.")
+    ] = 200,
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="Optuna storage URL (default sqlite:///<out>/study.db)."),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name (default: the case's name).")
+    ] = None,
+    surrogate: Annotated[
+        Path | None,
+        typer.Option("--surrogate", help="Surrogate file (default runs/<case>/surrogate.pt)."),
+    ] = None,
+    verify: Annotated[
+        int, typer.Option("--verify", help="FE-solve the best design or K Pareto designs (0: no).")
+    ] = 1,
+    refine: Annotated[
+        bool, typer.Option("--refine", help="Retrain on FE results until a design verifies.")
+    ] = False,
+    refine_rounds: Annotated[int, typer.Option("--refine-rounds", help="Most retrains.")] = 3,
+    robust: Annotated[
+        float, typer.Option("--robust", help="Judge designs by mean ± K·std of the surrogate.")
+    ] = 0.0,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Largest relative surrogate-vs-FE objective error.")
+    ] = 0.01,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Fix a non-design parameter: name=value (repeatable)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default runs/<case>/optimize).")
+    ] = None,
+    plots: Annotated[bool, typer.Option(help="Write history.png (and pareto.png).")] = True,
+) -> None:
+    """Optimize the design parameters on the surrogate; verify the best designs with FE."""
+    from twinkit.optimize import Options, optimize_case, report
+
+    opts = Options(
+        trials=trials,
+        storage=storage,
+        study=study,
+        surrogate=surrogate,
+        verify=verify,
+        refine=refine,
+        refine_rounds=refine_rounds,
+        robust=robust,
+        tolerance=tolerance,
+        out=out,
+        plots=plots,
+        overrides=_parse_sets(set_ or []),
+    )
+    summary, path = optimize_case(case, opts)
+    failure = report(summary, path)
+    if failure:
+        _fail(failure, EXIT_FAILED)
+
+
 def _report(result, summary_path: Path) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -1,0 +1,23 @@
+"""surrogates: PyTorch surrogates of FE sweeps. Deep ensembles of MLPs, POD for sensors and fields.
+
+Pure torch/numpy/xarray/scipy; never imports dolfinx, ``physics`` or ``twinkit``, so a saved
+surrogate loads and predicts on a machine without the FE stack.
+"""
+
+from surrogates.data import TrainingData, from_dataset, split
+from surrogates.fit import FitConfig, fit_surrogate
+from surrogates.mlp import TrainConfig
+from surrogates.model import Prediction, Surrogate, SurrogateRangeWarning, load_surrogate
+
+__all__ = [
+    "FitConfig",
+    "Prediction",
+    "Surrogate",
+    "SurrogateRangeWarning",
+    "TrainConfig",
+    "TrainingData",
+    "fit_surrogate",
+    "from_dataset",
+    "load_surrogate",
+    "split",
+]

@@ -1,0 +1,139 @@
+"""Fit a :class:`surrogates.model.Surrogate` to training data.
+
+QoIs: one ensemble on the standardised QoIs. Sensors: POD of the standardised sensor values and an
+ensemble on the POD coefficients. Fields: one POD + ensemble per field. Every ensemble is seeded
+from ``seed`` and its head's position, and the run is deterministic, so the same seed gives the same
+surrogate. The members' spread is calibrated per output: the factor that puts 95 % of the
+out-of-fold residuals (each sample predicted by the member that held it out) inside ± 2 std.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from surrogates.data import TrainingData
+from surrogates.mlp import TrainConfig, train_ensemble
+from surrogates.model import FORMAT_VERSION, Head, Surrogate, plain
+from surrogates.normalise import InputScaler
+from surrogates.pod import LinearCodec
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of a fit: the ensembles' training and the POD energy criterion."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    energy: float = 0.99999
+    max_modes: int | None = None
+    coverage_target: float = 0.95
+
+
+def calibration_factor(
+    residual: np.ndarray, spread: np.ndarray, target: float, floor: np.ndarray
+) -> np.ndarray:
+    """Per column c such that a fraction ``target`` of |residual| ≤ 2 c spread.
+
+    ``residual`` and ``spread`` are (n, p); one factor per column, or one overall for a field
+    (pass arrays flattened to one column). ``floor`` (p,) keeps spreads of 0 finite.
+    """
+    if len(residual) == 0:
+        return np.ones(residual.shape[1])
+    z = np.abs(residual) / np.maximum(spread, floor)
+    c = np.quantile(z, target, axis=0) / 2.0
+    return np.where(np.isfinite(c) & (c > 0), c, 1.0)
+
+
+def _fit_head(
+    x_scaled: np.ndarray, y: np.ndarray, codec: LinearCodec, config: FitConfig, seed: int
+) -> tuple[Head, dict[str, Any]]:
+    t0 = time.perf_counter()
+    result = train_ensemble(x_scaled, codec.encode(y), replace(config.train, seed=seed))
+    head = Head(result.net, codec, np.ones(y.shape[1]), [])
+    xs = torch.from_numpy(x_scaled)
+    mask = result.oof_mask
+    _, spread = head.mean_std(xs[mask])
+    residual = codec.decode(result.oof[mask]) - y[mask]
+    floor = 1e-12 * codec.scale
+    info = {
+        "seconds": time.perf_counter() - t0,
+        "epochs": result.epochs_run,
+        "best_epoch": [int(e) for e in result.best_epoch],
+        "val_mse": [float(v) for v in result.val_loss],
+        "n_codes": codec.n_codes,
+        "pod_energy": codec.energy,
+    }
+    return head, {"residual": residual, "spread": spread, "floor": floor} | info
+
+
+def fit_surrogate(
+    data: TrainingData, config: FitConfig | None = None, provenance: dict[str, Any] | None = None
+) -> Surrogate:
+    """Train every head on ``data``; ``provenance`` (plain values) is stored in the model."""
+    config = config or FitConfig()
+    seed = config.train.seed
+    scaler = InputScaler.from_bounds(
+        [data.bounds[n] for n in data.inputs], [data.log_inputs[n] for n in data.inputs]
+    )
+    xs = scaler.transform(data.x)
+    prev = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+    heads: dict[str, Head] = {}
+    training: dict[str, Any] = {}
+    try:
+        jobs: list[tuple[str, np.ndarray, LinearCodec, list[str], tuple[int, ...]]] = []
+        if data.qoi_names:
+            jobs.append(("qoi", data.qoi, LinearCodec.standardise(data.qoi), data.qoi_names, ()))
+        if data.sensor_names:
+            codec = LinearCodec.pod(data.sensors, config.energy, True, config.max_modes)
+            jobs.append(("sensors", data.sensors, codec, data.sensor_names, ()))
+        for name, f in data.fields.items():
+            y = f.reshape(data.n, -1)
+            codec = LinearCodec.pod(y, config.energy, False, config.max_modes)
+            jobs.append((f"field_{name}", y, codec, [name], f.shape[1:]))
+        for i, (key, y, codec, names, shape) in enumerate(jobs):
+            head, info = _fit_head(xs, y, codec, config, seed + 1000 * i)
+            res, spread, floor = info.pop("residual"), info.pop("spread"), info.pop("floor")
+            if shape:  # one factor per field
+                res, spread, floor = res.reshape(-1, 1), spread.reshape(-1, 1), floor[:1]
+            head.std_scale = np.broadcast_to(
+                calibration_factor(res, spread, config.coverage_target, floor), y.shape[1]
+            ).copy()
+            head.names, head.shape = names, tuple(int(s) for s in shape)
+            heads[key] = head
+            factors = head.std_scale[:1] if shape else head.std_scale  # one per field
+            training[key] = info | {"std_scale": [float(v) for v in factors]}
+    finally:
+        torch.use_deterministic_algorithms(prev)
+    meta = {
+        "provenance": dict(provenance or {}),
+        "config": plain(asdict(config)),
+        "seed": seed,
+        "n_train": data.n,
+        "training": plain(training),
+        "metrics": {},
+        "versions": {
+            "surrogate_format": FORMAT_VERSION,
+            "torch": str(torch.__version__),
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    return Surrogate(
+        inputs=list(data.inputs),
+        input_units=dict(data.input_units),
+        scaler=scaler,
+        scalar_heads=[heads[k] for k in ("qoi", "sensors") if k in heads],
+        field_heads={
+            k.removeprefix("field_"): h for k, h in heads.items() if k.startswith("field_")
+        },
+        units=dict(data.units),
+        meta=meta,
+        mesh=dict(data.mesh),
+    )

@@ -1,0 +1,238 @@
+"""The trained surrogate: predict mean ± std of QoIs, sensors and fields; save and load one file.
+
+A :class:`Surrogate` is a set of heads on one input scaling. Each head is a deep ensemble
+(:class:`surrogates.mlp.EnsembleMLP`) whose codes a :class:`surrogates.pod.LinearCodec` decodes into
+outputs: the QoIs, the sensors, and one head per field. The mean is the ensemble mean; the std is
+the members' spread times a calibration factor per output (fitted on out-of-fold residuals).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from surrogates.mlp import EnsembleMLP
+from surrogates.normalise import InputScaler
+from surrogates.pod import LinearCodec
+
+FORMAT = "twinkit-surrogate"
+FORMAT_VERSION = 1
+
+
+class SurrogateRangeWarning(UserWarning):
+    """A prediction was asked for outside the surrogate's validity range (its training box)."""
+
+
+@dataclass
+class Prediction:
+    """Ensemble mean and std per output or field name (SI units)."""
+
+    mean: dict[str, np.ndarray]
+    std: dict[str, np.ndarray]
+
+
+@dataclass
+class Head:
+    """One ensemble and its decoder: scalar outputs (``names``) or one field (``shape``)."""
+
+    net: EnsembleMLP
+    codec: LinearCodec
+    std_scale: np.ndarray  # (p,) calibration of the ensemble spread
+    names: list[str]
+    shape: tuple[int, ...] = ()  # field shape per sample, e.g. (node,) or (node, component)
+
+    def codes(self, xs: torch.Tensor) -> torch.Tensor:
+        """Members' codes (members, n, k) for scaled inputs."""
+        return self.net(xs)
+
+    def mean_std_torch(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.codec.decode_torch(self.codes(xs))  # (m, n, p)
+        mean = y.mean(0)
+        if len(y) < 2:
+            return mean, torch.zeros_like(mean)
+        tiny = torch.as_tensor((1e-12 * self.codec.scale) ** 2, dtype=y.dtype)
+        std = y.var(0).clamp_min(tiny).sqrt()
+        return mean, std * torch.as_tensor(self.std_scale, dtype=y.dtype)
+
+    def mean_std(self, xs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std without forming every member's output at once (fields can be large)."""
+        with torch.no_grad():
+            z = self.codes(xs).numpy()
+        z_mean = z.mean(0)
+        mean = self.codec.decode(z_mean)
+        var = np.zeros_like(mean)
+        for zm in z:
+            var += self.codec.decode_deviation(zm - z_mean) ** 2
+        std = np.sqrt(var / (len(z) - 1)) * self.std_scale if len(z) > 1 else var
+        return mean, std
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "net": self.net.state(),
+            "codec": self.codec.state(),
+            "std_scale": torch.from_numpy(np.ascontiguousarray(self.std_scale, dtype=np.float64)),
+            "names": list(self.names),
+            "shape": list(self.shape),
+        }
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> Head:
+        return cls(
+            EnsembleMLP.from_state(s["net"]),
+            LinearCodec.from_state(s["codec"]),
+            s["std_scale"].numpy(),
+            list(s["names"]),
+            tuple(s["shape"]),
+        )
+
+
+@dataclass
+class Surrogate:
+    """Mean ± std of scalar outputs and fields as functions of the inputs (SI units)."""
+
+    inputs: list[str]
+    input_units: dict[str, str]
+    scaler: InputScaler
+    scalar_heads: list[Head]
+    field_heads: dict[str, Head]
+    units: dict[str, str]  # output/field name → unit
+    meta: dict[str, Any] = field(default_factory=dict)  # metrics, provenance, config, versions
+    mesh: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        s = self.scaler
+        return {n: (float(s.lower[i]), float(s.upper[i])) for i, n in enumerate(self.inputs)}
+
+    @property
+    def outputs(self) -> list[str]:
+        return [n for h in self.scalar_heads for n in h.names]
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.field_heads)
+
+    def as_array(self, x: Mapping[str, Any] | np.ndarray) -> np.ndarray:
+        """Inputs as an (n, n_inputs) float64 array in :attr:`inputs` order."""
+        if isinstance(x, Mapping):
+            missing = [n for n in self.inputs if n not in x]
+            extra = [str(n) for n in x if n not in self.inputs]
+            if missing or extra:
+                raise ValueError(
+                    f"surrogate inputs are {self.inputs}; missing {missing}, unknown {extra}"
+                )
+            cols = np.broadcast_arrays(*(np.asarray(x[n], dtype=np.float64) for n in self.inputs))
+            return np.column_stack([c.ravel() for c in cols])
+        a = np.asarray(x, dtype=np.float64)
+        if a.ndim > 2 or a.shape[-1] != len(self.inputs):
+            raise ValueError(f"expected inputs of shape (n, {len(self.inputs)}), got {a.shape}")
+        return a.reshape(-1, len(self.inputs))
+
+    def check_range(self, x: np.ndarray, strict: bool = False) -> None:
+        """Warn (or raise ValueError if ``strict``) when inputs leave the validity range."""
+        out = self.scaler.outside(x)
+        if not out.any():
+            return
+        parts = [
+            f"{n} in [{lo:.6g}, {hi:.6g}] {self.input_units[n]} ({int(out[:, i].sum())} point(s), "
+            f"e.g. {x[out[:, i], i][0]:.6g})"
+            for i, (n, (lo, hi)) in enumerate(self.bounds.items())
+            if out[:, i].any()
+        ]
+        msg = "inputs outside the surrogate's validity range: " + "; ".join(parts)
+        if strict:
+            raise ValueError(msg)
+        warnings.warn(msg, SurrogateRangeWarning, stacklevel=3)
+
+    def predict(self, x: Mapping[str, Any] | np.ndarray, strict: bool = False) -> Prediction:
+        """Mean and std of every scalar output and field for inputs ``x`` (SI)."""
+        a = self.as_array(x)
+        self.check_range(a, strict)
+        xs = torch.from_numpy(self.scaler.transform(a))
+        mean, std = {}, {}
+        for head in [*self.scalar_heads, *self.field_heads.values()]:
+            m, s = head.mean_std(xs)
+            if head.shape:
+                name = head.names[0]
+                mean[name], std[name] = (v.reshape(len(a), *head.shape) for v in (m, s))
+            else:
+                for j, name in enumerate(head.names):
+                    mean[name], std[name] = m[:, j], s[:, j]
+        return Prediction(mean, std)
+
+    def torch_scalar(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Differentiable mean and std (n, len(outputs)) for SI inputs x (n, n_inputs) float64."""
+        xs = self.scaler.transform_torch(x.to(torch.float64))
+        if not self.scalar_heads:
+            empty = xs.new_zeros((len(xs), 0))
+            return empty, empty
+        pairs = [h.mean_std_torch(xs) for h in self.scalar_heads]
+        return torch.cat([m for m, _ in pairs], 1), torch.cat([s for _, s in pairs], 1)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write one self-describing file (atomic rename); load it with :func:`load_surrogate`."""
+        path = Path(path)
+        state = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "inputs": list(self.inputs),
+            "input_units": dict(self.input_units),
+            "scaler": self.scaler.state(),
+            "scalar_heads": [h.state() for h in self.scalar_heads],
+            "field_heads": {n: h.state() for n, h in self.field_heads.items()},
+            "units": dict(self.units),
+            "meta": plain(self.meta),
+            "mesh": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.mesh.items()},
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        return path
+
+
+def plain(obj: Any) -> Any:
+    """Nested containers of str/int/float/bool/None only (what ``weights_only`` loading allows)."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    for t in (str, int, float):  # subclasses (torch's version string) become the plain type
+        if isinstance(obj, t):
+            return t(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a surrogate file")
+
+
+def load_surrogate(path: str | os.PathLike) -> Surrogate:
+    """Load a surrogate saved by :meth:`Surrogate.save` (``torch.load(weights_only=True)``)."""
+    try:
+        s = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable surrogate file ({e})") from None
+    if not isinstance(s, dict) or s.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a twinkit surrogate file")
+    if s["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: surrogate format version {s['format_version']} is newer than this "
+            f"version of surrogates reads ({FORMAT_VERSION})"
+        )
+    return Surrogate(
+        inputs=list(s["inputs"]),
+        input_units=dict(s["input_units"]),
+        scaler=InputScaler.from_state(s["scaler"]),
+        scalar_heads=[Head.from_state(h) for h in s["scalar_heads"]],
+        field_heads={n: Head.from_state(h) for n, h in s["field_heads"].items()},
+        units=dict(s["units"]),
+        meta=s["meta"],
+        mesh={k: v.numpy() for k, v in s["mesh"].items()},
+    )

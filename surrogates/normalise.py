@@ -1,0 +1,91 @@
+"""Input scaling stored in the model: each input to [-1, 1] over its validity range.
+
+Log-scale inputs are scaled in log space, so a range over decades is sampled evenly by the network.
+Outputs are standardised by :class:`surrogates.pod.LinearCodec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class InputScaler:
+    """Affine map of SI inputs (log of the log-scale ones) from [lower, upper] to [-1, 1].
+
+    Parameters
+    ----------
+    lower, upper
+        Validity range per input, SI units (``lower < upper``; equal bounds map to 0).
+    log
+        Per input, whether it is scaled in log space (needs ``lower > 0``).
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    log: np.ndarray
+
+    @classmethod
+    def from_bounds(cls, bounds: Sequence[tuple[float, float]], log: Sequence[bool]) -> InputScaler:
+        lo, hi = (np.array([b[i] for b in bounds], dtype=np.float64) for i in (0, 1))
+        is_log = np.array(log, dtype=bool)
+        if np.any(hi < lo):
+            raise ValueError(
+                f"input bounds need lower <= upper, got {list(zip(lo, hi, strict=True))}"
+            )
+        if np.any(is_log & (lo <= 0)):
+            raise ValueError("a log-scale input needs a positive lower bound")
+        return cls(lo, hi, is_log)
+
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.where(self.log, np.log(np.where(self.log, self.lower, 1.0)), self.lower)
+        hi = np.where(self.log, np.log(np.where(self.log, self.upper, 1.0)), self.upper)
+        half = 0.5 * (hi - lo)
+        return 0.5 * (hi + lo), np.where(half > 0, half, 1.0)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """(n, d) SI inputs → (n, d) scaled inputs."""
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(self.log, np.log(np.where(self.log, x, 1.0)), x)
+        centre, half = self._affine()
+        return (x - centre) / half
+
+    def transform_torch(self, x: torch.Tensor) -> torch.Tensor:
+        """Differentiable :meth:`transform` for a float64 tensor (n, d)."""
+        centre, half = (torch.as_tensor(a, dtype=x.dtype, device=x.device) for a in self._affine())
+        mask = torch.as_tensor(self.log, device=x.device)
+        x = torch.where(mask, torch.log(torch.where(mask, x, torch.ones_like(x))), x)
+        return (x - centre) / half
+
+    def outside(self, x: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+        """(n, d) boolean: where an input lies outside its range (beyond a relative tolerance)."""
+        tol = rtol * np.maximum(self.upper - self.lower, np.abs(self.upper))
+        return (x < self.lower - tol) | (x > self.upper + tol) | ~np.isfinite(x)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "lower": torch.from_numpy(self.lower.copy()),
+            "upper": torch.from_numpy(self.upper.copy()),
+            "log": [bool(v) for v in self.log],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> InputScaler:
+        return cls(
+            state["lower"].numpy().astype(np.float64),
+            state["upper"].numpy().astype(np.float64),
+            np.array(state["log"], dtype=bool),
+        )
+
+
+def column_scale(y: np.ndarray) -> np.ndarray:
+    """Standard deviation per column, with 1 for (numerically) constant columns."""
+    std = y.std(axis=0)
+    tiny = 1e-12 * np.maximum(1.0, np.abs(y).max(axis=0, initial=0.0))
+    return np.where(std > tiny, std, 1.0)

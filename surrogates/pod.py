@@ -1,0 +1,123 @@
+"""Linear output codes: standardisation and proper orthogonal decomposition (POD).
+
+Every output group (QoIs, sensors, one field) is learnt as a small vector of codes z, decoded by
+
+    y = offset + ((z * z_scale) @ modes.T) * scale
+
+For scalar QoIs the modes are the identity (plain standardisation). For sensors and fields the modes
+are the leading left singular vectors of the centred, scaled snapshot matrix, truncated by an energy
+criterion: keep the fewest modes whose squared singular values hold ``energy`` of the total. One
+common ``z_scale`` (the spread of the first code) keeps the training loss proportional to the
+reconstruction error, so the network spends its accuracy on the energetic modes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from surrogates.normalise import column_scale
+
+
+@dataclass(frozen=True)
+class LinearCodec:
+    """Decoder y = offset + ((z * z_scale) @ modes.T) * scale and its least-squares encoder."""
+
+    offset: np.ndarray  # (p,)
+    scale: np.ndarray  # (p,)
+    modes: np.ndarray  # (p, k), orthonormal columns
+    z_scale: float
+    singular_values: np.ndarray  # all of them, for the energy report
+
+    @classmethod
+    def standardise(cls, y: np.ndarray) -> LinearCodec:
+        """Identity modes: codes are the outputs standardised column by column."""
+        p = y.shape[1]
+        return cls(y.mean(axis=0), column_scale(y), np.eye(p), 1.0, np.ones(p))
+
+    @classmethod
+    def pod(
+        cls, y: np.ndarray, energy: float, per_column: bool, max_modes: int | None = None
+    ) -> LinearCodec:
+        """POD of snapshots ``y`` (n, p).
+
+        Parameters
+        ----------
+        energy
+            Fraction of the snapshot variance the kept modes must hold, e.g. 0.99999.
+        per_column
+            Standardise each column before the SVD (sensors with different units); otherwise one
+            common scale (one field).
+        max_modes
+            Upper limit on the number of modes (default: no limit beyond n - 1).
+        """
+        if not 0 < energy <= 1:
+            raise ValueError(f"POD energy must lie in (0, 1], got {energy}")
+        offset = y.mean(axis=0)
+        if per_column:
+            scale = column_scale(y)
+        else:
+            s = float(np.sqrt(((y - offset) ** 2).mean()))
+            scale = np.full(y.shape[1], s if s > 0 else 1.0)
+        _, sv, vt = np.linalg.svd((y - offset) / scale, full_matrices=False)
+        k = n_modes(sv, energy)
+        if max_modes is not None:
+            k = min(k, max_modes)
+        modes = vt[:k].T
+        z_first = sv[0] / np.sqrt(len(y)) if sv[0] > 0 else 1.0
+        return cls(offset, scale, modes, float(z_first), sv)
+
+    @property
+    def n_codes(self) -> int:
+        return int(self.modes.shape[1])
+
+    @property
+    def energy(self) -> float:
+        """Fraction of the snapshot variance held by the kept modes."""
+        e = self.singular_values**2
+        return float(e[: self.n_codes].sum() / e.sum()) if e.sum() > 0 else 1.0
+
+    def encode(self, y: np.ndarray) -> np.ndarray:
+        return ((y - self.offset) / self.scale) @ self.modes / self.z_scale
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        return self.offset + ((z * self.z_scale) @ self.modes.T) * self.scale
+
+    def decode_deviation(self, dz: np.ndarray) -> np.ndarray:
+        """Decode a difference of codes (no offset): the output change it makes."""
+        return ((dz * self.z_scale) @ self.modes.T) * self.scale
+
+    def decode_torch(self, z: torch.Tensor) -> torch.Tensor:
+        """Differentiable :meth:`decode`; z (..., k) → (..., p)."""
+        t = {n: torch.as_tensor(getattr(self, n), dtype=z.dtype) for n in ("offset", "scale")}
+        modes = torch.as_tensor(self.modes, dtype=z.dtype)
+        return t["offset"] + ((z * self.z_scale) @ modes.T) * t["scale"]
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "offset": torch.from_numpy(self.offset.copy()),
+            "scale": torch.from_numpy(self.scale.copy()),
+            "modes": torch.from_numpy(np.ascontiguousarray(self.modes)),
+            "z_scale": float(self.z_scale),
+            "singular_values": torch.from_numpy(self.singular_values.copy()),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LinearCodec:
+        arrays = {
+            n: state[n].numpy().astype(np.float64)
+            for n in ("offset", "scale", "modes", "singular_values")
+        }
+        return cls(z_scale=float(state["z_scale"]), **arrays)
+
+
+def n_modes(singular_values: np.ndarray, energy: float) -> int:
+    """Fewest leading modes whose squared singular values hold ``energy`` of the total (≥ 1)."""
+    e = singular_values**2
+    if e.sum() == 0:
+        return 1
+    k = int(np.searchsorted(np.cumsum(e) / e.sum(), energy - 1e-15)) + 1
+    return min(k, len(e))

@@ -1,0 +1,271 @@
+"""The live twin against the simulated plant: in-process, then through a real mosquitto broker.
+
+The plant's truth is the slab's exact surrogate; its wall heat-transfer coefficient h drifts by
++50 % over the run. The twin must track it, raise exactly one drift alert, reject and count every
+bad message, and survive a broker restart without losing its state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+from analytic_surrogate import SLAB_CASE, SlabSurrogate
+from mosquitto import running_broker
+
+from twinkit.case import CaseError, load_case
+from twinkit.live import LiveOptions, LiveTwin
+from twinkit.live_run import serve_twin, stop_on_signals
+from twinkit.mqtt import BrokerConfig, Connection
+from twinkit.plant import Plant, PlantOptions, run_plant
+
+RULES = """\
+sensors:
+  T0: {range: [250 K, 1000 K], stuck: 5 min}
+  T1: {range: [250 K, 1000 K], stuck: 5 min}
+  T2: {range: [250 K, 1000 K], stuck: 5 min}
+  T3: {range: [250 K, 1000 K], stuck: 5 min}
+  T4: {range: [250 K, 1000 K], stuck: 5 min}
+  power: {range: [0 W/m^2, 10 kW/m^2]}
+alerts:
+  drift: {h: 0.3}
+  residual: 5
+  qoi: {T_max: [420 K, null]}
+"""
+START = {"power": 1800.0, "k": 12.0, "h": 60.0}
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    (tmp_path / "slab.yaml").write_text(SLAB_CASE + RULES)
+    return load_case(tmp_path / "slab.yaml", check_regions=False)
+
+
+def plant_options(**kw) -> PlantOptions:
+    base = dict(rate=10.0, speed=60.0, duration=40.0, start=START, drift={"h": 0.5}, seed=3)
+    return PlantOptions(**(base | kw))
+
+
+def twin_options(**kw) -> LiveOptions:
+    return LiveOptions(**(dict(cadence=60.0, process_std=0.3, warmup=5, seed=1) | kw))
+
+
+class Recorder:
+    """Collects what the twin publishes."""
+
+    def __init__(self):
+        self.messages: list[tuple[str, dict, bool]] = []
+
+    def __call__(self, topic, doc, retain):
+        self.messages.append((topic, json.loads(json.dumps(doc)), retain))
+
+    def alerts(self, kind=None):
+        return [d for t, d, _ in self.messages if t.endswith("/alerts") and d["state"] == "raised"
+                and kind in (None, d["kind"])]  # fmt: skip
+
+
+def drive(twin: LiveTwin, plant: Plant, ticks: range) -> list[tuple[float, float, float]]:
+    """Feed ticks to the twin; (plant time, true h, estimated h) after every update."""
+    track, n = [], twin.updates
+    for k in ticks:
+        for topic, payload in plant.tick(k):
+            twin.process(topic, payload)
+        if twin.updates > n:
+            n = twin.updates
+            track.append((twin.t, plant.truth(twin.t)["h"], twin.doc["parameters"]["h"]["value"]))
+    return track
+
+
+def test_twin_tracks_drift_with_one_alert_and_counts_bad_messages(loaded):
+    rec = Recorder()
+    twin = LiveTwin(loaded, SlabSurrogate(), twin_options(), rec)
+    plant = Plant(loaded, SlabSurrogate(), plant_options())
+    track = drive(twin, plant, range(plant.ticks + 1))
+    assert len(track) >= 38
+    after = track[len(track) // 4 :]
+    errors = [abs(est - true) / true for _, true, est in after]
+    assert max(errors) < 0.10, errors
+    assert track[-1][1] == pytest.approx(1.5 * START["h"])
+    drift = rec.alerts("drift")
+    assert len(drift) == 1 and drift[0]["parameter"] == "h"
+    assert 0.3 < drift[0]["relative_change"] < 0.4
+    assert len(rec.alerts("qoi_limit")) == 1  # T_max falls below 420 K as h rises
+    assert rec.alerts("sensor_fault") == [] and rec.alerts("residual") == []
+    q = twin.validator.report()["by_reason"]
+    bad_sent = {k: v for k, v in plant.sent.items() if k not in ("good", "dropped")}
+    assert sum(bad_sent.values()) > 0.03 * plant.sent.total()
+    assert {k: q.get(k, 0) for k in bad_sent} == bad_sent
+    assert twin.validator.accepted == plant.sent["good"]
+    state = [d for t, d, retain in rec.messages if t == "plant/plant/twin/state"]
+    assert all(retain for t, _, retain in rec.messages if "/twin/" in t)
+    assert state[-1]["updates"] == twin.updates and state[-1]["quality"]["rejected"] > 0
+    assert state[-1]["virtual"]["T_max"]["value"] < 420
+
+
+def test_stuck_sensor_raises_one_fault_alert(loaded):
+    rec = Recorder()
+    twin = LiveTwin(loaded, SlabSurrogate(), twin_options(), rec)
+    plant = Plant(loaded, SlabSurrogate(), plant_options(bad=0.0, dropout=0.0, drift={}))
+    for k in range(200):
+        for topic, payload in plant.tick(k):
+            if topic.endswith("/T2") and k >= 50:
+                payload = json.dumps({"t": plant.time(k), "value": 355.0, "unit": "K"}).encode()
+            twin.process(topic, payload)
+    faults = rec.alerts("sensor_fault")
+    assert len(faults) == 1 and faults[0]["sensor"] == "T2"
+    assert twin.validator.report()["by_sensor"]["T2"]["stuck"] == 150 - 51  # after 5 min
+    assert rec.alerts("drift") == []
+    assert {a["sensor"] for a in rec.alerts("residual")} <= {"T2"}  # before it counted as stuck
+
+
+def test_resume_from_saved_state_is_seamless(loaded, tmp_path):
+    plant_a = Plant(loaded, SlabSurrogate(), plant_options(duration=20.0))
+    plant_b = Plant(loaded, SlabSurrogate(), plant_options(duration=20.0))
+    whole = LiveTwin(loaded, SlabSurrogate(), twin_options())
+    drive(whole, plant_a, range(plant_a.ticks + 1))
+    first = LiveTwin(loaded, SlabSurrogate(), twin_options())
+    drive(first, plant_b, range(100))
+    first.save(tmp_path / "state.json")
+    second = LiveTwin(loaded, SlabSurrogate(), twin_options())
+    second.restore(tmp_path / "state.json")
+    drive(second, plant_b, range(100, plant_b.ticks + 1))
+    assert second.updates == whole.updates > 10
+    assert second.filter.U.tolist() == whole.filter.U.tolist()
+    assert second.validator.report() == whole.validator.report()
+    (tmp_path / "other.json").write_text(json.dumps({"format": "x"}))
+    with pytest.raises(CaseError, match="other.json: not a state of this twin"):
+        second.restore(tmp_path / "other.json")
+
+
+def test_broker_config_credentials(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    env = {"TWINKIT_MQTT_USERNAME": "twin", "TWINKIT_MQTT_PASSWORD_FILE": str(pw)}
+    cfg = BrokerConfig.from_address("broker.local:8884", env, tls=True, ca_certs="ca.pem")
+    assert (cfg.host, cfg.port, cfg.username, cfg.password) == (
+        "broker.local",
+        8884,
+        "twin",
+        "s3cret",
+    )
+    assert "s3cret" not in repr(cfg) and cfg.tls
+    assert BrokerConfig.from_address("localhost", {}).port == 1883
+    assert BrokerConfig.from_address("localhost", {}, tls=True).port == 8883
+    for bad in ("localhost:x", ":1883", "host:70000"):
+        with pytest.raises(CaseError, match=f"--mqtt {bad}: expected HOST:PORT"):
+            BrokerConfig.from_address(bad, {})
+
+
+# ---- through a real broker ---------------------------------------------------------------------
+@pytest.fixture
+def broker(tmp_path):
+    yield from running_broker(tmp_path)
+
+
+def listen(cfg: BrokerConfig, *topics: str) -> tuple[Connection, list[tuple[str, dict]]]:
+    got: list[tuple[str, dict]] = []
+    conn = Connection(cfg, list(topics), lambda t, p: got.append((t, json.loads(p))))
+    assert conn.start(wait=5)
+    return conn, got
+
+
+def run_live_and_plant(loaded, broker, state, plant_opts, during=None):
+    """Twin and plant on their own threads through the broker; `during()` runs meanwhile."""
+    twin = LiveTwin(loaded, SlabSurrogate(), twin_options())
+    stop = threading.Event()
+    served = threading.Thread(target=serve_twin, args=(twin, broker.cfg, stop, state))
+    served.start()
+    pub = Connection(broker.cfg)
+    assert pub.start(wait=5)
+    time.sleep(0.3)  # the twin subscribes
+    plant = Plant(loaded, SlabSurrogate(), plant_opts)
+    sender = threading.Thread(target=run_plant, args=(plant, lambda t, p: pub.publish(t, p)))
+    sender.start()
+    if during:
+        during(twin)
+    sender.join()
+    time.sleep(1.0)
+    stop.set()
+    served.join(10)
+    pub.stop()
+    return twin, plant
+
+
+@pytest.mark.slow
+def test_live_through_broker(loaded, broker, tmp_path):
+    watch, got = listen(broker.cfg, "plant/plant/twin/#", "plant/plant/alerts")
+    opts = plant_options(rate=50.0, speed=300.0, duration=8.0)  # the same plant time as above
+    twin, plant = run_live_and_plant(loaded, broker, tmp_path / "s.json", opts)
+    watch.stop()
+    raised = [d for t, d in got if t.endswith("/alerts") and d["state"] == "raised"]
+    assert [d["kind"] for d in raised].count("drift") == 1
+    bad = {k: v for k, v in plant.sent.items() if k not in ("good", "dropped")}
+    q = twin.validator.report()["by_reason"]
+    assert {k: q.get(k, 0) for k in bad} == bad and twin.validator.accepted == plant.sent["good"]
+    h = twin.doc["parameters"]["h"]["value"]
+    assert abs(h - plant.truth(twin.t)["h"]) < 0.1 * plant.truth(twin.t)["h"]
+    states = [d for t, d in got if t == "plant/plant/twin/state"]
+    assert states[-1]["updates"] == twin.updates
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert saved["updates"] == twin.updates
+
+
+@pytest.mark.slow
+def test_broker_restart_keeps_twin_state(loaded, broker, tmp_path):
+    seen = {}
+
+    def restart(twin):
+        time.sleep(3)
+        seen["before"] = twin.updates
+        broker.kill()
+        time.sleep(1.5)
+        broker.start()
+        time.sleep(5)
+        seen["after"] = twin.updates
+
+    opts = plant_options(rate=25.0, speed=150.0, duration=10.0, bad=0.0)
+    twin, plant = run_live_and_plant(loaded, broker, tmp_path / "s.json", opts, restart)
+    assert seen["before"] > 5 and seen["after"] > seen["before"] + 5
+    assert twin.updates >= seen["after"]
+    h, true_h = twin.doc["parameters"]["h"]["value"], plant.truth(twin.t)["h"]
+    assert abs(h - true_h) < 0.1 * true_h
+    assert twin.validator.report()["rejected"] == 0  # nothing replayed out of order
+    watch, got = listen(broker.cfg, "plant/plant/twin/state")
+    time.sleep(0.5)
+    watch.stop()
+    assert got and got[-1][1]["updates"] == twin.updates  # retained, after the restart
+
+
+def test_sigterm_stops_cleanly_and_writes_state(loaded, broker, tmp_path):
+    twin = LiveTwin(loaded, SlabSurrogate(), twin_options())
+    stop = threading.Event()
+    restore = stop_on_signals(stop)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        t0 = time.monotonic()
+        serve_twin(twin, broker.cfg, stop, tmp_path / "state.json", duration=20)
+    finally:
+        restore()
+    assert time.monotonic() - t0 < 5 and stop.is_set()
+    assert json.loads((tmp_path / "state.json").read_text())["format"] == "twinkit-live-state"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["live", "--mqtt", "localhost:x"], "--mqtt localhost:x: expected HOST:PORT"),
+        (["live", "--mqtt", "localhost:1883", "--surrogate", "no.pt"], "no.pt: surrogate file"),
+        (["live", "--mqtt", "localhost:1", "--cadence", "5 K"], "--cadence 5 K"),
+        (["plant", "--mqtt", "h:1", "--truth", "t.pt", "--drift", "h=lots"], "--drift h=lots"),
+        (["plant", "--mqtt", "h:1", "--truth", "t.pt", "--set", "h=1 m"], "--set h=1 m"),
+    ],
+)
+def test_cli_errors(loaded, cli, monkeypatch, tmp_path, args, message):
+    monkeypatch.chdir(tmp_path)
+    r = cli(args[0], loaded.path, *args[1:])
+    assert r.returncode == 2 and message in r.stderr, r.output

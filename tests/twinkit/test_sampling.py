@@ -1,0 +1,274 @@
+"""`twinkit sample`: the design of experiments, the dataset contract, failures, kill -9 and resume,
+and the same sweep on a Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twinkit.case import CaseError, load_case
+from twinkit.sampling import make_design
+
+# A heated plate; k and h log-uniform, T_hot linear, ambient fixed (not varied).
+PLATE = """\
+name: plate
+model: heat_conduction
+seed: 7
+mesh: {{generator: rectangle, length: {length}, height: 0.1 m, cells: [{nx}, {ny}]}}
+parameters:
+  k: {{value: 50 W/(m*K), range: [10 W/(m*K), 400 W/(m*K)], role: design, scale: log}}
+  h: {{value: 100 W/(m^2*K), range: [10 W/(m^2*K), 1000 W/(m^2*K)], role: latent, scale: log}}
+  T_hot: {{value: 100 degC, range: [50 degC, 150 degC], role: operating}}
+  ambient: {{value: 20 degC}}
+{extra}materials:
+  plate: {{conductivity: $k}}
+boundary_conditions:
+  - {{type: temperature, region: left, value: $T_hot}}
+  - {{type: convection, region: top, h: $h, ambient: $ambient}}
+  - {{type: convection, region: right, h: $h, ambient: $ambient}}
+probes:
+  T_end: {{point: [{length}, 0.05 m]}}
+outputs:
+  qoi:
+    T_max: {{type: max_temperature}}
+    Q_top: {{type: heat_flow, region: top}}
+solver: {{degree: 2}}
+"""
+
+
+def plate(write_case, nx: int = 8, ny: int = 4, length: str = "0.2 m", extra: str = "") -> Path:
+    return write_case(PLATE.format(nx=nx, ny=ny, length=length, extra=extra), "plate.yaml")
+
+
+def sweep(case: Path, out: Path, n: int, **kw):
+    from twinkit.sweep import SweepOptions, run_sweep
+
+    return run_sweep(case, out, SweepOptions(n, progress=False, **kw))
+
+
+def open_dataset(folder: Path):
+    import xarray as xr
+
+    with xr.open_dataset(folder / "dataset.nc") as ds:  # plain xarray, no engine named
+        return ds.load()
+
+
+# ---- design of experiments ---------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["sobol", "lhs"])
+def test_design_reproducible_in_bounds_and_log_uniform(write_case, method):
+    loaded = load_case(plate(write_case))
+    d = make_design(loaded, 64, method)
+    assert d.inputs == ("k", "h", "T_hot")  # ranged only; 'ambient' stays nominal
+    np.testing.assert_array_equal(d.points, make_design(loaded, 64, method).points)
+    for j, name in enumerate(d.inputs):
+        lo, hi = loaded.case.parameters[name].bounds
+        assert lo <= d.points[:, j].min() and d.points[:, j].max() <= hi
+    # both designs stratify each axis in halves: exactly half the points lie below the middle,
+    # the geometric middle for log scale (k, h), the arithmetic one for linear (T_hot)
+    k, h, T = d.points.T
+    assert np.sum(k < np.sqrt(10 * 400)) == 32 and np.sum(h < np.sqrt(10 * 1000)) == 32
+    assert np.sum(T < 373.15) == 32
+    assert np.sum(h < (10 + 1000) / 2) > 48  # log-uniform: most points below the linear middle
+    values = d.values(loaded.case, 3)
+    assert values["ambient"] == pytest.approx(293.15) and values["k"] == d.points[3, 0]
+
+
+def test_seed_and_held_out_test_set(write_case):
+    loaded = load_case(plate(write_case))
+    a = make_design(loaded, 8, "sobol", n_test=5)
+    b = make_design(loaded, 16, "lhs", n_test=5)
+    assert a.split == ["train"] * 8 + ["test"] * 5
+    # the test set is its own stream: the same whatever the training size and method
+    np.testing.assert_array_equal(a.points[8:], b.points[16:])
+    assert not np.isin(a.points[8:, 0], a.points[:8, 0]).any()
+    other = load_case(write_case(loaded.path.read_text().replace("seed: 7", "seed: 8"), "s8.yaml"))
+    assert not np.allclose(make_design(other, 8, "sobol").points, a.points[:8])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-n", "0"], "-n/--samples: expected a whole number of samples >= 1, got 0"),
+        (["-n", "-3"], "got -3"),
+        (["--method", "grid"], "--method: 'grid' is not a design method; expected one of"),
+        (["--test", "-1"], "--test: expected a whole number of test samples >= 0"),
+        (["--workers", "0"], "--workers: expected a number of worker processes >= 1"),
+    ],
+)
+def test_bad_options(write_case, cli, tmp_path, args, message):
+    r = cli("sample", plate(write_case), "--out", tmp_path / "out", *args)
+    assert r.returncode == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+
+
+def test_no_ranged_parameter(write_case, base_case, cli, tmp_path):
+    case = write_case(base_case)
+    r = cli("sample", case, "--out", tmp_path / "out")
+    assert r.returncode == 2 and "Traceback" not in r.output
+    assert f"{case}: parameters: no parameter has a range" in r.output
+    with pytest.raises(CaseError, match="no parameter has a range"):
+        make_design(load_case(case), 4)
+
+
+# ---- the dataset -------------------------------------------------------------------------------
+def test_dataset_contract_and_resume(write_case, tmp_path):
+    from twinkit.dataset import contract_problems
+
+    case, out = plate(write_case), tmp_path / "data"
+    s = sweep(case, out, 6, test_samples=2)
+    assert s["counts"] == {"ok": 8, "failed": 0, "total": 8, "computed": 8, "reused": 0}
+    assert s == json.loads((out / "summary.json").read_text()) | {"folder": str(out)}
+    ds = open_dataset(out)
+    assert contract_problems(ds) == []
+    design = make_design(load_case(case), 6, "sobol", 2)
+    for j, name in enumerate(design.inputs):
+        np.testing.assert_array_equal(ds[name].values, design.points[:, j])
+    assert ds["k"].attrs == {
+        **{"units": "W/(m*K)", "lower": 10.0, "upper": 400.0, "role": "design"},
+        **{"scale": "log", "kind": "input"},
+    }
+    assert "ambient" not in ds and json.loads(ds.attrs["inputs"]) == ["k", "h", "T_hot"]
+    assert ds["qoi_T_max"].attrs == {"units": "K", "kind": "qoi"}
+    assert list(ds["split"].values) == ["train"] * 6 + ["test"] * 2
+    assert list(ds["status"].values) == ["ok"] * 8 and (ds["iterations"] >= 1).all()
+    assert ds.attrs["case"] == "plate" and ds.attrs["doe"] == "sobol" and ds.attrs["seed"] == 7
+    # max temperature sits on the heated edge
+    np.testing.assert_allclose(ds["qoi_T_max"], ds["T_hot"], rtol=1e-10)
+    # fields at the mesh vertices: (8+1) x (4+1) nodes, triangles; the field at the probe's
+    # vertex is the probe's value
+    T = ds["field_temperature"]
+    assert T.dims == ("sample", "node") and T.shape == (8, 45) and T.attrs["units"] == "K"
+    assert ds["cells"].shape == (64, 3) and ds["cells"].attrs["cell_type"] == "triangle"
+    assert ds["cells"].values.max() == 44
+    x, y = ds["node_x"].values, ds["node_y"].values
+    probe = np.argmin(np.hypot(x - 0.2, y - 0.05))
+    assert ds["sensor"].values.tolist() == ["T_end"] and ds["sensor_units"].values[0] == "K"
+    np.testing.assert_allclose(T.values[:, probe], ds["sensors"].values[:, 0], rtol=1e-10)
+
+    again = sweep(case, out, 6, test_samples=2)  # the same command: nothing to compute
+    assert again["counts"]["reused"] == 8 and again["counts"]["computed"] == 0
+    with pytest.raises(CaseError, match=r"samples=6 \(this run: 7\)"):
+        sweep(case, out, 7, test_samples=2)
+    with pytest.raises(CaseError, match="case_hash="):
+        sweep(plate(write_case, nx=10), out, 6, test_samples=2)
+
+
+def test_no_fields_when_the_mesh_varies(write_case, tmp_path):
+    extra = "  L: {value: 0.2 m, range: [0.15 m, 0.25 m], role: design}\n"
+    out = tmp_path / "data"
+    s = sweep(plate(write_case, length="$L", extra=extra), out, 3)
+    assert s["counts"]["ok"] == 3 and s["fields"] == []
+    ds = open_dataset(out)
+    assert "cells" not in ds and not [v for v in ds.variables if str(v).startswith("field_")]
+    assert ds.attrs["mesh_hash"] == "varies" and json.loads(ds.attrs["fields"]) == []
+
+
+def test_failed_samples_are_recorded_and_the_sweep_goes_on(write_case, tmp_path, monkeypatch):
+    from twinkit.runner import CaseRunner
+
+    solve = CaseRunner.solve
+
+    def flaky(self, values):
+        if values["h"] > 300:
+            raise RuntimeError("PETSc error 76: boom")
+        result = solve(self, values)
+        if values["k"] < 30:
+            result.solver.converged, result.solver.message = False, "diverged: its"
+        return result
+
+    monkeypatch.setattr(CaseRunner, "solve", flaky)
+    case, out = plate(write_case), tmp_path / "data"
+    s = sweep(case, out, 16)
+    k, h, _ = make_design(load_case(case), 16).points.T
+    raised, diverged = h > 300, (h <= 300) & (k < 30)
+    assert raised.any() and diverged.any() and (~raised & ~diverged).any()
+    assert s["counts"]["failed"] == int(raised.sum() + diverged.sum())
+    assert s["counts"]["ok"] == 16 - s["counts"]["failed"]
+    ds = open_dataset(out)
+    status, message = ds["status"].values, ds["message"].values
+    assert (status[raised] == "failed").all() and (status[diverged] == "failed").all()
+    assert all(m == "RuntimeError: PETSc error 76: boom" for m in message[raised])
+    assert all(m == "diverged: its" for m in message[diverged])
+    ok = status == "ok"
+    assert np.isfinite(ds["qoi_T_max"].values[ok]).all()
+    assert np.isnan(ds["qoi_T_max"].values[~ok]).all()
+    assert np.isnan(ds["field_temperature"].values[~ok]).all()
+    assert {f["sample"] for f in s["failures"]} == set(np.flatnonzero(~ok).tolist())
+
+
+# ---- kill -9 and resume; Dask -----------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.mark.slow
+def test_kill_9_and_resume(write_case, tmp_path, cli_process):
+    from twinkit.dataset import contract_problems
+    from twinkit.sample_store import read_sample
+
+    case, out, n = plate(write_case, nx=60, ny=30), tmp_path / "data", 24
+    args = ["sample", str(case), "-n", str(n), "--workers", "2", "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "twinkit.cli", *args], stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("samples/0*.npz"))) < 3:
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    workers = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    while [w for w in workers if Path(f"/proc/{w}").exists()]:  # the workers follow
+        assert time.monotonic() < deadline, "worker processes outlived the killed sweep"
+        time.sleep(0.05)
+
+    done = sorted(out.glob("samples/0*.npz"))
+    assert 3 <= len(done) < n, "kill the sweep while it runs"
+    for f in done:  # no corrupt file: each one reads
+        assert read_sample(f).status == "ok"
+    assert not (out / "dataset.nc").exists()
+    stamps = {f.name: (f.stat().st_ino, f.stat().st_mtime_ns) for f in done}
+
+    r = cli_process(*args)
+    assert r.returncode == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["reused"] == len(done)
+    assert summary["counts"]["computed"] == n - len(done) and summary["counts"]["ok"] == n
+    assert {f: (p.stat().st_ino, p.stat().st_mtime_ns) for f, p in _named(done)} == stamps
+    ds = open_dataset(out)
+    assert contract_problems(ds) == [] and ds.sizes["sample"] == n
+    assert (ds["status"] == "ok").all() and np.isfinite(ds["field_temperature"]).all()
+    assert not list(out.glob("**/.*.tmp"))
+
+
+def _named(paths: list[Path]) -> list[tuple[str, Path]]:
+    return [(p.name, p) for p in paths]
+
+
+@pytest.mark.slow
+def test_dask_cluster_equals_local(write_case, tmp_path):
+    from dask.distributed import LocalCluster
+
+    case = plate(write_case)
+    kw = {"processes": True, "n_workers": 2, "threads_per_worker": 1, "host": "127.0.0.1"}
+    with LocalCluster(dashboard_address=None, **kw) as cluster:
+        remote = sweep(
+            case, tmp_path / "dask", 6, test_samples=2, scheduler=cluster.scheduler_address
+        )
+    local = sweep(case, tmp_path / "local", 6, test_samples=2)
+    assert remote["counts"] == local["counts"] and remote["scheduler"]
+    a, b = open_dataset(tmp_path / "dask"), open_dataset(tmp_path / "local")
+    for name in ["k", "h", "T_hot", "qoi_T_max", "qoi_Q_top", "sensors", "field_temperature"]:
+        np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-12, atol=0)
+    assert (a["status"].values == b["status"].values).all()
+    np.testing.assert_array_equal(a["cells"].values, b["cells"].values)

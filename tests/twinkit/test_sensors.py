@@ -1,0 +1,245 @@
+"""Sensor data: units, data-quality rules (batch and MQTT payloads), the long-table reader."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from analytic_surrogate import SLAB_CASE
+
+from twinkit.case import CaseError, load_case
+from twinkit.sensorfile import parse_window, read_sensor_file, window_stats
+from twinkit.sensors import Rule, SensorValidator, parse_time, rules_from_case
+
+RULES = """\
+sensors:
+  T0: {noise: 0.5 K, range: [250 K, 900 K], rate: 60 K/min, stuck: 10 min, hold: 5 min}
+  power: {range: [0 W/m^2, 5 kW/m^2]}
+"""
+T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z
+
+
+@pytest.fixture
+def loaded(write_case):
+    return load_case(write_case(SLAB_CASE + RULES), check_regions=False)
+
+
+@pytest.fixture
+def v(loaded):
+    return SensorValidator(rules_from_case(loaded))
+
+
+def reasons(v: SensorValidator) -> dict[str, int]:
+    return v.report()["by_reason"]
+
+
+def test_rules_from_case_in_si(loaded):
+    r = rules_from_case(loaded)
+    assert r["T0"] == Rule("K", 0.5, 250.0, 900.0, 1.0, 600.0, 300.0)
+    assert r["power"].unit == "W/m^2" and r["power"].upper == 5000.0
+    assert r["T3"] == Rule("K") and r["k"].unit == "W/(m*K)"
+
+
+def test_unit_conversion_and_time_formats(v):
+    a = v.check("2024-05-01T12:00:00Z", "T0", 126.85, "degC")
+    b = v.check(T0 + 60, "T0", "400.15", "K")
+    c = v.check(str(T0 + 120), "power", 2.0, "kW/m^2")
+    d = v.check("2024-05-01T12:03:00+00:00", "T0", 260.33, "degF")
+    assert a.t == T0 and a.value == pytest.approx(400.0) and a.unit == "K"
+    assert b.value == pytest.approx(400.15) and c.value == pytest.approx(2000.0)
+    assert d.t == T0 + 180 and d.value == pytest.approx(400.0, abs=1e-3)
+    assert v.accepted == 4 and not v.counts
+
+
+@pytest.mark.parametrize(
+    "reading, reason",
+    [
+        (("now", "T0", 400, "K"), "bad_timestamp"),
+        ((T0, "T9", 400, "K"), "unknown_sensor"),
+        ((T0, "T0", 400, ""), "missing_unit"),
+        ((T0, "T0", 400, None), "missing_unit"),
+        ((T0, "T0", 400, "W"), "wrong_unit"),
+        ((T0, "T0", 400, "furlongs"), "wrong_unit"),
+        ((T0, "T0", "hot", "K"), "bad_value"),
+        ((T0, "T0", 1200, "K"), "out_of_range"),
+        ((T0, "T0", -30, "degC"), "out_of_range"),
+    ],
+)
+def test_bad_readings_are_counted_not_raised(v, reading, reason):
+    assert v.check(*reading) is None
+    assert reasons(v) == {reason: 1}
+    assert v.report()["rejected"] == 1 and v.accepted == 0
+
+
+def test_bad_quality_flag(v):
+    assert v.check(T0, "T0", 400, "K", "good") is not None
+    assert v.check(T0 + 1, "T0", 400, "K", "BAD") is None
+    assert reasons(v) == {"bad_quality": 1}
+
+
+def test_duplicate_and_out_of_order_timestamps(v):
+    assert v.check(T0 + 60, "T0", 400, "K")
+    assert v.check(T0 + 60, "T0", 400.1, "K") is None
+    assert v.check(T0, "T0", 400.2, "K") is None
+    assert v.check(T0, "power", 2000, "W/m^2")  # per sensor: another stream may be behind
+    assert reasons(v) == {"duplicate": 1, "out_of_order": 1}
+
+
+def test_rate_of_change_limit(v):
+    assert v.check(T0, "T0", 400, "K")
+    assert v.check(T0 + 60, "T0", 500, "K") is None  # 100 K/min > 60 K/min
+    assert v.check(T0 + 120, "T0", 450, "K")  # 50 K in 2 min from the last good value
+    assert reasons(v) == {"rate_limit": 1}
+
+
+def test_stuck_sensor(v):
+    for k in range(11):  # the same value for 10 minutes is still plausible
+        assert v.check(T0 + 60 * k, "T0", 400.0, "K")
+    assert v.check(T0 + 660, "T0", 400.0, "K") is None
+    assert v.check(T0 + 720, "T0", 400.0, "K") is None
+    assert v.check(T0 + 780, "T0", 400.5, "K")  # moves again: accepted
+    assert reasons(v) == {"stuck": 2}
+
+
+@pytest.mark.parametrize("policy", ["skip", "hold", "flag"])
+def test_missing_values(loaded, policy):
+    v = SensorValidator(rules_from_case(loaded), policy)
+    v.check(T0, "T0", 400, "K")
+    near, far = v.check(T0 + 60, "T0", math.nan, "K"), v.check(T0 + 600, "T0", None, "K")
+    if policy == "skip":
+        assert near is None and far is None and reasons(v) == {"missing": 2}
+    elif policy == "hold":  # within the 5 min hold window only
+        assert near.value == 400 and near.quality == "held" and far is None
+        assert reasons(v) == {"missing_held": 1, "missing": 1}
+        assert v.report()["repaired"] == 1 and v.report()["rejected"] == 1
+    else:
+        assert math.isnan(near.value) and near.quality == "missing" and math.isnan(far.value)
+        assert reasons(v) == {"missing_flagged": 2}
+
+
+@pytest.mark.parametrize(
+    "topic, payload, reason",
+    [
+        ("plant/a/sensors/T0", b"{not json", "malformed_json"),
+        ("plant/a/sensors/T0", b"\xff\xfe", "malformed_json"),
+        ("plant/a/sensors/T0", b"[1, 2]", "malformed_json"),
+        ("plant/a/sensors/T0", b'{"value": 400, "unit": "K"}', "malformed_json"),
+        ("plant/a/sensors/T0", b'{"t": 1, "value": 400}', "missing_unit"),
+        ("plant/a/sensors/T9", b'{"t": 1, "value": 400, "unit": "K"}', "unknown_sensor"),
+        ("plant/a/other/T0", b'{"t": 1, "value": 400, "unit": "K"}', "bad_topic"),
+        ("plant/a/sensors/T0", b'{"t": 1, "value": "NaN", "unit": "K"}', "missing"),
+    ],
+)
+def test_mqtt_payloads(v, topic, payload, reason):
+    assert v.check_mqtt(topic, payload) is None
+    assert reasons(v) == {reason: 1}
+
+
+def test_mqtt_good_payload(v):
+    msg = {"t": "2024-05-01T12:00:00Z", "value": 127, "unit": "degC", "quality": "good"}
+    r = v.check_mqtt("plant/furnace-1/sensors/T0", json.dumps(msg).encode())
+    assert r.sensor == "T0" and r.t == T0 and r.value == pytest.approx(400.15)
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ("{noise: 2 degC}", "sensors.T0.noise: '2 degC' is a temperature difference"),
+        ("{rate: 5 degC/min}", "sensors.T0.rate: '5 degC/min' is a temperature difference"),
+        ("{range: [1 m, 2 m]}", "sensors.T0.range: '1 m' has dimension [length]"),
+        ("{stuck: 10 K}", "sensors.T0.stuck: '10 K' has dimension [temperature]"),
+    ],
+)
+def test_bad_rules_name_the_key(write_case, rule, message):
+    loaded = load_case(write_case(SLAB_CASE + f"sensors:\n  T0: {rule}\n"), check_regions=False)
+    with pytest.raises(CaseError, match="sensors.T0") as e:
+        rules_from_case(loaded)
+    assert message in str(e.value)
+
+
+def test_unknown_sensor_rule_is_a_case_error(write_case):
+    with pytest.raises(CaseError, match=r"sensors\.T9: no probe or parameter of that name"):
+        load_case(write_case(SLAB_CASE + "sensors:\n  T9: {noise: 1 K}\n"), check_regions=False)
+
+
+def test_parse_time():
+    assert parse_time("2024-05-01T14:00:00+02:00") == T0
+    assert parse_time(T0) == T0
+    for bad in ("yesterday", True, math.inf, None):
+        with pytest.raises((ValueError, TypeError)):
+            parse_time(bad)
+
+
+CSV = """timestamp,sensor,value,unit,quality
+2024-05-01T12:02:00Z,T0,401,K,good
+2024-05-01T12:00:00Z,T0,399,K,good
+2024-05-01T12:01:00Z,T0,127.85,degC,
+2024-05-01T12:01:00Z,T0,500,K,good
+2024-05-01T12:01:00Z,T7,300,K,good
+2024-05-01T12:03:00Z,T1,,K,good
+2024-05-01T12:03:00Z,power,2,kW/m^2,good
+"""
+
+
+def test_read_csv_and_parquet(tmp_path, loaded):
+    path = tmp_path / "data.csv"
+    path.write_text(CSV)
+    v = SensorValidator(rules_from_case(loaded))
+    got = read_sensor_file(path, v)
+    assert [(r.sensor, round(r.value, 2)) for r in got] == [
+        ("T0", 399.0),
+        ("T0", 401.0),
+        ("T0", 401.0),
+        ("power", 2000.0),
+    ]
+    assert reasons(v) == {"reordered": 1, "duplicate": 1, "unknown_sensor": 1, "missing": 1}
+
+    import pyarrow as pa
+    import pyarrow.csv
+    import pyarrow.parquet as pq
+
+    table = pa.csv.read_csv(path, convert_options=pa.csv.ConvertOptions(strings_can_be_null=True))
+    pq.write_table(table, tmp_path / "data.parquet")
+    v2 = SensorValidator(rules_from_case(loaded))
+    got2 = read_sensor_file(tmp_path / "data.parquet", v2)
+    assert [(r.sensor, r.value) for r in got2] == [(r.sensor, r.value) for r in got]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("time,sensor,value,unit\n", "missing column(s) timestamp"),
+        ("timestamp,sensor,value\n", "missing column(s) unit"),
+    ],
+)
+def test_bad_files(tmp_path, loaded, text, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(CaseError, match="bad.csv") as e:
+        read_sensor_file(path, SensorValidator(rules_from_case(loaded)))
+    assert message in str(e.value)
+    (tmp_path / "data.txt").write_text(text)
+    with pytest.raises(CaseError, match="data.txt: expected a .csv or .parquet"):
+        read_sensor_file(tmp_path / "data.txt", SensorValidator({}))
+    with pytest.raises(CaseError, match="nothing.csv: sensor file not found"):
+        read_sensor_file(tmp_path / "nothing.csv", SensorValidator({}))
+
+
+def test_not_parquet(tmp_path):
+    path = tmp_path / "x.parquet"
+    path.write_text("hello")
+    with pytest.raises(CaseError, match="x.parquet: not a readable Parquet file"):
+        read_sensor_file(path, SensorValidator({}))
+
+
+def test_window_stats(loaded):
+    v = SensorValidator(rules_from_case(loaded))
+    rs = [v.check(T0 + 600 * k, "T2", 300.0 + k, "K") for k in range(7)]  # 0 .. 1 h
+    stats, (start, end) = window_stats(rs, parse_window("30 min"))
+    assert end == T0 + 3600 and start == T0 + 1800
+    assert stats["T2"].n == 4 and stats["T2"].mean == pytest.approx(304.5)
+    assert stats["T2"].std == pytest.approx(math.sqrt(5 / 3))
+    assert window_stats(rs)[0]["T2"].n == 7
+    with pytest.raises(CaseError, match="--window 5 K"):
+        parse_window("5 K")

@@ -1,0 +1,184 @@
+"""`twinkit train`: fit a surrogate to a sweep's dataset, score it on held-out samples, report.
+
+Reads ``DIR/dataset.nc`` (the dataset contract), trains on ``split == "train"`` samples with status
+"ok", scores on ``split == "test"`` (or a seeded 20 % hold-out when the sweep has no test set),
+fits the RBF and GP baselines on the same split, and writes ``surrogate.pt``,
+``train_summary.json``, ``parity.png`` and ``learning_curve.png`` to ``runs/<case>`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import twinkit
+from twinkit.case import CaseError, load_case
+from twinkit.output import write_json
+
+
+def _read_dataset(path: Path, case_name: str) -> Any:
+    import xarray as xr
+
+    if not path.is_file():
+        raise CaseError(f"{path}: no dataset; run `twinkit sample` for case '{case_name}' first")
+    try:
+        with xr.open_dataset(path) as ds:  # the sampler writes h5netcdf; any NetCDF reads
+            ds = ds.load()
+    except (OSError, ValueError) as e:
+        raise CaseError(f"{path}: not a readable dataset ({e})") from None
+    if ds.attrs.get("case", case_name) != case_name:
+        raise CaseError(
+            f"{path}: the dataset belongs to case '{ds.attrs['case']}', not '{case_name}'"
+        )
+    return ds
+
+
+def train_case(
+    case_path: Path,
+    data_dir: Path | None = None,
+    out: Path | None = None,
+    members: int = 5,
+    epochs: int | None = None,
+    seed: int | None = None,
+    curve: bool = True,
+    baselines: bool = True,
+    plots: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> tuple[dict[str, Any], Path]:
+    """Train, evaluate and write the outputs; returns the summary and the path of its JSON file."""
+    from surrogates import FitConfig, TrainConfig, from_dataset, split
+    from surrogates.workflow import run_study
+
+    loaded = load_case(case_path)
+    data_dir = data_dir or Path("runs") / loaded.name / "data"
+    out = out or Path("runs") / loaded.name  # where `twinkit calibrate` looks for surrogate.pt
+    dataset_path = data_dir / "dataset.nc"
+    ds = _read_dataset(dataset_path, loaded.name)
+    seed = loaded.case.seed if seed is None else seed
+    if members < 1:
+        raise CaseError(f"--members {members}: need at least 1")
+    train_cfg = TrainConfig(members=members, seed=seed)
+    if epochs is not None:
+        if epochs < 1:
+            raise CaseError(f"--epochs {epochs}: need at least 1")
+        train_cfg = TrainConfig(members=members, seed=seed, epochs=epochs)
+    has_test = "split" in ds and (ds["split"].values.astype(str) == "test").any()
+    train_ds, test_ds = split(ds, seed)
+    try:
+        train = from_dataset(train_ds, str(dataset_path))
+        test = from_dataset(test_ds, str(dataset_path))
+    except ValueError as e:
+        raise CaseError(str(e)) from None
+    if train.n < 8 or test.n < 1:
+        raise CaseError(
+            f"{dataset_path}: {train.n} training and {test.n} test samples with status 'ok'; "
+            "need at least 8 and 1"
+        )
+    provenance = {
+        "case": loaded.name,
+        "case_hash": loaded.hash,
+        "twinkit_version": twinkit.__version__,
+        "dataset": str(dataset_path),
+        **{
+            f"dataset_{k}": str(ds.attrs[k])
+            for k in ("case_hash", "mesh_hash", "seed", "created", "doe")
+            if k in ds.attrs
+        },
+    }
+    config = FitConfig(train=train_cfg)
+    study = run_study(train, test, config, provenance, baselines, curve, log)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = study.surrogate.save(out / "surrogate.pt")
+    files = [model_path.name]
+    if plots:
+        files += _plots(study, out)
+    summary = {
+        "case": loaded.name,
+        "case_hash": loaded.hash,
+        "dataset": str(dataset_path),
+        "dataset_case_hash": ds.attrs.get("case_hash"),
+        "case_changed": ds.attrs.get("case_hash", loaded.hash) != loaded.hash,
+        "twinkit_version": twinkit.__version__,
+        "seed": seed,
+        "members": members,
+        "epochs": train_cfg.epochs,
+        "test_set": "dataset split" if has_test else "seeded 20 % hold-out of the training samples",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **study.summary,
+        "files": files,
+    }
+    summary_path = out / "train_summary.json"
+    write_json(summary_path, summary)
+    return summary, summary_path
+
+
+def _plots(study: Any, out: Path) -> list[str]:
+    import numpy as np
+
+    from surrogates.plots import learning_curve_plot, parity_plot
+
+    test = study.test
+    y = np.hstack([test.qoi, test.sensors])
+    files = []
+    if test.outputs:
+        truth = {n: y[:, j] for j, n in enumerate(test.outputs)}
+        rbf = study.baselines.get("rbf")
+        parity_plot(
+            truth,
+            study.prediction.mean,
+            study.prediction.std,
+            study.surrogate.units,
+            out / "parity.png",
+            rbf.mean if rbf is not None else None,
+        )
+        files.append("parity.png")
+    if study.curve is not None:
+        learning_curve_plot(study.curve, out / "learning_curve.png")
+        files.append("learning_curve.png")
+    return files
+
+
+def report(summary: dict[str, Any], summary_path: Path) -> None:
+    """Print the held-out metrics next to the baselines' (rich table)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    base = summary["baselines"]
+    t = Table(title=f"held-out ({summary['n_test']} samples)")
+    t.add_column("output", no_wrap=True)
+    for col in ("R²", "RMSE", "max err", "±2σ cover", *(f"{b} RMSE" for b in base), "unit"):
+        t.add_column(col)
+    for name, m in summary["surrogate"]["outputs"].items():
+        t.add_row(
+            name,
+            f"{m['r2']:.5f}",
+            f"{m['rmse']:.4g}",
+            f"{m['max_error']:.4g}",
+            f"{m['coverage']:.2f}",
+            *(f"{b['outputs'][name]['rmse']:.4g}" for b in base.values()),
+            summary["units"].get(name, ""),
+        )
+    con.print(t)
+    for name, m in summary["surrogate"]["fields"].items():
+        rbf = base.get("rbf", {}).get("fields", {}).get(name)
+        extra = f"; POD + RBF {rbf['rel_l2']:.2e}" if rbf else ""
+        con.print(
+            f"field {name}: rel. L2 mean {m['rel_l2']:.2e}, max {m['rel_l2_max']:.2e}, "
+            f"coverage {m['coverage']:.2f}{extra}"
+        )
+    inf = summary["inference"]
+    speed = (
+        f", {inf['speedup_scalars']:.3g}x faster per sample than FE"
+        if "speedup_scalars" in inf
+        else ""
+    )
+    con.print(
+        f"trained in {summary['training_seconds']:.1f} s on {summary['n_train']} samples; "
+        f"{inf['batch']} predictions in {1e3 * inf['scalars_s']:.1f} ms{speed}"
+    )
+    if summary["case_changed"]:
+        con.print("[yellow]warning: the case file changed since the dataset was sampled[/yellow]")
+    con.print(f"wrote {summary_path}")
