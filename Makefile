@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/twinkit solve cases/bracket.yaml --out runs/bracket
+	$(BIN)/twinkit solve cases/furnace.yaml --out runs/furnace
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
     python benchmarks/furnace.py            # everything (≈ 10 min on 2 cores)
     python benchmarks/furnace.py --quick    # skip the finest mesh
+    python benchmarks/furnace.py --corners  # also every corner of the parameter box
 
 Prints: DOFs, Newton iterations and seconds of the first furnace solve at the default resolution
 and of later solves in the same process at other parameter values (warm start, forms compiled
@@ -69,6 +70,33 @@ def furnace_timings(later: int = 6) -> None:
     print(f"  target: default solve < 20 s: {'met' if r.solver.seconds < 20 else 'NOT met'}")
 
 
+def corners() -> None:
+    """All 2ⁿ corners of the parameter box in Gray-code order (warm starts, as a sweep runs)."""
+    from twinkit.runner import CaseRunner
+
+    loaded = _case()
+    c = loaded.case
+    names = [n for n, p in c.parameters.items() if p.range]
+    runner = CaseRunner(loaded)
+    runner.solve(c.parameter_values())
+    print(f"corners of the box ({' '.join(names)}; bit 0 = lower bound):")
+    failed, seconds = 0, []
+    for i in range(2 ** len(names)):
+        gray = i ^ (i >> 1)
+        values = c.parameter_values() | {
+            n: c.parameters[n].bounds[(gray >> j) & 1] for j, n in enumerate(names)
+        }
+        r = runner.solve(values)
+        seconds.append(r.solver.seconds)
+        failed += not r.solver.converged
+        bits = format(gray, f"0{len(names)}b")[::-1]
+        print(
+            f"  {bits} converged={r.solver.converged} its={r.solver.iterations:4d} "
+            f"{r.solver.seconds:6.1f} s  min T {r.qoi.get('min_temperature', float('nan')):.1f} K"
+        )
+    print(f"  {failed} of {len(seconds)} corners failed; {sum(seconds):.0f} s in all")
+
+
 def mesh_convergence(sizes: list[str]) -> None:
     from twinkit.runner import CaseRunner
 
@@ -130,8 +158,11 @@ def blankenbach() -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the finest mesh")
+    ap.add_argument("--corners", action="store_true", help="also solve every corner of the box")
     args = ap.parse_args(argv)
     furnace_timings()
+    if args.corners:
+        corners()
     sizes = ["0.2 m", "0.15 m", "0.1 m"] + ([] if args.quick else ["0.07 m"])
     print("mesh convergence (change against the finest):")
     mesh_convergence(sizes)
