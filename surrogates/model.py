@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from surrogates.mlp import EnsembleMLP
+from surrogates.mlp import EnsembleMLP, one_thread
 from surrogates.normalise import InputScaler
 from surrogates.pod import LinearCodec
 
@@ -152,13 +152,20 @@ class Surrogate:
         warnings.warn(msg, SurrogateRangeWarning, stacklevel=3)
 
     def predict(self, x: Mapping[str, Any] | np.ndarray, strict: bool = False) -> Prediction:
-        """Mean and std of every scalar output and field for inputs ``x`` (SI)."""
+        """Mean and std of every scalar output and field for inputs ``x`` (SI).
+
+        Runs torch and BLAS on one thread: these networks are small, and one thread is both the
+        fastest and immune to a busy machine (threads waiting for each other cost 10x).
+        """
+        from threadpoolctl import threadpool_limits
+
         a = self.as_array(x)
         self.check_range(a, strict)
         xs = torch.from_numpy(self.scaler.transform(a))
         mean, std = {}, {}
         for head in [*self.scalar_heads, *self.field_heads.values()]:
-            m, s = head.mean_std(xs)
+            with one_thread(), threadpool_limits(1):
+                m, s = head.mean_std(xs)
             if head.shape:
                 name = head.names[0]
                 mean[name], std[name] = (v.reshape(len(a), *head.shape) for v in (m, s))
@@ -168,7 +175,11 @@ class Surrogate:
         return Prediction(mean, std)
 
     def torch_scalar(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Differentiable mean and std (n, len(outputs)) for SI inputs x (n, n_inputs) float64."""
+        """Differentiable mean and std (n, len(outputs)) for SI inputs x (n, n_inputs) float64.
+
+        Uses torch's current thread setting; ``surrogates.mlp.one_thread()`` around a loop of
+        calls is fastest for these small networks.
+        """
         xs = self.scaler.transform_torch(x.to(torch.float64))
         if not self.scalar_heads:
             empty = xs.new_zeros((len(xs), 0))

@@ -17,6 +17,7 @@ from surrogates.baselines import fit_baselines
 from surrogates.data import TrainingData
 from surrogates.evaluate import curve_sizes, evaluate, learning_curve
 from surrogates.fit import FitConfig, fit_surrogate
+from surrogates.mlp import one_thread
 from surrogates.model import Prediction, Surrogate
 
 
@@ -34,7 +35,8 @@ class Study:
 
 
 def inference_seconds(surrogate: Surrogate, x: np.ndarray, repeat: int = 7) -> dict[str, float]:
-    """Best-of-``repeat`` wall time of one batch: scalar outputs alone, and all with fields."""
+    """Best-of-``repeat`` wall time of one batch: scalar outputs alone, and all with fields
+    (:meth:`Surrogate.predict`, means and stds); one torch thread, as ``predict`` uses."""
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
 
     def best(fn: Callable[[], object]) -> float:
@@ -50,7 +52,9 @@ def inference_seconds(surrogate: Surrogate, x: np.ndarray, repeat: int = 7) -> d
         with torch.no_grad():
             return surrogate.torch_scalar(xt)
 
-    out = {"batch": len(x), "scalars_s": best(scalars)}
+    with one_thread():
+        scalar_s = best(scalars)
+    out = {"batch": len(x), "threads": 1, "scalars_s": scalar_s}
     if surrogate.fields:
         out["all_with_fields_s"] = best(lambda: surrogate.predict(x))
     return out
