@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from mpi4py import MPI  # noqa: F401  (loads libmpi before dolfinx)
-from scipy.stats import qmc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # the bare script next to this file
@@ -41,6 +40,7 @@ def _case(size: str | None = None, path: Path = ROOT / "cases" / "furnace.yaml")
 
 def furnace_timings(later: int = 6) -> None:
     from twinkit.runner import CaseRunner
+    from twinkit.sampling import make_design
 
     loaded = _case()
     c = loaded.case
@@ -50,16 +50,10 @@ def furnace_timings(later: int = 6) -> None:
     build = time.perf_counter() - t0 - r.solver.seconds
     print(f"furnace default mesh: {runner.model.ndofs} DOFs; mesh + forms {build:.2f} s")
     print(f"  first solve : {r.solver.seconds:6.2f} s, {r.solver.iterations:4d} Newton its")
-    names = [n for n, p in c.parameters.items() if p.range]
-    pts = qmc.Sobol(len(names), seed=0).random(later)
+    design = make_design(loaded, later)  # the points `twinkit sample -n LATER` would solve
     times = []
-    for row in pts:
-        values = c.parameter_values() | {
-            n: c.parameters[n].bounds[0]
-            + x * (c.parameters[n].bounds[1] - c.parameters[n].bounds[0])
-            for n, x in zip(names, row, strict=True)
-        }
-        s = runner.solve(values).solver
+    for i in range(later):
+        s = runner.solve(design.values(c, i)).solver
         times.append(s.seconds)
         print(
             f"  later solve : {s.seconds:6.2f} s, {s.iterations:4d} Newton its, "
@@ -73,10 +67,11 @@ def furnace_timings(later: int = 6) -> None:
 def corners() -> None:
     """All 2ⁿ corners of the parameter box in Gray-code order (warm starts, as a sweep runs)."""
     from twinkit.runner import CaseRunner
+    from twinkit.sampling import varied_parameters
 
     loaded = _case()
     c = loaded.case
-    names = [n for n, p in c.parameters.items() if p.range]
+    names = varied_parameters(loaded)
     runner = CaseRunner(loaded)
     runner.solve(c.parameter_values())
     print(f"corners of the box ({' '.join(names)}; bit 0 = lower bound):")

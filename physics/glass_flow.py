@@ -219,6 +219,25 @@ def energy(u, T, s, rho_cp, k, source, supg: bool, h, dx):
 
 
 # ---- the model -----------------------------------------------------------------------------
+class _Homotopy:
+    """A continuation knob over parameters: `value` λ ∈ [0, 1] sets every parameter that
+    differs between `start` and `end` to start + λ (end − start) in the constant pool."""
+
+    def __init__(self, pool: ConstantPool, start: Mapping[str, float], end: Mapping[str, float]):
+        self._pool = pool
+        self.changed = {k: (start.get(k, v), v) for k, v in end.items() if start.get(k, v) != v}
+        self._value = 0.0
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    @value.setter
+    def value(self, lam: float) -> None:
+        self._value = lam
+        self._pool.update({k: a + lam * (b - a) for k, (a, b) in self.changed.items()})
+
+
 class GlassFlow:
     """Monolithic (u, p, T) model; forms compiled once, `solve` may be repeated (warm start)."""
 
@@ -476,40 +495,30 @@ class GlassFlow:
         )
 
     def _parameter_continuation(
-        self, start: Mapping[str, float], end: Mapping[str, float], max_failures: int = 5
+        self, start: Mapping[str, float], end: Mapping[str, float]
     ) -> tuple[bool, int]:
         """Walk from the solution at `start` to `end` along the straight line in parameter
-        space: Newton per step (Ψtc if Newton fails), halving a step that fails."""
-        changed = {k: (start.get(k, v), v) for k, v in end.items() if start.get(k, v) != v}
-        if not changed:
+        space (`_ramp` in steps of half the way, halved after a failure); the pool holds the
+        `end` values afterwards, converged or not."""
+        knob = _Homotopy(self.c, start, end)
+        if not knob.changed:
             return False, 0
-        snes = self._solver.solver
-        max_it = snes.getTolerances()[3]
-        snes.setTolerances(max_it=12)
-        lam, step, total, failures = 0.0, 0.5, 0, 0
         try:
-            while lam < 1.0:
-                target = min(1.0, lam + step)
-                self.c.update({k: a + target * (b - a) for k, (a, b) in changed.items()})
-                backup = self.w.x.array.copy()
-                ok, its = self._newton()
-                total += its
-                if not ok:
-                    self.w.x.array[:] = backup
-                    ok, its = self._pseudo_transient()
-                    total += its
-                if ok:
-                    lam = target
-                    continue
-                self.w.x.array[:] = backup
-                failures += 1
-                if failures > max_failures:
-                    self.c.update({k: b for k, (a, b) in changed.items()})
-                    return False, total
-                step /= 2
+            return self._ramp(knob, 0.0, 0.5, max_failures=5)
         finally:
-            snes.setTolerances(max_it=max_it)
-        return True, total
+            self.c.update(end)
+
+    def _jump_or_ramp(self, knob, start: float, step: float | None, jump) -> tuple[bool, int]:
+        """Set the continuation constant `knob` to 1 and solve with `jump` (Ψtc follows the
+        physical evolution in one go); if that fails, go back and `_ramp` from `start`."""
+        reached = self.w.x.array.copy()
+        knob.value = 1.0
+        ok, total = jump()
+        if not ok:
+            self.w.x.array[:] = reached
+            ok, its = self._ramp(knob, start, step)
+            total += its
+        return ok, total
 
     def _cold_start(self) -> tuple[bool, int]:
         """Solve from the initial state, on easier problems first.
@@ -541,31 +550,16 @@ class GlassFlow:
         self.theta.value, self.s_buoy.value = 0.0, s0
         ok, its = self._pseudo_transient()
         total += its
-        if ok and s0 < 1.0:
-            # pseudo-time follows the physical evolution to full buoyancy in one go; if that
-            # fails, continue in ×3 steps of the buoyancy
-            reached = self.w.x.array.copy()
-            self.s_buoy.value = 1.0
-            ok, its = self._pseudo_transient()
+        if ok and s0 < 1.0:  # full buoyancy, else ×3 steps of it
+            ok, its = self._jump_or_ramp(self.s_buoy, s0, None, self._pseudo_transient)
             total += its
-            if not ok:
-                self.w.x.array[:] = reached
-                ok, its = self._ramp(self.s_buoy, s0, None)
-                total += its
-        if ok:
-            # the viscosity contrast: Ψtc straight to θ = 1, else one decade of the contrast
-            # the isoviscous state spans per step
-            reached = self.w.x.array.copy()
+        if ok:  # the viscosity contrast, else one decade of what the isoviscous state spans
             t_lo, t_hi = self._temperature_range()
             contrast = viscosity_value(law, t_lo, vals) / viscosity_value(law, t_hi, vals)
             decades = float(np.log10(contrast)) if np.isfinite(contrast) and contrast > 1 else 0
-            self.theta.value = 1.0
-            ok, its = self._pseudo_transient() if decades > 0 else self._newton()
+            jump = self._pseudo_transient if decades > 0 else self._newton
+            ok, its = self._jump_or_ramp(self.theta, 0.0, 1.0 / max(1.0, decades), jump)
             total += its
-            if not ok:
-                self.w.x.array[:] = reached
-                ok, its = self._ramp(self.theta, 0.0, 1.0 / max(1.0, decades))
-                total += its
         self.theta.value, self.s_buoy.value = 1.0, 1.0
         return ok, total
 

@@ -859,29 +859,41 @@ def _flow_setup_errors(case: Case) -> list[tuple[str, str]]:
     return errors
 
 
-def _flow_output_errors(case: Case) -> list[tuple[str, str]]:
-    """QoI kinds (with their region or threshold) and probe fields that glass_flow knows."""
+def _flow_output_errors(
+    case: Case, model: str = "glass_flow", kinds: tuple[str, ...] = GLASS_FLOW_QOIS
+) -> list[tuple[str, str]]:
+    """QoI kinds (with their region or threshold) and probe fields that a flow `model` knows.
+    glass_flow needs a threshold for fraction_below; glass_furnace takes its quality
+    temperature instead and refuses one."""
     errors: list[tuple[str, str]] = []
     for name, q in case.outputs.qoi.items():
         key = f"outputs.qoi.{name}"
-        if q.type not in GLASS_FLOW_QOIS:
+        if q.type not in kinds:
             errors.append(
                 (
                     f"{key}.type",
-                    f"'{q.type}' is not a QoI of model glass_flow; expected one of "
-                    + ", ".join(GLASS_FLOW_QOIS),
+                    f"'{q.type}' is not a QoI of model {model}; expected one of "
+                    + ", ".join(kinds),
                 )
             )
         if q.type in ("nusselt", "heat_flow") and q.region is None:
             errors.append((f"{key}.region", f"required by type {q.type} (a boundary region)"))
-        if q.type == "fraction_below" and q.threshold is None:
+        if model == "glass_furnace":
+            if q.threshold is not None:
+                errors.append(
+                    (
+                        f"{key}.threshold",
+                        "the furnace counts melt below furnace.quality_temperature",
+                    )
+                )
+        elif q.type == "fraction_below" and q.threshold is None:
             errors.append((f"{key}.threshold", "required by type fraction_below (a temperature)"))
     for name, p in case.probes.items():
         if p.field not in ("", *GLASS_FLOW_PROBES):
             errors.append(
                 (
                     f"probes.{name}.field",
-                    f"'{p.field}' is not a field of model glass_flow; expected one of "
+                    f"'{p.field}' is not a field of model {model}; expected one of "
                     + ", ".join(GLASS_FLOW_PROBES),
                 )
             )
@@ -911,32 +923,7 @@ def _furnace_errors(case: Case) -> list[tuple[str, str]]:
         for key in (*NOT_FOR_GLASS_FLOW, "initial_perturbation")
         if key in s.model_fields_set
     ]
-    for name, q in case.outputs.qoi.items():
-        key = f"outputs.qoi.{name}"
-        if q.type not in FURNACE_QOIS:
-            errors.append(
-                (
-                    f"{key}.type",
-                    f"'{q.type}' is not a QoI of model glass_furnace; expected one of "
-                    + ", ".join(FURNACE_QOIS),
-                )
-            )
-        if q.type in ("nusselt", "heat_flow") and q.region is None:
-            errors.append((f"{key}.region", f"required by type {q.type} (a boundary region)"))
-        if q.threshold is not None:
-            errors.append(
-                (f"{key}.threshold", "the furnace counts melt below furnace.quality_temperature")
-            )
-    errors += [
-        (
-            f"probes.{name}.field",
-            f"'{p.field}' is not a field of model glass_furnace; "
-            "expected one of " + ", ".join(GLASS_FLOW_PROBES),
-        )
-        for name, p in case.probes.items()
-        if p.field not in ("", *GLASS_FLOW_PROBES)
-    ]
-    return errors
+    return errors + _flow_output_errors(case, "glass_furnace", FURNACE_QOIS)
 
 
 def vector_errors(case: Case, gdim: int) -> list[tuple[str, str]]:
