@@ -16,6 +16,15 @@ def assemble_scalar(form) -> float:
     return float(form.mesh.comm.allreduce(local, op=MPI.SUM))
 
 
+def reduce_array(comm, a, op) -> np.ndarray:
+    """Element-wise MPI reduction of a float array over all ranks (`allreduce` of a NumPy array
+    with MIN/MAX compares whole arrays: wrong, and an error on rank 0)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    out = np.empty_like(a)
+    comm.Allreduce(a, out, op=op)
+    return out
+
+
 def region_dofs(V, domain: RegionMesh, region: str | None) -> np.ndarray:
     """Owned dofs of space V belonging to cells of `region` (all cells if None)."""
     cells = domain.cells(region)

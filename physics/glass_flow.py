@@ -29,6 +29,7 @@ import numpy as np
 from mpi4py import MPI
 
 from physics.domain import RegionMesh
+from physics.fields import reduce_array
 from physics.heat import (
     STEFAN_BOLTZMANN,
     FixedTemperature,
@@ -404,7 +405,7 @@ class GlassFlow:
         Wp = self.W.sub(1)
         Vp, _ = self.spaces[1]
         x0 = self.domain.mesh.geometry.x.min(axis=0)
-        x0 = np.array(self.domain.mesh.comm.allreduce(x0, op=MPI.MIN))
+        x0 = reduce_array(self.domain.mesh.comm, x0, MPI.MIN)
         dofs = fem.locate_dofs_geometrical(
             (Wp, Vp), lambda x: np.all(np.isclose(x.T, x0[: x.shape[0]], atol=1e-12), axis=1)
         )
@@ -504,7 +505,7 @@ class GlassFlow:
         if not knob.changed:
             return False, 0
         try:
-            return self._ramp(knob, 0.0, 0.5, max_failures=5)
+            return self._ramp(knob, 0.0, 0.5, max_failures=2)
         finally:
             self.c.update(end)
 
@@ -622,7 +623,9 @@ class GlassFlow:
     def _extent(self) -> float:
         x = self.domain.mesh.geometry.x[:, : self.domain.gdim]
         comm = self.domain.mesh.comm
-        ext = comm.allreduce(x.max(axis=0), op=MPI.MAX) - comm.allreduce(x.min(axis=0), op=MPI.MIN)
+        ext = reduce_array(comm, x.max(axis=0), MPI.MAX) - reduce_array(
+            comm, x.min(axis=0), MPI.MIN
+        )
         return float(np.min(ext))
 
     def diffusion_time(self) -> float:
@@ -822,8 +825,10 @@ def _normal_axis(domain: RegionMesh, region: str) -> int:
     x = domain.mesh.geometry.x
     nodes = dmesh.entities_to_geometry(domain.mesh, domain.tdim - 1, facets)
     pts = x[nodes.ravel()] if nodes.size else np.zeros((0, 3))
-    spread = pts.max(axis=0) - pts.min(axis=0) if len(pts) else np.full(3, np.inf)
-    spread = np.array(domain.mesh.comm.allreduce(spread, op=MPI.MAX))
+    comm = domain.mesh.comm  # a rank without facets of the region contributes nothing
+    hi = reduce_array(comm, pts.max(axis=0) if len(pts) else np.full(3, -np.inf), MPI.MAX)
+    lo = reduce_array(comm, pts.min(axis=0) if len(pts) else np.full(3, np.inf), MPI.MIN)
+    spread = hi - lo
     size = float(np.max(spread[: domain.gdim])) if np.isfinite(spread).all() else 1.0
     flat = [i for i in range(domain.gdim) if spread[i] <= 1e-10 * max(size, 1e-300)]
     if len(flat) != 1:

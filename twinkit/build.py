@@ -202,14 +202,16 @@ def _perturbed_start(case: Case, domain: Any):
     import numpy as np
     from mpi4py import MPI
 
+    from physics.fields import reduce_array
+
     spec = case.solver.initial_perturbation
     assert spec is not None
     fixed = {b.region: scalar(b.value) for b in case.boundary_conditions if b.type == "temperature"}
     T_b, T_t, A = fixed["bottom"], fixed["top"], scalar(spec.amplitude)
     x = domain.mesh.geometry.x
     comm = domain.mesh.comm
-    lo = comm.allreduce(x.min(axis=0), op=MPI.MIN)
-    hi = comm.allreduce(x.max(axis=0), op=MPI.MAX)
+    lo = reduce_array(comm, x.min(axis=0), MPI.MIN)
+    hi = reduce_array(comm, x.max(axis=0), MPI.MAX)
     ax = domain.gdim - 1
 
     def T0(x: Any, c: Any) -> Any:

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
 MPIRUN = shutil.which("mpirun", path=str(BIN)) or shutil.which("mpirun")
-CASES = ["cases/heatsink.yaml", "cases/benchmarks/lame.yaml"]
+CASES = ["cases/heatsink.yaml", "cases/benchmarks/lame.yaml", "cases/furnace.yaml"]
 
 
 def _solve(case: str, out: Path, ranks: int) -> dict:
