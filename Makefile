@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/twinkit solve cases/furnace.yaml --out runs/furnace
+	$(BIN)/twinkit run cases/furnace.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,12 +5,15 @@
 
 (Named ``surrogate.py``: a script ``surrogates.py`` would shadow the ``surrogates`` package.)
 
-Trains the default surrogate (5-member ensembles, POD energy 0.99999) on the ``train`` split and
-scores it on the ``test`` split (or a seeded 20 % hold-out), next to RBF and Gaussian-process
-baselines fitted on the same split. Prints, against the targets of the surrogates issue:
+Trains the default surrogate (5-member ensembles of per-output tanh networks, L-BFGS with an L2
+penalty; POD energy 0.99999 for fields) on the ``train`` split and scores it on the ``test`` split
+(or a seeded 20 % hold-out), next to RBF and Gaussian-process baselines fitted on the same split.
+Prints, against the targets of the surrogates issue:
 
-* mean relative L2 error of each field (< 1 %), RMSE of the sensors in K (< 2 K), smallest QoI
-  R² (> 0.99), the surrogate's error over the best baseline's (≤ 1.1);
+* mean relative L2 error of the temperature field (< 1 %; other fields are reported), RMSE of the
+  sensors in K (< 2 K), smallest QoI R² (> 0.99), the surrogate's error over the best baseline's
+  per output (≤ 1.1); outputs that are round-off only (a balance that is zero to 1e-13) are listed
+  but not scored;
 * inference time of a batch of 1000 points, QoIs + sensors (< 50 ms), its speed-up per sample
   over the mean FE solve time stored in the dataset (``seconds``; ≥ 1e4) and, with fields, the
   speed-up of full field reconstruction (≥ 1e3);
@@ -31,31 +34,40 @@ import torch
 import xarray as xr
 
 from surrogates import FitConfig, TrainConfig, from_dataset, split
+from surrogates.normalise import constant_columns
 from surrogates.synthetic import fin_dataset, write_netcdf
 from surrogates.workflow import run_study
 
 
 def targets(s: dict[str, Any]) -> list[tuple[str, float | None, str, bool | None]]:
-    """(what, value, target, met) rows of the issue's acceptance numbers."""
+    """(what, value, target, met) rows of the issue's acceptance numbers (target "" : info)."""
     rows: list[tuple[str, float | None, str, bool | None]] = []
-    sur, units = s["surrogate"], s["units"]
+    sur, units, flat = s["surrogate"], s["units"], set(s.get("round_off_outputs", []))
     for name, m in sur["fields"].items():
-        rows.append((f"field {name}: mean rel. L2", m["rel_l2"], "< 0.01", m["rel_l2"] < 0.01))
+        bar = name == "temperature"  # the issue's field target; the others are reported
+        rows.append((f"field {name}: mean rel. L2", m["rel_l2"], "< 0.01" if bar else "",
+                     m["rel_l2"] < 0.01 if bar else None))  # fmt: skip
     kelvin = [m["rmse"] for n, m in sur["outputs"].items() if n.startswith("sensor_")
               and units.get(n) == "K"]  # fmt: skip
     if kelvin:
         v = float(np.sqrt(np.mean(np.square(kelvin))))
         rows.append(("sensors in K: RMSE [K]", v, "< 2", v < 2.0))
-    r2 = [m["r2"] for n, m in sur["outputs"].items() if n.startswith("qoi_")]
+    r2 = {n: m["r2"] for n, m in sur["outputs"].items() if n.startswith("qoi_") and n not in flat}
     if r2:
-        rows.append(("QoIs: smallest R²", min(r2), "> 0.99", min(r2) > 0.99))
-    if s["comparison"]:
-        worst = max(s["comparison"].items(), key=lambda kv: kv[1]["ratio"])
-        v = worst[1]["ratio"]
-        rows.append((f"error / best baseline (worst: {worst[0]})", v, "≤ 1.1", v <= 1.1))
+        worst = min(r2, key=lambda n: r2[n])
+        rows.append((f"QoIs: smallest R² ({worst})", r2[worst], "> 0.99", r2[worst] > 0.99))
+    comp = {n: c for n, c in s["comparison"].items() if n not in flat}
+    if comp:
+        worst = max(comp, key=lambda n: comp[n]["ratio"])
+        v = comp[worst]["ratio"]
+        rows.append((f"error / best baseline (worst: {worst})", v, "≤ 1.1", v <= 1.1))
+        n_over = sum(c["ratio"] > 1.1 for c in comp.values())
+        rows.append((f"outputs over 1.1x the best baseline (of {len(comp)})", n_over, "", None))
     inf = s["inference"]
     ms = 1e3 * inf["scalars_s"]
     rows.append((f"inference, {inf['batch']} points, QoIs + sensors [ms]", ms, "< 50", ms < 50))
+    if "fe_solve_mean_s" in inf:
+        rows.append(("FE solve per sample, dataset mean [s]", inf["fe_solve_mean_s"], "", None))
     if "speedup_scalars" in inf:
         v = inf["speedup_scalars"]
         rows.append(("speed-up per sample over FE (scalars)", v, "≥ 1e4", v >= 1e4))
@@ -120,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     study = run_study(train, test, cfg, baselines=not a.no_gp, curve=False,
                       log=lambda m: print(m, file=sys.stderr))  # fmt: skip
     s = study.summary
+    y = np.hstack([train.qoi, train.sensors])
+    s["round_off_outputs"] = [n for n, c in zip(train.outputs, constant_columns(y), strict=True)
+                              if c]  # fmt: skip
     cpu = platform.processor() or platform.machine()
     print(f"dataset {path}: case {ds.attrs.get('case', '?')}, {train.n} train / {test.n} test, "
           f"{len(train.inputs)} inputs; torch {torch.__version__} on {cpu}, "
@@ -129,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [[w, "-" if v is None else f"{v:.4g}", t, {True: "yes", False: "NO", None: ""}[ok]]
             for w, v, t, ok in targets(s)]  # fmt: skip
     print(text_table(["target", "value", "bar", "met"], rows))
+    if s["round_off_outputs"]:
+        print(f"not scored against R² or the baselines (round-off only, std ≤ 1e-12 of the "
+              f"values in training): {', '.join(s['round_off_outputs'])}")  # fmt: skip
     if a.json:
         a.json.write_text(json.dumps(s, indent=2))
     return 0

@@ -6,8 +6,8 @@ surrogate loads and predicts on a machine without the FE stack.
 
 from surrogates.data import TrainingData, from_dataset, split
 from surrogates.fit import FitConfig, fit_surrogate
-from surrogates.mlp import TrainConfig
 from surrogates.model import Prediction, Surrogate, SurrogateRangeWarning, load_surrogate
+from surrogates.training import TrainConfig
 
 __all__ = [
     "FitConfig",

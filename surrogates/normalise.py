@@ -84,8 +84,12 @@ class InputScaler:
         )
 
 
+def constant_columns(y: np.ndarray) -> np.ndarray:
+    """(p,) boolean: columns whose spread is round-off (std ≤ 1e-12 max(1, max |y|))."""
+    tiny = 1e-12 * np.maximum(1.0, np.abs(y).max(axis=0, initial=0.0))
+    return ~(y.std(axis=0) > tiny)
+
+
 def column_scale(y: np.ndarray) -> np.ndarray:
     """Standard deviation per column, with 1 for (numerically) constant columns."""
-    std = y.std(axis=0)
-    tiny = 1e-12 * np.maximum(1.0, np.abs(y).max(axis=0, initial=0.0))
-    return np.where(std > tiny, std, 1.0)
+    return np.where(constant_columns(y), 1.0, y.std(axis=0))

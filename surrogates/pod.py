@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from surrogates.normalise import column_scale
+from surrogates.normalise import column_scale, constant_columns
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,17 @@ class LinearCodec:
 
     @classmethod
     def standardise(cls, y: np.ndarray) -> LinearCodec:
-        """Identity modes: codes are the outputs standardised column by column."""
+        """Identity modes: codes are the outputs standardised column by column.
+
+        A (numerically) constant column gets no code: it decodes to its mean exactly, rather than
+        to the mean plus the network's error on a code that only holds round-off.
+        """
         p = y.shape[1]
-        return cls(y.mean(axis=0), column_scale(y), np.eye(p), 1.0, np.ones(p))
+        varying = ~constant_columns(y)
+        if not varying.any():
+            varying[:1] = True  # one code to keep the shapes; its target is 0
+        sv = np.concatenate([np.ones(varying.sum()), np.zeros(p - varying.sum())])
+        return cls(y.mean(axis=0), column_scale(y), np.eye(p)[:, varying], 1.0, sv)
 
     @classmethod
     def pod(

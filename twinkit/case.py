@@ -496,6 +496,18 @@ class OptimizationSpec(Strict):
     sampler: Literal["tpe", "cmaes", "nsga2"] | None = None
 
 
+class RunSpec(Strict):
+    """`twinkit run` (the main job): its defaults; the command's options override them."""
+
+    samples: int = Field(32, ge=8)  # training samples of the sweep
+    test: int = Field(8, ge=0)  # held-out samples (0: train holds out a seeded fifth)
+    workers: int = Field(1, ge=1)  # sweep worker processes
+    members: int = Field(5, ge=1)  # ensemble members of the surrogate
+    epochs: int | None = Field(None, ge=1)  # most training epochs (None: the trainer's default)
+    trials: int = Field(100, ge=1)  # optimisation trials on the surrogate
+    sensors: str | None = None  # replayed sensor file (CSV/Parquet), relative to the case file
+
+
 class TimeSpec(Strict):
     end: Annotated[Q, _q("s")]
     steps: PositiveInt
@@ -642,6 +654,7 @@ class Case(Strict):
     optimization: OptimizationSpec | None = None
     sensors: dict[str, SensorSpec] = {}
     alerts: AlertSpec = AlertSpec()
+    run: RunSpec = RunSpec()
 
     @model_validator(mode="after")
     def _consistency(self) -> Case:

@@ -46,6 +46,16 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _abort_other_ranks(e: Exception) -> None:
+    """Under mpirun, one rank's error would leave the others waiting forever: say it, abort all."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or mpi.COMM_WORLD.size == 1:
+        return
+    code = EXIT_INVALID if _is_user_error(e) else EXIT_FAILED
+    typer.secho(f"error (rank {_rank()}): {e}", fg=typer.colors.RED, err=True)
+    mpi.COMM_WORLD.Abort(code)
+
+
 def _guard(fn):
     """Run a command body; user errors become one message and exit code 2, never a traceback."""
     import functools
@@ -61,6 +71,7 @@ def _guard(fn):
         except Exception as e:
             if _state["debug"]:
                 raise
+            _abort_other_ranks(e)
             if _is_user_error(e):
                 _fail(str(e), EXIT_INVALID)
             _fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_FAILED)
@@ -162,12 +173,28 @@ def sample(
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Run on this Dask scheduler (ADDRESS).")
     ] = None,
+    adaptive: Annotated[
+        bool, typer.Option("--adaptive", help="Add samples where a surrogate ensemble disagrees.")
+    ] = False,
+    initial: Annotated[
+        int | None, typer.Option("--initial", help="Adaptive: first design size (default n/4).")
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option("--batch", help="Adaptive: samples per round (default initial/4).")
+    ] = None,
 ) -> None:
     """Sweep the parameter ranges (resumable); write dataset.nc and summary.json."""
     from twinkit.sweep import SweepOptions, run_sweep
 
     opts = SweepOptions(samples, method, test, workers, scheduler)
-    s = run_sweep(case, out, opts)
+    if adaptive:
+        from twinkit.adaptive import default_options, run_adaptive
+
+        s = run_adaptive(case, out, opts, default_options(samples, initial, batch))
+    elif initial is not None or batch is not None:
+        _fail("--initial and --batch go with --adaptive", EXIT_INVALID)
+    else:
+        s = run_sweep(case, out, opts)
     c, t = s["counts"], s["timings"]
     mean = f"{t['mean_solve_seconds']:.3g} s" if t["mean_solve_seconds"] is not None else "-"
     typer.echo(
@@ -175,6 +202,10 @@ def sample(
         f"done); wall {t['wall_seconds']:.1f} s, mean {mean} per sample; wrote "
         f"{s['folder']}/dataset.nc"
     )
+    if "adaptive" in s:
+        rounds = s["adaptive"]["rounds"]
+        sizes = ", ".join(str(len(r)) for r in rounds)
+        typer.echo(f"adaptive design: {len(rounds)} rounds of {sizes} training samples")
     for f in s["failures"][:5]:
         typer.echo(f"  sample {f['sample']} failed: {f['message']}")
     if c["ok"] == 0:
@@ -230,7 +261,7 @@ def train(
     ] = None,
     members: Annotated[int, typer.Option("--members", min=1, help="Ensemble members.")] = 5,
     epochs: Annotated[
-        int | None, typer.Option("--epochs", min=1, help="Maximum training epochs per model.")
+        int | None, typer.Option("--epochs", min=1, help="L-BFGS iterations (fields: half).")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the case's).")] = None,
     curve: Annotated[
@@ -350,7 +381,10 @@ def plant(
     duration: Annotated[float, typer.Option("--duration", help="Wall-clock seconds.")] = 60.0,
     rate: Annotated[float, typer.Option("--rate", help="Ticks per second.")] = 10.0,
     speed: Annotated[float, typer.Option("--speed", help="Plant seconds per second.")] = 60.0,
-    noise: Annotated[float, typer.Option("--noise", help="Relative sensor noise.")] = 0.01,
+    noise: Annotated[
+        float | None,
+        typer.Option("--noise", help="Relative sensor noise (default: the case's, else 1 %)."),
+    ] = None,
     bad: Annotated[float, typer.Option("--bad", help="Fraction of bad messages.")] = 0.05,
     dropout: Annotated[float, typer.Option("--dropout", help="Fraction dropped.")] = 0.02,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -441,6 +475,39 @@ def optimize(
     failure = report(summary, path)
     if failure:
         _fail(failure, EXIT_FAILED)
+
+
+@app.command()
+@_guard
+def run(
+    case: CaseArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run folder (default runs/<case>).")
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option("-n", "--samples", help="Training samples (default: run.samples).")
+    ] = None,
+    test: Annotated[int | None, typer.Option("--test", help="Held-out samples (run.test).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Sweep workers.")] = None,
+    trials: Annotated[int | None, typer.Option("--trials", help="Optimisation trials.")] = None,
+    sensors: Annotated[
+        Path | None, typer.Option("--sensors", help="Sensor file (default: run.sensors).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rerun every stage.")] = False,
+) -> None:
+    """The main job: solve, sample, train, calibrate, optimize, verify, report.html.
+
+    Stages whose inputs did not change since their last run are skipped (OUT/run.json)."""
+    from twinkit.pipeline import RunOptions, StageError, run_case
+
+    opts = RunOptions(out, samples, test, workers, trials, sensors, force)
+    try:
+        run_case(case, opts)
+    except StageError as e:
+        if _state["debug"]:
+            raise
+        code = EXIT_INVALID if _is_user_error(e.cause) else EXIT_FAILED
+        _fail(f"{e} (earlier stages' outputs are kept; run with --debug for the traceback)", code)
 
 
 def _report(result, summary_path: Path) -> None:

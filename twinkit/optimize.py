@@ -1,9 +1,10 @@
 """`twinkit optimize`: design optimization on the surrogate, verified by FE, optionally refined.
 
 Reads the case's `optimization` section, runs an Optuna study over the design parameters on the
-surrogate (SQLite `runs/<case>/optimize/study.db` by default; resumable), re-solves the best
-design (or up to `verify` Pareto designs) with FE, and with `refine` adds FE results to the
-training data, retrains and optimizes again until a design verifies or the rounds run out.
+surrogate (SQLite `runs/<case>/optimize/study.db` by default, run in memory and saved in
+batches; resumable), re-solves the best design (or up to `verify` Pareto designs) with FE, and
+with `refine` adds FE results to the training data, retrains and optimizes again until a design
+verifies or the rounds run out.
 Writes `summary.json`, `history.png` and (several objectives) `pareto.png`.
 """
 
@@ -48,6 +49,7 @@ class Options:
     plots: bool = True
     overrides: Mapping[str, str] = field(default_factory=dict)
     seed: int | None = None
+    calibration: Path | None = None  # latent values (default runs/<case>/calibration/summary.json)
 
 
 def load_surrogate_file(path: Path) -> Any:
@@ -100,7 +102,7 @@ def optimize_case(
     source = type(surrogate).__name__
     if surrogate is None:
         surrogate, source = load_surrogate_file(path), str(path)
-    calibration = runs / "calibration" / "summary.json"
+    calibration = opts.calibration or runs / "calibration" / "summary.json"
     problem = build_problem(loaded, goals, surrogate, opts.overrides, calibration)
     out.mkdir(parents=True, exist_ok=True)
     storage = opts.storage or f"sqlite:///{(out / 'study.db').resolve()}"
@@ -113,13 +115,14 @@ def optimize_case(
     rounds: list[dict[str, Any]] = []
     for r in range(opts.refine_rounds + 1 if opts.refine else 1):
         study_name = name if r == 0 else f"{name}-refine{r}"
-        study = open_study(problem, storage, study_name, sampler, seed, surrogate_id)
-        if r > 0:
-            for d in rounds[-1]["designs"]:
-                study.enqueue_trial(d["design"], skip_if_exists=True)
-        ts = time.perf_counter()
-        added = run_trials(study, problem, opts.trials, sampler)
-        seconds = time.perf_counter() - ts
+        with open_study(problem, storage, study_name, sampler, seed, surrogate_id) as opened:
+            study = opened.study
+            if r > 0:
+                for d in rounds[-1]["designs"]:
+                    study.enqueue_trial(d["design"], skip_if_exists=True)
+            ts = time.perf_counter()
+            added = run_trials(opened, problem, opts.trials)
+            seconds = time.perf_counter() - ts
         picks = best_trials(study, max(opts.verify, 1))
         rounds.append(_round(study, problem, picks, added, seconds, study_name))
         if not opts.verify or not picks:

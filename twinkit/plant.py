@@ -3,9 +3,10 @@ bench.
 
 The truth is a surrogate evaluated at the plant's latent point, which drifts linearly over the
 run (`drift`: relative change at the end). Each tick publishes one reading per probe the
-surrogate predicts, and the operating inputs as streams, with relative Gaussian noise; some
-readings drop out and some messages are bad (malformed JSON, no unit, wrong unit, a non-number,
-an implausible value). Plant time runs `speed` times faster than the wall clock.
+surrogate predicts, and the operating inputs as streams, with Gaussian noise (a probe's `noise`
+from the case's `sensors:` section where it has one, else relative); some readings drop out and
+some messages are bad (malformed JSON, no unit, wrong unit, a non-number, an implausible value).
+Plant time runs `speed` times faster than the wall clock.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class PlantOptions:
     duration: float = 60.0  # wall-clock seconds (the drift completes at the end)
     start: Mapping[str, float] = field(default_factory=dict)  # latent truth at t0 (SI)
     drift: Mapping[str, float] = field(default_factory=dict)  # relative change over the run
-    noise: float = 0.01  # relative noise of the probe readings
+    noise: float | None = None  # relative probe noise (None: the case's noise, else 1 %)
     input_noise: float = 0.001  # relative noise of the measured operating inputs
     dropout: float = 0.02
     bad: float = 0.05
@@ -55,8 +56,10 @@ class Plant:
         self.truth0 = {n: c.parameters[n].si for n in surrogate.inputs} | dict(opts.start)
         self.probes = [p for p in c.probes if f"sensor_{p}" in surrogate.outputs]
         self.inputs = [n for n in surrogate.inputs if c.parameters[n].role != "latent"]
-        self.units = {n: r.unit for n, r in rules_from_case(loaded).items()}
-        self.upper = {n: r.upper for n, r in rules_from_case(loaded).items()}
+        rules = rules_from_case(loaded)
+        self.units = {n: r.unit for n, r in rules.items()}
+        self.upper = {n: r.upper for n, r in rules.items()}
+        self.case_noise = {p: rules[p].noise for p in self.probes}
         self.rng = np.random.default_rng(opts.seed)
         self.sent: Counter = Counter()
         self.ticks = int(round(opts.duration * opts.rate))
@@ -77,9 +80,8 @@ class Plant:
             warnings.simplefilter("ignore")
             pred = self.s.predict({n: x[n] for n in self.s.inputs})
         values = {p: float(pred.mean[f"sensor_{p}"][0]) for p in self.probes}
-        rel = {p: self.opts.noise for p in self.probes} | {
-            n: self.opts.input_noise for n in self.inputs
-        }
+        σ = {p: self.noise(p, v) for p, v in values.items()}
+        σ |= {n: self.opts.input_noise * abs(x[n]) for n in self.inputs}
         values |= {n: x[n] for n in self.inputs}
         stamp: Any = t if k % 2 else datetime.fromtimestamp(t, UTC).isoformat()
         out = []
@@ -88,7 +90,7 @@ class Plant:
             if u < self.opts.dropout:
                 self.sent["dropped"] += 1
                 continue
-            msg = {"t": stamp, "value": v * (1 + rel[name] * self.rng.standard_normal()),
+            msg = {"t": stamp, "value": v + σ[name] * self.rng.standard_normal(),
                    "unit": self.units[name]}  # fmt: skip
             payload = json.dumps(msg).encode()
             if u < self.opts.dropout + self.opts.bad:
@@ -98,6 +100,12 @@ class Plant:
                 self.sent["good"] += 1
             out.append((f"plant/{self.opts.asset}/sensors/{name}", payload))
         return out
+
+    def noise(self, probe: str, value: float) -> float:
+        """Std of one reading of `probe` (SI): `--noise` relative, else the case's, else 1 %."""
+        if self.opts.noise is not None:
+            return self.opts.noise * abs(value)
+        return self.case_noise[probe] or 0.01 * abs(value)
 
     def _bad(self, msg: dict, name: str) -> tuple[str, bytes]:
         kinds = [k for k in BAD_KINDS if k != "out_of_range" or self.upper[name] < np.inf]

@@ -51,9 +51,9 @@ class DatasetRefiner:
     def retrain(self) -> Any:
         import xarray as xr
 
+        from surrogates import TrainConfig
         from surrogates.data import from_dataset
         from surrogates.fit import FitConfig, fit_surrogate
-        from surrogates.mlp import TrainConfig
 
         with xr.open_dataset(self.dataset) as ds:
             data = from_dataset(ds, str(self.dataset))
@@ -73,6 +73,9 @@ class DatasetRefiner:
         )
         cfg = dict(getattr(self.base, "meta", {}).get("config", {}))
         train = dict(cfg.pop("train", {}))
+        # settings a surrogate from an older twinkit may hold, that this one no longer has
+        train = {k: v for k, v in train.items() if k in TrainConfig.__dataclass_fields__}
+        cfg = {k: v for k, v in cfg.items() if k in FitConfig.__dataclass_fields__}
         if "hidden" in train:
             train["hidden"] = tuple(train["hidden"])
         config = FitConfig(train=TrainConfig(**train), **cfg)

@@ -64,7 +64,7 @@ def probe_unit(model: str, field_name: str) -> str:
         return "m"
     if field_name.startswith("velocity"):
         return "m/s"
-    if field_name == "temperature" or model in ("heat_conduction", "glass_flow"):
+    if field_name == "temperature" or model in ("heat_conduction", "glass_flow", "glass_furnace"):
         return "K"
     return "m"
 

@@ -1,10 +1,12 @@
-"""Optuna studies on a surrogate: storage, sampler, trials until a total, best designs.
+"""Optuna studies on a surrogate: storage, trials until a total, best designs.
 
 A study is identified by storage URL and name. Rerunning with the same name continues it, and
 `trials` is the total of finished trials it should hold, so a rerun with a larger number adds the
-difference. Several processes on one RDB storage (PostgreSQL) share the work. The problem a
-study was made for (goals, design space, fixed inputs, sampler, surrogate) is stored in it; a
-different problem under the same name is refused rather than mixed in.
+difference. A study in a local SQLite file runs in memory and is written back in batches
+(`twinkit.local_study`); several processes on one database server (PostgreSQL) share the work,
+each trial going straight to the server. The problem a study was made for (goals, design space,
+fixed inputs, sampler, surrogate) is stored in it; a different problem under the same name is
+refused rather than mixed in.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,26 +24,13 @@ from twinkit.case import CaseError
 from twinkit.design_space import Problem
 
 PENALTY = 1e3  # cmaes ignores constraints: objective + PENALTY·(1 + |f|)·violation
+SAVE_EVERY = 1.0  # seconds between writes of a local study to its file
 
 
 def sampler_name(problem: Problem, requested: str | None) -> str:
     if requested:
         return requested
     return "tpe" if len(problem.goals.objectives) == 1 else "nsga2"
-
-
-def _sampler(name: str, seed: int) -> Any:
-    import optuna
-
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    try:
-        import cmaes  # noqa: F401
-    except ImportError:
-        raise CaseError("sampler cmaes needs the cmaes package (pip install cmaes)") from None
-    return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
 
 
 def _fingerprint(problem: Problem, sampler: str, surrogate_id: str) -> str:
@@ -59,16 +49,51 @@ def _fingerprint(problem: Problem, sampler: str, surrogate_id: str) -> str:
     )
 
 
+@dataclass
+class OpenStudy:
+    """A study ready to run: `study` (an `optuna.Study`, in memory when `local` mirrors it to a
+    SQLite file). Close it (or use `with`) to free the file."""
+
+    study: Any
+    sampler: str
+    n_params: int
+    local: Any = None  # LocalStudy
+
+    def batch(self, done: int) -> int:
+        """Trials to ask for at once when `done` have finished."""
+        from twinkit.samplers import batch_size
+
+        return batch_size(self.sampler, self.n_params, self.local is None, done)
+
+    def save(self, every: float = 0.0) -> None:
+        if self.local is not None:
+            self.local.save(every)
+
+    def close(self) -> None:
+        if self.local is not None:
+            self.local.close()
+
+    def __enter__(self) -> OpenStudy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def open_study(
     problem: Problem, storage: str, name: str, sampler: str, seed: int, surrogate_id: str
-) -> Any:
+) -> OpenStudy:
     """Create or load study `name` in `storage`; CaseError if it holds a different problem."""
     import optuna
 
+    from twinkit.local_study import LocalStudy, sqlite_file
+    from twinkit.samplers import make_sampler
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
+        rdb = storage_for(storage)
         study = optuna.create_study(
-            storage=storage_for(storage),
+            storage=rdb,
             study_name=name,
             directions=problem.goals.directions,  # type: ignore[arg-type]
             load_if_exists=True,
@@ -87,11 +112,16 @@ def open_study(
         )
     if [d.name.lower() for d in study.directions] != problem.goals.directions:
         raise CaseError(f"study '{name}' has other directions; give --study NEW_NAME")
-    n_before = len(study.get_trials(deepcopy=False))
-    if not storage.startswith("sqlite"):  # many workers: each process samples differently
+    path = sqlite_file(storage)
+    local = None if path is None else LocalStudy(rdb, name, path)
+    if local is not None:
+        study = local.study
+    else:  # many workers: each process samples differently
         seed += os.getpid()
-    study.sampler = _sampler(sampler, (seed + 7919 * n_before) % 2**32)
-    return study
+    n_before = len(study.get_trials(deepcopy=False))
+    d = len(problem.space)
+    study.sampler = make_sampler(sampler, (seed + 7919 * n_before) % 2**32, d, local is None)
+    return OpenStudy(study, sampler, d, local)
 
 
 def storage_for(url: str) -> Any:
@@ -157,38 +187,52 @@ def complete_trials(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
-def run_trials(study: Any, problem: Problem, total: int, sampler: str) -> int:
-    """Evaluate trials on the surrogate until the study holds `total` finished ones.
+def run_trials(opened: OpenStudy, problem: Problem, total: int) -> int:
+    """Evaluate trials on the surrogate until the study holds `total` finished ones, asking
+    for `opened.batch(done)` at a time with one surrogate prediction per batch.
 
     Returns the number this process added.
     """
     import optuna
+    from optuna.distributions import FloatDistribution
 
-    remaining = total - len(complete_trials(study))
-    if remaining <= 0:
-        return 0
-    space = problem.space
+    study = opened.study
+    space = {n: FloatDistribution(d.lower, d.upper, log=d.log) for n, d in problem.space.items()}
+    names = [f"{b.output}_{b.kind}" for b in problem.goals.bounds]
+    added = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Constraints have been set, but CmaEsSampler")
+            while (remaining := total - (done := len(complete_trials(study)))) > 0:
+                n = min(opened.batch(done), remaining)
+                trials = [study.ask(space) for _ in range(n)]
+                try:
+                    values = _evaluate(problem, [t.params for t in trials], opened.sampler)
+                except BaseException:
+                    for t in trials:
+                        study.tell(t, state=optuna.trial.TrialState.FAIL)
+                    raise
+                for t, (f, g) in zip(trials, values, strict=True):
+                    for name, v in zip(names, g, strict=True):
+                        t.set_constraint(name, float(v))
+                    study.tell(t, [float(v) for v in f] if len(f) > 1 else float(f[0]))
+                added += len(trials)
+                opened.save(SAVE_EVERY)
+    finally:
+        opened.save()
+    return added
+
+
+def _evaluate(
+    problem: Problem, designs: list[dict[str, Any]], sampler: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Objective values and constraint values g (feasible ≤ 0) of each design."""
     goals = problem.goals
-    names = [f"{b.output}_{b.kind}" for b in goals.bounds]
-    sign = np.array([1.0 if d == "minimize" else -1.0 for d in goals.directions])
-
-    ran = [0]
-
-    def objective(trial: Any) -> Sequence[float] | float:
-        ran[0] += 1
-        design = {n: trial.suggest_float(n, d.lower, d.upper, log=d.log) for n, d in space.items()}
-        mean, std = problem.predict([design])
-        f, g = goals.evaluate(mean, std)
-        f, g = f[0], g[0]
-        for name, value in zip(names, g, strict=True):
-            trial.set_constraint(name, float(value))
-        if sampler == "cmaes" and g.size:
-            f = f + sign * PENALTY * (1 + np.abs(f)) * np.maximum(g, 0).sum()
-        return [float(v) for v in f] if len(f) > 1 else float(f[0])
-
-    stop = optuna.study.MaxTrialsCallback(total, states=(optuna.trial.TrialState.COMPLETE,))
-    study.optimize(objective, n_trials=remaining, callbacks=[stop], catch=())
-    return ran[0]
+    f, g = goals.evaluate(*problem.predict(designs))
+    if sampler == "cmaes" and g.shape[1]:
+        sign = np.array([1.0 if d == "minimize" else -1.0 for d in goals.directions])
+        f = f + sign * PENALTY * (1 + np.abs(f)) * np.maximum(g, 0).sum(axis=1, keepdims=True)
+    return list(zip(f, g, strict=True))
 
 
 def feasible(trial: Any) -> bool:

@@ -71,32 +71,47 @@ def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str
     total = design.n_train + design.n_test
     done = set(finished_samples(out, total))
     pending = [i for i in range(total) if i not in done]
-    store_fields = not (loaded.case.mesh_parameters() & set(design.inputs))
 
     t0 = time.perf_counter()
-    lost: list[tuple[int, BaseException]] = []
     with _Progress(total, len(done), opts.progress) as bar:
-        tasks = [(i, design.values(loaded.case, i)) for i in pending]
-        worker = WorkerArgs(str(loaded.path.resolve()), loaded.hash, store_fields)
-        for outcome in execute(worker, tasks, opts.workers, opts.scheduler):
-            if isinstance(outcome, SampleRecord):
-                write_sample(out, outcome)
-                bar.advance(outcome.status == OK)
-            else:
-                lost.append(outcome)
+        run_tasks(out, loaded, design, pending, opts, bar)
     wall = time.perf_counter() - t0
-    if lost:
-        i, e = lost[0]
-        raise RuntimeError(
-            f"{len(lost)} samples were not run: the workers were lost (sample {i}: "
-            f"{type(e).__name__}: {e}); rerun the same command to finish them"
-        )
     ds = assemble(out, design, loaded)
     write_dataset(ds, out / "dataset.nc")
     summary = _summary(loaded, design, ds, opts, wall, computed=len(pending))
     summary["folder"] = str(out)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def run_tasks(
+    out: Path,
+    loaded: LoadedCase,
+    design: Design,
+    indices: list[int],
+    opts: SweepOptions,
+    bar: _Progress,
+) -> None:
+    """Solve the samples `indices` of `design` on the sweep's workers; store each as it ends.
+
+    Raises RuntimeError when workers were lost (rerun the same command to finish the rest).
+    """
+    store_fields = not (loaded.case.mesh_parameters() & set(design.inputs))
+    lost: list[tuple[int, BaseException]] = []
+    tasks = [(i, design.values(loaded.case, i)) for i in indices]
+    worker = WorkerArgs(str(loaded.path.resolve()), loaded.hash, store_fields)
+    for outcome in execute(worker, tasks, opts.workers, opts.scheduler):
+        if isinstance(outcome, SampleRecord):
+            write_sample(out, outcome)
+            bar.advance(outcome.status == OK)
+        else:
+            lost.append(outcome)
+    if lost:
+        i, e = lost[0]
+        raise RuntimeError(
+            f"{len(lost)} samples were not run: the workers were lost (sample {i}: "
+            f"{type(e).__name__}: {e}); rerun the same command to finish them"
+        )
 
 
 def _resume_or_start(out: Path, loaded: LoadedCase, design: Design) -> Design:

@@ -51,7 +51,7 @@ def fin(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("fin")
     (d / "fin.yaml").write_text(FIN_CASE)
-    cfg = FitConfig(train=TrainConfig(members=2, hidden=(16,), epochs=60, patience=30))
+    cfg = FitConfig(train=TrainConfig(members=2, hidden=(16,), epochs=60))
     s = fit_surrogate(from_dataset(fin_dataset(32, 8)), cfg)
     s.save(d / "fin.pt")
     return d / "fin.yaml", d / "fin.pt", s
