@@ -332,6 +332,7 @@ class GlassFlow:
         self._evaluator: PointEvaluator | None = None
         self._forms: dict[str, Any] = {}
         self._initialised = False
+        self._anchor: tuple[np.ndarray, dict[str, float]] | None = None
         self._scale: float | None = None  # first residual norm seen: scales the tolerance
 
     # ---- set-up helpers ---------------------------------------------------------------------
@@ -459,14 +460,30 @@ class GlassFlow:
         ok = snes.getConvergedReason() > 0 and bool(np.all(np.isfinite(self.w.x.array)))
         return ok, int(snes.getIterationNumber())
 
+    def set_anchor(self) -> None:
+        """Start every later solve from the current (converged) solution instead of the last.
+
+        Where the steady state is not unique (a strongly cooled melt near the viscosity cap), the
+        state Newton lands on depends on where it starts; anchored, the result of a solve depends
+        on its parameters only, not on the order of the solves (sweeps, resumed sweeps, FE checks).
+        """
+        if not self._initialised:
+            raise RuntimeError("set_anchor needs a converged solution")
+        self._anchor = (self.w.x.array.copy(), self.c.values)
+
     def solve(self, params: Mapping[str, float] | None = None) -> Result:
         """Solve for `params` (SI).
 
-        Newton starts from the last solution (warm start); if it fails, the parameters move from
-        the last values to the new ones in steps (`_parameter_continuation`). A first solve, or
-        a continuation that fails, starts cold (`_cold_start`).
+        Newton starts from the last solution (warm start), or from the anchor (`set_anchor`); if
+        it fails, the parameters move from those of the start to the new ones in steps
+        (`_parameter_continuation`). A first solve, or a continuation that fails, starts cold
+        (`_cold_start`).
         """
         t0 = time.perf_counter()
+        if self._anchor is not None:
+            self.w.x.array[:] = self._anchor[0]
+            self.c.update(self._anchor[1])
+            self._initialised = True
         previous = self.c.values
         if params:
             self.c.update(params)

@@ -57,7 +57,7 @@ FURNACE_QOIS = FLOW_QOIS + (
     "batch_heat",  # drawn by the melting batch
     "enthalpy_outflow",  # carried out by the pull (throat − inlet), incl. the inlet's conduction
     "energy_imbalance",  # (input − all outputs) / input: closes to solver precision
-    "spring_zone",  # x where the surface flow reverses (hot-spot convection cells meet)
+    "spring_zone",  # x where the surface flow divides (backwards to the batch / forwards)
 )
 
 
@@ -256,6 +256,9 @@ class GlassFurnace:
     def ndofs(self) -> int:
         return self.flow.ndofs
 
+    def set_anchor(self) -> None:
+        self.flow.set_anchor()
+
     def solve(self, params: Mapping[str, float] | None = None) -> Result:
         result = self.flow.solve(params)
         if result.solver.converged:
@@ -294,21 +297,35 @@ class GlassFurnace:
         }
 
     def spring_zone(self, samples: int = 400) -> float:
-        """x where the surface velocity turns from backwards (to the batch) to forwards; NaN if
-        the surface flows one way only."""
+        """The spring zone on the glass surface (`spring_zone_position`); NaN if none."""
         g = self.geometry
         if self._surface_line is None:
             xs = np.linspace(g.batch_length, g.length, samples + 2)[1:-1]
             pts = np.column_stack([xs, np.full_like(xs, g.depth)])
             self._surface_line = PointEvaluator(self.domain.mesh, pts)
         u = self.flow.fields()["velocity"]
-        ux = self._surface_line(u)[:, 0]
-        xs = self._surface_line.points[:, 0]
-        up = np.flatnonzero((ux[:-1] < 0) & (ux[1:] >= 0))
-        if not up.size:
-            return float("nan")
-        i = up[np.argmax(ux[up + 1] - ux[up])]  # the strongest reversal
-        return float(xs[i] - ux[i] * (xs[i + 1] - xs[i]) / (ux[i + 1] - ux[i]))
+        return spring_zone_position(self._surface_line.points[:, 0], self._surface_line(u)[:, 0])
+
+
+def spring_zone_position(xs: np.ndarray, ux: np.ndarray) -> float:
+    """Where the surface flow divides: backwards (to the batch) on one side, forwards on the other.
+
+    Secondary convection cells make several places where the surface velocity `ux` (at the
+    increasing positions `xs`) turns from negative to positive. The spring zone is the one from
+    which the surface flow spreads most: the minimum of F(x) = ∫ ux dx, which lies at such a
+    turn. A weak secondary cell hardly changes F, so it does not move the spring zone (taking
+    the steepest turn instead made the position jump between cells: a surrogate's R² of 0.88).
+    NaN if the surface flows one way only.
+    """
+    up = np.flatnonzero((ux[:-1] < 0) & (ux[1:] >= 0))
+    if not up.size:
+        return float("nan")
+    dx = np.diff(xs)
+    F = np.concatenate([[0.0], np.cumsum(0.5 * (ux[1:] + ux[:-1]) * dx)])
+    t = -ux[up] / (ux[up + 1] - ux[up])  # linear ux: the zero between the two points
+    at_zero = F[up] + 0.5 * ux[up] * t * dx[up]  # F at the zero (trapezoid up to it)
+    i = int(np.argmin(at_zero))
+    return float(xs[up[i]] + t[i] * dx[up[i]])
 
 
 def default_probes(g: FurnaceGeometry) -> list[Probe]:

@@ -23,7 +23,7 @@ from surrogates.normalise import InputScaler
 from surrogates.pod import LinearCodec
 
 FORMAT = "twinkit-surrogate"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: trend + residual heads, per-output scales (older files: retrain)
 
 
 class SurrogateRangeWarning(UserWarning):
@@ -232,6 +232,11 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
         raise ValueError(f"{path}: not a readable surrogate file ({e})") from None
     if not isinstance(s, dict) or s.get("format") != FORMAT:
         raise ValueError(f"{path}: not a twinkit surrogate file")
+    if s["format_version"] < FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: surrogate format version {s['format_version']} was written by an older "
+            f"twinkit; this one reads version {FORMAT_VERSION}. Retrain it with `twinkit train`"
+        )
     if s["format_version"] > FORMAT_VERSION:
         raise ValueError(
             f"{path}: surrogate format version {s['format_version']} is newer than this "

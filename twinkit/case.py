@@ -505,6 +505,7 @@ class RunSpec(Strict):
     members: int = Field(5, ge=1)  # ensemble members of the surrogate
     epochs: int | None = Field(None, ge=1)  # most training epochs (None: the trainer's default)
     trials: int = Field(100, ge=1)  # optimisation trials on the surrogate
+    refine: int = Field(3, ge=0)  # FE infill rounds while the best design fails verification
     sensors: str | None = None  # replayed sensor file (CSV/Parquet), relative to the case file
 
 

@@ -31,8 +31,24 @@ QOI_UNITS = {
     "max_velocity": "m/s",
     "nusselt": "1",
     "fraction_below": "1",
+    "heat_input": "W",
+    "wall_losses": "W",
+    "batch_heat": "W",
+    "enthalpy_outflow": "W",
+    "energy_imbalance": "1",
+    "spring_zone": "m",
 }
-PER_DEPTH = {"reaction_force", "mass", "heat_flow", "advected_heat", "source_heat"}
+PER_DEPTH = {
+    "reaction_force",
+    "mass",
+    "heat_flow",
+    "advected_heat",
+    "source_heat",
+    "heat_input",
+    "wall_losses",
+    "batch_heat",
+    "enthalpy_outflow",
+}
 
 
 def output_units(case: Case, name: str) -> tuple[str, ...]:

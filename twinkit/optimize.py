@@ -43,6 +43,7 @@ class Options:
     verify: int = 1
     refine: bool = False
     refine_rounds: int = 3
+    dataset: Path | None = None  # the training data --refine adds to (runs/<case>/data/dataset.nc)
     robust: float = 0.0
     tolerance: float = 0.01
     out: Path | None = None
@@ -113,6 +114,7 @@ def optimize_case(
     if opts.verify and solve is None:
         solve = CaseSolver(loaded)
     rounds: list[dict[str, Any]] = []
+    refined: Path | None = None  # the last surrogate the refinement saved
     for r in range(opts.refine_rounds + 1 if opts.refine else 1):
         study_name = name if r == 0 else f"{name}-refine{r}"
         with open_study(problem, storage, study_name, sampler, seed, surrogate_id) as opened:
@@ -135,12 +137,15 @@ def optimize_case(
         rounds[-1]["verify_seconds"] = round(time.perf_counter() - tv, 3)
         if not opts.refine or all(c["verified"] for c in checks) or r == opts.refine_rounds:
             break
-        refiner = refiner or DatasetRefiner(runs / "data" / "dataset.nc", out, surrogate)
+        dataset = opts.dataset or runs / "data" / "dataset.nc"
+        refiner = refiner or DatasetRefiner(dataset, out, surrogate)
         refiner.add(outcomes)
         problem.surrogate = refiner.retrain()
+        refined = getattr(refiner, "saved", None)
         surrogate_id = f"{surrogate_id}+refine{r + 1}"
     files = _plots(study, problem, out) if opts.plots else []
     summary = _summary(loaded, problem, opts, rounds, storage, sampler, source, files)
+    summary["refined_surrogate"] = str(refined) if refined else None
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     summary_path = out / "summary.json"
     write_json(summary_path, summary)

@@ -63,6 +63,7 @@ class Job:
     epochs: int | None
     trials: int
     sensors: Path | None
+    refine: int = 3
     tolerance: float = 0.01
     force: bool = False  # rerun every stage, and the sweep's samples too
     console: Any = None
@@ -142,6 +143,7 @@ def prepare(case_path: Path, opts: RunOptions) -> Job:
         epochs=r.epochs,
         trials=pick(opts.trials, "trials", 1),
         sensors=sensors,
+        refine=r.refine,
         force=opts.force,
     )
 
@@ -255,7 +257,7 @@ def _why_not(stage: str, job: Job) -> str:
 
 
 def _settings(job: Job) -> dict[str, Any]:
-    keys = ("samples", "test", "workers", "members", "epochs", "trials", "tolerance")
+    keys = ("samples", "test", "workers", "members", "epochs", "trials", "refine", "tolerance")
     return {k: getattr(job, k) for k in keys} | {"sensors": str(job.sensors or "") or None}
 
 

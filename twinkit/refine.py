@@ -39,6 +39,7 @@ class DatasetRefiner:
             json.loads(self.infill_path.read_text())["samples"] if self.infill_path.exists() else []
         )
         self.rounds = 0
+        self.saved: Path | None = None  # the file of the last retrained surrogate
 
     def add(self, outcomes: Sequence[FEOutcome]) -> None:
         from twinkit.output import write_json
@@ -81,5 +82,6 @@ class DatasetRefiner:
         config = FitConfig(train=TrainConfig(**train), **cfg)
         self.rounds += 1
         s = fit_surrogate(data, config, {"refined_from": str(self.dataset), "infill": len(x)})
-        s.save(self.out / f"surrogate_{self.rounds}.pt")
+        self.saved = self.out / f"surrogate_{self.rounds}.pt"
+        s.save(self.saved)
         return s

@@ -38,7 +38,7 @@ class SampleWorker:
                 f"{case_path}: the case file on this worker differs from the sweep's "
                 f"(hash {self.loaded.hash}, expected {case_hash})"
             )
-        self.runner = CaseRunner(self.loaded, MPI.COMM_SELF)
+        self.runner = CaseRunner(self.loaded, MPI.COMM_SELF, anchored=True)
         self.store_fields = store_fields
         self._mesh: Any = None
         self._vertex_mesh: VertexMesh | None = None

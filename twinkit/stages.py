@@ -143,24 +143,36 @@ def optimize_inputs(job: Job) -> dict[str, Any] | None:
         "calibration": job.file(CALIBRATION),
         "case": job.section("seed", "parameters", "probes", "outputs", "optimization"),
         "trials": job.trials,
+        "refine": job.refine,
+        "tolerance": job.tolerance,
     }
 
 
 def optimize(job: Job) -> tuple[list[str], str]:
+    """Optimize on the surrogate; with `refine` rounds, FE-check the best design and, while it
+    fails, add the FE result to the training data, retrain and optimize again."""
     from twinkit.optimize import Options, optimize_case
 
     out = job.out / "optimize"
-    (out / "study.db").unlink(missing_ok=True)  # a new surrogate or problem: a new study
+    # a new surrogate or problem: a new study, and infill from an old one is not reused
+    for old in [out / "study.db", out / "infill.json", *out.glob("surrogate_*.pt")]:
+        old.unlink(missing_ok=True)
     opts = Options(
         trials=job.trials,
         surrogate=job.out / "surrogate.pt",
-        verify=0,
+        verify=1 if job.refine else 0,
+        tolerance=job.tolerance,
+        refine=job.refine > 0,
+        refine_rounds=job.refine,
+        dataset=job.out / "data" / "dataset.nc",
         out=out,
         calibration=job.out / CALIBRATION,
     )
     s, _ = optimize_case(job.case_path, opts)
     t = s["trials"]
     note = f"{t['complete']} trials, {t['feasible']} feasible on the surrogate"
+    if s.get("refined_surrogate"):
+        note += f"; {len(s['rounds']) - 1} FE infill round(s)"
     if not s["best"] or not s["best"][0]["predicted_feasible"]:
         job.notes.append("optimize: no feasible design found on the surrogate")
         note += "; no feasible design"

@@ -46,7 +46,7 @@ class CaseSolver:
 
             from twinkit.runner import CaseRunner
 
-            self._runner = CaseRunner(self.loaded, MPI.COMM_SELF)
+            self._runner = CaseRunner(self.loaded, MPI.COMM_SELF, anchored=True)
         t0 = time.perf_counter()
         r = self._runner.solve(dict(values))
         self.solves += 1

@@ -26,13 +26,16 @@ def verify_best(
     from twinkit.optimize import load_surrogate_file
     from twinkit.verify import CaseSolver, verify_designs
 
-    chosen = json.loads((out / "optimize" / "summary.json").read_text())["best"]
+    optimized = json.loads((out / "optimize" / "summary.json").read_text())
+    chosen = optimized["best"]
+    # the surrogate the designs were chosen on: the last one refined by FE infill, if any
+    surrogate_path = Path(optimized.get("refined_surrogate") or out / "surrogate.pt")
     folder = out / "verify"
     folder.mkdir(parents=True, exist_ok=True)
     checks: list[dict[str, Any]] = []
     files: list[str] = []
     if chosen:
-        surrogate = load_surrogate_file(out / "surrogate.pt")
+        surrogate = load_surrogate_file(surrogate_path)
         problem = build_problem(loaded, Goals.from_case(loaded), surrogate, {}, calibration)
         designs = [d["design"] for d in chosen]
         checks, outcomes = verify_designs(problem, designs, CaseSolver(loaded), tolerance)

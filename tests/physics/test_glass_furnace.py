@@ -92,6 +92,22 @@ def test_warm_start_returns_to_the_same_state(furnace, nominal):
         assert again.sensors[name] == pytest.approx(v, rel=1e-7, abs=1e-6)
 
 
+def test_anchored_solves_depend_on_their_parameters_only(furnace, nominal):
+    """Anchored, every solve starts from the nominal state: the same parameters give the same
+    state bit for bit, whatever was solved before (the box's cold corner has several states)."""
+    assert furnace.solve(NOMINAL).solver.converged
+    furnace.set_anchor()
+    try:
+        p = NOMINAL | {"wall_htc": 3.0, "absorption": 200.0}
+        first = furnace.solve(p)
+        assert furnace.solve(NOMINAL | {"boost_power": 1.2e6}).solver.converged
+        second = furnace.solve(p)
+        assert first.solver.converged and second.solver.converged
+        assert second.sensors == first.sensors and second.qoi == first.qoi
+    finally:
+        furnace.flow._anchor = None
+
+
 def test_symmetric_forcing_gives_symmetric_flow():
     """A cavity heated through its surface by a crown profile symmetric about the middle, on a
     mirror-symmetric mesh: T(L − x, y) = T(x, y), u_x(L − x, y) = −u_x(x, y)."""
@@ -127,3 +143,16 @@ def test_symmetric_forcing_gives_symmetric_flow():
     scale = r.qoi["umax"]
     np.testing.assert_allclose(ua[:, 0], -ub[:, 0], atol=1e-6 * scale)
     np.testing.assert_allclose(ua[:, 1], ub[:, 1], atol=1e-6 * scale)
+
+
+def test_spring_zone_is_where_the_surface_flow_divides():
+    from physics.glass_furnace import spring_zone_position
+
+    xs = np.linspace(2.5, 10.0, 400)
+    main = np.tanh(xs - 6.0)  # backwards left of 6 m, forwards right of it
+    assert spring_zone_position(xs, main) == pytest.approx(6.0, abs=1e-4)
+    # a weak secondary cell near the front wall: a second, steeper turn that is not the divide
+    cell = main - 1.2 * np.exp(-(((xs - 9.0) / 0.15) ** 2))
+    assert np.sum((cell[:-1] < 0) & (cell[1:] >= 0)) == 2
+    assert spring_zone_position(xs, cell) == pytest.approx(6.0, abs=1e-4)
+    assert np.isnan(spring_zone_position(xs, np.ones_like(xs)))

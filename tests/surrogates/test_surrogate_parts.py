@@ -105,6 +105,15 @@ def test_load_refuses_other_files(tmp_path):
         load_surrogate(tmp_path / "evil.pt")
 
 
+def test_load_names_a_format_version_it_does_not_read(trained, tmp_path):
+    trained("pod_sensors").save(tmp_path / "s.pt")
+    state = torch.load(tmp_path / "s.pt", weights_only=True)
+    for version, message in ((1, r"older twinkit.*twinkit train"), (99, "newer")):
+        torch.save(state | {"format_version": version}, tmp_path / f"v{version}.pt")
+        with pytest.raises(ValueError, match=message):
+            load_surrogate(tmp_path / f"v{version}.pt")
+
+
 def test_onnx_export_matches_torch(trained, fin_split, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")

@@ -377,3 +377,14 @@ def test_two_workers_share_one_postgresql_study(beam, tmp_path, postgres):
     again, _ = _run(beam, tmp_path, trials=40, storage=postgres)
     assert again["trials"]["this_run"] == 0
     assert again["best"][0]["trial"] == study.best_trial.number
+
+
+def test_furnace_outputs_have_their_units_in_constraints():
+    """Heat flows of the 2D furnace are per metre of tank width, the spring zone a position."""
+    from twinkit.objectives import output_units
+
+    case = load_case(HERE.parents[1] / "cases" / "furnace.yaml", check_regions=False).case
+    want = {"heat_input": "W/m", "wall_losses": "W/m", "batch_heat": "W/m",
+            "enthalpy_outflow": "W/m", "energy_imbalance": "1", "spring_zone": "m",
+            "min_temperature": "K", "max_velocity": "m/s", "cold_fraction": "1"}  # fmt: skip
+    assert {n: output_units(case, n)[0] for n in want} == want

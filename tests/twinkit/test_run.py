@@ -114,6 +114,9 @@ def test_run_end_to_end_then_skips_and_reruns_from_the_changed_stage(plate, tmp_
     assert check["outputs"]["T_mean"]["fe"] == pytest.approx(fe, rel=1e-9)
     pred = opt["best"][0]["predicted"]["T_mean"]["mean"]
     assert check["outputs"]["T_mean"]["relative_error"] == pytest.approx(abs(pred - fe) / fe)
+    # the optimize stage's own FE check (refining while it fails) agrees with the verify stage
+    assert opt["best"][0]["verification"]["verified"] == check["verified"]
+    assert (len(opt["rounds"]) > 1) == (opt["refined_surrogate"] is not None)
 
     # nothing changed: every stage is up to date and no output is rewritten
     files = {
