@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from surrogates.kriging import KrigingCodes
 from surrogates.mlp import EnsembleMLP, one_thread
 from surrogates.normalise import InputScaler
 from surrogates.pod import LinearCodec
 
 FORMAT = "twinkit-surrogate"
-FORMAT_VERSION = 2  # 2: trend + residual heads, per-output scales (older files: retrain)
+FORMAT_VERSION = 2  # 2: trend + residual heads, kriging codes (older files: retrain)
 
 
 class SurrogateRangeWarning(UserWarning):
@@ -47,18 +48,33 @@ class Head:
     std_scale: np.ndarray  # (p,) calibration of the ensemble spread
     names: list[str]
     shape: tuple[int, ...] = ()  # field shape per sample, e.g. (node,) or (node, component)
+    kriging: KrigingCodes | None = None  # GPs for some codes of a per-output (identity) codec
 
     def codes(self, xs: torch.Tensor) -> torch.Tensor:
         """Members' codes (members, n, k) for scaled inputs."""
         return self.net(xs)
 
+    def _kriged(self) -> tuple[np.ndarray, np.ndarray]:
+        """Output columns of the kriging codes and their decode factor (identity codec)."""
+        assert self.kriging is not None
+        cols = np.argmax(self.codec.modes[:, self.kriging.index], axis=0)
+        return cols, self.codec.z_scale * self.codec.scale[cols]
+
     def mean_std_torch(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y = self.codec.decode_torch(self.codes(xs))  # (m, n, p)
         mean = y.mean(0)
         if len(y) < 2:
-            return mean, torch.zeros_like(mean)
-        tiny = torch.as_tensor((1e-12 * self.codec.scale) ** 2, dtype=y.dtype)
-        std = y.var(0).clamp_min(tiny).sqrt()
+            std = torch.zeros_like(mean)
+        else:
+            tiny = torch.as_tensor((1e-12 * self.codec.scale) ** 2, dtype=y.dtype)
+            std = y.var(0).clamp_min(tiny).sqrt()
+        if self.kriging is not None:
+            cols, f = self._kriged()
+            zm, zs = self.kriging.mean_std(xs)
+            f_t = torch.as_tensor(f, dtype=y.dtype)
+            mean, std = mean.clone(), std.clone()
+            mean[:, cols] = torch.as_tensor(self.codec.offset[cols], dtype=y.dtype) + zm * f_t
+            std[:, cols] = zs * f_t
         return mean, std * torch.as_tensor(self.std_scale, dtype=y.dtype)
 
     def mean_std(self, xs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +86,14 @@ class Head:
         var = np.zeros_like(mean)
         for zm in z:
             var += self.codec.decode_deviation(zm - z_mean) ** 2
-        std = np.sqrt(var / (len(z) - 1)) * self.std_scale if len(z) > 1 else var
-        return mean, std
+        std = np.sqrt(var / (len(z) - 1)) if len(z) > 1 else var
+        if self.kriging is not None:
+            cols, f = self._kriged()
+            with torch.no_grad():
+                zm, zs = (v.numpy() for v in self.kriging.mean_std(xs))
+            mean[:, cols] = self.codec.offset[cols] + zm * f
+            std[:, cols] = zs * f
+        return mean, std * self.std_scale
 
     def state(self) -> dict[str, Any]:
         return {
@@ -80,6 +102,7 @@ class Head:
             "std_scale": torch.from_numpy(np.ascontiguousarray(self.std_scale, dtype=np.float64)),
             "names": list(self.names),
             "shape": list(self.shape),
+            "kriging": None if self.kriging is None else self.kriging.state(),
         }
 
     @classmethod
@@ -90,6 +113,7 @@ class Head:
             s["std_scale"].numpy(),
             list(s["names"]),
             tuple(s["shape"]),
+            None if s.get("kriging") is None else KrigingCodes.from_state(s["kriging"]),
         )
 
 

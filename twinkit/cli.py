@@ -270,6 +270,13 @@ def train(
     baselines: Annotated[
         bool, typer.Option(help="Compare with RBF and Gaussian-process baselines.")
     ] = True,
+    kriging: Annotated[
+        bool,
+        typer.Option(
+            help="Let a Gaussian process take a scalar output it predicts better (slower "
+            "predictions)."
+        ),
+    ] = False,
 ) -> None:
     """Train a surrogate on a sweep; write surrogate.pt, train_summary.json and PNGs."""
     from twinkit.train import report, train_case
@@ -277,7 +284,9 @@ def train(
     def log(message: str) -> None:
         typer.echo(message, err=True)
 
-    summary, path = train_case(case, data, out, members, epochs, seed, curve, baselines, log=log)
+    summary, path = train_case(
+        case, data, out, members, epochs, seed, curve, baselines, log=log, kriging=kriging
+    )
     report(summary, path)
 
 

@@ -46,6 +46,7 @@ def train_case(
     baselines: bool = True,
     plots: bool = True,
     log: Callable[[str], None] = lambda _: None,
+    kriging: bool = False,
 ) -> tuple[dict[str, Any], Path]:
     """Train, evaluate and write the outputs; returns the summary and the path of its JSON file."""
     from surrogates import FitConfig, TrainConfig, from_dataset, split
@@ -87,7 +88,7 @@ def train_case(
             if k in ds.attrs
         },
     }
-    config = FitConfig(train=train_cfg)
+    config = FitConfig(train=train_cfg, kriging=kriging)
     study = run_study(train, test, config, provenance, baselines, curve, log)
     out.mkdir(parents=True, exist_ok=True)
     model_path = study.surrogate.save(out / "surrogate.pt")
@@ -104,6 +105,7 @@ def train_case(
         "seed": seed,
         "members": members,
         "epochs": train_cfg.epochs,
+        "kriging": kriging,
         "test_set": "dataset split" if has_test else "seeded 20 % hold-out of the training samples",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **study.summary,

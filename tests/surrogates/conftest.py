@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from surrogate_kinds import CONTRACT_CONFIG, only
+from surrogate_kinds import config, only
 
 from surrogates import TrainingData, fit_surrogate, from_dataset, split
 from surrogates.synthetic import fin_dataset
@@ -26,7 +26,7 @@ def trained(fin_split):
 
     def get(kind: str):
         if kind not in _trained:
-            _trained[kind] = fit_surrogate(only(fin_split[0], kind), CONTRACT_CONFIG)
+            _trained[kind] = fit_surrogate(only(fin_split[0], kind), config(kind))
         return _trained[kind]
 
     return get
