@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from twinkit.case import CaseError, LoadedCase, load_case
+from twinkit.provenance import solver_hash
 from twinkit.sample_store import (
     OK,
     finished_samples,
@@ -34,9 +35,18 @@ from twinkit.sample_store import (
     write_state,
 )
 from twinkit.sampling import Design, make_design, to_si, unit_points
-from twinkit.sweep import SweepOptions, _Progress, _summary, run_tasks
+from twinkit.sweep import SweepOptions, _Progress, _summary, raise_if_differs, run_tasks
 
-_COMPARED = ("case_hash", "doe", "samples", "test_samples", "seed", "inputs", "adaptive")
+_COMPARED = (
+    "case_hash",
+    "solver_hash",
+    "doe",
+    "samples",
+    "test_samples",
+    "seed",
+    "inputs",
+    "adaptive",
+)
 _POOL_STREAM = 2  # the candidates' random stream of the case seed (0: training, 1: test)
 
 
@@ -145,6 +155,7 @@ def resume_or_start(
         "case": loaded.name,
         "case_file": str(loaded.path),
         "case_hash": loaded.hash,
+        "solver_hash": solver_hash(),
         "doe": "adaptive",
         "samples": opts.samples,
         "test_samples": opts.test_samples,
@@ -167,15 +178,7 @@ def resume_or_start(
         }
         write_state(out / "sweep.json", state)
         return state
-    differ = [
-        f"{k}={old.get(k)!r} (this run: {state[k]!r})" for k in _COMPARED if old.get(k) != state[k]
-    ]
-    if differ:
-        raise CaseError(
-            f"{out}: holds a sweep of case '{old.get('case')}' that differs from this one: "
-            + ", ".join(differ)
-            + "; rerun with the same case file and options to continue it, or give another --out"
-        )
+    raise_if_differs(out, old, state, _COMPARED)
     return old
 
 

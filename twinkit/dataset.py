@@ -16,6 +16,7 @@ import numpy as np
 
 import twinkit
 from twinkit.case import LoadedCase
+from twinkit.provenance import solver_hash
 from twinkit.sample_store import OK, SampleRecord, atomic_write, read_mesh, read_sample, sample_path
 from twinkit.sampling import Design
 
@@ -98,6 +99,7 @@ def assemble(folder: Path, design: Design, loaded: LoadedCase) -> Any:
         "case": loaded.name,
         "case_hash": loaded.hash,
         "twinkit_version": twinkit.__version__,
+        "solver_hash": solver_hash(),
         "mesh_hash": hashes[0] if len(hashes) == 1 else ("varies" if hashes else ""),
         "seed": design.seed,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -18,6 +18,7 @@ import numpy as np
 import twinkit
 from twinkit.case import CaseError, LoadedCase, load_case
 from twinkit.executors import WorkerArgs, execute
+from twinkit.provenance import solver_hash
 from twinkit.sample_store import (
     FAILED,
     OK,
@@ -30,7 +31,7 @@ from twinkit.sample_store import (
 )
 from twinkit.sampling import Design, make_design
 
-_COMPARED = ("case_hash", "doe", "samples", "test_samples", "seed", "inputs")
+_COMPARED = ("case_hash", "solver_hash", "doe", "samples", "test_samples", "seed", "inputs")
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,34 @@ def run_tasks(
         )
 
 
+def raise_if_differs(
+    out: Path, old: dict[str, Any], state: dict[str, Any], keys: tuple[str, ...]
+) -> None:
+    """CaseError naming what differs between the sweep in `out` and this one."""
+    keys_differ = [k for k in keys if old.get(k) != state[k]]
+    if not keys_differ:
+        return
+    differ = [f"{k}={old.get(k)!r} (this run: {state[k]!r})" for k in keys_differ]
+    hint = "; rerun with the same case file and options to continue it, or give another --out"
+    if keys_differ == ["solver_hash"]:
+        hint = (
+            "; the solver code changed since its samples were computed (a dataset must not mix "
+            "two versions of the physics): give another --out, or delete the folder"
+        )
+    raise CaseError(
+        f"{out}: holds a sweep of case '{old.get('case')}' that differs from this one: "
+        + ", ".join(differ)
+        + hint
+    )
+
+
 def _resume_or_start(out: Path, loaded: LoadedCase, design: Design) -> Design:
     """The design recorded in `out/sweep.json` if it is this sweep's; write it if there is none."""
     state = {
         "case": loaded.name,
         "case_file": str(loaded.path),
         "case_hash": loaded.hash,
+        "solver_hash": solver_hash(),
         "doe": design.method,
         "samples": design.n_train,
         "test_samples": design.n_test,
@@ -135,15 +158,7 @@ def _resume_or_start(out: Path, loaded: LoadedCase, design: Design) -> Design:
     if old is None:
         write_state(out / "sweep.json", state | {"points": design.points.tolist()})
         return design
-    differ = [
-        f"{k}={old.get(k)!r} (this run: {state[k]!r})" for k in _COMPARED if old.get(k) != state[k]
-    ]
-    if differ:
-        raise CaseError(
-            f"{out}: holds a sweep of case '{old.get('case')}' that differs from this one: "
-            + ", ".join(differ)
-            + "; rerun with the same case file and options to continue it, or give another --out"
-        )
+    raise_if_differs(out, old, state, _COMPARED)
     # the recorded points are the truth: the finished samples were computed there
     return Design(
         design.inputs,

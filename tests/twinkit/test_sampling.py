@@ -159,6 +159,12 @@ def test_dataset_contract_and_resume(write_case, tmp_path):
         sweep(case, out, 7, test_samples=2)
     with pytest.raises(CaseError, match="case_hash="):
         sweep(plate(write_case, nx=10), out, 6, test_samples=2)
+    # samples from other solver code are not mixed into the dataset
+    assert ds.attrs["solver_hash"] == json.loads((out / "sweep.json").read_text())["solver_hash"]
+    state = json.loads((out / "sweep.json").read_text())
+    (out / "sweep.json").write_text(json.dumps(state | {"solver_hash": "0123456789abcdef"}))
+    with pytest.raises(CaseError, match="solver_hash=.*the solver code changed"):
+        sweep(plate(write_case), out, 6, test_samples=2)
 
 
 def test_no_fields_when_the_mesh_varies(write_case, tmp_path):
