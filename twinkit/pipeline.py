@@ -78,7 +78,11 @@ class Job:
         return digest({k: self.raw.get(k) for k in keys})
 
     def physics(self) -> str:
-        return digest({k: v for k, v in self.raw.items() if k not in NOT_PHYSICS})
+        """Hash of the physics: the case's physics sections and the solver code."""
+        from twinkit.provenance import solver_hash
+
+        sections = {k: v for k, v in self.raw.items() if k not in NOT_PHYSICS}
+        return digest(sections | {"solver code": solver_hash()})
 
     def file(self, relative: str) -> str | None:
         """Content hash of an output (None when it does not exist)."""

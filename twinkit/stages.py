@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from twinkit.pipeline import Job, Stage, file_hash
+from twinkit.provenance import solver_hash
 
 SWEEP_DESIGN = "sobol"
 CALIBRATION = "calibration/summary.json"
@@ -78,9 +79,14 @@ def _start_afresh_if_other(job: Job, data: Path) -> None:
         old = json.loads(state.read_text())
     except ValueError:
         old = {}
-    this = {"case_hash": job.loaded.hash, "samples": job.samples, "test_samples": job.test}
+    this = {
+        "case_hash": job.loaded.hash,
+        "solver_hash": solver_hash(),
+        "samples": job.samples,
+        "test_samples": job.test,
+    }
     if any(old.get(k) != v for k, v in this.items()) or old.get("doe") != SWEEP_DESIGN:
-        job.log(f"{data}: an earlier sweep (other case version or design): starting afresh")
+        job.log(f"{data}: an earlier sweep (other case or solver version, or design): afresh")
         shutil.rmtree(data)
 
 
