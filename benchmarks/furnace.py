@@ -1,6 +1,6 @@
 """Furnace performance and mesh convergence; Blankenbach 1a against a plain DOLFINx script.
 
-    python benchmarks/furnace.py            # everything (≈ 10 min on 2 cores)
+    python benchmarks/furnace.py            # everything (≈ 25 min on 2 cores)
     python benchmarks/furnace.py --quick    # skip the finest mesh
     python benchmarks/furnace.py --corners  # also every corner of the parameter box
 
@@ -32,7 +32,7 @@ def _case(size: str | None = None, path: Path = ROOT / "cases" / "furnace.yaml")
 
     if size is None:
         return load_case(path)
-    text = path.read_text().replace("  size: 0.15 m", f"  size: {size}")
+    text = path.read_text().replace("  size: 0.125 m", f"  size: {size}")
     tmp = Path(tempfile.mkdtemp()) / "furnace.yaml"
     tmp.write_text(text)
     return load_case(tmp)
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     furnace_timings()
     if args.corners:
         corners()
-    sizes = ["0.2 m", "0.15 m", "0.1 m"] + ([] if args.quick else ["0.07 m"])
+    sizes = ["0.2 m", "0.15 m", "0.125 m", "0.1 m", "0.07 m"] + ([] if args.quick else ["0.05 m"])
     print("mesh convergence (change against the finest):")
     mesh_convergence(sizes)
     blankenbach()

@@ -10,7 +10,7 @@ ensemble is seeded from ``seed`` and its head's position, and the run is determi
 same seed gives the same surrogate. The members' spread is calibrated per output: the factor that
 puts 95 % of the out-of-fold residuals (each sample predicted by the member that held it out)
 inside ± 2 std. With ``kriging`` (off by default: on the furnace it made 1000 predictions take
-114 ms instead of 31 ms, see the README), a scalar output that is its own code (QoIs, and
+114-130 ms instead of 19-31 ms, see the README), a scalar output that is its own code (QoIs, and
 sensors without POD) is predicted by a Gaussian process's mean instead where the GP's error,
 cross-validated on the ensemble's folds, is below the ensemble's out-of-fold error
 (`surrogates.kriging`); its std, the GP's, is calibrated the same way on the CV residuals.
