@@ -91,7 +91,7 @@ def _fit_head(
         chosen = [j for j in range(z.shape[1]) if gp[j] < ens[j]]
         if chosen:
             head.kriging = kriging_codes(x_scaled, gps, chosen)
-            cols, f = head._kriged()
+            cols, f = head.kriged_columns()
             residual[:, cols] = gps.cv[mask][:, chosen] * f + codec.offset[cols] - y[mask][:, cols]
             spread[:, cols] = gps.cv_std[mask][:, chosen] * f
         info["kriging_codes"] = chosen

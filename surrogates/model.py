@@ -54,7 +54,7 @@ class Head:
         """Members' codes (members, n, k) for scaled inputs."""
         return self.net(xs)
 
-    def _kriged(self) -> tuple[np.ndarray, np.ndarray]:
+    def kriged_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """Output columns of the kriging codes and their decode factor (identity codec)."""
         assert self.kriging is not None
         cols = np.argmax(self.codec.modes[:, self.kriging.index], axis=0)
@@ -69,7 +69,7 @@ class Head:
             tiny = torch.as_tensor((1e-12 * self.codec.scale) ** 2, dtype=y.dtype)
             std = y.var(0).clamp_min(tiny).sqrt()
         if self.kriging is not None:
-            cols, f = self._kriged()
+            cols, f = self.kriged_columns()
             zm, zs = self.kriging.mean_std(xs)
             f_t = torch.as_tensor(f, dtype=y.dtype)
             mean, std = mean.clone(), std.clone()
@@ -88,7 +88,7 @@ class Head:
             var += self.codec.decode_deviation(zm - z_mean) ** 2
         std = np.sqrt(var / (len(z) - 1)) if len(z) > 1 else var
         if self.kriging is not None:
-            cols, f = self._kriged()
+            cols, f = self.kriged_columns()
             with torch.no_grad():
                 zm, zs = (v.numpy() for v in self.kriging.mean_std(xs))
             mean[:, cols] = self.codec.offset[cols] + zm * f

@@ -101,7 +101,7 @@ def test_same_seed_same_model(kind, fin_split):
     p1, p2 = s1.predict(x), s2.predict(x)
     other = replace(quick, train=replace(quick.train, seed=12))
     p3 = fit_surrogate(data, other).predict(x)
-    kriged = {h.names[j] for h in s1.scalar_heads if h.kriging for j in h._kriged()[0]}
+    kriged = {h.names[j] for h in s1.scalar_heads if h.kriging for j in h.kriged_columns()[0]}
     assert (kind == "kriging") == bool(kriged)
     for name in p1.mean:
         np.testing.assert_array_equal(p1.mean[name], p2.mean[name])
