@@ -82,3 +82,32 @@ def test_a_parameter_cannot_set_the_tank_width(tmp_path):
     path.write_text(text)
     with pytest.raises(CaseError, match="furnace.tank_width.*fixed value"):
         load_case(path)
+
+
+def test_every_corner_of_the_parameter_box_solves():
+    """All 2⁶ corners, each from the nominal state as sweeps start: converged, the energy
+    balance closed, the glass molten and hotter with the hotter crown."""
+    from twinkit.runner import CaseRunner
+    from twinkit.sampling import varied_parameters
+
+    loaded = load_case(CASE)
+    c = loaded.case
+    names = varied_parameters(loaded)
+    assert len(names) == 6
+    runner = CaseRunner(loaded, anchored=True)
+    heat = {}
+    for corner in range(2 ** len(names)):
+        bits = [(corner >> j) & 1 for j in range(len(names))]
+        values = c.parameter_values() | {
+            n: c.parameters[n].bounds[b] for n, b in zip(names, bits, strict=True)
+        }
+        r = runner.solve(values)
+        assert r.solver.converged, (bits, r.solver.message)
+        assert abs(r.qoi["energy_imbalance"]) < 0.01, bits
+        assert 1173.15 < r.qoi["min_temperature"] < r.qoi["mean_temperature"] < 1923.15, bits
+        heat[tuple(bits)] = r.qoi["heat_input"]
+    crown = names.index("crown_peak_temperature")
+    hotter = [k for k in heat if k[crown] == 1]
+    for k in hotter:  # a hotter crown radiates more heat into the glass
+        cooler = k[:crown] + (0,) + k[crown + 1 :]
+        assert heat[k] > heat[cooler], k
