@@ -24,29 +24,27 @@ from typing import Any
 import numpy as np
 
 from twinkit.case import CaseError, LoadedCase, load_case
-from twinkit.provenance import solver_hash
 from twinkit.sample_store import (
     OK,
     finished_samples,
     read_sample,
-    read_state,
     remove_temporaries,
     sample_path,
     write_state,
 )
 from twinkit.sampling import Design, make_design, to_si, unit_points
-from twinkit.sweep import SweepOptions, _Progress, _summary, raise_if_differs, run_tasks
-
-_COMPARED = (
-    "case_hash",
-    "solver_hash",
-    "doe",
-    "samples",
-    "test_samples",
-    "seed",
-    "inputs",
-    "adaptive",
+from twinkit.sweep import (
+    COMPARED,
+    SweepOptions,
+    _Progress,
+    _summary,
+    raise_if_differs,
+    read_sweep_state,
+    run_tasks,
+    sweep_identity,
 )
+
+_COMPARED = (*COMPARED, "adaptive")
 _POOL_STREAM = 2  # the candidates' random stream of the case seed (0: training, 1: test)
 
 
@@ -151,24 +149,10 @@ def resume_or_start(
 ) -> dict[str, Any]:
     """The state in `out/sweep.json` if it is this sweep's; a new one (written) if none."""
     first = make_design(loaded, a.initial, opts.method, opts.test_samples)
-    state = {
-        "case": loaded.name,
-        "case_file": str(loaded.path),
-        "case_hash": loaded.hash,
-        "solver_hash": solver_hash(),
-        "doe": "adaptive",
-        "samples": opts.samples,
-        "test_samples": opts.test_samples,
-        "seed": first.seed,
-        "inputs": list(first.inputs),
-        "adaptive": asdict(a) | {"initial_method": opts.method},
-    }
-    old = read_state(out / "sweep.json")
-    if old is None and any(out.glob("samples/*.npz")):
-        raise CaseError(
-            f"{out}: has sample files but no sweep.json saying which design they belong to; "
-            "give another --out (or delete the folder to start again)"
-        )
+    state = sweep_identity(
+        loaded, "adaptive", opts.samples, opts.test_samples, first.seed, first.inputs
+    ) | {"adaptive": asdict(a) | {"initial_method": opts.method}}
+    old = read_sweep_state(out)
     if old is None:
         state |= {
             "points": first.points[: a.initial].tolist(),

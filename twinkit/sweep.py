@@ -31,7 +31,8 @@ from twinkit.sample_store import (
 )
 from twinkit.sampling import Design, make_design
 
-_COMPARED = ("case_hash", "solver_hash", "doe", "samples", "test_samples", "seed", "inputs")
+# what must match for a folder's samples to belong to this sweep
+COMPARED = ("case_hash", "solver_hash", "doe", "samples", "test_samples", "seed", "inputs")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,34 @@ def run_tasks(
         )
 
 
+def sweep_identity(
+    loaded: LoadedCase, doe: str, samples: int, test_samples: int, seed: int, inputs: Any
+) -> dict[str, Any]:
+    """What `sweep.json` records about a sweep (the keys of COMPARED, and which case)."""
+    return {
+        "case": loaded.name,
+        "case_file": str(loaded.path),
+        "case_hash": loaded.hash,
+        "solver_hash": solver_hash(),
+        "doe": doe,
+        "samples": samples,
+        "test_samples": test_samples,
+        "seed": seed,
+        "inputs": list(inputs),
+    }
+
+
+def read_sweep_state(out: Path) -> dict[str, Any] | None:
+    """`out/sweep.json`, or None for a new folder; CaseError for samples without one."""
+    old = read_state(out / "sweep.json")
+    if old is None and any(out.glob("samples/*.npz")):
+        raise CaseError(
+            f"{out}: has sample files but no sweep.json saying which design they belong to; "
+            "give another --out (or delete the folder to start again)"
+        )
+    return old
+
+
 def raise_if_differs(
     out: Path, old: dict[str, Any], state: dict[str, Any], keys: tuple[str, ...]
 ) -> None:
@@ -138,27 +167,13 @@ def raise_if_differs(
 
 def _resume_or_start(out: Path, loaded: LoadedCase, design: Design) -> Design:
     """The design recorded in `out/sweep.json` if it is this sweep's; write it if there is none."""
-    state = {
-        "case": loaded.name,
-        "case_file": str(loaded.path),
-        "case_hash": loaded.hash,
-        "solver_hash": solver_hash(),
-        "doe": design.method,
-        "samples": design.n_train,
-        "test_samples": design.n_test,
-        "seed": design.seed,
-        "inputs": list(design.inputs),
-    }
-    old = read_state(out / "sweep.json")
-    if old is None and any(out.glob("samples/*.npz")):
-        raise CaseError(
-            f"{out}: has sample files but no sweep.json saying which design they belong to; "
-            "give another --out (or delete the folder to start again)"
-        )
+    d = design
+    state = sweep_identity(loaded, d.method, d.n_train, d.n_test, d.seed, d.inputs)
+    old = read_sweep_state(out)
     if old is None:
         write_state(out / "sweep.json", state | {"points": design.points.tolist()})
         return design
-    raise_if_differs(out, old, state, _COMPARED)
+    raise_if_differs(out, old, state, COMPARED)
     # the recorded points are the truth: the finished samples were computed there
     return Design(
         design.inputs,
