@@ -60,6 +60,15 @@ class Head:
         cols = np.argmax(self.codec.modes[:, self.kriging.index], axis=0)
         return cols, self.codec.z_scale * self.codec.scale[cols]
 
+    def kriged(self, xs: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """Output columns of the kriging codes and their GP mean and std (n, g) in outputs."""
+        cols, f = self.kriged_columns()
+        assert self.kriging is not None
+        zm, zs = self.kriging.mean_std(xs)
+        f_t = torch.as_tensor(f, dtype=zm.dtype)
+        offset = torch.as_tensor(self.codec.offset[cols], dtype=zm.dtype)
+        return cols, offset + zm * f_t, zs * f_t
+
     def mean_std_torch(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y = self.codec.decode_torch(self.codes(xs))  # (m, n, p)
         mean = y.mean(0)
@@ -69,12 +78,9 @@ class Head:
             tiny = torch.as_tensor((1e-12 * self.codec.scale) ** 2, dtype=y.dtype)
             std = y.var(0).clamp_min(tiny).sqrt()
         if self.kriging is not None:
-            cols, f = self.kriged_columns()
-            zm, zs = self.kriging.mean_std(xs)
-            f_t = torch.as_tensor(f, dtype=y.dtype)
+            cols, k_mean, k_std = self.kriged(xs)
             mean, std = mean.clone(), std.clone()
-            mean[:, cols] = torch.as_tensor(self.codec.offset[cols], dtype=y.dtype) + zm * f_t
-            std[:, cols] = zs * f_t
+            mean[:, cols], std[:, cols] = k_mean, k_std
         return mean, std * torch.as_tensor(self.std_scale, dtype=y.dtype)
 
     def mean_std(self, xs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -88,11 +94,9 @@ class Head:
             var += self.codec.decode_deviation(zm - z_mean) ** 2
         std = np.sqrt(var / (len(z) - 1)) if len(z) > 1 else var
         if self.kriging is not None:
-            cols, f = self.kriged_columns()
             with torch.no_grad():
-                zm, zs = (v.numpy() for v in self.kriging.mean_std(xs))
-            mean[:, cols] = self.codec.offset[cols] + zm * f
-            std[:, cols] = zs * f
+                cols, k_mean, k_std = self.kriged(xs)
+            mean[:, cols], std[:, cols] = k_mean.numpy(), k_std.numpy()
         return mean, std * self.std_scale
 
     def state(self) -> dict[str, Any]:
