@@ -36,3 +36,31 @@ def test_batch_takes_the_best_then_spreads_out():
     d = np.sqrt(((p[:, None] - p[None]) ** 2).sum(-1)) + np.eye(5) * 9
     assert d.min() > ell  # greedy picks without damping would sit next to each other
     assert np.all(np.sqrt(((p - 0.5) ** 2).sum(1)) < 0.8)  # ... and still near the uncertain spot
+
+
+def test_every_output_has_the_same_say_in_the_score():
+    """An output's units, or how well it is fitted overall, do not change the score; round-off
+    outputs are left out (their ensemble spread is noise)."""
+    from types import SimpleNamespace
+
+    from surrogates.data import TrainingData
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (50, 1))
+    a, b = 1 + x[:, 0], 2 - x[:, 0]  # two outputs, uncertain at opposite ends
+
+    def score(scale_b: float, noise: np.ndarray) -> np.ndarray:
+        std = {"qoi_a": a, "qoi_b": scale_b * b, "qoi_c": noise}
+        data = TrainingData(
+            inputs=["p"], input_units={"p": ""}, bounds={"p": (0.0, 1.0)}, log_inputs={"p": False},
+            x=x, qoi_names=list(std), sensor_names=[], sensors=np.zeros((50, 0)), fields={},
+            units={},
+            qoi=np.column_stack([x[:, 0], 1e6 * x[:, 0], np.full(50, 3.0) + 1e-14 * x[:, 0]]),
+        )  # fmt: skip
+        surrogate = SimpleNamespace(predict=lambda _: SimpleNamespace(std=std))
+        return disagreement(surrogate, x, data)  # type: ignore[arg-type]
+
+    s = score(1.0, rng.uniform(0, 1, 50))
+    assert np.allclose(s, score(1e3, rng.uniform(0, 1e3, 50)))
+    # each output's variance over its mean over the points, averaged over the two real outputs
+    assert np.allclose(s, (a**2 / (a**2).mean() + b**2 / (b**2).mean()) / 2)
