@@ -6,20 +6,18 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from twinkit.case import (
+from twinkit.case import Case, CaseError, LoadedCase
+from twinkit.case_base import Q
+from twinkit.case_checks import vector_errors
+from twinkit.case_mesh import (
     BoxMesh,
     BracketMesh,
-    Case,
-    CaseError,
     FileMesh,
     FurnaceMesh,
     IntervalMesh,
-    LoadedCase,
     PlateWithHoleMesh,
-    Q,
     QuarterAnnulusMesh,
     RectangleMesh,
-    vector_errors,
 )
 
 

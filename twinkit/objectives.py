@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from twinkit import units
-from twinkit.case import GENERATOR_GDIM, Case, CaseError, LoadedCase
+from twinkit.case import Case, CaseError, LoadedCase
+from twinkit.case_mesh import GENERATOR_GDIM
 
 # SI unit of each QoI kind in 3D; kinds in PER_DEPTH are per unit depth in 2D (W/m) and per unit
 # area in 1D (W/m^2). Kinds not listed are temperatures.

@@ -13,7 +13,18 @@ from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
 # the physics, and the parts of twinkit that read a case and build and run its model
-_SOLVER = ("build.py", "case.py", "runner.py", "sample_worker.py", "units.py")
+_SOLVER = (
+    "build.py",
+    "case.py",
+    "case_base.py",
+    "case_checks.py",
+    "case_mesh.py",
+    "case_physics.py",
+    "case_sections.py",
+    "runner.py",
+    "sample_worker.py",
+    "units.py",
+)
 
 
 @cache

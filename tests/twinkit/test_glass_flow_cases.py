@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from twinkit.case import GLASS_FLOW_QOIS, load_case
+from twinkit.case import load_case
+from twinkit.case_checks import GLASS_FLOW_QOIS
 
 CASES = Path(__file__).parents[2] / "cases" / "benchmarks"
 BLANKENBACH_1A = (CASES / "blankenbach_1a.yaml").read_text()
