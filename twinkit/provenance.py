@@ -2,7 +2,8 @@
 
 A sweep records it, and a sweep folder computed by other solver code is not resumed: its
 finished samples would mix two versions of the physics in one dataset (the version number does
-not change while the code is developed).
+not change while the code is developed). `code_hash` covers the rest (surrogates/, twinkit/):
+`twinkit run` reruns its stages after the sweep when it changes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,22 @@ _SOLVER = (
 @cache
 def solver_hash() -> str:
     """16 hex digits of the SHA-256 of physics/*.py and the solver parts of twinkit."""
-    files = sorted((_ROOT / "physics").glob("*.py")) + [_ROOT / "twinkit" / f for f in _SOLVER]
+    return _hash(
+        sorted((_ROOT / "physics").glob("*.py")) + [_ROOT / "twinkit" / f for f in _SOLVER]
+    )
+
+
+@cache
+def code_hash() -> str:
+    """16 hex digits of the SHA-256 of surrogates/*.py and twinkit/*.py: the code of the stages
+    after the sweep (training, calibration, optimisation), whose results it changes without
+    changing the solver."""
+    return _hash(
+        sorted((_ROOT / "surrogates").glob("*.py")) + sorted((_ROOT / "twinkit").glob("*.py"))
+    )
+
+
+def _hash(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
         h.update(f.relative_to(_ROOT).as_posix().encode())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from twinkit.pipeline import Job, Stage, file_hash
-from twinkit.provenance import solver_hash
+from twinkit.provenance import code_hash, solver_hash
 
 SWEEP_DESIGN = "sobol"
 CALIBRATION = "calibration/summary.json"
@@ -94,6 +94,7 @@ def _start_afresh_if_other(job: Job, data: Path) -> None:
 def train_inputs(job: Job) -> dict[str, Any]:
     return {
         "dataset": job.file("data/dataset.nc"),
+        "code": code_hash(),
         "seed": job.loaded.case.seed,
         "members": job.members,
         "epochs": job.epochs,
@@ -124,6 +125,7 @@ def calibrate_inputs(job: Job) -> dict[str, Any] | None:
     return {
         "surrogate": job.file("surrogate.pt"),
         "sensor_file": file_hash(job.sensors),
+        "code": code_hash(),
         "case": job.section("seed", "parameters", "probes", "sensors"),
     }
 
@@ -147,6 +149,7 @@ def optimize_inputs(job: Job) -> dict[str, Any] | None:
     return {
         "surrogate": job.file("surrogate.pt"),
         "calibration": job.file(CALIBRATION),
+        "code": code_hash(),
         "case": job.section("seed", "parameters", "probes", "outputs", "optimization"),
         "trials": job.trials,
         "refine": job.refine,
@@ -194,6 +197,7 @@ def verify_inputs(job: Job) -> dict[str, Any] | None:
         "surrogate": job.file("surrogate.pt"),
         "calibration": job.file(CALIBRATION),
         "physics": job.physics(),
+        "code": code_hash(),
         "tolerance": job.tolerance,
     }
 

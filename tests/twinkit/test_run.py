@@ -87,7 +87,9 @@ def _actions(out: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_run_end_to_end_then_skips_and_reruns_from_the_changed_stage(plate, tmp_path, cli):
+def test_run_end_to_end_then_skips_and_reruns_from_the_changed_stage(
+    plate, tmp_path, cli, monkeypatch
+):
     out = tmp_path / "runs" / "plate"
     r = cli("run", plate)
     assert r.returncode == 0, r.output
@@ -127,6 +129,12 @@ def test_run_end_to_end_then_skips_and_reruns_from_the_changed_stage(plate, tmp_
     assert _actions(out) == dict.fromkeys(STAGES, "skipped")
     assert "7 up to date" in r.stdout
     assert {p: p.stat().st_mtime_ns for p in files} == files
+
+    # other training/calibration/optimisation code (not solver code): train onwards, sweep kept
+    monkeypatch.setattr("twinkit.stages.code_hash", lambda: "other code")
+    r = cli("run", plate)
+    assert r.returncode == 0, r.output
+    assert _actions(out) == dict.fromkeys(STAGES[:2], "skipped") | dict.fromkeys(STAGES[2:], "ran")
 
     # a tighter constraint: only the optimisation and what follows it rerun
     plate.write_text(PLATE.replace("max: 12 degC", "max: 11 degC"))
