@@ -100,10 +100,11 @@ print(
 # case with their ranges; the other parameters become `fixed` at their nominal values, and only
 # the temperature field is kept. Notebook 3 (calibration) uses the same copy and sweep: a sweep is
 # resumable, so running it again in the same folder computes nothing. The folder name carries the
-# case's hash, so a changed case gets a new sweep.
+# hashes of the case and of the solver code, so a changed case or solver gets a new sweep.
 
 # %%
 from twinkit.case import load_case
+from twinkit.provenance import solver_hash
 
 spec = yaml.safe_load((root / "cases" / "furnace.yaml").read_text())
 spec["name"] = "furnace_small"
@@ -124,7 +125,7 @@ spec["outputs"]["fields"] = ["temperature"]
 spec["sensors"] = {n: {"range": ["800 degC", "1700 degC"]} for n in spec["probes"]}
 case = work / "furnace_small.yaml"
 case.write_text(yaml.safe_dump(spec, sort_keys=False))
-small = work / f"furnace_small-{load_case(case).hash}"
+small = work / f"furnace_small-{load_case(case).hash}-{solver_hash()}"
 
 # %% [markdown]
 # 16 Sobol points to train on and 4 held-out points to test on (a warm solve takes 1-3 s), then

@@ -62,6 +62,7 @@ def twinkit(*args, check=True):
 
 # %%
 from twinkit.case import load_case
+from twinkit.provenance import solver_hash
 
 spec = yaml.safe_load((root / "cases" / "bracket.yaml").read_text())
 spec["name"] = "bracket_pareto"
@@ -83,7 +84,7 @@ spec["optimization"] = {
 }
 case = work / "bracket_pareto.yaml"
 case.write_text(yaml.safe_dump(spec, sort_keys=False))
-run = work / f"bracket_pareto-{load_case(case).hash}"  # a changed case gets a new folder
+run = work / f"bracket_pareto-{load_case(case).hash}-{solver_hash()}"  # new case/solver: new dir
 print(yaml.safe_dump({"parameters": spec["parameters"]} | {"optimization": spec["optimization"]}))
 
 # %% [markdown]

@@ -55,6 +55,7 @@ def twinkit(*args, check=True):
 
 # %%
 from twinkit.case import load_case
+from twinkit.provenance import solver_hash
 
 spec = yaml.safe_load((root / "cases" / "furnace.yaml").read_text())
 spec["name"] = "furnace_small"
@@ -76,7 +77,7 @@ spec["sensors"] = {n: {"range": ["800 degC", "1700 degC"]} for n in spec["probes
 case = work / "furnace_small.yaml"
 case.write_text(yaml.safe_dump(spec, sort_keys=False))
 loaded = load_case(case)
-small = work / f"furnace_small-{loaded.hash}"
+small = work / f"furnace_small-{loaded.hash}-{solver_hash()}"
 
 twinkit("sample", case, "-n", 16, "--test", 4, "--out", small / "data")
 if not (small / "surrogate.pt").exists():
