@@ -87,8 +87,8 @@ def score(
     model = fit_surrogate(part, FitConfig(train=cfg))
     seconds = time.perf_counter() - t0
     m = evaluate(model.predict(test.x), test, part)
-    flat = constant_columns(np.hstack([part.qoi, part.sensors]))
-    y = np.hstack([test.qoi, test.sensors])
+    flat = constant_columns(part.scalars)
+    y = test.scalars
     rel = {
         name: m["outputs"][name]["rmse"] / y[:, j].std()
         for j, name in enumerate(test.outputs)

@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     study = run_study(train, test, cfg, baselines=not a.no_gp, curve=False,
                       log=lambda m: print(m, file=sys.stderr))  # fmt: skip
     s = study.summary
-    y = np.hstack([train.qoi, train.sensors])
+    y = train.scalars
     s["round_off_outputs"] = [n for n, c in zip(train.outputs, constant_columns(y), strict=True)
                               if c]  # fmt: skip
     cpu = platform.processor() or platform.machine()

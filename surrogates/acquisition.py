@@ -30,7 +30,7 @@ from surrogates.normalise import constant_columns
 def disagreement(surrogate: Surrogate, x: np.ndarray, data: TrainingData) -> np.ndarray:
     """(n,) mean over the scalar outputs of ensemble variance / its mean over the n points."""
     pred = surrogate.predict(x)
-    real = ~constant_columns(np.hstack([data.qoi, data.sensors]))
+    real = ~constant_columns(data.scalars)
     names = [n for n, keep in zip(data.outputs, real, strict=True) if keep]
     if not names:
         return np.zeros(len(x))

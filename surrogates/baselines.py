@@ -29,10 +29,6 @@ def _scaler(data: TrainingData) -> InputScaler:
     )
 
 
-def _scalars(data: TrainingData) -> np.ndarray:
-    return np.hstack([data.qoi, data.sensors])
-
-
 class RBFBaseline:
     """RBF interpolation of the scalar outputs and of each field's POD coefficients."""
 
@@ -42,7 +38,7 @@ class RBFBaseline:
         self.scaler = _scaler(data)
         self.outputs = data.outputs
         xs = self.scaler.transform(data.x)
-        y = _scalars(data)
+        y = data.scalars
         self.scalar = RBFInterpolator(xs, y) if y.shape[1] else None
         self.fields = {}
         for name, f in data.fields.items():
@@ -77,7 +73,7 @@ class GPBaseline:
         xs = self.scaler.transform(data.x)
         d = xs.shape[1]
         self.gps = []
-        for y in _scalars(data).T:
+        for y in data.scalars.T:
             kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.ones(d), (1e-2, 1e2)) + WhiteKernel(
                 1e-6, (1e-12, 1e-1)
             )

@@ -40,6 +40,11 @@ class TrainingData:
     def outputs(self) -> list[str]:
         return self.qoi_names + self.sensor_names
 
+    @property
+    def scalars(self) -> np.ndarray:
+        """(n, p) QoIs then sensors: the values of `outputs`, column by column."""
+        return np.hstack([self.qoi, self.sensors])
+
     def subset(self, index: np.ndarray) -> TrainingData:
         """The samples selected by an index or boolean mask."""
         return replace(

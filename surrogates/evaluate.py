@@ -20,7 +20,7 @@ def evaluate(pred: Prediction, test: TrainingData, train: TrainingData) -> dict[
 
     Outputs or fields the prediction lacks are skipped; std-based coverage only where given.
     """
-    y = np.hstack([test.qoi, test.sensors])
+    y = test.scalars
     names = [n for n in test.outputs if n in pred.mean]
     cols = [test.outputs.index(n) for n in names]
     has_std = bool(names) and all(n in pred.std for n in names)

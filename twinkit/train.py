@@ -117,12 +117,10 @@ def train_case(
 
 
 def _plots(study: Any, out: Path) -> list[str]:
-    import numpy as np
-
     from surrogates.plots import learning_curve_plot, parity_plot
 
     test = study.test
-    y = np.hstack([test.qoi, test.sensors])
+    y = test.scalars
     files = []
     if test.outputs:
         truth = {n: y[:, j] for j, n in enumerate(test.outputs)}
