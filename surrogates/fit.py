@@ -9,11 +9,14 @@ sensor: 1.3-2x the RMSE on the furnace sweep). Fields: one POD + ensemble per fi
 ensemble is seeded from ``seed`` and its head's position, and the run is deterministic, so the
 same seed gives the same surrogate. The members' spread is calibrated per output: the factor that
 puts 95 % of the out-of-fold residuals (each sample predicted by the member that held it out)
-inside ± 2 std. With ``kriging`` (off by default: on the furnace it made 1000 predictions take
-114-130 ms instead of 19-31 ms, see the README), a scalar output that is its own code (QoIs, and
-sensors without POD) is predicted by a Gaussian process's mean instead where the GP's error,
-cross-validated on the ensemble's folds, is below the ensemble's out-of-fold error
-(`surrogates.kriging`); its std, the GP's, is calibrated the same way on the CV residuals.
+inside ± 2 std. With ``kriging`` (off by default: 1000 predictions of the furnace's 18 scalar
+outputs take about twice as long, see the README), each scalar output that is its own code (QoIs,
+and sensors without POD) also gets a Gaussian process (`surrogates.kriging`), cross-validated on
+the ensemble's own folds. The output is then predicted by w GP + (1 − w) ensemble, mean and std
+alike, with the w in [0, 1] that fits the cross-validated predictions best (stacking; the
+ensemble's error is one member's out-of-fold error less the members' spread, `stacking_weight`;
+w within 0.05 of 0 or 1 is snapped there, and a code with w = 1 keeps no networks); the std is
+calibrated the same way, on the blend's cross-validation residuals.
 """
 
 from __future__ import annotations
@@ -61,6 +64,42 @@ def calibration_factor(
     return np.where(np.isfinite(c) & (c > 0), c, 1.0)
 
 
+def stacking_weight(
+    ens: np.ndarray,
+    gp: np.ndarray,
+    z: np.ndarray,
+    ambiguity: np.ndarray | float = 0.0,
+    snap: float = 0.05,
+) -> np.ndarray:
+    """Per column the w in [0, 1] that minimises the expected |w gp + (1 - w) ens - z|², from
+    cross-validated predictions (n, k) (stacking, Breiman 1996).
+
+    ``ens`` is one member's out-of-fold prediction, but the ensemble predicts with the mean of
+    its members, whose squared error is smaller by their spread about it, the ambiguity
+    (Krogh & Vedelsby 1995: E = mean member error - mean ambiguity); ``ambiguity`` (k,) corrects
+    for it. Within ``snap`` of 0 or 1, w is 0 or 1: a code that one model predicts about as well
+    alone keeps that model alone.
+    """
+    e, g = ens - z, gp - z
+    see = np.maximum((e * e).mean(0) - ambiguity, 0.0)
+    sgg, sge = (g * g).mean(0), (g * e).mean(0)
+    dd = sgg + see - 2 * sge
+    w = np.clip((see - sge) / np.where(dd > 0, dd, 1.0), 0.0, 1.0)
+    w = np.where(dd > 0, w, 0.0)
+    return np.where(w < snap, 0.0, np.where(w > 1 - snap, 1.0, w))
+
+
+def ambiguity(net: torch.nn.Module, d: int, seed: int, n: int = 1024) -> np.ndarray:
+    """Per code the members' variance about their mean, averaged over ``n`` scrambled-Sobol points
+    of the scaled box [-1, 1]^d (new points: at the training samples most members saw the data)."""
+    from scipy.stats import qmc
+
+    x = 2 * qmc.Sobol(d, scramble=True, seed=seed).random(n) - 1
+    with torch.no_grad():
+        z = net(torch.from_numpy(x)).numpy()  # (members, n, k)
+    return z.var(axis=0).mean(axis=0)
+
+
 def _identity(codec: LinearCodec) -> bool:
     """Whether each code is one output, standardised (GPs per code are GPs per output)."""
     m = codec.modes
@@ -84,17 +123,29 @@ def _fit_head(
     trend = result.trend
     info: dict[str, Any] = {}
     if kriging and _identity(codec) and mask.any():
-        # per code: the GP's error against the ensemble's, cross-validated on the same folds
+        # per code: the GP's error against the ensemble's, cross-validated on the same folds,
+        # and the share w of the GP in the blend w GP + (1 - w) ensemble that fits them best
         gps = fit_gps(x_scaled, z, folds(len(z), train.members, train.seed), train.members)
         ens = np.sqrt(np.mean((result.oof[mask] - z[mask]) ** 2, axis=0))
         gp = np.sqrt(np.mean((gps.cv[mask] - z[mask]) ** 2, axis=0))
-        chosen = [j for j in range(z.shape[1]) if gp[j] < ens[j]]
+        amb = ambiguity(result.net, x_scaled.shape[1], train.seed)
+        weight = stacking_weight(result.oof[mask], gps.cv[mask], z[mask], amb)
+        chosen = [j for j in range(z.shape[1]) if weight[j] > 0]
         if chosen:
-            head.kriging = kriging_codes(x_scaled, gps, chosen)
+            w = weight[chosen]
+            head.kriging = kriging_codes(x_scaled, gps, chosen, [float(v) for v in w])
             cols, f = head.kriged_columns()
-            residual[:, cols] = gps.cv[mask][:, chosen] * f + codec.offset[cols] - y[mask][:, cols]
-            spread[:, cols] = gps.cv_std[mask][:, chosen] * f
+            gp_residual = gps.cv[mask][:, chosen] * f + codec.offset[cols] - y[mask][:, cols]
+            residual[:, cols] = w * gp_residual + (1 - w) * residual[:, cols]
+            spread[:, cols] = w * gps.cv_std[mask][:, chosen] * f + (1 - w) * spread[:, cols]
+            gp_only = [j for j in chosen if weight[j] == 1.0]
+            if train.separate and gp_only:  # keep networks only for the codes that use them
+                head.net = head.net.subset([j for j in range(z.shape[1]) if j not in gp_only])
         info["kriging_codes"] = chosen
+        info["kriging_weight"] = [float(v) for v in weight]
+        info["ensemble_ambiguity"] = [float(v) for v in amb]
+        blend = weight * gps.cv[mask] + (1 - weight) * result.oof[mask]
+        info["cv_rmse_blend"] = [float(v) for v in np.sqrt(np.mean((blend - z[mask]) ** 2, axis=0))]
         info["cv_rmse_ensemble"] = [float(v) for v in ens]
         info["cv_rmse_gp"] = [float(v) for v in gp]
     info |= {

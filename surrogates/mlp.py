@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import torch
@@ -95,6 +95,21 @@ class EnsembleMLP(torch.nn.Module):
         """x (n, n_in) → codes (members, n, n_out): trend + out_scale · networks."""
         return self.trend(x) + self.out_scale * self.residual(x)
 
+    def subset(self, codes: Sequence[int]) -> EnsembleMLP:
+        """The same members for the given codes only (separate networks: each code has its own)."""
+        if not self.spec["separate"]:
+            raise ValueError("only an ensemble of separate networks per code can be subset")
+        members, k = self.spec["members"], self.spec["n_out"]
+        nets = [m * k + c for m in range(members) for c in codes]
+        net = EnsembleMLP(**(self.spec | {"n_out": len(codes)}), generator=torch.Generator())
+        with torch.no_grad():
+            for src, dst in zip([*self.weights, *self.biases], [*net.weights, *net.biases],
+                                strict=True):  # fmt: skip
+                dst.copy_(src[nets])
+            net.trend_coef.copy_(self.trend_coef[:, :, list(codes)])
+            net.out_scale.copy_(self.out_scale[list(codes)])
+        return net
+
     def penalty(self) -> torch.Tensor:
         """Sum of squared weights (not biases) of every network: the L2 regulariser."""
         return sum((w * w).sum() for w in self.weights)  # type: ignore[return-value]
@@ -112,12 +127,17 @@ class EnsembleMLP(torch.nn.Module):
 
 
 @contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread: small networks gain nothing from more, and on a busy machine
-    OpenMP threads waiting for each other slow training down by an order of magnitude."""
+def threads(n: int) -> Iterator[None]:
+    """Run torch on n threads inside the block."""
     prev = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(prev)
+
+
+def one_thread() -> AbstractContextManager[None]:
+    """Run torch on one thread: small networks gain nothing from more, and on a busy machine
+    OpenMP threads waiting for each other slow training down by an order of magnitude."""
+    return threads(1)

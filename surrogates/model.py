@@ -19,12 +19,15 @@ import numpy as np
 import torch
 
 from surrogates.kriging import KrigingCodes
-from surrogates.mlp import EnsembleMLP, one_thread
+from surrogates.mlp import EnsembleMLP, threads
 from surrogates.normalise import InputScaler
 from surrogates.pod import LinearCodec
 
 FORMAT = "twinkit-surrogate"
 FORMAT_VERSION = 2  # 2: trend + residual heads, kriging codes (older files: retrain)
+# From this batch size a head with GPs predicts on every core: 1000 points, 15 GPs of 256 samples
+# take 64 ms on one thread and 36 ms on two (furnace, benchmarks/surrogate.py --kriging).
+KRIGING_PARALLEL_POINTS = 256
 
 
 class SurrogateRangeWarning(UserWarning):
@@ -50,9 +53,22 @@ class Head:
     shape: tuple[int, ...] = ()  # field shape per sample, e.g. (node,) or (node, component)
     kriging: KrigingCodes | None = None  # GPs for some codes of a per-output (identity) codec
 
+    def ensemble_codes(self) -> list[int]:
+        """The codes the ensemble predicts: all, or (networks of GP-only codes dropped) the rest."""
+        k = self.codec.n_codes
+        if self.kriging is None or self.net.spec["n_out"] == k:
+            return list(range(k))
+        return sorted(set(range(k)) - set(self.kriging.gp_only()))
+
     def codes(self, xs: torch.Tensor) -> torch.Tensor:
-        """Members' codes (members, n, k) for scaled inputs."""
-        return self.net(xs)
+        """Members' codes (members, n, k) for scaled inputs; 0 for a code only a GP predicts."""
+        rest = self.ensemble_codes()
+        if len(rest) == self.codec.n_codes:
+            return self.net(xs)
+        z = xs.new_zeros((self.net.spec["members"], len(xs), self.codec.n_codes))
+        if rest:
+            z[:, :, rest] = self.net(xs)
+        return z
 
     def kriged_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """Output columns of the kriging codes and their decode factor (identity codec)."""
@@ -61,7 +77,8 @@ class Head:
         return cols, self.codec.z_scale * self.codec.scale[cols]
 
     def kriged(self, xs: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-        """Output columns of the kriging codes and their GP mean and std (n, g) in outputs."""
+        """Output columns of the kriging codes and their GP mean and std (n, g) in outputs (the
+        GP alone; :meth:`blend` mixes them with the ensemble's)."""
         cols, f = self.kriged_columns()
         assert self.kriging is not None
         zm, zs = self.kriging.mean_std(xs)
@@ -76,12 +93,23 @@ class Head:
             std = torch.zeros_like(mean)
         else:
             tiny = torch.as_tensor((1e-12 * self.codec.scale) ** 2, dtype=y.dtype)
-            std = y.var(0).clamp_min(tiny).sqrt()
+            d = y - mean  # by hand: torch's var over the members' axis is 20x slower here
+            std = ((d * d).sum(0) / (len(y) - 1)).clamp_min(tiny).sqrt()
         if self.kriging is not None:
             cols, k_mean, k_std = self.kriged(xs)
             mean, std = mean.clone(), std.clone()
-            mean[:, cols], std[:, cols] = k_mean, k_std
+            mean[:, cols], std[:, cols] = self.blend(mean[:, cols], std[:, cols], k_mean, k_std)
         return mean, std * torch.as_tensor(self.std_scale, dtype=y.dtype)
+
+    def blend(self, e_mean: Any, e_std: Any, k_mean: Any, k_std: Any) -> tuple[Any, Any]:
+        """Kriged columns: w GP + (1 - w) ensemble, mean and std alike (w per code; 1: GP only,
+        then the ensemble's part, which has no networks, is ignored)."""
+        assert self.kriging is not None
+        w = self.kriging.weight
+        if bool(torch.all(w == 1.0)):
+            return k_mean, k_std
+        wv = w if isinstance(k_mean, torch.Tensor) else w.numpy()
+        return wv * k_mean + (1 - wv) * e_mean, wv * k_std + (1 - wv) * e_std
 
     def mean_std(self, xs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std without forming every member's output at once (fields can be large)."""
@@ -96,7 +124,9 @@ class Head:
         if self.kriging is not None:
             with torch.no_grad():
                 cols, k_mean, k_std = self.kriged(xs)
-            mean[:, cols], std[:, cols] = k_mean.numpy(), k_std.numpy()
+            mean[:, cols], std[:, cols] = self.blend(
+                mean[:, cols], std[:, cols], k_mean.numpy(), k_std.numpy()
+            )
         return mean, std * self.std_scale
 
     def state(self) -> dict[str, Any]:
@@ -182,8 +212,9 @@ class Surrogate:
     def predict(self, x: Mapping[str, Any] | np.ndarray, strict: bool = False) -> Prediction:
         """Mean and std of every scalar output and field for inputs ``x`` (SI).
 
-        Runs torch and BLAS on one thread: these networks are small, and one thread is both the
-        fastest and immune to a busy machine (threads waiting for each other cost 10x).
+        Runs torch and BLAS on one thread (these networks are small, and one thread is both the
+        fastest and immune to a busy machine: threads waiting for each other cost 10x), except
+        for a head with GPs on a large batch (:meth:`inference_threads`).
         """
         from threadpoolctl import threadpool_limits
 
@@ -192,7 +223,8 @@ class Surrogate:
         xs = torch.from_numpy(self.scaler.transform(a))
         mean, std = {}, {}
         for head in [*self.scalar_heads, *self.field_heads.values()]:
-            with one_thread(), threadpool_limits(1):
+            n = self.inference_threads(len(a), [head])
+            with threads(n), threadpool_limits(n):
                 m, s = head.mean_std(xs)
             if head.shape:
                 name = head.names[0]
@@ -201,6 +233,14 @@ class Surrogate:
                 for j, name in enumerate(head.names):
                     mean[name], std[name] = m[:, j], s[:, j]
         return Prediction(mean, std)
+
+    def inference_threads(self, n_points: int, heads: list[Head] | None = None) -> int:
+        """Torch threads for predicting ``n_points`` with ``heads`` (default: the scalar ones):
+        1, or every core torch uses where a head has GPs and the batch has at least
+        ``KRIGING_PARALLEL_POINTS``: their triangular solves are large enough to share."""
+        heads = self.scalar_heads if heads is None else heads
+        big = n_points >= KRIGING_PARALLEL_POINTS and any(h.kriging is not None for h in heads)
+        return torch.get_num_threads() if big else 1
 
     def torch_scalar(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Differentiable mean and std (n, len(outputs)) for SI inputs x (n, n_inputs) float64.

@@ -273,8 +273,8 @@ def train(
     kriging: Annotated[
         bool,
         typer.Option(
-            help="Let a Gaussian process take a scalar output it predicts better (slower "
-            "predictions)."
+            help="Blend a Gaussian process into each scalar output, weighted by "
+            "cross-validation (more accurate on smooth outputs; predictions ~2x slower)."
         ),
     ] = False,
 ) -> None:

@@ -177,7 +177,8 @@ def report(summary: dict[str, Any], summary_path: Path) -> None:
     )
     con.print(
         f"trained in {summary['training_seconds']:.1f} s on {summary['n_train']} samples; "
-        f"{inf['batch']} predictions in {1e3 * inf['scalars_s']:.1f} ms{speed}"
+        f"{inf['batch']} predictions in {1e3 * inf['scalars_s']:.1f} ms "
+        f"({inf.get('threads', 1)} thread{'s' if inf.get('threads', 1) > 1 else ''}){speed}"
     )
     if summary["case_changed"]:
         con.print("[yellow]warning: the case file changed since the dataset was sampled[/yellow]")

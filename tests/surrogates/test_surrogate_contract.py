@@ -156,12 +156,25 @@ def test_uncertainty_roughly_calibrated(kind, trained, fin_split):
         assert np.sqrt(np.mean(p.std[name] ** 2)) < 3 * rmse, name
 
 
-def test_torch_scalar_is_differentiable(trained, fin_split):
-    s = trained("pod_sensors")
+@pytest.mark.parametrize("model", ["pod_sensors", "kriging"])
+def test_torch_scalar_is_differentiable(model, trained, fin_split):
+    s = trained(model)
     x = torch.from_numpy(fin_split[1].x[:3]).requires_grad_(True)
     mean, std = s.torch_scalar(x)
     (mean.sum() + std.sum()).backward()
     assert x.grad is not None and torch.all(torch.isfinite(x.grad))
+    # the mean's gradient is its derivative: central differences (h = 1e-3 of the range: below,
+    # the GPs' round-off, ~1e-8 of the values for these ill-conditioned kernels, swamps them)
+    x2 = x.detach().clone().requires_grad_(True)
+    s.torch_scalar(x2)[0].sum().backward()
+    h = 1e-3 * (s.scaler.upper - s.scaler.lower)
+    with torch.no_grad():
+        for i in range(len(h)):
+            step = torch.zeros_like(x)
+            step[:, i] = float(h[i])
+            sums = [s.torch_scalar(x + sign * step)[0].sum() for sign in (1, -1)]
+            fd = float(sums[0] - sums[1]) / (2 * h[i])
+            np.testing.assert_allclose(float(x2.grad[:, i].sum()), fd, rtol=1e-3)
     # d(T_tip)/d(t_amb) ≈ 1 for the fin (T = t_amb + ...): the surrogate learnt the physics
     x1 = x.detach().clone().requires_grad_(True)
     m1, _ = s.torch_scalar(x1)

@@ -91,6 +91,102 @@ def test_baselines_interpolate_and_gp_gives_std():
     assert gp.std["sensor_T_tip"].shape == (4,) and np.all(gp.std["sensor_T_tip"] >= 0)
 
 
+def test_kriging_codes_give_scikit_learns_mean_and_std():
+    """The torch GP (one GEMM and an in-place exp per GP) against scikit-learn's own predict."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    from surrogates.kriging import fit_gps, kriging_codes
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (40, 3))
+    z = np.column_stack([np.sin(2 * x[:, 0]) + x[:, 1] ** 2, np.exp(x[:, 2]) * x[:, 0]])
+    fit = fit_gps(x, z, np.arange(40) % 5, 5)
+    codes = kriging_codes(x, fit, [1, 0])
+    xq = rng.uniform(-1, 1, (300, 3))
+    mean, std = codes.mean_std(torch.from_numpy(xq))
+    for col, j in enumerate(codes.index):
+        p = fit.params[j]
+        kernel = ConstantKernel(p["amplitude"]) * RBF(p["lengthscale"]) + WhiteKernel(p["noise"])
+        gp = GaussianProcessRegressor(kernel, normalize_y=True, optimizer=None).fit(x, z[:, j])
+        m_ref, s_ref = gp.predict(xq, return_std=True)
+        # K is ill-conditioned (noise 1e-8..1e-11 here): both lose digits, the mean ~1e-8 of the
+        # data's spread (the former (g, m, n, d) formula: 4e-9), the std ~3e-6 (both formulas)
+        scale = z[:, j].std()
+        np.testing.assert_allclose(mean[:, col].numpy(), m_ref, rtol=0, atol=1e-7 * scale)
+        np.testing.assert_allclose(std[:, col].numpy(), s_ref, rtol=0, atol=2e-5 * scale)
+
+
+def test_stacking_weight_blends_by_cross_validated_error():
+    from surrogates.fit import stacking_weight
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4000, 4))
+    e1, e2 = rng.standard_normal((2, 4000, 4)) * 0.1
+    ens = z + e1 * [1.0, 1.0, 0.0, 1.0]
+    gp = z + e2 * [0.0, 1.0, 1.0, 2.0]
+    w = stacking_weight(ens, gp, z)
+    assert w[0] == 1.0 and w[2] == 0.0  # the exact one alone
+    # independent errors of variance a, b: w = a / (a + b)
+    np.testing.assert_allclose(w[1:4:2], [0.5, 0.2], atol=0.03)
+    assert stacking_weight(z, z, z)[0] == 0.0  # identical predictions: the ensemble
+    # a member = the ensemble mean + its own deviation (variance 0.01, the ambiguity): with the
+    # ambiguity given, the weight is the one for the mean's errors, not the member's
+    member = ens + 0.1 * rng.standard_normal((4000, 4))
+    w_mean = stacking_weight(ens, gp, z)
+    w_member = stacking_weight(member, gp, z)
+    w_corrected = stacking_weight(member, gp, z, np.full(4, 0.01))
+    np.testing.assert_allclose(w_corrected, w_mean, atol=0.03)
+    assert w_member[1] > w_mean[1] + 0.1  # uncorrected, the GP gets too much weight
+
+
+def test_ensemble_subset_keeps_the_chosen_codes_networks():
+    from surrogates.mlp import EnsembleMLP
+
+    net = EnsembleMLP(3, 2, [8], 4, generator=torch.Generator().manual_seed(1), separate=True)
+    with torch.no_grad():
+        net.trend_coef.normal_()
+        net.out_scale.uniform_(0.5, 2.0)
+    x = torch.rand(7, 2, dtype=torch.float64)
+    full = net(x).detach()
+    state = torch.get_rng_state()
+    sub = net.subset([3, 1])
+    assert torch.equal(torch.get_rng_state(), state)  # the global seed stream is untouched
+    np.testing.assert_array_equal(sub(x).detach().numpy(), full[:, :, [3, 1]].numpy())
+    with pytest.raises(ValueError, match="separate"):
+        EnsembleMLP(3, 2, [8], 4, separate=False).subset([0])
+
+
+def test_a_blended_code_mixes_gp_and_ensemble_by_its_weight(trained, fin_split, tmp_path):
+    from surrogates.kriging import fit_gps, kriging_codes
+    from surrogates.training import folds
+
+    trained("scalar_mlp").save(tmp_path / "plain.pt")
+    plain = load_surrogate(tmp_path / "plain.pt")  # a copy: the fixture's model stays as it is
+    head = plain.scalar_heads[0]
+    train, test = fin_split
+    xs = plain.scaler.transform(train.x)
+    z = head.codec.encode(train.qoi)
+    gps = fit_gps(xs, z, folds(len(z), 5, 0), 5)
+    x = test.x[:20]
+    ens = plain.predict(x)
+    head.kriging = kriging_codes(xs, gps, [0, 2])
+    gp_alone = plain.predict(x)  # weight 1 for both codes: the GPs alone
+    head.kriging = kriging_codes(xs, gps, [0, 2], [0.5, 0.25])
+    plain.save(tmp_path / "blend.pt")
+    blend = load_surrogate(tmp_path / "blend.pt")
+    assert blend.scalar_heads[0].ensemble_codes() == [0, 1, 2]
+    got = blend.predict(x)
+    mean_t, std_t = blend.torch_scalar(torch.from_numpy(x))
+    for j, w in ((0, 0.5), (1, 0.0), (2, 0.25)):
+        name = head.names[j]
+        want = w * gp_alone.mean[name] + (1 - w) * ens.mean[name]
+        np.testing.assert_allclose(got.mean[name], want, rtol=1e-12)
+        np.testing.assert_allclose(mean_t[:, j].detach().numpy(), want, rtol=1e-12)
+        want_std = w * gp_alone.std[name] + (1 - w) * ens.std[name]
+        np.testing.assert_allclose(std_t[:, j].detach().numpy(), want_std, rtol=1e-10)
+
+
 def test_load_refuses_other_files(tmp_path):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a twinkit surrogate file"):
