@@ -28,12 +28,18 @@ def export_onnx(surrogate: Surrogate, path: str | os.PathLike) -> Path:
 
     No validity-range check happens inside the graph; the caller keeps inputs in
     ``surrogate.bounds``. Output names are stored as model metadata (``outputs``, comma-separated).
+    Gaussian processes (``kriging``) export too; ONNX has no triangular solve, so their variance
+    multiplies by the inverse Cholesky factor instead, and their std agrees with torch's to
+    about 0.5 % (the mean to 1e-7).
     """
     if not surrogate.scalar_heads:
         raise ValueError("the surrogate has no scalar outputs to export")
     import onnx
 
     path = Path(path)
+    for head in surrogate.scalar_heads:
+        if head.kriging is not None:
+            head.kriging.for_onnx()
     module = _ScalarModule(surrogate).eval()
     lo = torch.tensor([b[0] for b in surrogate.bounds.values()], dtype=torch.float64)
     with warnings.catch_warnings():

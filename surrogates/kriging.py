@@ -20,7 +20,7 @@ sure.) A code's ``weight`` w makes its prediction w GP + (1 − w) ensemble (`su
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,13 @@ class KrigingCodes:
     y_mean: torch.Tensor  # (g,)
     y_std: torch.Tensor  # (g,)
     weight: torch.Tensor  # (g,) the GP's share of the code's mean (1: the GP alone)
+    # L⁻¹ (g, n, n), for an ONNX graph only (ONNX has no triangular solve): `for_onnx`
+    chol_inv: torch.Tensor | None = field(default=None, repr=False)
+
+    def for_onnx(self) -> None:
+        """Form L⁻¹ so that the variance is a matrix product in an exported graph."""
+        eye = torch.eye(len(self.x), dtype=self.chol.dtype).expand_as(self.chol)
+        self.chol_inv = torch.linalg.solve_triangular(self.chol, eye, upper=False)
 
     def gp_only(self) -> list[int]:
         """The codes the GP predicts alone (weight 1): no network is kept for them."""
@@ -69,7 +76,9 @@ class KrigingCodes:
             )
             k = (a1 @ b1.T).clamp_(log_c + LOG_TINY, log_c).exp_()  # (m, n)
             means.append(k @ self.alpha[j])
-            if torch.is_grad_enabled() and k.requires_grad:
+            if torch.onnx.is_in_onnx_export() and self.chol_inv is not None:
+                v = self.chol_inv[j] @ k.T
+            elif torch.is_grad_enabled() and k.requires_grad:
                 v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False)  # (n, m)
             else:  # k is spent: solve in its place (saves a copy, ~20 % of the solve)
                 v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False, out=k.T)

@@ -65,7 +65,7 @@ class Head:
         rest = self.ensemble_codes()
         if len(rest) == self.codec.n_codes:
             return self.net(xs)
-        z = xs.new_zeros((self.net.spec["members"], len(xs), self.codec.n_codes))
+        z = xs.new_zeros((self.net.spec["members"], xs.shape[0], self.codec.n_codes))
         if rest:
             z[:, :, rest] = self.net(xs)
         return z
@@ -96,9 +96,14 @@ class Head:
             d = y - mean  # by hand: torch's var over the members' axis is 20x slower here
             std = ((d * d).sum(0) / (len(y) - 1)).clamp_min(tiny).sqrt()
         if self.kriging is not None:
+            # kriged columns through a one-hot (g, p) matrix, not index assignment: exact, and
+            # an ONNX graph of it keeps its batch size free
             cols, k_mean, k_std = self.kriged(xs)
-            mean, std = mean.clone(), std.clone()
-            mean[:, cols], std[:, cols] = self.blend(mean[:, cols], std[:, cols], k_mean, k_std)
+            pick = torch.zeros(len(cols), mean.shape[1], dtype=mean.dtype)
+            pick[torch.arange(len(cols)), torch.as_tensor(cols)] = 1.0
+            b_mean, b_std = self.blend(mean @ pick.T, std @ pick.T, k_mean, k_std)
+            keep = 1.0 - pick.sum(0)
+            mean, std = mean * keep + b_mean @ pick, std * keep + b_std @ pick
         return mean, std * torch.as_tensor(self.std_scale, dtype=y.dtype)
 
     def blend(self, e_mean: Any, e_std: Any, k_mean: Any, k_std: Any) -> tuple[Any, Any]:

@@ -210,19 +210,22 @@ def test_load_names_a_format_version_it_does_not_read(trained, tmp_path):
             load_surrogate(tmp_path / f"v{version}.pt")
 
 
-def test_onnx_export_matches_torch(trained, fin_split, tmp_path):
+@pytest.mark.parametrize("model", ["pod_sensors", "kriging"])
+def test_onnx_export_matches_torch(model, trained, fin_split, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     from surrogates.export import export_onnx
 
-    s = trained("pod_sensors")
+    s = trained(model)
     path = export_onnx(s, tmp_path / "sensors.onnx")
     x = fin_split[1].x[:50]
     mean, std = ort.InferenceSession(str(path)).run(None, {"x": x})
     with torch.no_grad():
         tm, ts = s.torch_scalar(torch.from_numpy(x))
     np.testing.assert_allclose(mean, tm.numpy(), rtol=1e-5, atol=0)
-    np.testing.assert_allclose(std, ts.numpy(), rtol=1e-5, atol=0)
+    # the GPs' std: ONNX has no triangular solve, so the graph multiplies k by L⁻¹, and
+    # c - |L⁻¹k|² loses digits to K's conditioning (measured: up to 0.5 % of the std)
+    np.testing.assert_allclose(std, ts.numpy(), rtol=1e-2 if model == "kriging" else 1e-5)
 
 
 def test_plots_write_pngs(tmp_path):
