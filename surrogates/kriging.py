@@ -29,6 +29,10 @@ import torch
 # Kernel values below e^-200 of the amplitude (1e-87) are raised to it: far below round-off, and it
 # keeps subnormal numbers (from e^-708 on), slow on CPUs, out of the triangular solve.
 LOG_TINY = -200.0
+# Up to this many points all GPs are evaluated together (`KrigingCodes.mean_std`). Furnace, 17
+# GPs, 1 thread, torch_scalar: 4.2 ms batched vs 9.0 one GP at a time for 1 point, 11.4 vs 12.3
+# for 64 (the live twin's ensemble update), 28.6 vs 17.6 for 128.
+BATCHED_POINTS = 64
 
 
 @dataclass
@@ -64,8 +68,12 @@ class KrigingCodes:
         [a, 1, −½|a|²] [b, log c − ½|b|², 1]ᵀ, and k an in-place exp: no (g, m, n, d) or
         (g, m, n) temporaries (for 17 GPs and 1000 points those were 35 MB each, and the page
         faults of allocating them cost more than the arithmetic). k is (m, n) row-major, so kᵀ
-        is the column-major right-hand side the triangular solve takes without a copy.
+        is the column-major right-hand side the triangular solve takes without a copy. A small
+        batch (≤ ``BATCHED_POINTS``) goes through all GPs at once instead: there the per-GP
+        Python overhead, not the arithmetic, is the cost.
         """
+        if len(xs) <= BATCHED_POINTS and not torch.onnx.is_in_onnx_export():
+            return self._mean_std_batched(xs)
         means, stds = [], []
         for j in range(len(self.index)):
             a, b = xs / self.lengthscale[j], self.x / self.lengthscale[j]  # (m, d), (n, d)
@@ -87,6 +95,22 @@ class KrigingCodes:
             stds.append((c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt())
         mean = torch.stack(means, 1) * self.y_std + self.y_mean
         return mean, torch.stack(stds, 1) * self.y_std
+
+    def _mean_std_batched(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`mean_std` for every GP in one batched product and solve: (g, m, n) temporaries."""
+        a = xs.unsqueeze(0) / self.lengthscale.unsqueeze(1)  # (g, m, d)
+        b = self.x.unsqueeze(0) / self.lengthscale.unsqueeze(1)  # (g, n, d)
+        log_c = self.amplitude.log()[:, None, None]
+        a1 = torch.cat([a, torch.ones_like(a[..., :1]), -0.5 * (a * a).sum(-1, keepdim=True)], -1)
+        b0 = log_c - 0.5 * (b * b).sum(-1, keepdim=True)
+        b1 = torch.cat([b, b0, torch.ones_like(b[..., :1])], -1)
+        k = torch.clamp(a1 @ b1.transpose(1, 2), log_c + LOG_TINY, log_c).exp()  # (g, m, n)
+        mean = (k @ self.alpha.unsqueeze(-1)).squeeze(-1)  # (g, m)
+        v = torch.linalg.solve_triangular(self.chol, k.transpose(1, 2), upper=False)  # (g, n, m)
+        c = (self.amplitude + self.noise)[:, None]
+        q = torch.linalg.vector_norm(v, dim=1)
+        std = (c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt()
+        return (mean * self.y_std[:, None] + self.y_mean[:, None]).T, (std * self.y_std[:, None]).T
 
     def state(self) -> dict[str, Any]:
         names = ("x", "lengthscale", "amplitude", "noise", "alpha", "chol", "y_mean", "y_std",

@@ -104,7 +104,10 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
     fit = fit_gps(x, z, np.arange(40) % 5, 5)
     codes = kriging_codes(x, fit, [1, 0])
     xq = rng.uniform(-1, 1, (300, 3))
-    mean, std = codes.mean_std(torch.from_numpy(xq))
+    mean, std = codes.mean_std(torch.from_numpy(xq))  # one GP at a time
+    small = codes.mean_std(torch.from_numpy(xq[:10]))  # all GPs at once (a small batch)
+    np.testing.assert_allclose(small[0].numpy(), mean[:10].numpy(), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(small[1].numpy(), std[:10].numpy(), rtol=0, atol=2e-5)
     for col, j in enumerate(codes.index):
         p = fit.params[j]
         kernel = ConstantKernel(p["amplitude"]) * RBF(p["lengthscale"]) + WhiteKernel(p["noise"])
