@@ -63,6 +63,17 @@ class BrokerConfig:
         return cls(host, p, env.get("TWINKIT_MQTT_USERNAME"), password, **tls)
 
 
+def ignore_sigpipe() -> None:
+    """Ignore SIGPIPE again, as Python does by default: PETSc's initialisation (importing
+    dolfinx) sets it back to "terminate", and then a write to a broker that has just gone away
+    killed the whole process (seen as a pytest run dying in the broker-restart test) instead of
+    raising an error that paho handles by reconnecting. Only the main thread can set it."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 class Connection:
     """A paho client that keeps reconnecting; `on_message(topic, payload)` runs on its thread."""
 
@@ -110,6 +121,7 @@ class Connection:
 
     def start(self, wait: float = 0.0) -> bool:
         """Connect in the background (retrying while the broker is down); wait up to `wait` s."""
+        ignore_sigpipe()
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
         self.client.loop_start()
         return self.connected.wait(wait) if wait else self.connected.is_set()

@@ -141,6 +141,23 @@ def test_resume_from_saved_state_is_seamless(loaded, tmp_path):
         second.restore(tmp_path / "other.json")
 
 
+def test_connection_ignores_sigpipe_even_after_petsc_reset_it():
+    import dolfinx  # noqa: F401  (PETSc's initialisation sets SIGPIPE to terminate the process)
+
+    def ignored() -> bool:  # the kernel's view, not Python's cached handler
+        mask = next(l for l in open("/proc/self/status") if l.startswith("SigIgn:")).split()[1]
+        return bool(int(mask, 16) >> (signal.SIGPIPE - 1) & 1)
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    assert not ignored()
+    conn = Connection(BrokerConfig("127.0.0.1", 9))  # nobody listens there: it keeps retrying
+    try:
+        conn.start()
+        assert ignored()
+    finally:
+        conn.stop()
+
+
 def test_broker_config_credentials(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
