@@ -250,7 +250,11 @@ def test_broker_restart_keeps_twin_state(loaded, broker, tmp_path):
     assert twin.updates >= seen["after"]
     h, true_h = twin.doc["parameters"]["h"]["value"], plant.truth(twin.t)["h"]
     assert abs(h - true_h) < 0.1 * true_h
-    assert twin.validator.report()["rejected"] == 0  # nothing replayed out of order
+    # QoS 1 is at-least-once: a reading in flight when the broker died may come again after the
+    # restart; it is rejected as a duplicate (never assimilated twice). Nothing else is rejected,
+    # nothing replayed out of order; paho keeps at most 20 QoS-1 messages in flight.
+    reasons = twin.validator.report()["by_reason"]
+    assert set(reasons) <= {"duplicate"} and reasons.get("duplicate", 0) <= 20, reasons
     watch, got = listen(broker.cfg, "plant/plant/twin/state")
     time.sleep(0.5)
     watch.stop()
