@@ -76,12 +76,8 @@ class KrigingCodes:
             return self._mean_std_batched(xs)
         means, stds = [], []
         for j in range(len(self.index)):
-            a, b = xs / self.lengthscale[j], self.x / self.lengthscale[j]  # (m, d), (n, d)
             log_c = float(self.amplitude[j].log())
-            a1 = torch.cat([a, torch.ones_like(a[:, :1]), -0.5 * (a * a).sum(1, keepdim=True)], 1)
-            b1 = torch.cat(
-                [b, log_c - 0.5 * (b * b).sum(1, keepdim=True), torch.ones_like(b[:, :1])], 1
-            )
+            a1, b1 = _log_kernel_factors(xs, self.x, self.lengthscale[j], log_c)
             k = (a1 @ b1.T).clamp_(log_c + LOG_TINY, log_c).exp_()  # (m, n)
             means.append(k @ self.alpha[j])
             if torch.onnx.is_in_onnx_export() and self.chol_inv is not None:
@@ -90,26 +86,18 @@ class KrigingCodes:
                 v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False)  # (n, m)
             else:  # k is spent: solve in its place (saves a copy, ~20 % of the solve)
                 v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False, out=k.T)
-            c = self.amplitude[j] + self.noise[j]
-            q = torch.linalg.vector_norm(v, dim=0)
-            stds.append((c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt())
+            stds.append(_std(self.amplitude[j] + self.noise[j], torch.linalg.vector_norm(v, dim=0)))
         mean = torch.stack(means, 1) * self.y_std + self.y_mean
         return mean, torch.stack(stds, 1) * self.y_std
 
     def _mean_std_batched(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`mean_std` for every GP in one batched product and solve: (g, m, n) temporaries."""
-        a = xs.unsqueeze(0) / self.lengthscale.unsqueeze(1)  # (g, m, d)
-        b = self.x.unsqueeze(0) / self.lengthscale.unsqueeze(1)  # (g, n, d)
         log_c = self.amplitude.log()[:, None, None]
-        a1 = torch.cat([a, torch.ones_like(a[..., :1]), -0.5 * (a * a).sum(-1, keepdim=True)], -1)
-        b0 = log_c - 0.5 * (b * b).sum(-1, keepdim=True)
-        b1 = torch.cat([b, b0, torch.ones_like(b[..., :1])], -1)
+        a1, b1 = _log_kernel_factors(xs, self.x, self.lengthscale.unsqueeze(1), log_c)
         k = torch.clamp(a1 @ b1.transpose(1, 2), log_c + LOG_TINY, log_c).exp()  # (g, m, n)
         mean = (k @ self.alpha.unsqueeze(-1)).squeeze(-1)  # (g, m)
         v = torch.linalg.solve_triangular(self.chol, k.transpose(1, 2), upper=False)  # (g, n, m)
-        c = (self.amplitude + self.noise)[:, None]
-        q = torch.linalg.vector_norm(v, dim=1)
-        std = (c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt()
+        std = _std((self.amplitude + self.noise)[:, None], torch.linalg.vector_norm(v, dim=1))
         return (mean * self.y_std[:, None] + self.y_mean[:, None]).T, (std * self.y_std[:, None]).T
 
     def state(self) -> dict[str, Any]:
@@ -121,6 +109,22 @@ class KrigingCodes:
     def from_state(cls, s: dict[str, Any]) -> KrigingCodes:
         alone = torch.ones(len(s["index"]), dtype=torch.float64)  # files from before the blend
         return cls(**({"weight": alone} | s))
+
+
+def _log_kernel_factors(
+    xs: torch.Tensor, x: torch.Tensor, lengthscale: torch.Tensor, log_c: float | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[a, 1, −½|a|²] and [b, log c − ½|b|², 1] (a = xs/ℓ, b = x/ℓ, last axis), whose product
+    is log k; ℓ (d,) for one GP, or (g, 1, d) with log c (g, 1, 1) for g GPs at once."""
+    a, b = xs / lengthscale, x / lengthscale
+    a1 = torch.cat([a, torch.ones_like(a[..., :1]), -0.5 * (a * a).sum(-1, keepdim=True)], -1)
+    b0 = log_c - 0.5 * (b * b).sum(-1, keepdim=True)
+    return a1, torch.cat([b, b0, torch.ones_like(b[..., :1])], -1)
+
+
+def _std(c: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """GP std √(c − q²) from the prior variance c and q = |L⁻¹k|, kept ≥ 1e-6 √c."""
+    return (c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt()
 
 
 @dataclass
