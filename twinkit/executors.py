@@ -68,8 +68,10 @@ def _on_processes(workers: int, args: WorkerArgs, tasks: Sequence[Task]) -> Iter
 def _on_dask(address: str, args: WorkerArgs, tasks: Sequence[Task]) -> Iterator[Outcome]:
     from dask.distributed import Client, as_completed
 
+    from twinkit.process import ignore_sigpipe
     from twinkit.sample_worker import run_sample
 
+    ignore_sigpipe()  # a scheduler that dies must not take this process with it
     try:
         client = Client(address, timeout=15)
     except (OSError, ValueError) as e:  # unreachable, or not an address

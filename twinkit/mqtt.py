@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from twinkit.case import CaseError
+from twinkit.process import ignore_sigpipe
 
 log = logging.getLogger("twinkit.mqtt")
 
@@ -61,17 +62,6 @@ class BrokerConfig:
                     f"TWINKIT_MQTT_PASSWORD_FILE: cannot read it ({e.strerror})"
                 ) from None
         return cls(host, p, env.get("TWINKIT_MQTT_USERNAME"), password, **tls)
-
-
-def ignore_sigpipe() -> None:
-    """Ignore SIGPIPE again, as Python does by default: PETSc's initialisation (importing
-    dolfinx) sets it back to "terminate", and then a write to a broker that has just gone away
-    killed the whole process (seen as a pytest run dying in the broker-restart test) instead of
-    raising an error that paho handles by reconnecting. Only the main thread can set it."""
-    import signal
-
-    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
 class Connection:

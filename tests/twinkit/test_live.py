@@ -22,6 +22,7 @@ from twinkit.live import LiveOptions, LiveTwin
 from twinkit.live_run import serve_twin, stop_on_signals
 from twinkit.mqtt import BrokerConfig, Connection
 from twinkit.plant import Plant, PlantOptions, run_plant
+from twinkit.process import sigpipe_ignored
 
 RULES = """\
 sensors:
@@ -144,16 +145,12 @@ def test_resume_from_saved_state_is_seamless(loaded, tmp_path):
 def test_connection_ignores_sigpipe_even_after_petsc_reset_it():
     import dolfinx  # noqa: F401  (PETSc's initialisation sets SIGPIPE to terminate the process)
 
-    def ignored() -> bool:  # the kernel's view, not Python's cached handler
-        mask = next(l for l in open("/proc/self/status") if l.startswith("SigIgn:")).split()[1]
-        return bool(int(mask, 16) >> (signal.SIGPIPE - 1) & 1)
-
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    assert not ignored()
+    assert not sigpipe_ignored()
     conn = Connection(BrokerConfig("127.0.0.1", 9))  # nobody listens there: it keeps retrying
     try:
         conn.start()
-        assert ignored()
+        assert sigpipe_ignored()
     finally:
         conn.stop()
 

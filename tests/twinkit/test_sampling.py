@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from twinkit.case import CaseError, load_case
+from twinkit.process import sigpipe_ignored
 from twinkit.sampling import make_design
 
 # A heated plate; k and h log-uniform, T_hot linear, ambient fixed (not varied).
@@ -267,10 +268,12 @@ def test_dask_cluster_equals_local(write_case, tmp_path):
 
     case = plate(write_case)
     kw = {"processes": True, "n_workers": 2, "threads_per_worker": 1, "host": "127.0.0.1"}
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as after importing dolfinx (PETSc)
     with LocalCluster(dashboard_address=None, **kw) as cluster:
         remote = sweep(
             case, tmp_path / "dask", 6, test_samples=2, scheduler=cluster.scheduler_address
         )
+    assert sigpipe_ignored()  # a dying scheduler raises an error, it does not kill the sweep
     local = sweep(case, tmp_path / "local", 6, test_samples=2)
     assert remote["counts"] == local["counts"] and remote["scheduler"]
     a, b = open_dataset(tmp_path / "dask"), open_dataset(tmp_path / "local")
