@@ -18,7 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	bash scripts/typecheck.sh
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

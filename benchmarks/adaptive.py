@@ -75,9 +75,9 @@ def score(
     train: Any, test: Any, n: int, seed: int, field: bool, epochs: int | None
 ) -> dict[str, Any]:
     """Held-out errors of the default surrogate trained on the first n training samples."""
-    from surrogates import FitConfig, TrainConfig, fit_surrogate
-    from surrogates.evaluate import evaluate
-    from surrogates.normalise import constant_columns
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate
+    from twinkit.surrogates.evaluate import evaluate
+    from twinkit.surrogates.normalise import constant_columns
 
     part = train.subset(np.arange(n))
     fields = {"temperature": part.fields["temperature"]} if field else {}
@@ -137,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import xarray as xr
 
-    from surrogates import from_dataset
     from twinkit.adaptive import AdaptiveOptions, run_adaptive
     from twinkit.case import load_case
+    from twinkit.surrogates import from_dataset
     from twinkit.sweep import SweepOptions
 
     with xr.open_dataset(a.reuse / "dataset.nc") as ds:

@@ -13,8 +13,9 @@ by side, the baseline: one bare batched surrogate call of `--members` rows, the 
 
 `--furnace` takes --surrogate, else runs/furnace256/surrogate.pt when it exists, else
 runs/furnace/surrogate.pt, and calibrates it to cases/furnace_sensors.csv (in-process three times,
-then `twinkit calibrate` once as a process, start-up included). Without --surrogate, a fin-plate
-surrogate (`surrogates.synthetic`; 5 MLP members, 3×32 tanh) is trained once into runs/benchmarks/.
+then `twinkit calibrate` once as a process, start-up included). Without --surrogate, a
+fin-plate surrogate (`twinkit.surrogates.synthetic`; 5 MLP members, 3×32 tanh) is trained once
+into runs/benchmarks/.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def fin_surrogate(folder: Path) -> tuple[Path, Any]:
             return case, load(model)
         except CaseError as e:  # written by an older surrogate format: train again
             print(f"{e}; training again", flush=True)
-    from surrogates import fit_surrogate, from_dataset
-    from surrogates.synthetic import fin_dataset
+    from twinkit.surrogates import fit_surrogate, from_dataset
+    from twinkit.surrogates.synthetic import fin_dataset
 
     print(f"training the fin surrogate into {model} (once) ...", flush=True)
     s = fit_surrogate(from_dataset(fin_dataset(64, 16)))

@@ -87,8 +87,8 @@ class TwinkitHeat:
     impl = "twinkit"
 
     def __init__(self, dim: int, n: int, degree: int, linear_solver: str = "auto"):
-        from physics import domain
-        from physics.heat import (
+        from twinkit.physics import domain
+        from twinkit.physics.heat import (
             Convection,
             FixedTemperature,
             HeatConduction,
@@ -96,7 +96,7 @@ class TwinkitHeat:
             HeatSource,
             ThermalMaterial,
         )
-        from physics.problem import SolverOptions
+        from twinkit.physics.problem import SolverOptions
 
         t0 = time.perf_counter()
         d = domain.rectangle(1.0, 1.0, n, n) if dim == 2 else domain.box((1.0,) * 3, (n,) * 3)
@@ -155,15 +155,15 @@ class TwinkitElasticity:
     impl = "twinkit"
 
     def __init__(self, n: int):
-        from physics import domain
-        from physics.elasticity import (
+        from twinkit.physics import domain
+        from twinkit.physics.elasticity import (
             BodyForce,
             Elasticity,
             ElasticityProblem,
             ElasticMaterial,
             Fixed,
         )
-        from physics.problem import SolverOptions
+        from twinkit.physics.problem import SolverOptions
 
         t0 = time.perf_counter()
         d = domain.box(BEAM, (4 * n, n, n))
@@ -601,7 +601,7 @@ def jit_child() -> None:
     t0 = time.perf_counter()
     from dolfinx import jit
 
-    from physics import domain  # noqa: F401  (import time is part of what is measured)
+    from twinkit.physics import domain  # noqa: F401  (import time is part of what is measured)
 
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()

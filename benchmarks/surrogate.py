@@ -3,7 +3,6 @@
     python benchmarks/surrogate.py runs/furnace/data         # a sweep written by twinkit sample
     python benchmarks/surrogate.py /tmp/fin --synthetic 256  # write the analytic fin sweep first
 
-(Named ``surrogate.py``: a script ``surrogates.py`` would shadow the ``surrogates`` package.)
 
 Trains the default surrogate (5-member ensembles of per-output tanh networks, L-BFGS with an L2
 penalty; POD energy 0.99999 for fields) on the ``train`` split and scores it on the ``test`` split
@@ -34,10 +33,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from surrogates import FitConfig, TrainConfig, from_dataset, split
-from surrogates.normalise import constant_columns
-from surrogates.synthetic import fin_dataset, write_netcdf
-from surrogates.workflow import run_study
+from twinkit.surrogates import FitConfig, TrainConfig, from_dataset, split
+from twinkit.surrogates.normalise import constant_columns
+from twinkit.surrogates.synthetic import fin_dataset, write_netcdf
+from twinkit.surrogates.workflow import run_study
 
 
 def targets(s: dict[str, Any]) -> list[tuple[str, float | None, str, bool | None]]:

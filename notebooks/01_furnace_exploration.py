@@ -163,7 +163,7 @@ held_out
 # %%
 from matplotlib.tri import Triangulation
 
-from surrogates import load_surrogate
+from twinkit.surrogates import load_surrogate
 
 surrogate = load_surrogate(small / "surrogate.pt")
 with xr.open_dataset(small / "data" / "dataset.nc") as ds:

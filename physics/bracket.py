@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from mpi4py import MPI
 
-from physics.domain import ALL_CELLS, MeshError, RegionMesh, gmsh_model_to_regionmesh
-from physics.geometry import _graded
+from twinkit.physics.domain import ALL_CELLS, MeshError, RegionMesh, gmsh_model_to_regionmesh
+from twinkit.physics.geometry import _graded
 
 
 def check_bracket(
@@ -98,7 +98,7 @@ def bracket(
     fine = feature_size or min(size, t, d, *([2 * r] if r > 0 else [])) / 3
     import gmsh
 
-    from physics.gmsh_session import gmsh_session
+    from twinkit.physics.gmsh_session import gmsh_session
 
     with gmsh_session():
         if comm.rank == 0:

@@ -208,7 +208,7 @@ def read_gmsh(path: Path, size: float | None = None, comm=MPI.COMM_WORLD) -> Reg
     """Read a gmsh `.geo` (meshed here, optionally with characteristic length `size`) or `.msh`."""
     import gmsh
 
-    from physics.gmsh_session import gmsh_session
+    from twinkit.physics.gmsh_session import gmsh_session
 
     with gmsh_session():
         if comm.rank == 0:
@@ -296,7 +296,7 @@ def region_names(path: Path) -> dict[str, int]:
     """Named regions of a mesh file and their dimensions, read without building a dolfinx mesh."""
     import gmsh
 
-    from physics.gmsh_session import gmsh_session
+    from twinkit.physics.gmsh_session import gmsh_session
 
     if path.suffix in (".geo", ".msh"):
         with gmsh_session():

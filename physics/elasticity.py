@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from physics.domain import RegionMesh
-from physics.params import ConstantPool, Scalar
-from physics.problem import Probe, QoI, SolverOptions, linear_solver_options, petsc_prefix
-from physics.result import Result, SolverStatus
+from twinkit.physics.domain import RegionMesh
+from twinkit.physics.params import ConstantPool, Scalar
+from twinkit.physics.problem import Probe, QoI, SolverOptions, linear_solver_options, petsc_prefix
+from twinkit.physics.result import Result, SolverStatus
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def external_work(domain: RegionMesh, loads, laws: Sequence[_Law], v, c: Constan
     """∫ t·v ds + ∫ f·v dx of the loads (None if there are none)."""
     import ufl
 
-    from physics.fields import assemble_scalar
+    from twinkit.physics.fields import assemble_scalar
 
     n = ufl.FacetNormal(domain.mesh)
     terms = []
@@ -519,7 +519,7 @@ class Elasticity:
         return u | {p.name: "Pa" if p.field == "von_mises" else "m" for p in self.problem.probes}
 
     def sensors(self) -> dict[str, float]:
-        from physics.probes import PointEvaluator
+        from twinkit.physics.probes import PointEvaluator
 
         probes = self.problem.probes
         if not probes:
@@ -544,7 +544,7 @@ class Elasticity:
         return {q.name: self._qoi(q) for q in self.problem.qois}
 
     def _qoi(self, q: QoI) -> float:
-        from physics.fields import assemble_scalar, nodal_extreme
+        from twinkit.physics.fields import assemble_scalar, nodal_extreme
 
         if q.kind == "max_von_mises":
             return nodal_extreme(self.von_mises, self.domain, q.region, True)
@@ -557,7 +557,7 @@ class Elasticity:
         return self._safety_factor(q.region)
 
     def _max_displacement(self, region: str | None) -> float:
-        from physics.fields import region_dofs
+        from twinkit.physics.fields import region_dofs
 
         dofs = region_dofs(self.V, self.domain, region)
         mag = np.linalg.norm(self.u.x.array.reshape(-1, self.domain.gdim)[dofs], axis=1)
@@ -620,7 +620,7 @@ class Elasticity:
 
 
 def nodal_max(f, domain: RegionMesh, region: str | None) -> float:
-    from physics.fields import nodal_extreme
+    from twinkit.physics.fields import nodal_extreme
 
     return nodal_extreme(f, domain, region, True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from mpi4py import MPI
 
-from physics.domain import RegionMesh
+from twinkit.physics.domain import RegionMesh
 
 
 def assemble_scalar(form) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mpi4py import MPI
 
-from physics.domain import ALL_CELLS, MeshError, RegionMesh, gmsh_model_to_regionmesh
+from twinkit.physics.domain import ALL_CELLS, MeshError, RegionMesh, gmsh_model_to_regionmesh
 
 
 def plate_with_hole(
@@ -33,7 +33,7 @@ def plate_with_hole(
     hole_size = size / 5 if hole_size is None else hole_size
     import gmsh
 
-    from physics.gmsh_session import gmsh_session
+    from twinkit.physics.gmsh_session import gmsh_session
 
     with gmsh_session():
         if comm.rank == 0:
@@ -73,7 +73,7 @@ def quarter_annulus(
     _check_size("quarter_annulus", size, order)
     import gmsh
 
-    from physics.gmsh_session import gmsh_session
+    from twinkit.physics.gmsh_session import gmsh_session
 
     a, b = inner_radius, outer_radius
     with gmsh_session():

@@ -28,19 +28,19 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from physics.domain import RegionMesh
-from physics.fields import reduce_array
-from physics.heat import (
+from twinkit.physics.domain import RegionMesh
+from twinkit.physics.fields import reduce_array
+from twinkit.physics.heat import (
     STEFAN_BOLTZMANN,
     FixedTemperature,
     HeatBC,
     HeatSource,
     bc_outflow,
 )
-from physics.params import ConstantPool, Scalar, value_of
-from physics.probes import PointEvaluator
-from physics.problem import Probe, QoI, petsc_prefix
-from physics.result import Result, SolverStatus
+from twinkit.physics.params import ConstantPool, Scalar, value_of
+from twinkit.physics.probes import PointEvaluator
+from twinkit.physics.problem import Probe, QoI, petsc_prefix
+from twinkit.physics.result import Result, SolverStatus
 
 
 # ---- problem data ---------------------------------------------------------------------------
@@ -749,7 +749,7 @@ class GlassFlow:
     def _integral(self, key: str, make) -> float:
         from dolfinx import fem
 
-        from physics.fields import assemble_scalar
+        from twinkit.physics.fields import assemble_scalar
 
         if key not in self._forms:
             self._forms[key] = fem.form(make())
@@ -759,7 +759,7 @@ class GlassFlow:
         import ufl
         from dolfinx import fem
 
-        from physics.fields import nodal_extreme
+        from twinkit.physics.fields import nodal_extreme
 
         u, _, T = self._split
         one = fem.Constant(self.domain.mesh, 1.0)
@@ -829,7 +829,7 @@ class GlassFlow:
             else:
                 form = fem.Constant(self.domain.mesh, 0.0) * self.domain.ds(region)
             self._forms[key] = fem.form(form)
-        from physics.fields import assemble_scalar
+        from twinkit.physics.fields import assemble_scalar
 
         return assemble_scalar(self._forms[key])
 

@@ -10,7 +10,7 @@ Geometry (x along the tank, y up; regions in quotes)::
     y=0 +------------------------------------+--------+---------------+
         x=0                       'bottom'                          x=L
 
-Physics: Boussinesq Stokes + energy (see `physics.glass_flow`) with
+Physics: Boussinesq Stokes + energy (see `twinkit.physics.glass_flow`) with
 - DGG-1 Vogel–Fulcher–Tammann viscosity, phonon + Rosseland radiative conductivity with the
   absorption coefficient a_R (latent: glass colour/redox);
 - the glass surface radiating with the crown: q_in = σ ε (T_crown(x)⁴ − T⁴), with
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from mpi4py import MPI
 
-from physics.domain import MeshError, RegionMesh, gmsh_model_to_regionmesh
-from physics.glass_flow import (
+from twinkit.physics.domain import MeshError, RegionMesh, gmsh_model_to_regionmesh
+from twinkit.physics.glass_flow import (
     FLOW_QOIS,
     FreeSlip,
     GlassFlow,
@@ -44,11 +44,11 @@ from physics.glass_flow import (
     Velocity,
     VFTViscosity,
 )
-from physics.heat import Convection, FixedTemperature, HeatSource, Radiation
-from physics.params import ConstantPool, Param, Scalar, value_of
-from physics.probes import PointEvaluator
-from physics.problem import Probe, QoI
-from physics.result import Result
+from twinkit.physics.heat import Convection, FixedTemperature, HeatSource, Radiation
+from twinkit.physics.params import ConstantPool, Param, Scalar, value_of
+from twinkit.physics.probes import PointEvaluator
+from twinkit.physics.problem import Probe, QoI
+from twinkit.physics.result import Result
 
 WALLS = ("back_wall", "bottom", "front_wall")
 FURNACE_QOIS = FLOW_QOIS + (
@@ -129,7 +129,7 @@ def furnace_mesh(g: FurnaceGeometry, comm=MPI.COMM_WORLD) -> RegionMesh:
             raise MeshError(f"furnace: {msg}")
     import gmsh
 
-    from physics.gmsh_session import gmsh_session
+    from twinkit.physics.gmsh_session import gmsh_session
 
     with gmsh_session():
         if comm.rank == 0:

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from physics.domain import RegionMesh
-from physics.params import ConstantPool, Param, Scalar, value_of
-from physics.probes import PointEvaluator
-from physics.problem import Probe, QoI, SolverOptions, linear_solver_options, petsc_prefix
-from physics.result import Result, SolverStatus
+from twinkit.physics.domain import RegionMesh
+from twinkit.physics.params import ConstantPool, Param, Scalar, value_of
+from twinkit.physics.probes import PointEvaluator
+from twinkit.physics.problem import Probe, QoI, SolverOptions, linear_solver_options, petsc_prefix
+from twinkit.physics.result import Result, SolverStatus
 
 STEFAN_BOLTZMANN = 5.670374419e-8  # W/(m^2 K^4)
 
@@ -346,7 +346,7 @@ class HeatConduction:
     def _qoi(self, q: QoI) -> float:
         from dolfinx import fem
 
-        from physics.fields import assemble_scalar, nodal_extreme
+        from twinkit.physics.fields import assemble_scalar, nodal_extreme
 
         if q.kind in ("min_temperature", "max_temperature"):
             return nodal_extreme(self.T, self.domain, q.region, q.kind.startswith("max"))
@@ -373,7 +373,7 @@ class HeatConduction:
         import ufl
         from dolfinx import fem
 
-        from physics.fields import assemble_scalar
+        from twinkit.physics.fields import assemble_scalar
 
         if q.name not in self._qoi_forms:
             assert q.region is not None

@@ -50,9 +50,9 @@ class PointEvaluator:
 
     @classmethod
     def for_probes(cls, mesh, probes, params) -> PointEvaluator:
-        """An evaluator at the points of `probes` (`physics.problem.Probe`), whose coordinates
-        may refer to parameters with values in `params`."""
-        from physics.params import value_of
+        """An evaluator at the points of `probes` (`twinkit.physics.problem.Probe`), whose
+        coordinates may refer to parameters with values in `params`."""
+        from twinkit.physics.params import value_of
 
         pts = np.array([[value_of(x, params) for x in p.point] for p in probes])
         return cls(mesh, pts, [p.name for p in probes])

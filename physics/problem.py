@@ -6,7 +6,7 @@ import itertools
 import weakref
 from dataclasses import dataclass
 
-from physics.params import Scalar
+from twinkit.physics.params import Scalar
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from physics.domain import RegionMesh
-from physics.elasticity import Elasticity, ElasticityProblem
-from physics.heat import HeatConduction, HeatProblem
-from physics.result import Result, SolverStatus
+from twinkit.physics.domain import RegionMesh
+from twinkit.physics.elasticity import Elasticity, ElasticityProblem
+from twinkit.physics.heat import HeatConduction, HeatProblem
+from twinkit.physics.result import Result, SolverStatus
 
 
 class ThermoElasticity:

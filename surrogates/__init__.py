@@ -4,10 +4,10 @@ Pure torch/numpy/xarray/scipy; never imports dolfinx, ``physics`` or ``twinkit``
 surrogate loads and predicts on a machine without the FE stack.
 """
 
-from surrogates.data import TrainingData, from_dataset, split
-from surrogates.fit import FitConfig, fit_surrogate
-from surrogates.model import Prediction, Surrogate, SurrogateRangeWarning, load_surrogate
-from surrogates.training import TrainConfig
+from twinkit.surrogates.data import TrainingData, from_dataset, split
+from twinkit.surrogates.fit import FitConfig, fit_surrogate
+from twinkit.surrogates.model import Prediction, Surrogate, SurrogateRangeWarning, load_surrogate
+from twinkit.surrogates.training import TrainConfig
 
 __all__ = [
     "FitConfig",

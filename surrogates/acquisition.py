@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from surrogates.data import TrainingData
-from surrogates.model import Surrogate
-from surrogates.normalise import constant_columns
+from twinkit.surrogates.data import TrainingData
+from twinkit.surrogates.model import Surrogate
+from twinkit.surrogates.normalise import constant_columns
 
 
 def disagreement(surrogate: Surrogate, x: np.ndarray, data: TrainingData) -> np.ndarray:

@@ -17,10 +17,10 @@ import warnings
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
-from surrogates.data import TrainingData
-from surrogates.model import Prediction
-from surrogates.normalise import InputScaler
-from surrogates.pod import LinearCodec
+from twinkit.surrogates.data import TrainingData
+from twinkit.surrogates.model import Prediction
+from twinkit.surrogates.normalise import InputScaler
+from twinkit.surrogates.pod import LinearCodec
 
 
 def _scaler(data: TrainingData) -> InputScaler:

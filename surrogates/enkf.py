@@ -1,8 +1,8 @@
 """Sequential calibration: a stochastic ensemble Kalman filter on a surrogate.
 
 The state is the latent inputs in the prior-standardised coordinates u of
-`surrogates.calibrate.Calibration` (the prior is N(0, I)). Between updates the state follows a
-random walk (the plant may drift): u ← u + q·√(Δt / 1 h)·ε. An update with observations y,
+`twinkit.surrogates.calibrate.Calibration` (the prior is N(0, I)). Between updates the state
+follows a random walk (the plant may drift): u ← u + q·√(Δt / 1 h)·ε. An update with observations y,
 noise R and ensemble predictions Y = m(θ(u)) moves every member by the Kalman gain
 
     K = C_uy (C_yy + R)⁻¹,   u_i ← u_i + K (y + ε_i − Y_i),   ε_i ~ N(0, R),
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from surrogates.calibrate import Calibration
+from twinkit.surrogates.calibrate import Calibration
 
 
 class EnsembleFilter:

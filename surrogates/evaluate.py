@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from surrogates.baselines import RBFBaseline
-from surrogates.data import TrainingData
-from surrogates.fit import FitConfig, fit_surrogate
-from surrogates.metrics import field_metrics, scalar_metrics
-from surrogates.model import Prediction
+from twinkit.surrogates.baselines import RBFBaseline
+from twinkit.surrogates.data import TrainingData
+from twinkit.surrogates.fit import FitConfig, fit_surrogate
+from twinkit.surrogates.metrics import field_metrics, scalar_metrics
+from twinkit.surrogates.model import Prediction
 
 
 def evaluate(pred: Prediction, test: TrainingData, train: TrainingData) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from surrogates.model import Surrogate
+from twinkit.surrogates.model import Surrogate
 
 
 class _ScalarModule(torch.nn.Module):

@@ -1,4 +1,4 @@
-"""Fit a :class:`surrogates.model.Surrogate` to training data.
+"""Fit a :class:`twinkit.surrogates.model.Surrogate` to training data.
 
 QoIs: one ensemble on the standardised QoIs. Sensors: POD of the standardised sensor values and an
 ensemble on the POD coefficients, where the POD compresses (keeps at most half as many modes as
@@ -11,12 +11,13 @@ same seed gives the same surrogate. The members' spread is calibrated per output
 puts 95 % of the out-of-fold residuals (each sample predicted by the member that held it out)
 inside ± 2 std. With ``kriging`` (off by default: 1000 predictions of the furnace's 18 scalar
 outputs take about twice as long, see the README), each scalar output that is its own code (QoIs,
-and sensors without POD) also gets a Gaussian process (`surrogates.kriging`), cross-validated on
-the ensemble's own folds. The output is then predicted by w GP + (1 − w) ensemble, mean and std
-alike, with the w in [0, 1] that fits the cross-validated predictions best (stacking; the
-ensemble's error is one member's out-of-fold error less the members' spread, `stacking_weight`;
-w within 0.05 of 0 or 1 is snapped there, and a code with w = 1 keeps no networks); the std is
-calibrated the same way, on the blend's cross-validation residuals.
+and sensors without POD) also gets a Gaussian process (`twinkit.surrogates.kriging`),
+cross-validated on the ensemble's own folds. The output is then predicted by w GP + (1 − w)
+ensemble, mean and std alike, with the w in [0, 1] that fits the cross-validated
+predictions best (stacking; the ensemble's error is one member's out-of-fold error less the
+members' spread, `stacking_weight`; w within 0.05 of 0 or 1 is snapped there, and a code with
+w = 1 keeps no networks); the std is calibrated the same way, on the blend's cross-validation
+residuals.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from surrogates.data import TrainingData
-from surrogates.kriging import fit_gps, kriging_codes
-from surrogates.model import FORMAT_VERSION, Head, Surrogate, plain
-from surrogates.normalise import InputScaler
-from surrogates.pod import LinearCodec
-from surrogates.training import TrainConfig, folds, train_ensemble
+from twinkit.surrogates.data import TrainingData
+from twinkit.surrogates.kriging import fit_gps, kriging_codes
+from twinkit.surrogates.model import FORMAT_VERSION, Head, Surrogate, plain
+from twinkit.surrogates.normalise import InputScaler
+from twinkit.surrogates.pod import LinearCodec
+from twinkit.surrogates.training import TrainConfig, folds, train_ensemble
 
 
 @dataclass(frozen=True)

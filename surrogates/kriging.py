@@ -14,7 +14,8 @@ with K = L Lᵀ (K is ill-conditioned for smooth responses: no explicit inverse)
 costs n² per point and output (a triangular solve): it dominates the inference time of a
 surrogate with many kriged outputs. (The ensemble's spread is no substitute: calibrated on the
 GP's residuals it came out 14x the GP's actual error on the fin test data, large where the GP is
-sure.) A code's ``weight`` w makes its prediction w GP + (1 − w) ensemble (`surrogates.fit`).
+sure.) A code's ``weight`` w makes its prediction w GP + (1 − w) ensemble
+(`twinkit.surrogates.fit`).
 """
 
 from __future__ import annotations

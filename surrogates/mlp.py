@@ -4,12 +4,13 @@ Every member m predicts the codes z (k of them) of its head as
 
     z_m(x) = P(x) C_m + s ⊙ N_m(x),
 
-a polynomial trend (:mod:`surrogates.trend`) plus small tanh networks N_m scaled by ``out_scale`` s
+a polynomial trend (:mod:`twinkit.surrogates.trend`) plus small tanh networks N_m scaled by
+``out_scale`` s
 (per code). With ``separate`` networks (the default), each code of each member has its own network
 with one output, so an output never shares its hidden units with another (as a Gaussian process per
 output does not); otherwise one network per member gives all k codes. The networks' weights are
 stacked (network, in, out), so one batched matrix product evaluates every network of every member.
-Training is in :mod:`surrogates.training`.
+Training is in :mod:`twinkit.surrogates.training`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import torch
 
-from surrogates.trend import exponents, features_torch
+from twinkit.surrogates.trend import exponents, features_torch
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,

@@ -1,7 +1,8 @@
 """The trained surrogate: predict mean ± std of QoIs, sensors and fields; save and load one file.
 
 A :class:`Surrogate` is a set of heads on one input scaling. Each head is a deep ensemble
-(:class:`surrogates.mlp.EnsembleMLP`) whose codes a :class:`surrogates.pod.LinearCodec` decodes into
+(:class:`twinkit.surrogates.mlp.EnsembleMLP`) whose codes a
+:class:`twinkit.surrogates.pod.LinearCodec` decodes into
 outputs: the QoIs, the sensors, and one head per field. The mean is the ensemble mean; the std is
 the members' spread times a calibration factor per output (fitted on out-of-fold residuals).
 """
@@ -18,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from surrogates.kriging import KrigingCodes
-from surrogates.mlp import EnsembleMLP, threads
-from surrogates.normalise import InputScaler
-from surrogates.pod import LinearCodec
+from twinkit.surrogates.kriging import KrigingCodes
+from twinkit.surrogates.mlp import EnsembleMLP, threads
+from twinkit.surrogates.normalise import InputScaler
+from twinkit.surrogates.pod import LinearCodec
 
 FORMAT = "twinkit-surrogate"
 FORMAT_VERSION = 2  # 2: trend + residual heads, kriging codes (older files: retrain)
@@ -250,8 +251,8 @@ class Surrogate:
     def torch_scalar(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Differentiable mean and std (n, len(outputs)) for SI inputs x (n, n_inputs) float64.
 
-        Uses torch's current thread setting; ``surrogates.mlp.one_thread()`` around a loop of
-        calls is fastest for these small networks.
+        Uses torch's current thread setting; ``twinkit.surrogates.mlp.one_thread()`` around a
+        loop of calls is fastest for these small networks.
         """
         xs = self.scaler.transform_torch(x.to(torch.float64))
         if not self.scalar_heads:

@@ -1,7 +1,7 @@
 """Input scaling stored in the model: each input to [-1, 1] over its validity range.
 
 Log-scale inputs are scaled in log space, so a range over decades is sampled evenly by the network.
-Outputs are standardised by :class:`surrogates.pod.LinearCodec`.
+Outputs are standardised by :class:`twinkit.surrogates.pod.LinearCodec`.
 """
 
 from __future__ import annotations

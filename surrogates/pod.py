@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from surrogates.normalise import column_scale, constant_columns
+from twinkit.surrogates.normalise import column_scale, constant_columns
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Train a head's ensemble: each member's trend by least squares, then its networks by L-BFGS.
 
 Member m holds out fold m of the training samples (at least 4 folds). On the other folds it fits
-its polynomial trend (:mod:`surrogates.trend`; degree and ridge weight per code by leave-one-out)
+its polynomial trend (:mod:`twinkit.surrogates.trend`; degree and ridge weight per code by
+leave-one-out)
 and then its networks, minimising over their weights W
 
     Σ_codes mean_samples (N(x) - r)² + α Σ ‖W‖²,    r = (z - trend(x)) / s,
@@ -14,7 +15,7 @@ The members' losses are independent (no weight is shared), so one optimiser trai
 The networks start at zero (the last layer's weights), i.e. at the trend.
 
 The held-out fold's predictions (out-of-fold) calibrate the ensemble's spread
-(:mod:`surrogates.fit`); the fold's loss is reported as the validation loss.
+(:mod:`twinkit.surrogates.fit`); the fold's loss is reported as the validation loss.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from surrogates.mlp import EnsembleMLP, one_thread
-from surrogates.trend import TrendChoice, choose, fit
+from twinkit.surrogates.mlp import EnsembleMLP, one_thread
+from twinkit.surrogates.trend import TrendChoice, choose, fit
 
 
 @dataclass(frozen=True)

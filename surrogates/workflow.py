@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from surrogates.baselines import fit_baselines
-from surrogates.data import TrainingData
-from surrogates.evaluate import curve_sizes, evaluate, learning_curve
-from surrogates.fit import FitConfig, fit_surrogate
-from surrogates.mlp import threads
-from surrogates.model import Prediction, Surrogate
+from twinkit.surrogates.baselines import fit_baselines
+from twinkit.surrogates.data import TrainingData
+from twinkit.surrogates.evaluate import curve_sizes, evaluate, learning_curve
+from twinkit.surrogates.fit import FitConfig, fit_surrogate
+from twinkit.surrogates.mlp import threads
+from twinkit.surrogates.model import Prediction, Surrogate
 
 
 @dataclass

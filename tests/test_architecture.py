@@ -3,37 +3,67 @@
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parents[1]
-FORBIDDEN = {
-    "physics": {"torch", "optuna", "surrogates", "twinkit"},
-    "surrogates": {"dolfinx", "ufl", "basix", "petsc4py", "physics", "twinkit"},
+# folder → (its import name, what it may import from twinkit, modules it must never import)
+LAYERS = {
+    "physics": ("twinkit.physics", {"twinkit.physics"}, {"torch", "optuna"}),
+    "surrogates": (
+        "twinkit.surrogates",
+        {"twinkit.surrogates"},
+        {"dolfinx", "ufl", "basix", "petsc4py"},
+    ),
 }
 
 
 def imported_modules(path: Path) -> set[str]:
+    """Dotted names of every absolute import in a file, lazy ones inside functions included."""
     tree = ast.parse(path.read_text())
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
     return names
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_layer_imports(package):
-    files = sorted((ROOT / package).rglob("*.py"))
-    if package == "physics":
-        assert files, "physics/ must exist"
-    bad = {
-        str(f.relative_to(ROOT)): sorted(imported_modules(f) & FORBIDDEN[package]) for f in files
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+@pytest.mark.parametrize("folder", sorted(LAYERS))
+def test_layer_imports(folder):
+    _, allowed, forbidden = LAYERS[folder]
+    files = sorted((ROOT / folder).rglob("*.py"))
+    assert files, f"{folder}/ must exist"
+    bad = {}
+    for f in files:
+        names = imported_modules(f)
+        wrong = {n for n in names if n.split(".")[0] in forbidden}
+        wrong |= {n for n in names if n.split(".")[0] in {"physics", "surrogates"}}  # old names
+        wrong |= {
+            n for n in names if _within(n, "twinkit") and not any(_within(n, a) for a in allowed)
+        }
+        if wrong:
+            bad[str(f.relative_to(ROOT))] = sorted(wrong)
+    assert not bad
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists the packages explicitly (the folder mapping needs it): none missing."""
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {name: ROOT / path for name, path in tool["package-dir"].items()}
+    found = {
+        ".".join((name, *init.parent.relative_to(folder).parts))
+        for name, folder in folders.items()
+        for init in folder.rglob("__init__.py")
     }
-    assert not {f: m for f, m in bad.items() if m}
+    assert sorted(tool["packages"]) == sorted(found)
 
 
 def test_cli_help_imports_nothing_heavy():

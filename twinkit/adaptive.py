@@ -176,8 +176,8 @@ def _next_batch(
     state: dict[str, Any],
 ) -> tuple[list[int], np.ndarray]:
     """Train the round's ensemble on the finished samples; the next k (indices into the pool)."""
-    from surrogates import FitConfig, TrainConfig, fit_surrogate
-    from surrogates.acquisition import choose_batch, disagreement
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate
+    from twinkit.surrogates.acquisition import choose_batch, disagreement
 
     data, failed = training_data(out, loaded, inputs, points)
     if data.n < 8:
@@ -209,7 +209,7 @@ def training_data(
 ) -> tuple[Any, np.ndarray]:
     """The finished training samples as `surrogates.TrainingData` (QoIs and sensors, SI), and
     the inputs of the failed ones."""
-    from surrogates import TrainingData
+    from twinkit.surrogates import TrainingData
 
     case = loaded.case
     recs = [read_sample(sample_path(out, i)) for i in range(len(points))]

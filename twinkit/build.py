@@ -23,7 +23,7 @@ from twinkit.case_mesh import (
 
 def scalar(q: Any) -> Any:
     """Case value → physics value: Q → float or Param, lists → tuples, others unchanged."""
-    from physics.params import Param
+    from twinkit.physics.params import Param
 
     if isinstance(q, Q):
         return Param(q.param, q.sign) if q.param else q.si
@@ -34,7 +34,7 @@ def scalar(q: Any) -> Any:
 
 def resolve(q: Any, values: Mapping[str, float]) -> Any:
     """Case value → number, looking parameter references up in `values`."""
-    from physics.params import value_of
+    from twinkit.physics.params import value_of
 
     v = scalar(q)
     if isinstance(v, tuple):
@@ -56,7 +56,7 @@ def build_mesh(loaded: LoadedCase, values: Mapping[str, float], comm: Any = None
     """The RegionMesh of a case for the given parameter values."""
     from mpi4py import MPI
 
-    from physics import domain
+    from twinkit.physics import domain
 
     comm = comm or MPI.COMM_WORLD
     m = loaded.case.mesh
@@ -68,24 +68,24 @@ def build_mesh(loaded: LoadedCase, values: Mapping[str, float], comm: Any = None
     if isinstance(m, BoxMesh):
         return domain.box((r(m.length), r(m.width), r(m.height)), m.cells, m.cell_type, comm)
     if isinstance(m, PlateWithHoleMesh):
-        from physics.geometry import plate_with_hole
+        from twinkit.physics.geometry import plate_with_hole
 
         return plate_with_hole(
             r(m.width), r(m.height), r(m.radius), r(m.size), r(m.hole_size), m.order, comm=comm
         )
     if isinstance(m, QuarterAnnulusMesh):
-        from physics.geometry import quarter_annulus
+        from twinkit.physics.geometry import quarter_annulus
 
         return quarter_annulus(r(m.inner_radius), r(m.outer_radius), r(m.size), m.order, comm=comm)
     if isinstance(m, BracketMesh):
-        from physics.bracket import bracket
+        from twinkit.physics.bracket import bracket
 
         extra = {k: r(getattr(m, k)) for k in ("width", "base_length", "height") if getattr(m, k)}
         return bracket(
             r(m.thickness), r(m.fillet_radius), r(m.hole_diameter), r(m.size), **extra, comm=comm
         )
     if isinstance(m, FurnaceMesh):
-        from physics.glass_furnace import furnace_mesh
+        from twinkit.physics.glass_furnace import furnace_mesh
 
         return furnace_mesh(furnace_geometry(m, values), comm)
     assert isinstance(m, FileMesh)
@@ -96,7 +96,7 @@ def build_mesh(loaded: LoadedCase, values: Mapping[str, float], comm: Any = None
 
 def furnace_geometry(m: FurnaceMesh, values: Mapping[str, float]):
     """The FurnaceGeometry of a furnace mesh spec (no boost zone without boost_position)."""
-    from physics.glass_furnace import FurnaceGeometry
+    from twinkit.physics.glass_furnace import FurnaceGeometry
 
     given = {
         f.name: resolve(getattr(m, f.name), values)
@@ -109,7 +109,7 @@ def furnace_geometry(m: FurnaceMesh, values: Mapping[str, float]):
 
 
 def _probes_and_qois(case: Case):
-    from physics.problem import Probe, QoI
+    from twinkit.physics.problem import Probe, QoI
 
     probes = [Probe(n, scalar(p.point), p.field) for n, p in case.probes.items()]
     qois = [QoI(n, q.type, q.region, q.component) for n, q in case.outputs.qoi.items()]
@@ -117,7 +117,7 @@ def _probes_and_qois(case: Case):
 
 
 def _options(case: Case):
-    from physics.problem import SolverOptions
+    from twinkit.physics.problem import SolverOptions
 
     s = case.solver
     return SolverOptions(s.degree, s.linear_solver, rtol=s.rtol, max_iterations=s.max_iterations)
@@ -125,7 +125,7 @@ def _options(case: Case):
 
 def _heat_bcs(case: Case) -> list:
     """The thermal boundary conditions of a case as physics.heat objects."""
-    from physics import heat
+    from twinkit.physics import heat
 
     bc_types = {
         "temperature": heat.FixedTemperature,
@@ -137,7 +137,7 @@ def _heat_bcs(case: Case) -> list:
 
 
 def heat_problem(case: Case, qois=None, probes=None):
-    from physics import heat
+    from twinkit.physics import heat
 
     p, q = _probes_and_qois(case)
     ts = case.solver.time
@@ -153,7 +153,7 @@ def heat_problem(case: Case, qois=None, probes=None):
 
 
 def elastic_problem(case: Case, qois=None, probes=None):
-    from physics import elasticity as el
+    from twinkit.physics import elasticity as el
 
     supports = {"fixed": el.Fixed, "displacement": el.Displacement}
     surface_loads = {"traction": el.Traction, "pressure": el.Pressure, "force": el.Force}
@@ -176,7 +176,7 @@ def elastic_problem(case: Case, qois=None, probes=None):
 def _melt(case: Case):
     """The single material of a glass_flow case as a Melt (ρ = c_p = k = 1, β = Ra if
     nondimensional)."""
-    from physics import glass_flow as gf
+    from twinkit.physics import glass_flow as gf
 
     laws = {
         "constant": gf.ConstantViscosity,
@@ -200,7 +200,7 @@ def _perturbed_start(case: Case, domain: Any):
     import numpy as np
     from mpi4py import MPI
 
-    from physics.fields import reduce_array
+    from twinkit.physics.fields import reduce_array
 
     spec = case.solver.initial_perturbation
     assert spec is not None
@@ -226,8 +226,8 @@ def _perturbed_start(case: Case, domain: Any):
 
 def glass_flow_problem(loaded: LoadedCase, domain: Any):
     """The GlassFlowProblem of a glass_flow case on `domain` (its dimension fixes gravity)."""
-    from physics import glass_flow as gf
-    from physics import heat
+    from twinkit.physics import glass_flow as gf
+    from twinkit.physics import heat
 
     case = loaded.case
     errors = vector_errors(case, domain.gdim)
@@ -284,16 +284,16 @@ def build_model(loaded: LoadedCase, domain: Any, values: Mapping[str, float]):
     """The physics model named by the case, compiled on `domain`."""
     case = loaded.case
     if case.model == "heat_conduction":
-        from physics.heat import HeatConduction
+        from twinkit.physics.heat import HeatConduction
 
         return HeatConduction(domain, heat_problem(case), values)
     if case.model == "elasticity":
-        from physics.elasticity import Elasticity
+        from twinkit.physics.elasticity import Elasticity
 
         return Elasticity(domain, elastic_problem(case), values)
     if case.model == "thermo_elasticity":
-        from physics.heat import HEAT_QOIS
-        from physics.thermo_elasticity import ThermoElasticity
+        from twinkit.physics.heat import HEAT_QOIS
+        from twinkit.physics.thermo_elasticity import ThermoElasticity
 
         probes, qois = _probes_and_qois(case)
         thermal_q = [q for q in qois if q.kind in HEAT_QOIS]
@@ -309,11 +309,11 @@ def build_model(loaded: LoadedCase, domain: Any, values: Mapping[str, float]):
             values,
         )
     if case.model == "glass_flow":
-        from physics.glass_flow import GlassFlow
+        from twinkit.physics.glass_flow import GlassFlow
 
         return GlassFlow(domain, glass_flow_problem(loaded, domain), values)
     if case.model == "glass_furnace":
-        from physics import glass_furnace as gfu
+        from twinkit.physics import glass_furnace as gfu
 
         assert isinstance(case.mesh, FurnaceMesh) and case.furnace is not None  # schema-checked
         probes, qois = _probes_and_qois(case)

@@ -3,7 +3,7 @@
 Readings are validated, windowed and averaged per sensor. Parameters that arrive as sensor
 streams (pull rate, setpoints) are held at their measured means; other known inputs at the case's
 nominal values. The latent parameters get priors from their ranges (`Prior.from_range`) and are
-estimated by `surrogates.calibrate.Calibration` (MAP, Laplace covariance, optional MCMC).
+estimated by `twinkit.surrogates.calibrate.Calibration` (MAP, Laplace covariance, optional MCMC).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _iso(t: float) -> str | None:
 
 def setup(loaded: LoadedCase, surrogate: Any, stats: dict[str, SensorStats]) -> dict[str, Any]:
     """Priors, fixed inputs and observations of a calibration; CaseError if they do not fit."""
-    from surrogates.calibrate import Observation, Prior
+    from twinkit.surrogates.calibrate import Observation, Prior
 
     c, rules = loaded.case, rules_from_case(loaded)
     unknown = [n for n in surrogate.inputs if n not in c.parameters]
@@ -86,7 +86,7 @@ def calibrate(
     opts: Options | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Calibrate to validated `readings`; returns the summary document and the Posterior."""
-    from surrogates.calibrate import Calibration
+    from twinkit.surrogates.calibrate import Calibration
 
     opts = opts or Options()
     t0 = time.perf_counter()
@@ -169,7 +169,7 @@ def load(path: Path) -> Any:
     """The surrogate in `path`; CaseError if missing or unreadable."""
     if not path.exists():
         raise CaseError(f"{path}: surrogate file not found (train one, or give --surrogate)")
-    from surrogates import load_surrogate
+    from twinkit.surrogates import load_surrogate
 
     try:
         return load_surrogate(path)

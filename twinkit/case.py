@@ -420,7 +420,7 @@ def _mesh_region_dims(loaded: LoadedCase) -> dict[str, int | None]:
         assert f is not None
         if not f.exists():
             raise CaseError(f"{loaded.path}: mesh.file: '{m.file}': mesh file not found at {f}")
-        from physics.domain import MeshError, region_names
+        from twinkit.physics.domain import MeshError, region_names
 
         try:
             return dict(region_names(f))

@@ -22,8 +22,8 @@ EXIT_FAILED = 1  # the computation ran but did not succeed (e.g. solver did not 
 USER_ERRORS = {
     "twinkit.case": "CaseError",
     "twinkit.units": "UnitError",
-    "physics.domain": "MeshError",
-    "physics.probes": "ProbeError",
+    "twinkit.physics.domain": "MeshError",
+    "twinkit.physics.probes": "ProbeError",
 }
 
 

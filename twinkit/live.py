@@ -51,8 +51,8 @@ class LiveTwin:
         opts: LiveOptions | None = None,
         publish: Callable[[str, Any, bool], None] = lambda topic, doc, retain: None,
     ):
-        from surrogates.calibrate import Calibration, Prior
-        from surrogates.enkf import EnsembleFilter
+        from twinkit.surrogates.calibrate import Calibration, Prior
+        from twinkit.surrogates.enkf import EnsembleFilter
 
         c, self.opts = loaded.case, opts or LiveOptions()
         unknown = [n for n in surrogate.inputs if n not in c.parameters]

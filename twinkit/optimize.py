@@ -59,7 +59,7 @@ def load_surrogate_file(path: Path) -> Any:
         raise CaseError(
             f"{path}: surrogate file not found (run twinkit train, or give --surrogate)"
         )
-    from surrogates import load_surrogate
+    from twinkit.surrogates import load_surrogate
 
     try:
         return load_surrogate(path)

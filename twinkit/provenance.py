@@ -9,10 +9,10 @@ not change while the code is developed). `code_hash` covers the rest (surrogates
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from functools import cache
 from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parents[1]
 # the physics, and the parts of twinkit that read a case and build and run its model
 _SOLVER = (
     "build.py",
@@ -31,9 +31,8 @@ _SOLVER = (
 @cache
 def solver_hash() -> str:
     """16 hex digits of the SHA-256 of physics/*.py and the solver parts of twinkit."""
-    return _hash(
-        sorted((_ROOT / "physics").glob("*.py")) + [_ROOT / "twinkit" / f for f in _SOLVER]
-    )
+    twinkit = _folder("twinkit")
+    return _hash(_sources("twinkit.physics") + [(f"twinkit/{f}", twinkit / f) for f in _SOLVER])
 
 
 @cache
@@ -41,14 +40,25 @@ def code_hash() -> str:
     """16 hex digits of the SHA-256 of surrogates/*.py and twinkit/*.py: the code of the stages
     after the sweep (training, calibration, optimisation), whose results it changes without
     changing the solver."""
-    return _hash(
-        sorted((_ROOT / "surrogates").glob("*.py")) + sorted((_ROOT / "twinkit").glob("*.py"))
-    )
+    return _hash(_sources("twinkit.surrogates") + _sources("twinkit"))
 
 
-def _hash(files: list[Path]) -> str:
+def _folder(package: str) -> Path:
+    """Where a package's sources are, without importing it (`twinkit.physics` imports MPI)."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.submodule_search_locations is not None, package
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _sources(package: str) -> list[tuple[str, Path]]:
+    """(name as installed, file) of the package's own modules, e.g. 'twinkit/physics/heat.py'."""
+    prefix = package.replace(".", "/")
+    return [(f"{prefix}/{f.name}", f) for f in sorted(_folder(package).glob("*.py"))]
+
+
+def _hash(files: list[tuple[str, Path]]) -> str:
     h = hashlib.sha256()
-    for f in files:
-        h.update(f.relative_to(_ROOT).as_posix().encode())
+    for name, f in files:
+        h.update(name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]

@@ -52,9 +52,9 @@ class DatasetRefiner:
     def retrain(self) -> Any:
         import xarray as xr
 
-        from surrogates import TrainConfig
-        from surrogates.data import from_dataset
-        from surrogates.fit import FitConfig, fit_surrogate
+        from twinkit.surrogates import TrainConfig
+        from twinkit.surrogates.data import from_dataset
+        from twinkit.surrogates.fit import FitConfig, fit_surrogate
 
         with xr.open_dataset(self.dataset) as ds:
             data = from_dataset(ds, str(self.dataset))

@@ -49,8 +49,8 @@ def train_case(
     kriging: bool = False,
 ) -> tuple[dict[str, Any], Path]:
     """Train, evaluate and write the outputs; returns the summary and the path of its JSON file."""
-    from surrogates import FitConfig, TrainConfig, from_dataset, split
-    from surrogates.workflow import run_study
+    from twinkit.surrogates import FitConfig, TrainConfig, from_dataset, split
+    from twinkit.surrogates.workflow import run_study
 
     loaded = load_case(case_path)
     data_dir = data_dir or Path("runs") / loaded.name / "data"
@@ -117,7 +117,7 @@ def train_case(
 
 
 def _plots(study: Any, out: Path) -> list[str]:
-    from surrogates.plots import learning_curve_plot, parity_plot
+    from twinkit.surrogates.plots import learning_curve_plot, parity_plot
 
     test = study.test
     y = test.scalars

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from physics.bracket import bracket
-from physics.domain import MeshError
-from physics.elasticity import Elasticity, ElasticityProblem, ElasticMaterial, Fixed, Force
-from physics.problem import QoI
+from twinkit.physics.bracket import bracket
+from twinkit.physics.domain import MeshError
+from twinkit.physics.elasticity import Elasticity, ElasticityProblem, ElasticMaterial, Fixed, Force
+from twinkit.physics.problem import QoI
 
 STEEL = ElasticMaterial(200e9, 0.3, density=7850.0, yield_strength=250e6)
 LOAD = -1000.0  # N, downwards on the bolt hole

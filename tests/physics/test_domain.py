@@ -6,8 +6,8 @@ import meshio
 import numpy as np
 import pytest
 
-from physics import domain
-from physics.domain import MeshError, read_file, region_names
+from twinkit.physics import domain
+from twinkit.physics.domain import MeshError, read_file, region_names
 
 MESHES = Path(__file__).parents[2] / "meshes"
 
@@ -51,7 +51,7 @@ def test_geo_file_is_meshed_with_its_physical_groups():
 def test_msh_file(tmp_path):
     import gmsh
 
-    from physics.gmsh_session import gmsh_session
+    from twinkit.physics.gmsh_session import gmsh_session
 
     with gmsh_session():
         gmsh.open(str(MESHES / "heatsink.geo"))

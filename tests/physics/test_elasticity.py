@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from physics.domain import box, rectangle
-from physics.elasticity import (
+from twinkit.physics.domain import box, rectangle
+from twinkit.physics.elasticity import (
     Displacement,
     Elasticity,
     ElasticityProblem,
@@ -17,8 +17,8 @@ from physics.elasticity import (
     Gravity,
     Traction,
 )
-from physics.params import Param
-from physics.problem import Probe, QoI, SolverOptions
+from twinkit.physics.params import Param
+from twinkit.physics.problem import Probe, QoI, SolverOptions
 
 E, NU = 1000.0, 0.3
 
@@ -44,7 +44,7 @@ def manufactured_error(domain, u_ex, plane: str, degree: int) -> float:
     import ufl
     from dolfinx import fem
 
-    from physics.fields import assemble_scalar
+    from twinkit.physics.fields import assemble_scalar
 
     sigma = exact_stress(u_ex, plane)
     f = -ufl.div(sigma)
@@ -181,7 +181,7 @@ def _stress_at(model: Elasticity, point) -> np.ndarray:
     """The model's stress tensor interpolated cell-wise and evaluated at a point."""
     from dolfinx import fem
 
-    from physics.probes import PointEvaluator
+    from twinkit.physics.probes import PointEvaluator
 
     gdim = model.domain.gdim
     S = fem.functionspace(model.domain.mesh, ("Discontinuous Lagrange", 0, (gdim, gdim)))

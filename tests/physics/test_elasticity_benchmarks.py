@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from physics.elasticity import (
+from twinkit.physics.elasticity import (
     Displacement,
     Elasticity,
     ElasticityProblem,
     ElasticMaterial,
     Pressure,
 )
-from physics.geometry import plate_with_hole, quarter_annulus
-from physics.problem import Probe, SolverOptions
+from twinkit.physics.geometry import plate_with_hole, quarter_annulus
+from twinkit.physics.problem import Probe, SolverOptions
 
 E = 1000.0
 SYMMETRY = (Displacement("left", (0.0, None)), Displacement("bottom", (None, 0.0)))
@@ -23,7 +23,7 @@ def stress_at(model: Elasticity, points) -> np.ndarray:
     """FE stress (interpolated in DG(k-1), k the displacement degree) at points, (n, 2, 2)."""
     from dolfinx import fem
 
-    from physics.probes import PointEvaluator
+    from twinkit.physics.probes import PointEvaluator
 
     k = model.V.ufl_element().degree
     S = fem.functionspace(model.domain.mesh, ("Discontinuous Lagrange", k - 1, (2, 2)))
@@ -71,7 +71,7 @@ def solve_kirsch(size: float, degree: int) -> tuple[float, np.ndarray]:
     import ufl
     from dolfinx import fem
 
-    from physics.fields import assemble_scalar
+    from twinkit.physics.fields import assemble_scalar
 
     # Quadratic cells for P2, so the polygonal hole does not cap the rate at 2.
     domain = plate_with_hole(4 * A, 4 * A, A, size, order=degree)

@@ -6,8 +6,8 @@ import ufl
 from dolfinx import fem
 from mpi4py import MPI
 
-from physics import domain
-from physics.glass_flow import (
+from twinkit.physics import domain
+from twinkit.physics.glass_flow import (
     BodyForce,
     ConstantViscosity,
     ExponentialViscosity,
@@ -17,8 +17,8 @@ from physics.glass_flow import (
     Melt,
     NoSlip,
 )
-from physics.heat import FixedTemperature, HeatSource
-from physics.problem import QoI
+from twinkit.physics.heat import FixedTemperature, HeatSource
+from twinkit.physics.problem import QoI
 
 SIDES = ("left", "right", "bottom", "top")
 

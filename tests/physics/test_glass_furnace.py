@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from physics import glass_flow as gf
-from physics.domain import rectangle
-from physics.glass_furnace import (
+from twinkit.physics import glass_flow as gf
+from twinkit.physics.domain import rectangle
+from twinkit.physics.glass_furnace import (
     FURNACE_QOIS,
     Furnace,
     FurnaceGeometry,
@@ -16,10 +16,10 @@ from physics.glass_furnace import (
     furnace_mesh,
     soda_lime_melt,
 )
-from physics.heat import Convection, Radiation
-from physics.params import Param
-from physics.probes import PointEvaluator
-from physics.problem import QoI
+from twinkit.physics.heat import Convection, Radiation
+from twinkit.physics.params import Param
+from twinkit.physics.probes import PointEvaluator
+from twinkit.physics.problem import QoI
 
 NOMINAL = {"boost_power": 4e5, "wall_htc": 2.5, "absorption": 150.0}
 pytestmark = pytest.mark.slow
@@ -146,7 +146,7 @@ def test_symmetric_forcing_gives_symmetric_flow():
 
 
 def test_spring_zone_is_where_the_surface_flow_divides():
-    from physics.glass_furnace import spring_zone_position
+    from twinkit.physics.glass_furnace import spring_zone_position
 
     xs = np.linspace(2.5, 10.0, 400)
     main = np.tanh(xs - 6.0)  # backwards left of 6 m, forwards right of it

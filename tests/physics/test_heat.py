@@ -6,8 +6,8 @@ import ufl
 from dolfinx import fem
 from mpi4py import MPI
 
-from physics import domain
-from physics.heat import (
+from twinkit.physics import domain
+from twinkit.physics.heat import (
     STEFAN_BOLTZMANN,
     Convection,
     FixedTemperature,
@@ -19,8 +19,8 @@ from physics.heat import (
     ThermalMaterial,
     TimeStepping,
 )
-from physics.params import Param
-from physics.problem import QoI, SolverOptions
+from twinkit.physics.params import Param
+from twinkit.physics.problem import QoI, SolverOptions
 
 
 def l2_error(u_h, exact) -> float:

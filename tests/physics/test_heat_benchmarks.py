@@ -5,8 +5,8 @@ import pytest
 from scipy.optimize import brentq
 from scipy.special import erf
 
-from physics import domain
-from physics.heat import (
+from twinkit.physics import domain
+from twinkit.physics.heat import (
     STEFAN_BOLTZMANN,
     Convection,
     FixedTemperature,
@@ -16,7 +16,7 @@ from physics.heat import (
     ThermalMaterial,
     TimeStepping,
 )
-from physics.problem import Probe, QoI, SolverOptions
+from twinkit.physics.problem import Probe, QoI, SolverOptions
 
 
 def test_nafems_t4_within_one_percent():

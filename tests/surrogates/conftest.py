@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from surrogate_kinds import config, only
 
-from surrogates import TrainingData, fit_surrogate, from_dataset, split
-from surrogates.synthetic import fin_dataset
+from twinkit.surrogates import TrainingData, fit_surrogate, from_dataset, split
+from twinkit.surrogates.synthetic import fin_dataset
 
 
 @pytest.fixture(scope="session")

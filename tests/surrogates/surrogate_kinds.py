@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from surrogates import FitConfig, TrainConfig, TrainingData
+from twinkit.surrogates import FitConfig, TrainConfig, TrainingData
 
 # Small enough for the test budget, large enough for the accuracy bars of the contract suite.
 CONTRACT_CONFIG = FitConfig(train=TrainConfig(members=5, epochs=500, seed=3), kriging=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from surrogate_kinds import only
 
-from surrogates import FitConfig, TrainConfig, fit_surrogate
-from surrogates.acquisition import choose_batch, disagreement, length_scale
+from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate
+from twinkit.surrogates.acquisition import choose_batch, disagreement, length_scale
 
 
 def test_disagreement_is_larger_where_there_is_no_data(fin_split):
@@ -43,7 +43,7 @@ def test_every_output_has_the_same_say_in_the_score():
     outputs are left out (their ensemble spread is noise)."""
     from types import SimpleNamespace
 
-    from surrogates.data import TrainingData
+    from twinkit.surrogates.data import TrainingData
 
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 1, (50, 1))

@@ -15,9 +15,9 @@ import pytest
 import torch
 from surrogate_kinds import CONTRACT_CONFIG, config, only
 
-from surrogates import SurrogateRangeWarning, TrainConfig, fit_surrogate, load_surrogate
-from surrogates.baselines import RBFBaseline
-from surrogates.evaluate import evaluate
+from twinkit.surrogates import SurrogateRangeWarning, TrainConfig, fit_surrogate, load_surrogate
+from twinkit.surrogates.baselines import RBFBaseline
+from twinkit.surrogates.evaluate import evaluate
 
 KINDS = ["scalar_mlp", "pod_sensors", "pod_field", "pod_vector_field", "kriging"]
 

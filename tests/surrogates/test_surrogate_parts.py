@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from surrogates import from_dataset, load_surrogate
-from surrogates.baselines import GPBaseline, RBFBaseline
-from surrogates.fit import calibration_factor
-from surrogates.metrics import coverage, field_rel_l2, r2, rel_rmse
-from surrogates.normalise import InputScaler
-from surrogates.pod import LinearCodec, n_modes
-from surrogates.synthetic import fin_dataset, write_netcdf
+from twinkit.surrogates import from_dataset, load_surrogate
+from twinkit.surrogates.baselines import GPBaseline, RBFBaseline
+from twinkit.surrogates.fit import calibration_factor
+from twinkit.surrogates.metrics import coverage, field_rel_l2, r2, rel_rmse
+from twinkit.surrogates.normalise import InputScaler
+from twinkit.surrogates.pod import LinearCodec, n_modes
+from twinkit.surrogates.synthetic import fin_dataset, write_netcdf
 
 
 def test_input_scaler_maps_box_to_unit_cube_log_in_log_space():
@@ -96,7 +96,7 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-    from surrogates.kriging import fit_gps, kriging_codes
+    from twinkit.surrogates.kriging import fit_gps, kriging_codes
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (40, 3))
@@ -121,7 +121,7 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
 
 
 def test_stacking_weight_blends_by_cross_validated_error():
-    from surrogates.fit import stacking_weight
+    from twinkit.surrogates.fit import stacking_weight
 
     rng = np.random.default_rng(0)
     z = rng.standard_normal((4000, 4))
@@ -144,7 +144,7 @@ def test_stacking_weight_blends_by_cross_validated_error():
 
 
 def test_ensemble_subset_keeps_the_chosen_codes_networks():
-    from surrogates.mlp import EnsembleMLP
+    from twinkit.surrogates.mlp import EnsembleMLP
 
     net = EnsembleMLP(3, 2, [8], 4, generator=torch.Generator().manual_seed(1), separate=True)
     with torch.no_grad():
@@ -161,8 +161,8 @@ def test_ensemble_subset_keeps_the_chosen_codes_networks():
 
 
 def test_a_blended_code_mixes_gp_and_ensemble_by_its_weight(trained, fin_split, tmp_path):
-    from surrogates.kriging import fit_gps, kriging_codes
-    from surrogates.training import folds
+    from twinkit.surrogates.kriging import fit_gps, kriging_codes
+    from twinkit.surrogates.training import folds
 
     trained("scalar_mlp").save(tmp_path / "plain.pt")
     plain = load_surrogate(tmp_path / "plain.pt")  # a copy: the fixture's model stays as it is
@@ -217,7 +217,7 @@ def test_load_names_a_format_version_it_does_not_read(trained, tmp_path):
 def test_onnx_export_matches_torch(model, trained, fin_split, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from surrogates.export import export_onnx
+    from twinkit.surrogates.export import export_onnx
 
     s = trained(model)
     path = export_onnx(s, tmp_path / "sensors.onnx")
@@ -232,7 +232,7 @@ def test_onnx_export_matches_torch(model, trained, fin_split, tmp_path):
 
 
 def test_plots_write_pngs(tmp_path):
-    from surrogates.plots import learning_curve_plot, parity_plot
+    from twinkit.surrogates.plots import learning_curve_plot, parity_plot
 
     y = np.linspace(0.0, 1.0, 10)
     parity_plot({"a": y}, {"a": y * 1.01}, {"a": y * 0 + 0.01}, {"a": "K"}, tmp_path / "p.png")

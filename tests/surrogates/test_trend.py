@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from surrogates.mlp import EnsembleMLP
-from surrogates.training import TrainConfig, train_ensemble
-from surrogates.trend import choose, exponents, features, features_torch, fit
+from twinkit.surrogates.mlp import EnsembleMLP
+from twinkit.surrogates.training import TrainConfig, train_ensemble
+from twinkit.surrogates.trend import choose, exponents, features, features_torch, fit
 
 
 def test_trend_finds_the_degree_of_a_polynomial_and_not_of_noise():

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from analytic_surrogate import SLAB_CASE, SlabSurrogate
 
-from surrogates.calibrate import Calibration, Observation, Prior
 from twinkit.calibrate import Options, run_calibrate
 from twinkit.case import load_case
+from twinkit.surrogates.calibrate import Calibration, Observation, Prior
 
 T0 = 1_714_564_800.0
 

@@ -80,7 +80,7 @@ def furnace(tmp_path_factory) -> Furnace:
     and QoIs (5 members; 300 iterations are as accurate here as the default 2000, in 7 s)."""
     import xarray as xr
 
-    from surrogates import FitConfig, TrainConfig, fit_surrogate, from_dataset
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate, from_dataset
 
     d = tmp_path_factory.mktemp("furnace")
     batch, live = case_copies(d)

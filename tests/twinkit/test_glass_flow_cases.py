@@ -62,7 +62,7 @@ def _edit(text: str, old: str, new: str) -> str:
 
 def test_qoi_kinds_match_the_physics():
     """The schema's list (kept import-light for `twinkit validate`) is the model's list."""
-    from physics.glass_flow import FLOW_QOIS
+    from twinkit.physics.glass_flow import FLOW_QOIS
 
     assert GLASS_FLOW_QOIS == FLOW_QOIS
 
@@ -80,9 +80,9 @@ def _problem(text: str, write_case):
 def test_nondimensional_case_becomes_blankenbach_problem(write_case):
     from dolfinx import fem
 
-    from physics import glass_flow as gf
-    from physics.heat import FixedTemperature
-    from physics.params import ConstantPool, Param
+    from twinkit.physics import glass_flow as gf
+    from twinkit.physics.heat import FixedTemperature
+    from twinkit.physics.params import ConstantPool, Param
 
     p, domain, values = _problem(_edit(BLANKENBACH_1A, "[32, 32]", "[4, 4]"), write_case)
     assert p.melt == gf.Melt(gf.ConstantViscosity(1.0), 1.0, 1.0, 1.0, Param("Ra"), 0.0)
@@ -101,7 +101,7 @@ def test_nondimensional_case_becomes_blankenbach_problem(write_case):
 
 
 def test_dimensional_case_becomes_melt_problem(write_case):
-    from physics import glass_flow as gf
+    from twinkit.physics import glass_flow as gf
 
     text = _edit(
         MELT_CAVITY,
@@ -121,7 +121,7 @@ def test_dimensional_case_becomes_melt_problem(write_case):
 
 
 def test_exponential_law_gravity_and_body_force_in_3d(write_case):
-    from physics import glass_flow as gf
+    from twinkit.physics import glass_flow as gf
 
     text = MELT_CAVITY
     for old, new in (

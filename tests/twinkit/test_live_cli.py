@@ -45,9 +45,9 @@ alerts:
 
 @pytest.fixture(scope="module")
 def fin(tmp_path_factory):
-    """The fin case and a real surrogate of `surrogates.synthetic`'s fin plate (tiny, fast)."""
-    from surrogates import FitConfig, TrainConfig, fit_surrogate, from_dataset
-    from surrogates.synthetic import fin_dataset
+    """The fin case and a real surrogate of `twinkit.surrogates.synthetic`'s fin plate (tiny)."""
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate, from_dataset
+    from twinkit.surrogates.synthetic import fin_dataset
 
     d = tmp_path_factory.mktemp("fin")
     (d / "fin.yaml").write_text(FIN_CASE)

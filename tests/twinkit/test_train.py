@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from surrogates import load_surrogate
-from surrogates.synthetic import fin_dataset, write_netcdf
+from twinkit.surrogates import load_surrogate
+from twinkit.surrogates.synthetic import fin_dataset, write_netcdf
 
 
 def _dataset_dir(tmp_path, n_train=32, n_test=16, case="small"):
