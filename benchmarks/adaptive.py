@@ -41,9 +41,9 @@ def _points(ds: Any, inputs: list[str]) -> np.ndarray:
 
 def seed_adaptive(case: Path, reuse: Path, out: Path, opts: Any, adaptive: Any) -> int:
     """Start the adaptive sweep in `out` with the FE samples of `reuse` at the same points."""
-    from twinkit.adaptive import resume_or_start
     from twinkit.case import load_case
-    from twinkit.sample_store import read_sample, sample_path, write_sample
+    from twinkit.sweep.adaptive import resume_or_start
+    from twinkit.sweep.store import read_sample, sample_path, write_sample
 
     loaded = load_case(case)
     sweep = json.loads((reuse / "sweep.json").read_text())
@@ -137,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import xarray as xr
 
-    from twinkit.adaptive import AdaptiveOptions, run_adaptive
     from twinkit.case import load_case
     from twinkit.surrogates import from_dataset
-    from twinkit.sweep import SweepOptions
+    from twinkit.sweep.adaptive import AdaptiveOptions, run_adaptive
+    from twinkit.sweep.run import SweepOptions
 
     with xr.open_dataset(a.reuse / "dataset.nc") as ds:
         sobol_ds = ds.load()

@@ -39,8 +39,8 @@ def _case(size: str | None = None, path: Path = ROOT / "cases" / "furnace.yaml")
 
 
 def furnace_timings(later: int = 6) -> None:
-    from twinkit.runner import CaseRunner
-    from twinkit.sampling import make_design
+    from twinkit.solve.runner import CaseRunner
+    from twinkit.sweep.design import make_design
 
     loaded = _case()
     c = loaded.case
@@ -74,8 +74,8 @@ def furnace_timings(later: int = 6) -> None:
 
 def corners() -> None:
     """All 2ⁿ corners of the parameter box, each started from the nominal state (as sweeps run)."""
-    from twinkit.runner import CaseRunner
-    from twinkit.sampling import varied_parameters
+    from twinkit.solve.runner import CaseRunner
+    from twinkit.sweep.design import varied_parameters
 
     loaded = _case()
     c = loaded.case
@@ -100,7 +100,7 @@ def corners() -> None:
 
 
 def mesh_convergence(sizes: list[str]) -> None:
-    from twinkit.runner import CaseRunner
+    from twinkit.solve.runner import CaseRunner
 
     rows = []
     for size in sizes:
@@ -130,7 +130,7 @@ def mesh_convergence(sizes: list[str]) -> None:
 def blankenbach() -> None:
     import blankenbach_bare
 
-    from twinkit.runner import CaseRunner
+    from twinkit.solve.runner import CaseRunner
 
     loaded = _case(path=ROOT / "cases" / "benchmarks" / "blankenbach_1a.yaml")
     runner = CaseRunner(loaded)

@@ -59,8 +59,8 @@ alerts:
 
 def fin_surrogate(folder: Path) -> tuple[Path, Any]:
     """The fin case and a trained fin surrogate (trained once, then loaded from `folder`)."""
-    from twinkit.calibrate import load
     from twinkit.case import CaseError
+    from twinkit.twin.calibrate import load
 
     folder.mkdir(parents=True, exist_ok=True)
     case, model = folder / "fin.yaml", folder / "fin_surrogate.pt"
@@ -106,10 +106,10 @@ def bare_call_seconds(s: Any, members: int, repeats: int = 500) -> list[float]:
 def calibration_seconds(case: Path, sensors: Path, surrogate: Path, repeats: int = 3) -> dict:
     """`twinkit calibrate`'s own timing (windowing, MAP restarts, Laplace) in-process `repeats`
     times, and the whole command once as a process (imports and file output included)."""
-    from twinkit.calibrate import Options, calibrate, load
     from twinkit.case import load_case
-    from twinkit.sensorfile import read_sensor_file
-    from twinkit.sensors import SensorValidator, rules_from_case
+    from twinkit.sensors.files import read_sensor_file
+    from twinkit.sensors.readings import SensorValidator, rules_from_case
+    from twinkit.twin.calibrate import Options, calibrate, load
 
     loaded, s = load_case(case, check_regions=False), load(surrogate)
     runs, summary = [], {}
@@ -147,11 +147,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    from twinkit.calibrate import load
     from twinkit.case import load_case
-    from twinkit.live import LiveOptions, LiveTwin
-    from twinkit.live_run import single_threaded
-    from twinkit.plant import Plant, PlantOptions
+    from twinkit.twin.calibrate import load
+    from twinkit.twin.live import LiveOptions, LiveTwin
+    from twinkit.twin.plant import Plant, PlantOptions
+    from twinkit.twin.service import single_threaded
 
     single_threaded()  # as `twinkit live` does
     if args.furnace:

@@ -3,7 +3,7 @@
 ``python benchmarks/optimize.py CASE [--surrogate runs/<case>/surrogate.pt]`` (about the sweep's
 time plus a few minutes; ``--quick``: 200 trials and a 120 s FE study):
 
-a. ``--trials`` (2000) surrogate trials through ``twinkit.optimize`` with its default storage
+a. ``--trials`` (2000) surrogate trials through ``twinkit.optimize.driver`` with its default storage
    (a SQLite file) and sampler, in a fresh study: wall and CPU seconds against the 60 s target;
    and ``--baseline`` (300) trials of plain Optuna (``study.optimize`` on SQLite, one surrogate
    call per trial, as the command did before) against as many twinkit trials.
@@ -50,7 +50,7 @@ def _beam_double(folder: Path) -> tuple[Path, Any]:
 
 def surrogate_route(case: Path, surrogate: Any, args: argparse.Namespace, out: Path) -> dict:
     """(a) the trials alone, timed; (b) then FE verification (and refinement) of the optimum."""
-    from twinkit.optimize import Options, optimize_case
+    from twinkit.optimize.driver import Options, optimize_case
 
     opts = Options(trials=args.trials, verify=0, out=out, plots=False, study="bench")
     t0, c0 = time.perf_counter(), time.process_time()
@@ -94,10 +94,10 @@ def baseline(case: Path, surrogate: Any, trials: int, out: Path) -> dict:
     import optuna
 
     from twinkit.case import load_case
-    from twinkit.design_space import build_problem
-    from twinkit.objectives import Goals
-    from twinkit.optimize import Options, optimize_case
-    from twinkit.study import storage_for
+    from twinkit.case.objectives import Goals
+    from twinkit.optimize.design_space import build_problem
+    from twinkit.optimize.driver import Options, optimize_case
+    from twinkit.optimize.study import storage_for
 
     loaded = load_case(case)
     goals = Goals.from_case(loaded)
@@ -134,9 +134,9 @@ def fe_route(case: Path, budget: float, sampler: str, seed: int) -> dict:
     import optuna
 
     from twinkit.case import load_case
-    from twinkit.objectives import Goals
-    from twinkit.samplers import make_sampler
-    from twinkit.verify import CaseSolver
+    from twinkit.case.objectives import Goals
+    from twinkit.optimize.samplers import make_sampler
+    from twinkit.optimize.verify import CaseSolver
 
     loaded = load_case(case)
     goals = Goals.from_case(loaded)
@@ -209,7 +209,7 @@ def main() -> None:
     from twinkit.case import load_case
 
     if args.surrogate:
-        from twinkit.optimize import load_surrogate_file
+        from twinkit.optimize.driver import load_surrogate_file
 
         case, surrogate = args.case, load_surrogate_file(args.surrogate)
         data = args.data or ROOT / "runs" / load_case(case).name / "data"

@@ -3,7 +3,7 @@
 The single solve time is the mean wall time of one sample (mesh if it changes, solve, outputs) in
 a warm process: the same N design points solved one after the other by one `SampleWorker`, after
 one warm-up solve that compiles the forms. Each sweep is then run from scratch with
-`twinkit.sweep.run_sweep` (design, worker start-up, per-sample files, dataset assembly) for each
+`twinkit.sweep.run.run_sweep` (design, worker start-up, per-sample files, dataset assembly) for each
 K, and its wall time is compared with the ideal N x t / K. Target: ratio <= 1.15.
 
     .venv/bin/python benchmarks/sampling.py                      # bracket, N = 16, K = 1, 2
@@ -34,8 +34,8 @@ def single_solve_seconds(case: Path, n: int, method: str) -> tuple[float, float,
     """Mean wall and CPU seconds per sample in one warm process, the first (cold) one's wall
     seconds, and the DOFs."""
     from twinkit.case import load_case
-    from twinkit.sample_worker import SampleWorker
-    from twinkit.sampling import make_design
+    from twinkit.sweep.design import make_design
+    from twinkit.sweep.worker import SampleWorker
 
     loaded = load_case(case)
     design = make_design(loaded, n, method)
@@ -63,7 +63,7 @@ def cpu_seconds() -> float:
 
 
 def sweep_seconds(case: Path, n: int, workers: int, method: str, folder: Path) -> dict:
-    from twinkit.sweep import SweepOptions, run_sweep
+    from twinkit.sweep.run import SweepOptions, run_sweep
 
     t0, c0 = time.perf_counter(), cpu_seconds()
     summary = run_sweep(case, folder, SweepOptions(n, method, workers=workers, progress=False))

@@ -104,7 +104,7 @@ print(
 
 # %%
 from twinkit.case import load_case
-from twinkit.provenance import solver_hash
+from twinkit.sweep.provenance import solver_hash
 
 spec = yaml.safe_load((root / "cases" / "furnace.yaml").read_text())
 spec["name"] = "furnace_small"

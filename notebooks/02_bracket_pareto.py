@@ -62,7 +62,7 @@ def twinkit(*args, check=True):
 
 # %%
 from twinkit.case import load_case
-from twinkit.provenance import solver_hash
+from twinkit.sweep.provenance import solver_hash
 
 spec = yaml.safe_load((root / "cases" / "bracket.yaml").read_text())
 spec["name"] = "bracket_pareto"

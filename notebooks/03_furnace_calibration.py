@@ -55,7 +55,7 @@ def twinkit(*args, check=True):
 
 # %%
 from twinkit.case import load_case
-from twinkit.provenance import solver_hash
+from twinkit.sweep.provenance import solver_hash
 
 spec = yaml.safe_load((root / "cases" / "furnace.yaml").read_text())
 spec["name"] = "furnace_small"

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from twinkit.case import load_case
-from twinkit.runner import CaseRunner
+from twinkit.solve.runner import CaseRunner
 
 root = Path.cwd() if (Path.cwd() / "cases").exists() else Path(__file__).resolve().parents[1]
 loaded = load_case(root / "cases" / "heatsink.yaml")

@@ -30,10 +30,9 @@ CADENCE = timedelta(minutes=10)
 def main() -> None:
     import numpy as np
 
-    from twinkit import units
-    from twinkit.case import load_case
-    from twinkit.runner import CaseRunner
-    from twinkit.sensors import rules_from_case
+    from twinkit.case import load_case, units
+    from twinkit.sensors.readings import rules_from_case
+    from twinkit.solve.runner import CaseRunner
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", type=Path, default=ROOT / "cases" / "furnace.yaml")

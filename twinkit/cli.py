@@ -21,7 +21,7 @@ EXIT_FAILED = 1  # the computation ran but did not succeed (e.g. solver did not 
 
 USER_ERRORS = {
     "twinkit.case": "CaseError",
-    "twinkit.units": "UnitError",
+    "twinkit.case.units": "UnitError",
     "twinkit.physics.domain": "MeshError",
     "twinkit.physics.probes": "ProbeError",
 }
@@ -150,7 +150,7 @@ def solve(
     plots: Annotated[bool, typer.Option(help="Write PNG pictures of the fields.")] = True,
 ) -> None:
     """Solve a case once; write summary.json, fields (XDMF, VTU) and PNGs."""
-    from twinkit.solve import solve_case
+    from twinkit.solve.point import solve_case
 
     result, summary_path = solve_case(case, _parse_sets(set_ or []), out, plots)
     if _rank() == 0:
@@ -184,11 +184,11 @@ def sample(
     ] = None,
 ) -> None:
     """Sweep the parameter ranges (resumable); write dataset.nc and summary.json."""
-    from twinkit.sweep import SweepOptions, run_sweep
+    from twinkit.sweep.run import SweepOptions, run_sweep
 
     opts = SweepOptions(samples, method, test, workers, scheduler)
     if adaptive:
-        from twinkit.adaptive import default_options, run_adaptive
+        from twinkit.sweep.adaptive import default_options, run_adaptive
 
         s = run_adaptive(case, out, opts, default_options(samples, initial, batch))
     elif initial is not None or batch is not None:
@@ -239,8 +239,8 @@ def calibrate(
     ] = False,
 ) -> None:
     """Estimate the latent parameters from sensor data (MAP ± Laplace std); write summary.json."""
-    from twinkit.calibrate import Options, report, run_calibrate
     from twinkit.case import CaseError
+    from twinkit.twin.calibrate import Options, report, run_calibrate
 
     if nan not in ("skip", "hold", "flag"):
         raise CaseError(f"--missing {nan}: expected skip, hold or flag")
@@ -300,7 +300,7 @@ KeyOpt = Annotated[Path | None, typer.Option("--key", help="TLS: client key.")]
 
 def _broker(address: str, tls: bool, ca: Path | None, cert: Path | None, key: Path | None):
     """Broker settings; credentials come from TWINKIT_MQTT_USERNAME / _PASSWORD (_FILE)."""
-    from twinkit.mqtt import BrokerConfig
+    from twinkit.sensors.mqtt import BrokerConfig
 
     files = {"ca_certs": ca, "certfile": cert, "keyfile": key}
     given = {k: str(v) for k, v in files.items() if v}
@@ -309,7 +309,7 @@ def _broker(address: str, tls: bool, ca: Path | None, cert: Path | None, key: Pa
 
 def _seconds(text: str, option: str) -> float:
     from twinkit.case import CaseError
-    from twinkit.units import UnitError, parse
+    from twinkit.case.units import UnitError, parse
 
     try:
         return parse(text, "s")
@@ -356,8 +356,8 @@ def live(
     import logging
 
     from twinkit.case import load_case
-    from twinkit.live import LiveOptions
-    from twinkit.live_run import live_command
+    from twinkit.twin.live import LiveOptions
+    from twinkit.twin.service import live_command
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = _broker(mqtt, tls, ca, cert, key)
@@ -404,8 +404,8 @@ def plant(
 ) -> None:
     """Simulate the plant: publish noisy sensor readings with drift, dropouts and bad messages."""
     from twinkit.case import CaseError, load_case
-    from twinkit.live_run import plant_command
-    from twinkit.plant import PlantOptions
+    from twinkit.twin.plant import PlantOptions
+    from twinkit.twin.service import plant_command
 
     loaded = load_case(case, check_regions=False)
     values = loaded.case.parameter_values(_parse_sets(set_ or []))
@@ -464,7 +464,7 @@ def optimize(
     plots: Annotated[bool, typer.Option(help="Write history.png (and pareto.png).")] = True,
 ) -> None:
     """Optimize the design parameters on the surrogate; verify the best designs with FE."""
-    from twinkit.optimize import Options, optimize_case, report
+    from twinkit.optimize.driver import Options, optimize_case, report
 
     opts = Options(
         trials=trials,
@@ -507,7 +507,7 @@ def run(
     """The main job: solve, sample, train, calibrate, optimize, verify, report.html.
 
     Stages whose inputs did not change since their last run are skipped (OUT/run.json)."""
-    from twinkit.pipeline import RunOptions, StageError, run_case
+    from twinkit.run.pipeline import RunOptions, StageError, run_case
 
     opts = RunOptions(out, samples, test, workers, trials, sensors, force)
     try:

@@ -15,7 +15,7 @@ from typing import Any
 
 import twinkit
 from twinkit.case import CaseError, load_case
-from twinkit.output import write_json
+from twinkit.solve.output import write_json
 
 
 def _read_dataset(path: Path, case_name: str) -> Any:

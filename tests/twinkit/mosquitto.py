@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from twinkit.mqtt import BrokerConfig
+from twinkit.sensors.mqtt import BrokerConfig
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 

@@ -38,8 +38,8 @@ N, N0, BATCH, TEST = 14, 8, 3, 2
 
 
 def adaptive(case: Path, out: Path, n: int = N, initial: int = N0, batch: int = BATCH):
-    from twinkit.adaptive import AdaptiveOptions, run_adaptive
-    from twinkit.sweep import SweepOptions
+    from twinkit.sweep.adaptive import AdaptiveOptions, run_adaptive
+    from twinkit.sweep.run import SweepOptions
 
     opts = SweepOptions(n, test_samples=TEST, progress=False)
     return run_adaptive(case, out, opts, AdaptiveOptions(initial, batch, pool=256, epochs=100))
@@ -62,8 +62,8 @@ def finished(tmp_path_factory) -> tuple[Path, Path, dict]:
 
 
 def test_rounds_fill_the_design_and_keep_the_contract(finished):
-    from twinkit.dataset import contract_problems
-    from twinkit.sampling import make_design
+    from twinkit.sweep.dataset import contract_problems
+    from twinkit.sweep.design import make_design
 
     case, out, s = finished
     assert s["counts"] == {"ok": N + TEST, "failed": 0, "total": N + TEST, "computed": N + TEST,
@@ -160,7 +160,7 @@ def test_adaptive_benchmark_reuses_the_sobol_sweep(finished, tmp_path):
     import subprocess
     import sys
 
-    from twinkit.sweep import SweepOptions, run_sweep
+    from twinkit.sweep.run import SweepOptions, run_sweep
 
     case, _, _ = finished
     run_sweep(case, tmp_path / "sobol", SweepOptions(16, test_samples=3, progress=False))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from twinkit.solve import solve_case
+from twinkit.solve.point import solve_case
 
 CASES = Path(__file__).parents[2] / "cases" / "benchmarks"
 SIGMA = 5.670374419e-8

@@ -55,7 +55,7 @@ def test_solve_writes_fields_pictures_and_a_closed_balance(tmp_path, cli_process
 
 
 def test_results_do_not_depend_on_the_units_of_the_case_file(tmp_path):
-    from twinkit.runner import CaseRunner
+    from twinkit.solve.runner import CaseRunner
 
     text = CASE.read_text()
     for old, new in OTHER_UNITS:
@@ -87,8 +87,8 @@ def test_a_parameter_cannot_set_the_tank_width(tmp_path):
 def test_every_corner_of_the_parameter_box_solves():
     """All 2⁶ corners, each from the nominal state as sweeps start: converged, the energy
     balance closed, the glass molten and hotter with the hotter crown."""
-    from twinkit.runner import CaseRunner
-    from twinkit.sampling import varied_parameters
+    from twinkit.solve.runner import CaseRunner
+    from twinkit.sweep.design import varied_parameters
 
     loaded = load_case(CASE)
     c = loaded.case

@@ -151,7 +151,7 @@ def test_calibrate_command_recovers_the_fe_truth(furnace, tmp_path, k):
 @pytest.fixture(scope="module")
 def posterior_stds(furnace, tmp_path_factory) -> np.ndarray:
     """Posterior std of the latents from the first 2, 4 and all 8 thermocouples (rows)."""
-    from twinkit.calibrate import run_calibrate
+    from twinkit.twin.calibrate import run_calibrate
 
     tmp = tmp_path_factory.mktemp("subsets")
     truth, stds = furnace.truths[0], []
@@ -213,8 +213,8 @@ class Process:
 @pytest.mark.slow
 def test_live_twin_tracks_wall_wear_through_a_broker_restart(furnace, tmp_path):
     from twinkit.case import load_case
-    from twinkit.mqtt import Connection
-    from twinkit.plant import Plant, PlantOptions
+    from twinkit.sensors.mqtt import Connection
+    from twinkit.twin.plant import Plant, PlantOptions
 
     gen = running_broker(tmp_path)
     broker = next(gen)

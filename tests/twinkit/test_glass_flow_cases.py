@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from twinkit.case import load_case
-from twinkit.case_checks import GLASS_FLOW_QOIS
+from twinkit.case.checks import GLASS_FLOW_QOIS
 
 CASES = Path(__file__).parents[2] / "cases" / "benchmarks"
 BLANKENBACH_1A = (CASES / "blankenbach_1a.yaml").read_text()
@@ -69,7 +69,7 @@ def test_qoi_kinds_match_the_physics():
 
 # ---- case → physics objects ----------------------------------------------------------------
 def _problem(text: str, write_case):
-    from twinkit.build import build_mesh, glass_flow_problem
+    from twinkit.solve.build import build_mesh, glass_flow_problem
 
     loaded = load_case(write_case(text))
     values = loaded.case.parameter_values()
@@ -178,7 +178,7 @@ def test_blankenbach_1a_through_the_command_line(tmp_path, write_case, cli, cli_
 
 def test_melt_cavity_in_si_units(tmp_path, write_case):
     """A dimensional run: converged, heat in = heat out, probes and units as documented."""
-    from twinkit.solve import solve_case
+    from twinkit.solve.point import solve_case
 
     result, path = solve_case(write_case(MELT_CAVITY), {}, tmp_path, plots=False)
     summary = json.loads(path.read_text())

@@ -18,11 +18,11 @@ from analytic_surrogate import SLAB_CASE, SlabSurrogate
 from mosquitto import running_broker
 
 from twinkit.case import CaseError, load_case
-from twinkit.live import LiveOptions, LiveTwin
-from twinkit.live_run import serve_twin, stop_on_signals
-from twinkit.mqtt import BrokerConfig, Connection
-from twinkit.plant import Plant, PlantOptions, run_plant
 from twinkit.process import sigpipe_ignored
+from twinkit.sensors.mqtt import BrokerConfig, Connection
+from twinkit.twin.live import LiveOptions, LiveTwin
+from twinkit.twin.plant import Plant, PlantOptions, run_plant
+from twinkit.twin.service import serve_twin, stop_on_signals
 
 RULES = """\
 sensors:

@@ -17,7 +17,7 @@ import pytest
 from beam_surrogate import BEAM_CASE, T_RANGE, BeamSurrogate, Prediction, optimum
 
 from twinkit.case import CaseError, load_case
-from twinkit.optimize import Options, optimize_case
+from twinkit.optimize.driver import Options, optimize_case
 
 HERE = Path(__file__).parent
 
@@ -341,7 +341,7 @@ WORKER = """
 import sys
 from pathlib import Path
 from beam_surrogate import BeamSurrogate
-from twinkit.optimize import Options, optimize_case
+from twinkit.optimize.driver import Options, optimize_case
 case, storage, out, trials = sys.argv[1:]
 opts = Options(trials=int(trials), storage=storage, out=Path(out), verify=0, plots=False)
 s, _ = optimize_case(Path(case), opts, surrogate=BeamSurrogate())
@@ -367,7 +367,7 @@ def test_two_workers_share_one_postgresql_study(beam, tmp_path, postgres):
     added = [int(o[0].split()[0]) for o in outs]
     import optuna
 
-    from twinkit.study import storage_for
+    from twinkit.optimize.study import storage_for
 
     study = optuna.load_study(study_name="beam", storage=storage_for(postgres))
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -381,7 +381,7 @@ def test_two_workers_share_one_postgresql_study(beam, tmp_path, postgres):
 
 def test_furnace_outputs_have_their_units_in_constraints():
     """Heat flows of the 2D furnace are per metre of tank width, the spring zone a position."""
-    from twinkit.objectives import output_units
+    from twinkit.case.objectives import output_units
 
     case = load_case(HERE.parents[1] / "cases" / "furnace.yaml", check_regions=False).case
     want = {"heat_input": "W/m", "wall_losses": "W/m", "batch_heat": "W/m",

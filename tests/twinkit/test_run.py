@@ -55,7 +55,7 @@ run: {samples: 12, test: 4, members: 2, epochs: 200, trials: 15, sensors: plate.
 def _fe(case: Path, values: dict[str, float]):
     from mpi4py import MPI
 
-    from twinkit.runner import CaseRunner
+    from twinkit.solve.runner import CaseRunner
 
     loaded = load_case(case)
     return CaseRunner(loaded, MPI.COMM_SELF).solve(loaded.case.parameter_values() | values)
@@ -131,7 +131,7 @@ def test_run_end_to_end_then_skips_and_reruns_from_the_changed_stage(
     assert {p: p.stat().st_mtime_ns for p in files} == files
 
     # other training/calibration/optimisation code (not solver code): train onwards, sweep kept
-    monkeypatch.setattr("twinkit.stages.code_hash", lambda: "other code")
+    monkeypatch.setattr("twinkit.run.stages.code_hash", lambda: "other code")
     r = cli("run", plate)
     assert r.returncode == 0, r.output
     assert _actions(out) == dict.fromkeys(STAGES[:2], "skipped") | dict.fromkeys(STAGES[2:], "ran")
@@ -190,8 +190,8 @@ def test_options_are_checked_before_anything_runs(tmp_path, cli, monkeypatch):
 
 def test_furnace_sensor_file_is_clean_and_records_its_truth():
     """The replayed plant data shipped with the furnace passes the case's own rules."""
-    from twinkit.sensorfile import read_sensor_file, window_stats
-    from twinkit.sensors import SensorValidator, rules_from_case
+    from twinkit.sensors.files import read_sensor_file, window_stats
+    from twinkit.sensors.readings import SensorValidator, rules_from_case
 
     case = load_case(ROOT / "cases" / "furnace.yaml", check_regions=False)
     path = ROOT / "cases" / case.case.run.sensors  # type: ignore[operator]

@@ -16,7 +16,7 @@ import pytest
 
 from twinkit.case import CaseError, load_case
 from twinkit.process import sigpipe_ignored
-from twinkit.sampling import make_design
+from twinkit.sweep.design import make_design
 
 # A heated plate; k and h log-uniform, T_hot linear, ambient fixed (not varied).
 PLATE = """\
@@ -50,7 +50,7 @@ def plate(write_case, nx: int = 8, ny: int = 4, length: str = "0.2 m", extra: st
 
 
 def sweep(case: Path, out: Path, n: int, **kw):
-    from twinkit.sweep import SweepOptions, run_sweep
+    from twinkit.sweep.run import SweepOptions, run_sweep
 
     return run_sweep(case, out, SweepOptions(n, progress=False, **kw))
 
@@ -121,7 +121,7 @@ def test_no_ranged_parameter(write_case, base_case, cli, tmp_path):
 
 # ---- the dataset -------------------------------------------------------------------------------
 def test_dataset_contract_and_resume(write_case, tmp_path):
-    from twinkit.dataset import contract_problems
+    from twinkit.sweep.dataset import contract_problems
 
     case, out = plate(write_case), tmp_path / "data"
     s = sweep(case, out, 6, test_samples=2)
@@ -179,7 +179,7 @@ def test_no_fields_when_the_mesh_varies(write_case, tmp_path):
 
 
 def test_failed_samples_are_recorded_and_the_sweep_goes_on(write_case, tmp_path, monkeypatch):
-    from twinkit.runner import CaseRunner
+    from twinkit.solve.runner import CaseRunner
 
     solve = CaseRunner.solve
 
@@ -221,8 +221,8 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.slow
 def test_kill_9_and_resume(write_case, tmp_path, cli_process):
-    from twinkit.dataset import contract_problems
-    from twinkit.sample_store import read_sample
+    from twinkit.sweep.dataset import contract_problems
+    from twinkit.sweep.store import read_sample
 
     case, out, n = plate(write_case, nx=60, ny=30), tmp_path / "data", 24
     args = ["sample", str(case), "-n", str(n), "--workers", "2", "--out", str(out)]

@@ -9,8 +9,8 @@ import pytest
 from analytic_surrogate import SLAB_CASE
 
 from twinkit.case import CaseError, load_case
-from twinkit.sensorfile import parse_window, read_sensor_file, window_stats
-from twinkit.sensors import Rule, SensorValidator, parse_time, rules_from_case
+from twinkit.sensors.files import parse_window, read_sensor_file, window_stats
+from twinkit.sensors.readings import Rule, SensorValidator, parse_time, rules_from_case
 
 RULES = """\
 sensors:

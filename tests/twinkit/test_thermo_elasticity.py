@@ -3,7 +3,7 @@
 import pytest
 
 from twinkit.case import load_case
-from twinkit.runner import CaseRunner
+from twinkit.solve.runner import CaseRunner
 
 CASE = """
 model: thermo_elasticity

@@ -1,0 +1,266 @@
+"""What each model accepts, and the consistency checks of a case that go beyond one section."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twinkit.case.materials import (
+    FLOW_BCS,
+    HEAT_BCS,
+    MECHANICAL_BCS,
+    BodyForceLoad,
+    GravityLoad,
+    VelocityBC,
+)
+from twinkit.case.mesh import GENERATOR_GDIM
+
+if TYPE_CHECKING:
+    from twinkit.case.loading import Case
+
+
+MODEL_BCS: dict[str, tuple[str, ...]] = {
+    "heat_conduction": HEAT_BCS,
+    "elasticity": MECHANICAL_BCS,
+    "thermo_elasticity": HEAT_BCS + MECHANICAL_BCS,
+    "glass_flow": FLOW_BCS + HEAT_BCS,
+    "glass_furnace": (),  # the furnace sets its own
+}
+MODEL_LOADS: dict[str, tuple[str, ...]] = {
+    "heat_conduction": ("heat_source",),
+    "elasticity": ("body_force", "gravity"),
+    "thermo_elasticity": ("heat_source", "body_force", "gravity"),
+    "glass_flow": ("heat_source", "body_force", "gravity"),
+    "glass_furnace": (),
+}
+MODEL_MATERIAL: dict[str, tuple[str, ...]] = {
+    "heat_conduction": ("conductivity",),
+    "elasticity": ("youngs_modulus", "poisson_ratio"),
+    "thermo_elasticity": ("conductivity", "youngs_modulus", "poisson_ratio", "thermal_expansion"),
+    "glass_flow": (
+        "viscosity",
+        "conductivity",
+        "density",
+        "specific_heat",
+        "thermal_expansion",
+        "reference_temperature",
+    ),
+}
+MODEL_MATERIAL["glass_furnace"] = MODEL_MATERIAL["glass_flow"]
+# glass_flow's QoI kinds and probe fields (physics.glass_flow.FLOW_QOIS; a test keeps them equal)
+GLASS_FLOW_QOIS = (
+    "nusselt",
+    "vrms",
+    "max_velocity",
+    "min_temperature",
+    "max_temperature",
+    "mean_temperature",
+    "heat_flow",
+    "advected_heat",
+    "source_heat",
+    "fraction_below",
+)
+# physics.glass_furnace.FURNACE_QOIS (a test keeps them equal)
+FURNACE_QOIS = GLASS_FLOW_QOIS + (
+    "heat_input",
+    "wall_losses",
+    "batch_heat",
+    "enthalpy_outflow",
+    "energy_imbalance",
+    "spring_zone",
+)
+GLASS_FLOW_PROBES = ("temperature", "velocity", "velocity_x", "velocity_y", "velocity_z")
+GLASS_FLOW_SOLVER = ("stabilization", "initial_temperature", "initial_perturbation")
+NOT_FOR_GLASS_FLOW = ("linear_solver", "time", "plane", "formulation")
+# properties fixed by the scaling of a nondimensional run
+NONDIMENSIONAL_FIXED = (
+    "conductivity",
+    "density",
+    "specific_heat",
+    "thermal_expansion",
+    "absorption",
+    "refractive_index",
+)
+
+
+def sensor_errors(case: Case) -> list[tuple[str, str]]:
+    """Sensor rules name probes or parameters; alerts name latent parameters and QoIs."""
+    streams = [*case.probes, *case.parameters]
+    errors = [
+        (f"sensors.{n}", f"no probe or parameter of that name; defined: {', '.join(streams)}")
+        for n in case.sensors
+        if n not in streams
+    ]
+    latent = [n for n, p in case.parameters.items() if p.role == "latent"]
+    errors += [
+        (f"alerts.drift.{n}", f"not a latent parameter; latent: {', '.join(latent) or 'none'}")
+        for n in case.alerts.drift
+        if n not in latent
+    ]
+    errors += [
+        (f"alerts.qoi.{n}", f"no such QoI; defined: {', '.join(case.outputs.qoi) or 'none'}")
+        for n in case.alerts.qoi
+        if n not in case.outputs.qoi
+    ]
+    return errors
+
+
+def glass_flow_errors(case: Case) -> list[tuple[str, str]]:
+    """What model glass_flow needs beyond the common checks."""
+    errors = _melt_errors(case) + _flow_setup_errors(case) + _flow_output_errors(case)
+    if getattr(case.mesh, "generator", None) == "interval":
+        errors.append(("mesh.generator", "model glass_flow needs a 2D or 3D mesh"))
+    gdim = GENERATOR_GDIM.get(getattr(case.mesh, "generator", ""), 0)
+    if gdim > 1:  # file meshes are checked when built
+        errors += vector_errors(case, gdim)
+    return errors
+
+
+def _melt_errors(case: Case) -> list[tuple[str, str]]:
+    """One material filling the mesh; no properties that a nondimensional run fixes."""
+    errors: list[tuple[str, str]] = []
+    if len(case.materials) != 1:
+        errors.append(
+            (
+                "materials",
+                "model glass_flow takes exactly one material (the melt, filling the mesh); "
+                f"got {len(case.materials)}: {', '.join(case.materials) or 'none'}",
+            )
+        )
+    fixed = NONDIMENSIONAL_FIXED if case.nondimensional is not None else ()
+    for name, m in case.materials.items():
+        key = f"materials.{name}"
+        if m.regions is not None:
+            errors.append((f"{key}.regions", "model glass_flow's melt fills the mesh; remove it"))
+        if m.conductivity_slope is not None:
+            errors.append(
+                (
+                    f"{key}.conductivity_slope",
+                    "not used by model glass_flow (give absorption for a radiative conductivity)",
+                )
+            )
+        errors += [
+            (f"{key}.{prop}", "fixed by the nondimensional scaling (ρ = c_p = k = 1, β = Ra)")
+            for prop in fixed
+            if getattr(m, prop) is not None
+        ]
+    return errors
+
+
+def _flow_setup_errors(case: Case) -> list[tuple[str, str]]:
+    """Gravity at most once (never when nondimensional), solver options, the initial state."""
+    errors: list[tuple[str, str]] = []
+    gravity = [i for i, ld in enumerate(case.loads) if ld.type == "gravity"]
+    if case.nondimensional is not None:
+        errors += [(f"loads[{i}]", "a nondimensional run has g = (0, -1)") for i in gravity]
+    else:
+        errors += [(f"loads[{i}]", "gravity is given more than once") for i in gravity[1:]]
+    for i, ld in enumerate(case.loads):
+        if ld.type == "body_force" and ld.region is not None:
+            errors.append((f"loads[{i}].region", "glass_flow applies body forces everywhere"))
+    s = case.solver
+    errors += [
+        (f"solver.{key}", "does not apply to model glass_flow (steady; direct solver)")
+        for key in NOT_FOR_GLASS_FLOW
+        if key in s.model_fields_set
+    ]
+    if s.initial_perturbation is not None:
+        if s.initial_temperature is not None:
+            errors.append(
+                ("solver.initial_perturbation", "give initial_temperature or this, not both")
+            )
+        have = {bc.region for bc in case.boundary_conditions if bc.type == "temperature"}
+        missing = " and ".join(f"'{r}'" for r in ("bottom", "top") if r not in have)
+        if missing:
+            errors.append(
+                (
+                    "solver.initial_perturbation",
+                    f"needs temperature conditions on 'bottom' and 'top'; none on {missing}",
+                )
+            )
+    return errors
+
+
+def _flow_output_errors(
+    case: Case, model: str = "glass_flow", kinds: tuple[str, ...] = GLASS_FLOW_QOIS
+) -> list[tuple[str, str]]:
+    """QoI kinds (with their region or threshold) and probe fields that a flow `model` knows.
+    glass_flow needs a threshold for fraction_below; glass_furnace takes its quality
+    temperature instead and refuses one."""
+    errors: list[tuple[str, str]] = []
+    for name, q in case.outputs.qoi.items():
+        key = f"outputs.qoi.{name}"
+        if q.type not in kinds:
+            errors.append(
+                (
+                    f"{key}.type",
+                    f"'{q.type}' is not a QoI of model {model}; expected one of "
+                    + ", ".join(kinds),
+                )
+            )
+        if q.type in ("nusselt", "heat_flow") and q.region is None:
+            errors.append((f"{key}.region", f"required by type {q.type} (a boundary region)"))
+        if model == "glass_furnace":
+            if q.threshold is not None:
+                errors.append(
+                    (
+                        f"{key}.threshold",
+                        "the furnace counts melt below furnace.quality_temperature",
+                    )
+                )
+        elif q.type == "fraction_below" and q.threshold is None:
+            errors.append((f"{key}.threshold", "required by type fraction_below (a temperature)"))
+    for name, p in case.probes.items():
+        if p.field not in ("", *GLASS_FLOW_PROBES):
+            errors.append(
+                (
+                    f"probes.{name}.field",
+                    f"'{p.field}' is not a field of model {model}; expected one of "
+                    + ", ".join(GLASS_FLOW_PROBES),
+                )
+            )
+    return errors
+
+
+def furnace_errors(case: Case) -> list[tuple[str, str]]:
+    """Model glass_furnace: the furnace mesh and section, one melt; QoIs of the furnace."""
+    errors = _melt_errors(case)
+    if getattr(case.mesh, "generator", None) != "furnace":
+        errors.append(("mesh.generator", "model glass_furnace needs generator: furnace"))
+    if case.furnace is None:
+        errors.append(("furnace", "required by model glass_furnace (heating, pull, losses)"))
+    # these scale the inflow speed and the boost density when the model is compiled
+    fixed = [("furnace.tank_width", case.furnace.tank_width if case.furnace else None)]
+    fixed += [(f"materials.{n}.density", m.density) for n, m in case.materials.items()]
+    errors += [
+        (key, f"'{q.text}': must be a fixed value for model glass_furnace, not a parameter")
+        for key, q in fixed
+        if q is not None and q.param is not None
+    ]
+    if case.nondimensional is not None:
+        errors.append(("nondimensional", "applies only to model glass_flow"))
+    s = case.solver
+    errors += [
+        (f"solver.{key}", "does not apply to model glass_furnace")
+        for key in (*NOT_FOR_GLASS_FLOW, "initial_perturbation")
+        if key in s.model_fields_set
+    ]
+    return errors + _flow_output_errors(case, "glass_furnace", FURNACE_QOIS)
+
+
+def vector_errors(case: Case, gdim: int) -> list[tuple[str, str]]:
+    """Vectors of a glass_flow case (velocity, gravity, body force) that do not have `gdim`
+    components."""
+    vectors: list[tuple[str, list]] = []
+    for i, bc in enumerate(case.boundary_conditions):
+        if isinstance(bc, VelocityBC):
+            vectors.append((f"boundary_conditions[{i}].value", bc.value))
+    for i, ld in enumerate(case.loads):
+        if isinstance(ld, GravityLoad):
+            vectors.append((f"loads[{i}].acceleration", ld.acceleration))
+        elif isinstance(ld, BodyForceLoad):
+            vectors.append((f"loads[{i}].value", ld.value))
+    return [
+        (key, f"has {len(v)} components; the mesh is {gdim}D")
+        for key, v in vectors
+        if len(v) != gdim
+    ]

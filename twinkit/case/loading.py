@@ -1,0 +1,454 @@
+"""The case file: YAML parsed once into typed, immutable objects with SI values.
+
+Quantities are strings with units ("100 degC", "750 W/(m^2*K)", "3 mm"), or `$name`, a reference
+to a named parameter. Unknown keys are errors. `load_case` raises `CaseError` whose message names
+the file, the key path, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ValidationError,
+    model_validator,
+)
+
+from twinkit.case import units
+from twinkit.case.base import CaseError, Parameter, Q, Strict
+from twinkit.case.checks import (
+    GLASS_FLOW_SOLVER,
+    MODEL_BCS,
+    MODEL_LOADS,
+    MODEL_MATERIAL,
+    furnace_errors,
+    glass_flow_errors,
+    sensor_errors,
+)
+from twinkit.case.materials import BoundaryCondition, Load, Material
+from twinkit.case.mesh import GENERATOR_REGIONS, FileMesh, MeshSpec
+from twinkit.case.sections import (
+    AlertSpec,
+    FurnaceSpec,
+    Nondimensional,
+    OptimizationSpec,
+    Outputs,
+    ProbeSpec,
+    RunSpec,
+    SensorSpec,
+    SolverSpec,
+)
+
+__all__ = ["Case", "CaseError", "LoadedCase", "check_mesh_regions", "load_case"]
+
+
+class Case(Strict):
+    name: str = ""
+    description: str = ""
+    model: Literal[
+        "heat_conduction", "elasticity", "thermo_elasticity", "glass_flow", "glass_furnace"
+    ]
+    nondimensional: Nondimensional | None = None  # glass_flow only
+    furnace: FurnaceSpec | None = None  # glass_furnace only
+    seed: int = 0
+    mesh: MeshSpec
+    parameters: dict[str, Parameter] = {}
+    materials: dict[str, Material]
+    boundary_conditions: list[BoundaryCondition] = []
+    loads: list[Load] = []
+    probes: dict[str, ProbeSpec] = {}
+    outputs: Outputs = Outputs()
+    solver: SolverSpec = SolverSpec()
+    optimization: OptimizationSpec | None = None
+    sensors: dict[str, SensorSpec] = {}
+    alerts: AlertSpec = AlertSpec()
+    run: RunSpec = RunSpec()
+
+    @model_validator(mode="after")
+    def _consistency(self) -> Case:
+        errors: list[tuple[str, str]] = sensor_errors(self)
+        for i, bc in enumerate(self.boundary_conditions):
+            if bc.type not in MODEL_BCS[self.model]:
+                errors.append(
+                    (
+                        f"boundary_conditions[{i}].type",
+                        f"'{bc.type}' does not apply to model {self.model}; expected one of "
+                        + ", ".join(MODEL_BCS[self.model]),
+                    )
+                )
+        for i, ld in enumerate(self.loads):
+            if ld.type not in MODEL_LOADS[self.model]:
+                errors.append(
+                    (
+                        f"loads[{i}].type",
+                        f"'{ld.type}' does not apply to model {self.model}; expected one of "
+                        + ", ".join(MODEL_LOADS[self.model]),
+                    )
+                )
+        required = MODEL_MATERIAL[self.model]
+        if self.nondimensional is not None:
+            required = ("viscosity",)
+        for name, m in self.materials.items():
+            for prop in required:
+                if getattr(m, prop) is None:
+                    errors.append((f"materials.{name}.{prop}", f"required by model {self.model}"))
+            if self.solver.time is not None and self.model not in ("elasticity", "glass_flow"):
+                for prop in ("density", "specific_heat"):
+                    if getattr(m, prop) is None:
+                        errors.append((f"materials.{name}.{prop}", "required for a transient run"))
+        for name, qoi in self.outputs.qoi.items():
+            if qoi.threshold is not None and qoi.type != "fraction_below":
+                errors.append(
+                    (f"outputs.qoi.{name}.threshold", "applies only to type fraction_below")
+                )
+        if self.model == "glass_flow":
+            errors += glass_flow_errors(self)
+        elif self.model == "glass_furnace":
+            errors += furnace_errors(self)
+        else:
+            if self.nondimensional is not None:
+                errors.append(("nondimensional", "applies only to model glass_flow"))
+            if self.furnace is not None:
+                errors.append(("furnace", "applies only to model glass_furnace"))
+            for key in GLASS_FLOW_SOLVER:
+                if key in self.solver.model_fields_set:
+                    errors.append((f"solver.{key}", "applies only to model glass_flow"))
+        for path, q in _quantities(self):
+            if q.param is None:
+                continue
+            if q.param not in self.parameters:
+                errors.append(
+                    (
+                        path,
+                        f"'{q.text}' refers to no parameter; defined: "
+                        + (", ".join(self.parameters) or "none"),
+                    )
+                )
+                continue
+            p = self.parameters[q.param]
+            if p.dimension != str(units.registry().Unit(q.unit).dimensionality):
+                errors.append(
+                    (
+                        path,
+                        f"parameter '{q.param}' has dimension {p.dimension}; this key needs units "
+                        f"compatible with {q.unit}",
+                    )
+                )
+        from twinkit.case.objectives import optimization_errors
+
+        errors += optimization_errors(self)
+        if errors:
+            raise _CaseConsistencyError(errors)
+        return self
+
+    # ---- convenience --------------------------------------------------------------------------
+    def parameter_values(self, overrides: Mapping[str, str] | None = None) -> dict[str, float]:
+        """Nominal SI values of all parameters, with `overrides` ({name: '6 mm'}) applied."""
+        values = {n: p.si for n, p in self.parameters.items()}
+        for name, text in (overrides or {}).items():
+            if name not in self.parameters:
+                raise CaseError(
+                    f"--set {name}: no such parameter; defined: {', '.join(self.parameters)}"
+                )
+            p = self.parameters[name]
+            example = p.value if p.value is not None else p.range[0]  # type: ignore[index]
+            try:
+                dim = str(units.dimension_of(text))
+                v = units.si_value(text)
+            except units.UnitError as e:
+                raise CaseError(f"--set {name}={text}: {e}; expected e.g. '{example}'") from None
+            if dim != p.dimension:
+                raise CaseError(
+                    f"--set {name}={text}: has dimension {dim}; expected units compatible with "
+                    f"'{example}' ({p.dimension})"
+                )
+            lo, hi = p.bounds
+            if p.range is not None and not lo <= v <= hi:
+                raise CaseError(
+                    f"--set {name}={text}: outside the parameter's range {list(p.range)}"
+                )
+            values[name] = v
+        return values
+
+    def parameter_unit(self, name: str) -> str:
+        """SI unit of a parameter, taken from the first key that refers to it."""
+        for _, q in _quantities(self):
+            if q.param == name:
+                return q.unit
+        return "1"
+
+    def mesh_parameters(self) -> set[str]:
+        """Parameters the geometry depends on (changing them re-meshes)."""
+        return {q.param for _, q in _quantities(self.mesh) if q.param}
+
+
+class _CaseConsistencyError(ValueError):
+    def __init__(self, errors: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+        self.errors = errors
+
+
+def _quantities(obj: Any, path: str = "") -> list[tuple[str, Q]]:
+    """All quantities in a validated case object, with their key paths."""
+    out: list[tuple[str, Q]] = []
+    if isinstance(obj, Q):
+        return [(path, obj)]
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            out += _quantities(getattr(obj, name), f"{path}.{name}" if path else name)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _quantities(v, f"{path}.{k}")
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            out += _quantities(v, f"{path}[{i}]")
+    return out
+
+
+# ---- loading ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadedCase:
+    """A validated case with where it came from."""
+
+    case: Case
+    path: Path
+    hash: str
+
+    @property
+    def name(self) -> str:
+        return self.case.name or self.path.stem
+
+    def mesh_file(self) -> Path | None:
+        m = self.case.mesh
+        return (self.path.parent / m.file).resolve() if isinstance(m, FileMesh) else None
+
+
+# Where pydantic puts a discriminator tag ('convection', 'rectangle') into an error's location.
+_TAGGED_UNIONS = {("mesh",), ("boundary_conditions", int), ("loads", int)}
+
+# pydantic's wording → the case-file reader's, applied in order.
+_WORDING = [
+    (r"Input should be a valid dictionary.*", "expected a mapping (key: value ...)"),
+    (r"Input should be a valid (tuple|list)", "expected a list [...]"),
+    (r"Input should be (greater|less)", r"expected a number \1"),
+    (r"Input should be", "expected"),
+    (r"(Tuple|List) should have (.*) items? after validation, not", r"expected \2 items, got"),
+]
+
+
+def _fmt_loc(loc: tuple[Any, ...], raw: Any, missing: bool = False) -> str:
+    """The key path as written in the file, e.g. `boundary_conditions[1].h`.
+
+    pydantic's `loc` also holds union tags ('convection') and member names ('str', 'float');
+    following it through the YAML data keeps only the keys and indices the user wrote.
+    """
+    out, node = "", raw
+    for k, part in enumerate(loc):
+        shape = tuple(int if isinstance(p, int) else p for p in loc[:k])
+        if shape in _TAGGED_UNIONS and isinstance(part, str):
+            continue
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out, node = f"{out}[{part}]", node[part]
+        elif (isinstance(node, dict) and part in node) or (missing and k == len(loc) - 1):
+            out = f"{out}.{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(top level)"
+
+
+def _fmt_value(v: Any) -> str:
+    s = json.dumps(v, default=str) if not isinstance(v, str) else repr(v)
+    return s if len(s) < 80 else s[:77] + "..."
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """Keys the schema allows in the mapping at `loc` (for 'unknown key' messages)."""
+
+    def flat(t: Any) -> list[Any]:  # Annotated[X, ...] → X; X | Y → X, Y
+        if typing.get_origin(t) is Annotated:
+            return flat(typing.get_args(t)[0])
+        if typing.get_origin(t) in (typing.Union, types.UnionType):
+            return [f for a in typing.get_args(t) for f in flat(a)]
+        return [t]
+
+    def children(t: Any, part: Any) -> list[Any]:
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if origin in (list, tuple):
+            return [a for a in args if a is not Ellipsis]
+        if origin is dict:
+            return [args[1]]
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            fields = t.model_fields
+            tags = [
+                typing.get_args(fields[k].annotation)
+                for k in ("type", "generator", "law")
+                if k in fields
+            ]
+            if (t is FileMesh and part == "file") or any(part in tag for tag in tags):
+                return [t]  # a union tag: stay on this member
+            if part in fields:
+                return [fields[part].annotation]
+        return []
+
+    found: list[Any] = [Case]
+    for part in loc:
+        found = [c for t in found for f in flat(t) for c in children(f, part)]
+    models = [f for t in found for f in flat(t) if isinstance(f, type) and issubclass(f, BaseModel)]
+    return list(dict.fromkeys(k for m in models for k in m.model_fields))
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    keys = _keys_at(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+    if close:
+        return f"unknown key; did you mean '{close[0]}'?"
+    return "unknown key; expected one of " + ", ".join(keys) if keys else "unknown key"
+
+
+def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
+    lines: list[list[str]] = []  # [key path, message, got]
+    for err in e.errors():
+        kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+        if isinstance(ctx.get("error"), _CaseConsistencyError):
+            lines += [[p, m, ""] for p, m in ctx["error"].errors]
+            continue
+        loc = _fmt_loc(err["loc"], raw, missing=kind == "missing")
+        msg = err["msg"].removeprefix("Value error, ")
+        for pattern, repl in _WORDING:
+            msg = re.sub(pattern, repl, msg)
+        if kind == "extra_forbidden":
+            msg = _unknown_key(err["loc"])
+        elif kind == "missing":
+            msg = "required key is missing"
+        elif kind == "union_tag_invalid":
+            loc += "." + ctx["discriminator"].strip("'")
+            value, msg = ctx["tag"], f"expected one of {ctx['expected_tags']}"
+        elif kind == "union_tag_not_found":
+            loc += "." + ctx["discriminator"].strip("'")
+            kind, msg = "missing", "required key is missing"
+        got = f" (got {_fmt_value(value)})"
+        if kind == "missing" or (isinstance(value, str) and value in msg):
+            got = ""
+        last = lines[-1] if lines else None
+        if last and last[0] == loc and last[2] == got and msg.startswith("expected "):
+            # the members of a union (str | float) each report; say it once
+            last[1] += " or " + msg.removeprefix("expected ")
+            continue
+        lines.append([loc, msg, got])
+    # a misspelt required key is one mistake, not an unknown key plus a missing one
+    meant = set()
+    for loc, msg, _ in lines:
+        if msg.startswith("unknown key; did you mean"):
+            parent, key = loc.rpartition(".")[0], msg.split("'")[1]
+            meant.add(f"{parent}.{key}" if parent else key)
+    lines = [x for x in lines if not (x[0] in meant and x[1] == "required key is missing")]
+    return "\n".join(f"{path}: {loc}: {msg}{got}" for loc, msg, got in lines)
+
+
+def _unique_key_loader() -> type:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """yaml.SafeLoader that rejects a key given twice (YAML would keep the last silently)."""
+
+        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+            seen: set = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key '{key}' is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
+    """Read, validate and convert a case file. Raises CaseError with a user-facing message."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise CaseError(f"{path}: case file not found")
+    try:
+        text = path.read_text()
+        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        cmark, context = getattr(e, "context_mark", None), getattr(e, "context", None)
+        if cmark and context:  # where the unclosed bracket, quote or block began
+            problem += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
+        raise CaseError(f"{path}: not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CaseError(f"{path}: cannot read the file ({e})") from None
+    if raw is None:
+        raise CaseError(f"{path}: the file is empty; expected a mapping of keys (model, mesh, ...)")
+    if not isinstance(raw, dict):
+        raise CaseError(
+            f"{path}: (top level): expected a mapping of keys (model, mesh, materials, ...), "
+            f"got {type(raw).__name__}"
+        )
+    try:
+        case = Case.model_validate(raw)
+    except ValidationError as e:
+        raise CaseError(_format_validation(path, e, raw)) from None
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    loaded = LoadedCase(case, path, digest)
+    if check_regions:
+        check_mesh_regions(loaded)
+    return loaded
+
+
+def _mesh_region_dims(loaded: LoadedCase) -> dict[str, int | None]:
+    """Region names the mesh will have; dimension known for files, None for generators."""
+    m = loaded.case.mesh
+    if isinstance(m, FileMesh):
+        f = loaded.mesh_file()
+        assert f is not None
+        if not f.exists():
+            raise CaseError(f"{loaded.path}: mesh.file: '{m.file}': mesh file not found at {f}")
+        from twinkit.physics.domain import MeshError, region_names
+
+        try:
+            return dict(region_names(f))
+        except MeshError as e:
+            raise CaseError(f"{loaded.path}: mesh.file: {e}") from None
+    return {r: None for r in GENERATOR_REGIONS[m.generator]}
+
+
+def check_mesh_regions(loaded: LoadedCase) -> None:
+    """Every region named in the case exists in the mesh."""
+    regions = _mesh_region_dims(loaded)
+    c = loaded.case
+    used: list[tuple[str, str]] = []
+    for i, bc in enumerate(c.boundary_conditions):
+        used.append((f"boundary_conditions[{i}].region", bc.region))
+    for i, ld in enumerate(c.loads):
+        if getattr(ld, "region", None):
+            used.append((f"loads[{i}].region", str(ld.region)))  # type: ignore[union-attr]
+    for name, mat in c.materials.items():
+        for j, r in enumerate(mat.regions or ()):
+            used.append((f"materials.{name}.regions[{j}]", r))
+    for name, q in c.outputs.qoi.items():
+        if q.region:
+            used.append((f"outputs.qoi.{name}.region", q.region))
+    bad = [
+        f"{loaded.path}: {key}: region '{r}' is not in the mesh; it has {sorted(regions)}"
+        for key, r in used
+        if r not in regions and r != "domain"
+    ]
+    if bad:
+        raise CaseError("\n".join(bad))

@@ -1,0 +1,149 @@
+"""The case's other sections: probes, sensors, alerts, outputs, optimization, run, solver,
+furnace and nondimensional settings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    PositiveInt,
+    model_validator,
+)
+
+from twinkit.case.base import Dimensionless, Length, Q, Strict, Temperature, quantity
+
+
+class ProbeSpec(Strict):
+    point: list[Length]
+    field: str = ""
+
+
+class SensorSpec(Strict):
+    """Noise and data-quality rules of one sensor stream (a probe, or a measured parameter).
+
+    Quantities are in units of the sensor (checked by
+    `twinkit.sensors.readings.rules_from_case`)."""
+
+    noise: str | float | None = None  # standard deviation of one reading, e.g. '2 K'
+    range: tuple[str | float, str | float] | None = None  # plausible readings
+    rate: str | None = None  # largest plausible rate of change, e.g. '50 K/min'
+    stuck: str | None = None  # the same value for longer than this: a stuck sensor, e.g. '10 min'
+    hold: str | None = None  # a missing value repeats the last good one within this time
+
+
+class AlertSpec(Strict):
+    """When the live twin raises alerts."""
+
+    drift: dict[str, float] = {}  # latent parameter: relative change from its baseline
+    residual: float = Field(4.0, gt=0)  # a sensor residual beyond this many σ
+    qoi: dict[str, tuple[str | float | None, str | float | None]] = {}  # QoI: [lower, upper]
+
+
+class QoISpec(Strict):
+    type: str
+    region: str | None = None
+    component: int | None = None
+    threshold: Temperature | None = None  # fraction_below: volume fraction with T < threshold
+
+
+class Outputs(Strict):
+    qoi: dict[str, QoISpec] = {}
+    fields: list[str] | None = None  # None: every field the model produces
+    plots: bool = True
+
+
+class ObjectiveSpec(Strict):
+    """An output (QoI, probe or design parameter) to minimize or maximize."""
+
+    output: str
+    direction: Literal["minimize", "maximize"] = "minimize"
+
+
+class ConstraintSpec(Strict):
+    """An output bounded above (`max`) and/or below (`min`), in units of the output."""
+
+    output: str
+    max: str | float | None = None
+    min: str | float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ConstraintSpec:
+        if self.max is None and self.min is None:
+            raise ValueError("give max, min or both")
+        return self
+
+
+class OptimizationSpec(Strict):
+    """`twinkit optimize`: objectives and constraints over the design parameters (checked by
+    `twinkit.case.objectives.optimization_errors`). Sampler default: tpe (one objective), nsga2."""
+
+    objectives: list[ObjectiveSpec] = Field(min_length=1)
+    constraints: list[ConstraintSpec] = []
+    sampler: Literal["tpe", "cmaes", "nsga2"] | None = None
+
+
+class RunSpec(Strict):
+    """`twinkit run` (the main job): its defaults; the command's options override them."""
+
+    samples: int = Field(32, ge=8)  # training samples of the sweep
+    test: int = Field(8, ge=0)  # held-out samples (0: train holds out a seeded fifth)
+    workers: int = Field(1, ge=1)  # sweep worker processes
+    members: int = Field(5, ge=1)  # ensemble members of the surrogate
+    epochs: int | None = Field(None, ge=1)  # most training epochs (None: the trainer's default)
+    trials: int = Field(100, ge=1)  # optimisation trials on the surrogate
+    refine: int = Field(3, ge=0)  # FE infill rounds while the best design fails verification
+    sensors: str | None = None  # replayed sensor file (CSV/Parquet), relative to the case file
+
+
+class TimeSpec(Strict):
+    end: Annotated[Q, quantity("s")]
+    steps: PositiveInt
+    initial_temperature: Temperature
+    scheme: Literal["bdf2", "crank_nicolson", "backward_euler"] = "bdf2"
+
+
+class InitialPerturbation(Strict):
+    """Start from the conductive profile between the `bottom` and `top` temperatures plus
+    `amplitude`·ΔT·cos(πx/L)·sin(πy/H) (Blankenbach's initial state; y is z in 3D)."""
+
+    amplitude: Dimensionless
+
+
+class SolverSpec(Strict):
+    degree: Literal[1, 2, 3] = 1  # glass_flow: the temperature's degree, default 2
+    linear_solver: Literal["auto", "direct", "iterative"] = "auto"
+    rtol: float = Field(1e-10, gt=0, lt=1)
+    max_iterations: PositiveInt = 50
+    time: TimeSpec | None = None
+    plane: Literal["strain", "stress"] = "strain"
+    formulation: Literal["displacement", "mixed"] = "displacement"
+    stabilization: Literal["supg", "none"] = "supg"
+    initial_temperature: Temperature | None = None
+    initial_perturbation: InitialPerturbation | None = None
+
+
+class FurnaceSpec(Strict):
+    """The glass_furnace model's heating, pull and losses (physics.glass_furnace.Furnace)."""
+
+    crown_peak_temperature: Temperature
+    hot_spot_position: Length
+    crown_drop: Temperature  # crown temperature falls by this far from the hot spot
+    crown_emissivity: Dimensionless
+    pull_rate: Annotated[Q, quantity("kg/s")]
+    wall_htc: Annotated[Q, quantity("W/(m^2*K)")]
+    tank_width: Length
+    inlet_temperature: Temperature
+    batch_temperature: Temperature
+    batch_htc: Annotated[Q, quantity("W/(m^2*K)")]
+    ambient_temperature: Temperature
+    quality_temperature: Temperature  # fraction_below QoIs count melt colder than this
+    boost_power: Annotated[Q, quantity("W")] | None = None
+
+
+class Nondimensional(Strict):
+    """Blankenbach's scaling: ρ₀ = c_p = k = 1, g = −e_y (−e_z in 3D), β = Ra; every other
+    quantity is read as the SI magnitude of what is written (1 m → 1, 1 K → 1, 1 Pa*s → 1)."""
+
+    rayleigh: Dimensionless

@@ -1,0 +1,2 @@
+"""Design optimisation on the surrogate: the design space and goals, Optuna studies (SQLite or
+PostgreSQL) and their samplers, FE verification of the designs found, and refinement by infill."""

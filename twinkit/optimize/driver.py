@@ -1,0 +1,282 @@
+"""`twinkit optimize`: design optimization on the surrogate, verified by FE, optionally refined.
+
+Reads the case's `optimization` section, runs an Optuna study over the design parameters on the
+surrogate (SQLite `runs/<case>/optimize/study.db` by default, run in memory and saved in
+batches; resumable), re-solves the best design (or up to `verify` Pareto designs) with FE, and
+with `refine` adds FE results to the training data, retrains and optimizes again until a design
+verifies or the rounds run out.
+Writes `summary.json`, `history.png` and (several objectives) `pareto.png`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twinkit.case import CaseError, LoadedCase, load_case
+from twinkit.case.objectives import Goals
+from twinkit.optimize.design_space import Problem, build_problem
+from twinkit.optimize.refine import DatasetRefiner, Refiner
+from twinkit.optimize.study import (
+    best_trials,
+    complete_trials,
+    feasible,
+    open_study,
+    run_trials,
+    sampler_name,
+)
+from twinkit.optimize.verify import FESolve, verify_designs
+
+
+@dataclass(frozen=True)
+class Options:
+    """What `twinkit optimize` does; see the command's help for each option."""
+
+    trials: int = 200
+    storage: str | None = None
+    study: str | None = None
+    surrogate: Path | None = None
+    verify: int = 1
+    refine: bool = False
+    refine_rounds: int = 3
+    dataset: Path | None = None  # the training data --refine adds to (runs/<case>/data/dataset.nc)
+    robust: float = 0.0
+    tolerance: float = 0.01
+    out: Path | None = None
+    plots: bool = True
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    seed: int | None = None
+    calibration: Path | None = None  # latent values (default runs/<case>/calibration/summary.json)
+
+
+def load_surrogate_file(path: Path) -> Any:
+    """The surrogate saved in `path`; CaseError if missing or unreadable."""
+    if not path.exists():
+        raise CaseError(
+            f"{path}: surrogate file not found (run twinkit train, or give --surrogate)"
+        )
+    from twinkit.surrogates import load_surrogate
+
+    try:
+        return load_surrogate(path)
+    except ValueError as e:
+        raise CaseError(str(e)) from None
+
+
+def _check(opts: Options) -> None:
+    if opts.trials < 1:
+        raise CaseError(f"--trials {opts.trials}: expected at least 1")
+    if opts.verify < 0 or opts.refine_rounds < 0:
+        raise CaseError("--verify and --refine-rounds: expected 0 or more")
+    if not 0 < opts.tolerance < 1:
+        raise CaseError(f"--tolerance {opts.tolerance}: expected a fraction in (0, 1)")
+    if opts.refine and opts.verify == 0:
+        raise CaseError("--refine needs --verify K with K ≥ 1 (the FE solves it learns from)")
+
+
+def optimize_case(
+    case_path: Path,
+    opts: Options,
+    surrogate: Any = None,
+    solve: FESolve | None = None,
+    refiner: Refiner | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Run the command; returns the summary and the path of summary.json.
+
+    `surrogate` (an object with the Surrogate API), `solve` (FE) and `refiner` replace the
+    defaults: the surrogate file, `CaseSolver` and `DatasetRefiner`.
+    """
+    from twinkit.optimize.verify import CaseSolver
+    from twinkit.solve.output import write_json
+
+    t0 = time.perf_counter()
+    _check(opts)
+    loaded = load_case(case_path, check_regions=opts.verify > 0)
+    goals = Goals.from_case(loaded, opts.robust)
+    runs = Path("runs") / loaded.name
+    out = opts.out or runs / "optimize"
+    path = opts.surrogate or runs / "surrogate.pt"
+    source = type(surrogate).__name__
+    if surrogate is None:
+        surrogate, source = load_surrogate_file(path), str(path)
+    calibration = opts.calibration or runs / "calibration" / "summary.json"
+    problem = build_problem(loaded, goals, surrogate, opts.overrides, calibration)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = opts.storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    name = opts.study or loaded.name
+    sampler = sampler_name(problem, loaded.case.optimization.sampler)  # type: ignore[union-attr]
+    seed = loaded.case.seed if opts.seed is None else opts.seed
+    surrogate_id = _file_id(path) if source == str(path) else source
+    if opts.verify and solve is None:
+        solve = CaseSolver(loaded)
+    rounds: list[dict[str, Any]] = []
+    refined: Path | None = None  # the last surrogate the refinement saved
+    for r in range(opts.refine_rounds + 1 if opts.refine else 1):
+        study_name = name if r == 0 else f"{name}-refine{r}"
+        with open_study(problem, storage, study_name, sampler, seed, surrogate_id) as opened:
+            study = opened.study
+            if r > 0:
+                for d in rounds[-1]["designs"]:
+                    study.enqueue_trial(d["design"], skip_if_exists=True)
+            ts = time.perf_counter()
+            added = run_trials(opened, problem, opts.trials)
+            seconds = time.perf_counter() - ts
+        picks = best_trials(study, max(opts.verify, 1))
+        rounds.append(_round(study, problem, picks, added, seconds, study_name))
+        if not opts.verify or not picks:
+            break
+        tv = time.perf_counter()
+        assert solve is not None
+        checks, outcomes = verify_designs(problem, [p.params for p in picks], solve, opts.tolerance)
+        for d, c in zip(rounds[-1]["designs"], checks, strict=True):
+            d["verification"] = c
+        rounds[-1]["verify_seconds"] = round(time.perf_counter() - tv, 3)
+        if not opts.refine or all(c["verified"] for c in checks) or r == opts.refine_rounds:
+            break
+        dataset = opts.dataset or runs / "data" / "dataset.nc"
+        refiner = refiner or DatasetRefiner(dataset, out, surrogate)
+        refiner.add(outcomes)
+        problem.surrogate = refiner.retrain()
+        refined = getattr(refiner, "saved", None)
+        surrogate_id = f"{surrogate_id}+refine{r + 1}"
+    files = _plots(study, problem, out) if opts.plots else []
+    summary = _summary(loaded, problem, opts, rounds, storage, sampler, source, files)
+    summary["refined_surrogate"] = str(refined) if refined else None
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    summary_path = out / "summary.json"
+    write_json(summary_path, summary)
+    return summary, summary_path
+
+
+def _file_id(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _round(
+    study: Any, problem: Problem, picks: list[Any], added: int, seconds: float, name: str
+) -> dict[str, Any]:
+    """One study's outcome: trial counts and the chosen designs with their predictions."""
+    done = complete_trials(study)
+    designs = []
+    if picks:
+        mean, std = problem.predict([p.params for p in picks])
+        for i, p in enumerate(picks):
+            designs.append(
+                {
+                    "trial": p.number,
+                    "design": dict(p.params),
+                    "predicted": {
+                        o: {"mean": float(mean[o][i]), "std": float(std[o][i])} for o in mean
+                    },
+                    "predicted_feasible": feasible(p),
+                }
+            )
+    return {
+        "study": name,
+        "trials": {
+            "complete": len(done),
+            "feasible": sum(feasible(t) for t in done),
+            "this_run": added,
+        },
+        "optimize_seconds": round(seconds, 3),
+        "designs": designs,
+    }
+
+
+def _plots(study: Any, problem: Problem, out: Path) -> list[str]:
+    from twinkit.optimize.plots import plot_history, plot_pareto
+
+    files = [plot_history(study, problem.goals, out / "history.png")]
+    if len(problem.goals.objectives) > 1:
+        files.append(plot_pareto(study, problem.goals, out / "pareto.png"))
+    return files
+
+
+def _summary(
+    loaded: LoadedCase,
+    problem: Problem,
+    opts: Options,
+    rounds: list[dict[str, Any]],
+    storage: str,
+    sampler: str,
+    source: str,
+    files: list[str],
+) -> dict[str, Any]:
+    import twinkit
+    from twinkit.optimize.study import redact
+
+    g = problem.goals
+    last = rounds[-1]
+    verified = [d.get("verification", {}).get("verified") for d in last["designs"]]
+    return {
+        "case": loaded.name,
+        "case_file": str(loaded.path),
+        "case_hash": loaded.hash,
+        "twinkit_version": twinkit.__version__,
+        "surrogate": source,
+        "storage": redact(storage),
+        "study": last["study"],
+        "sampler": sampler,
+        "objectives": [{"output": o, "direction": d, "unit": g.units[o]} for o, d in g.objectives],
+        "constraints": [{"output": b.output, b.kind: b.value, "unit": b.unit} for b in g.bounds],
+        "robust": g.robust,
+        "design_space": {
+            n: {"lower": d.lower, "upper": d.upper, "scale": "log" if d.log else "linear"}
+            for n, d in problem.space.items()
+        },
+        "fixed": {n: {"value": v, "source": problem.sources[n]} for n, v in problem.fixed.items()},
+        "trials": last["trials"] | {"requested": opts.trials},
+        "best": last["designs"],
+        "verified": bool(verified) and all(v is True for v in verified),
+        "tolerance": opts.tolerance,
+        "rounds": rounds,
+        "files": files,
+    }
+
+
+def report(summary: dict[str, Any], path: Path) -> str | None:
+    """Print the chosen designs, predicted vs FE; return why the run failed, or None."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    t = summary["trials"]
+    con.print(
+        f"study '{summary['study']}' ({summary['sampler']}): {t['complete']} trials "
+        f"({t['this_run']} new, {t['feasible']} feasible) in {summary['seconds']:.1f} s"
+    )
+    for d in summary["best"]:
+        v = d.get("verification")
+        table = Table(
+            "output", "surrogate", "± std", "FE", "error", "unit", title=f"trial {d['trial']}"
+        )
+        for name, value in d["design"].items():
+            table.add_row(name, f"{value:.6g}", "", "", "", "(design)")
+        for name, p in d["predicted"].items():
+            row = v["outputs"][name] if v else {}
+            fe = row.get("fe")
+            err = row.get("relative_error")
+            table.add_row(
+                name,
+                f"{p['mean']:.6g}",
+                f"{p['std']:.2g}",
+                "" if fe is None else f"{fe:.6g}",
+                "" if err is None else f"{100 * err:.2f} %",
+                row.get("unit", ""),
+            )
+        con.print(table)
+        if v:
+            con.print(
+                f"verified: {v['verified']} (feasible {v['feasible']}, objective error "
+                f"within {100 * summary['tolerance']:g} %: {v['within_tolerance']})"
+            )
+    con.print(f"wrote {path}")
+    if not summary["best"] or not summary["best"][0]["predicted_feasible"]:
+        return "no feasible design found on the surrogate"
+    if any(d.get("verification", {}).get("verified") is False for d in summary["best"]):
+        return "FE verification failed (see summary.json; try --refine)"
+    return None

@@ -1,0 +1,75 @@
+"""Pictures of an optimization study: objective history and Pareto front (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twinkit.case.objectives import Goals
+from twinkit.optimize.study import complete_trials, feasible
+
+
+def _label(goals: Goals, i: int) -> str:
+    out, direction = goals.objectives[i]
+    unit = goals.units.get(out, "")
+    return f"{out} [{unit}] ({direction})" if unit not in ("", "1") else f"{out} ({direction})"
+
+
+def plot_history(study: Any, goals: Goals, path: Path) -> str:
+    """Each trial's first objective (feasible dark, infeasible light) and the best so far."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trials = complete_trials(study)
+    n = np.array([t.number for t in trials])
+    f = np.array([t.values[0] for t in trials])
+    ok = np.array([feasible(t) for t in trials], dtype=bool)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.scatter(n[~ok], f[~ok], s=8, c="0.75", label="infeasible")
+    ax.scatter(n[ok], f[ok], s=8, c="tab:blue", label="feasible")
+    if ok.any() and len(goals.objectives) == 1:
+        best = np.where(ok, f, np.inf if goals.directions[0] == "minimize" else -np.inf)
+        acc = np.minimum.accumulate if goals.directions[0] == "minimize" else np.maximum.accumulate
+        order = np.argsort(n)
+        run = acc(best[order])
+        shown = np.isfinite(run)
+        ax.step(n[order][shown], run[shown], where="post", c="tab:red", label="best feasible")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(_label(goals, 0))
+    ax.set_title(f"study {study.study_name}: {len(trials)} trials")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path.name
+
+
+def plot_pareto(study: Any, goals: Goals, path: Path) -> str:
+    """The first two objectives of every trial, with the feasible Pareto front highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trials = complete_trials(study)
+    v = np.array([t.values[:2] for t in trials])
+    ok = np.array([feasible(t) for t in trials], dtype=bool)
+    front = {t.number for t in study.best_trials}
+    on = np.array([t.number in front for t in trials], dtype=bool)
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    ax.scatter(v[~ok, 0], v[~ok, 1], s=8, c="0.8", label="infeasible")
+    ax.scatter(v[ok & ~on, 0], v[ok & ~on, 1], s=8, c="tab:blue", alpha=0.5, label="feasible")
+    order = np.argsort(v[on, 0])
+    ax.plot(v[on, 0][order], v[on, 1][order], "o-", c="tab:red", ms=4, label="Pareto front")
+    ax.set_xlabel(_label(goals, 0))
+    ax.set_ylabel(_label(goals, 1))
+    ax.set_title(f"study {study.study_name}: {int(on.sum())} Pareto designs")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path.name

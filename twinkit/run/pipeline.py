@@ -1,0 +1,284 @@
+"""`twinkit run`: the main job, one stage after another, skipping what is already up to date.
+
+Stages (`twinkit.run.stages`): solve the nominal point → sample → train → calibrate (when the case
+names a sensor file) → optimize → verify (FE re-solve of the best design) → report. Each stage's
+*inputs* are hashed: the parts of the case it reads, its options and the content hashes of the
+upstream outputs it uses. `OUT/run.json` records, per stage, that hash, its outputs' hashes and
+its timing. A stage whose inputs hash as recorded and whose outputs are still there, unchanged,
+is skipped; `force` reruns everything. A failing stage is recorded, stops the run (earlier
+outputs stay) and raises `StageError` naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import twinkit
+from twinkit.case import CaseError, LoadedCase, load_case
+from twinkit.solve.output import write_json
+
+# case sections that only some stages read; everything else is the physics of every FE solve
+NOT_PHYSICS = ("description", "sensors", "alerts", "optimization", "run")
+
+
+class StageError(RuntimeError):
+    """A stage failed; `cause` is the original exception (a CaseError is the user's to fix)."""
+
+    def __init__(self, stage: str, cause: BaseException):
+        super().__init__(f"stage '{stage}' failed: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line choices; None takes the case's `run:` section (or its default)."""
+
+    out: Path | None = None
+    samples: int | None = None
+    test: int | None = None
+    workers: int | None = None
+    trials: int | None = None
+    sensors: Path | None = None
+    force: bool = False
+
+
+@dataclass
+class Job:
+    """One `twinkit run`: the case, the resolved settings, where things go, what ran."""
+
+    loaded: LoadedCase
+    raw: dict[str, Any]
+    out: Path
+    samples: int
+    test: int
+    workers: int
+    members: int
+    epochs: int | None
+    trials: int
+    sensors: Path | None
+    refine: int = 3
+    tolerance: float = 0.01
+    force: bool = False  # rerun every stage, and the sweep's samples too
+    console: Any = None
+    notes: list[str] = field(default_factory=list)  # warnings for the final summary
+
+    @property
+    def case_path(self) -> Path:
+        return self.loaded.path
+
+    def section(self, *keys: str) -> str:
+        """Hash of some top-level sections of the case file (missing ones count as null)."""
+        return digest({k: self.raw.get(k) for k in keys})
+
+    def physics(self) -> str:
+        """Hash of the physics: the case's physics sections and the solver code."""
+        from twinkit.sweep.provenance import solver_hash
+
+        sections = {k: v for k, v in self.raw.items() if k not in NOT_PHYSICS}
+        return digest(sections | {"solver code": solver_hash()})
+
+    def file(self, relative: str) -> str | None:
+        """Content hash of an output (None when it does not exist)."""
+        return file_hash(self.out / relative)
+
+    def log(self, message: str) -> None:
+        self.console.print(f"[dim]    {message}[/dim]", highlight=False)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    inputs: Callable[[Job], dict[str, Any] | None]  # None: the stage does not apply (skip note)
+    run: Callable[[Job], tuple[list[str], str]]  # → output files (relative to OUT), one-line note
+    live: bool = True  # show a spinner (False: the stage draws its own progress)
+    renders: bool = False  # draws pictures with VTK
+
+
+def digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def file_hash(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def prepare(case_path: Path, opts: RunOptions) -> Job:
+    """Validate the case and resolve the settings (options over the case's `run:` section)."""
+    import yaml
+
+    loaded = load_case(case_path)
+    raw = yaml.safe_load(loaded.path.read_text())
+    r = loaded.case.run
+
+    def pick(option: int | None, name: str, lowest: int) -> int:
+        value = getattr(r, name) if option is None else option
+        if value < lowest:
+            raise CaseError(f"--{name} {value}: expected at least {lowest}")
+        return int(value)
+
+    sensors = opts.sensors
+    if sensors is None and r.sensors is not None:
+        sensors = (loaded.path.parent / r.sensors).resolve()
+        if not sensors.is_file():
+            raise CaseError(f"{loaded.path}: run.sensors: '{r.sensors}': no such file ({sensors})")
+    elif sensors is not None and not sensors.is_file():
+        raise CaseError(f"--sensors {sensors}: sensor file not found")
+    return Job(
+        loaded,
+        raw,
+        opts.out or Path("runs") / loaded.name,
+        samples=pick(opts.samples, "samples", 8),
+        test=pick(opts.test, "test", 0),
+        workers=pick(opts.workers, "workers", 1),
+        members=r.members,
+        epochs=r.epochs,
+        trials=pick(opts.trials, "trials", 1),
+        sensors=sensors,
+        refine=r.refine,
+        force=opts.force,
+    )
+
+
+def run_case(case_path: Path, opts: RunOptions) -> dict[str, Any]:
+    """Run the main job; returns the record written to `OUT/run.json`."""
+    from rich.console import Console
+
+    from twinkit.run.stages import STAGES
+
+    t0 = time.perf_counter()
+    con = Console(highlight=False)
+    job = prepare(case_path, opts)
+    job.console = con
+    job.out.mkdir(parents=True, exist_ok=True)
+    record_path = job.out / "run.json"
+    record = _read_record(record_path)
+    if record.get("case") not in (None, job.loaded.name):
+        raise CaseError(
+            f"{job.out}: holds the run of case '{record['case']}', not '{job.loaded.name}'; "
+            "give another --out"
+        )
+    record |= {"case": job.loaded.name, "case_file": str(job.loaded.path)}
+    record |= {"case_hash": job.loaded.hash, "twinkit_version": twinkit.__version__}
+    record.setdefault("stages", {})
+    this_run: dict[str, str] = {}
+    record["last_run"] = {"started": _now(), "actions": this_run, "settings": _settings(job)}
+    con.print(
+        f"[bold]twinkit run[/bold] {job.case_path}: case '{job.loaded.name}' valid "
+        f"(hash {job.loaded.hash}) → {job.out}"
+    )
+    for i, stage in enumerate(STAGES, 1):
+        label = f"[{i}/{len(STAGES)}] {stage.name:<9}"
+        inputs = stage.inputs(job)
+        if inputs is None:
+            this_run[stage.name] = "not applicable"
+            record["stages"].pop(stage.name, None)
+            con.print(f"  [dim]-[/dim] {label} [dim]{_why_not(stage.name, job)}[/dim]")
+            continue
+        key = digest(inputs)
+        old = record["stages"].get(stage.name)
+        if not opts.force and _up_to_date(job, old, key):
+            this_run[stage.name] = "skipped"
+            con.print(f"  [green]✓[/green] {label} [dim]up to date[/dim]")
+            continue
+        if stage.renders:
+            _torch_before_vtk()
+        ts = time.perf_counter()
+        try:
+            if stage.live:
+                with con.status(f"{stage.name} ..."):
+                    files, note = stage.run(job)
+            else:
+                con.print(f"  [cyan]→[/cyan] {label}")
+                files, note = stage.run(job)
+        except Exception as e:
+            seconds = time.perf_counter() - ts
+            record["stages"][stage.name] = {
+                "status": "failed",
+                "input_hash": key,
+                "seconds": round(seconds, 2),
+                "finished": _now(),
+                "message": f"{type(e).__name__}: {e}",
+            }
+            this_run[stage.name] = "failed"
+            _finish(record, record_path, t0)
+            con.print(f"  [red]✗[/red] {label} failed after {seconds:.1f} s")
+            raise StageError(stage.name, e) from e
+        seconds = time.perf_counter() - ts
+        record["stages"][stage.name] = {
+            "status": "done",
+            "input_hash": key,
+            "inputs": inputs,
+            "outputs": {f: job.file(f) for f in files},
+            "seconds": round(seconds, 2),
+            "finished": _now(),
+            "note": note,
+        }
+        this_run[stage.name] = "ran"
+        write_json(record_path, record)
+        con.print(f"  [green]✓[/green] {label} {seconds:7.1f} s  {note}")
+    _finish(record, record_path, t0)
+    for n in job.notes:
+        con.print(f"[yellow]note:[/yellow] {n}")
+    ran = sum(a == "ran" for a in this_run.values())
+    con.print(
+        f"done in {record['last_run']['seconds']:.1f} s ({ran} stages ran, "
+        f"{sum(a == 'skipped' for a in this_run.values())} up to date); "
+        f"report: {job.out / 'report.html'}"
+    )
+    return record
+
+
+def _torch_before_vtk() -> None:
+    """Load torch's compiler stack (it loads triton) before VTK renders a picture off-screen:
+    in the other order, importing triton segfaults (torch 2.15, triton 3.9, VTK 9.7 wheels),
+    and the train stage imports it."""
+    import torch._inductor  # noqa: F401
+
+
+def _up_to_date(job: Job, old: dict[str, Any] | None, key: str) -> bool:
+    if not old or old.get("status") != "done" or old.get("input_hash") != key:
+        return False
+    return all(h is not None and job.file(f) == h for f, h in old.get("outputs", {}).items())
+
+
+def _why_not(stage: str, job: Job) -> str:
+    if stage == "calibrate":
+        return "no sensor file (give --sensors FILE or run.sensors in the case)"
+    return "the case has no optimization section"
+
+
+def _settings(job: Job) -> dict[str, Any]:
+    keys = ("samples", "test", "workers", "members", "epochs", "trials", "refine", "tolerance")
+    return {k: getattr(job, k) for k in keys} | {"sensors": str(job.sensors or "") or None}
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # unreadable: every stage reruns
+    return data if isinstance(data, dict) else {}
+
+
+def _finish(record: dict[str, Any], path: Path, t0: float) -> None:
+    record["last_run"]["seconds"] = round(time.perf_counter() - t0, 2)
+    write_json(path, record)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")

@@ -1,0 +1,69 @@
+"""The verify stage of `twinkit run`: FE re-solve of the designs an optimisation chose.
+
+Reads `OUT/optimize/summary.json`, rebuilds the same problem (surrogate, calibrated latent
+values), solves each chosen design with FE (`twinkit.optimize.verify.verify_designs`) and writes
+`OUT/verify/summary.json` with surrogate vs FE per goal output, and a picture of the best
+design's main field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import twinkit
+from twinkit.case import LoadedCase
+from twinkit.solve.output import write_json
+
+
+def verify_best(
+    loaded: LoadedCase, out: Path, calibration: Path, tolerance: float
+) -> dict[str, Any]:
+    """Verify the designs of `out/optimize/summary.json`; returns the written summary."""
+    from twinkit.case.objectives import Goals
+    from twinkit.optimize.design_space import build_problem
+    from twinkit.optimize.driver import load_surrogate_file
+    from twinkit.optimize.verify import CaseSolver, verify_designs
+
+    optimized = json.loads((out / "optimize" / "summary.json").read_text())
+    chosen = optimized["best"]
+    # the surrogate the designs were chosen on: the last one refined by FE infill, if any
+    surrogate_path = Path(optimized.get("refined_surrogate") or out / "surrogate.pt")
+    folder = out / "verify"
+    folder.mkdir(parents=True, exist_ok=True)
+    checks: list[dict[str, Any]] = []
+    files: list[str] = []
+    if chosen:
+        surrogate = load_surrogate_file(surrogate_path)
+        problem = build_problem(loaded, Goals.from_case(loaded), surrogate, {}, calibration)
+        designs = [d["design"] for d in chosen]
+        checks, outcomes = verify_designs(problem, designs, CaseSolver(loaded), tolerance)
+        best = outcomes[0]
+        if best.converged and best.result is not None:
+            files = _picture(best.result, folder)
+    summary = {
+        "case": loaded.name,
+        "case_hash": loaded.hash,
+        "twinkit_version": twinkit.__version__,
+        "tolerance": tolerance,
+        "checks": checks,
+        "verified": bool(checks) and all(c["verified"] for c in checks),
+        "files": files,
+    }
+    write_json(folder / "summary.json", summary)
+    return summary
+
+
+def _picture(result: Any, folder: Path) -> list[str]:
+    """The temperature (with velocity arrows when there is a flow) or else the first field."""
+    from twinkit.solve.plotting import plot_field
+
+    fields = result.fields
+    if not fields:
+        return []
+    name = "temperature" if "temperature" in fields else next(iter(fields))
+    unit = result.units.get(name) or ("K" if name == "temperature" else "")
+    arrows = fields.get("velocity") if name == "temperature" else None
+    path = plot_field(fields[name], folder / f"{name}.png", unit=unit, arrows=arrows)
+    return [path.name]

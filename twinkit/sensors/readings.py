@@ -1,0 +1,261 @@
+"""Sensor readings: units, data-quality rules and one validator for files and MQTT streams.
+
+A stream is a probe of the case or a measured parameter (an operating input such as the pull
+rate). Every reading passes `SensorValidator.check`: it converts the unit to SI and applies the
+case's `sensors:` rules. A rejected or repaired reading is counted under its reason and logged;
+nothing raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Literal
+
+from twinkit.case import CaseError, LoadedCase, units
+
+log = logging.getLogger("twinkit.sensors.readings")
+
+NanPolicy = Literal["skip", "hold", "flag"]
+GOOD_QUALITY = {"", "ok", "good", "g", "192"}  # 192: OPC UA "good"
+REPAIRED = {
+    "missing_held",
+    "missing_flagged",
+    "reordered",
+}  # kept, changed or marked; all other reasons drop
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One accepted reading: `t` in epoch seconds (UTC), `value` in the SI `unit`."""
+
+    t: float
+    sensor: str
+    value: float
+    unit: str
+    quality: str = "ok"  # ok, held (a missing value repeated), missing (flagged, value NaN)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a stream must satisfy (SI). None switches a check off."""
+
+    unit: str
+    noise: float | None = None
+    lower: float = -math.inf
+    upper: float = math.inf
+    rate: float | None = None  # per second
+    stuck: float | None = None  # seconds
+    hold: float | None = None  # seconds
+
+
+def probe_unit(model: str, field_name: str) -> str:
+    """SI unit of a probe of `field_name` in `model` ('' is the model's main field)."""
+    if field_name == "von_mises":
+        return "Pa"
+    if field_name.startswith("displacement"):
+        return "m"
+    if field_name.startswith("velocity"):
+        return "m/s"
+    if field_name == "temperature" or model in ("heat_conduction", "glass_flow", "glass_furnace"):
+        return "K"
+    return "m"
+
+
+def rules_from_case(loaded: LoadedCase) -> dict[str, Rule]:
+    """One `Rule` per stream: every probe and every parameter, with the case's `sensors:` rules."""
+    c = loaded.case
+    rules = {n: Rule(probe_unit(c.model, p.field)) for n, p in c.probes.items()}
+    rules |= {n: Rule(c.parameter_unit(n)) for n in c.parameters}
+    for name, spec in c.sensors.items():
+        unit, key = rules[name].unit, f"{loaded.path}: sensors.{name}"
+        lo, hi = (_q(t, unit, f"{key}.range") for t in spec.range) if spec.range else (None, None)
+        rules[name] = Rule(
+            unit,
+            noise=_q(spec.noise, unit, f"{key}.noise", diff=True),
+            lower=-math.inf if lo is None else lo,
+            upper=math.inf if hi is None else hi,
+            rate=_q(spec.rate, f"({unit})/s", f"{key}.rate", diff=True),
+            stuck=_q(spec.stuck, "s", f"{key}.stuck"),
+            hold=_q(spec.hold, "s", f"{key}.hold"),
+        )
+    return rules
+
+
+def _q(text: str | float | None, unit: str, key: str, diff: bool = False) -> float | None:
+    """`text` in `unit`; `diff`: a difference, where degC/degF (absolute) would mislead."""
+    if text is None:
+        return None
+    if diff and re.search(r"(?<!delta_)deg[CF]", str(text)):
+        raise CaseError(
+            f"{key}: '{text}' is a temperature difference: write K or delta_degC "
+            "(degC is an absolute temperature)"
+        )
+    try:
+        return units.parse(text, unit)
+    except units.UnitError as e:
+        raise CaseError(f"{key}: {e}") from None
+
+
+@cache
+def _affine(unit: str, target: str) -> tuple[float, float]:
+    """(a, b) with value_in_target = a·value + b; UnitError if incompatible."""
+    b = units.parse(f"0 {unit}", target)
+    return units.parse(f"1 {unit}", target) - b, b
+
+
+def parse_time(t: Any) -> float:
+    """Epoch seconds from an ISO-8601 string (UTC if no zone) or a number; ValueError if not."""
+    if isinstance(t, bool):
+        raise ValueError(f"bad timestamp {t!r}")
+    if isinstance(t, int | float):
+        v = float(t)
+    else:
+        s = str(t).strip()
+        try:
+            v = float(s)
+        except ValueError:
+            d = datetime.fromisoformat(s)
+            v = (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
+    if not math.isfinite(v):
+        raise ValueError(f"bad timestamp {t!r}")
+    return v
+
+
+@dataclass
+class _Track:
+    t: float = -math.inf  # last reading's time (accepted or not)
+    good_t: float = -math.inf  # last accepted value's time and value
+    good: float = math.nan
+    since: float = -math.inf  # when the value last changed
+
+
+@dataclass
+class SensorValidator:
+    """Validates readings one at a time, in time order per sensor (batch and streaming alike).
+
+    `counts[(sensor, reason)]` counts rejected and repaired readings; `accepted` the good ones.
+    """
+
+    rules: dict[str, Rule]
+    nan_policy: NanPolicy = "hold"
+    counts: Counter = field(default_factory=Counter)
+    accepted: int = 0
+    last_reason: str | None = None  # the reason of the latest rejection or repair
+    _tracks: dict[str, _Track] = field(default_factory=dict)
+
+    def reject(self, sensor: str, reason: str, detail: str = "") -> Reading | None:
+        """Count (and log) a reading that is dropped or repaired for `reason`; returns None."""
+        n = self.counts[(sensor, reason)] = self.counts[(sensor, reason)] + 1
+        self.last_reason = reason
+        # each one at DEBUG; the 1st, 10th, 100th ... of a kind at WARNING, so logs stay readable
+        level = logging.WARNING if math.log10(n).is_integer() else logging.DEBUG
+        log.log(level, "sensor %s: %s%s (%d so far)", sensor or "?", reason,
+                f" ({detail})" if detail else "", n)  # fmt: skip
+        return None
+
+    def check(
+        self, t: Any, sensor: str, value: Any, unit: Any, quality: Any = ""
+    ) -> Reading | None:
+        """The reading converted to SI, or None if rejected (the reason is counted)."""
+        rule = self.rules.get(sensor)
+        if rule is None:
+            return self.reject(sensor, "unknown_sensor", f"known: {', '.join(self.rules)}")
+        try:
+            ts = parse_time(t)
+        except (ValueError, TypeError):
+            return self.reject(sensor, "bad_timestamp", repr(t))
+        if str(quality or "").strip().lower() not in GOOD_QUALITY:
+            return self.reject(sensor, "bad_quality", repr(quality))
+        if not isinstance(unit, str) or not unit.strip():
+            return self.reject(sensor, "missing_unit")
+        try:
+            a, b = _affine(unit.strip(), rule.unit)
+        except units.UnitError as e:
+            return self.reject(sensor, "wrong_unit", str(e))
+        try:
+            v = math.nan if value is None or value == "" else float(value)
+            if isinstance(value, bool):
+                raise TypeError
+        except (TypeError, ValueError):
+            return self.reject(sensor, "bad_value", repr(value))
+        tr = self._tracks.setdefault(sensor, _Track())
+        if ts == tr.t:
+            return self.reject(sensor, "duplicate", f"t={ts}")
+        if ts < tr.t:
+            return self.reject(sensor, "out_of_order", f"t={ts} after {tr.t}")
+        tr.t = ts
+        if not math.isfinite(v):
+            return self._missing(ts, sensor, rule, tr)
+        v = a * v + b
+        if not rule.lower <= v <= rule.upper:
+            return self.reject(sensor, "out_of_range", f"{v:.6g} {rule.unit}")
+        if rule.rate is not None and math.isfinite(tr.good_t):
+            if abs(v - tr.good) > rule.rate * (ts - tr.good_t):
+                return self.reject(sensor, "rate_limit", f"{tr.good:.6g} → {v:.6g}")
+        if v != tr.good or not math.isfinite(tr.since):
+            tr.since = ts
+        elif rule.stuck is not None and ts - tr.since > rule.stuck:
+            return self.reject(sensor, "stuck", f"{v:.6g} since t={tr.since}")
+        tr.good_t, tr.good = ts, v
+        self.accepted += 1
+        return Reading(ts, sensor, v, rule.unit)
+
+    def _missing(self, ts: float, sensor: str, rule: Rule, tr: _Track) -> Reading | None:
+        if self.nan_policy == "flag":
+            self.reject(sensor, "missing_flagged")
+            return Reading(ts, sensor, math.nan, rule.unit, "missing")
+        if self.nan_policy == "hold" and rule.hold is not None and ts - tr.good_t <= rule.hold:
+            self.reject(sensor, "missing_held")
+            return Reading(ts, sensor, tr.good, rule.unit, "held")
+        return self.reject(sensor, "missing")
+
+    def check_mqtt(self, topic: str, payload: bytes) -> Reading | None:
+        """A reading from an MQTT message on `plant/<asset>/sensors/<sensor>`, payload
+        `{"t": ISO-8601 or epoch, "value": ..., "unit": "..."}` (optional "quality")."""
+        parts = topic.split("/")
+        if len(parts) < 2 or parts[-2] != "sensors" or not parts[-1]:
+            return self.reject("", "bad_topic", topic)
+        sensor = parts[-1]
+        try:
+            msg = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            return self.reject(sensor, "malformed_json", repr(payload[:80]))
+        if not isinstance(msg, dict) or "t" not in msg or "value" not in msg:
+            return self.reject(sensor, "malformed_json", "expected {t, value, unit}")
+        return self.check(msg["t"], sensor, msg["value"], msg.get("unit"), msg.get("quality", ""))
+
+    def state(self) -> dict[str, Any]:
+        """Counters and per-sensor history, for a live twin that resumes."""
+        return {
+            "counts": [[s, r, n] for (s, r), n in self.counts.items()],
+            "accepted": self.accepted,
+            "tracks": {s: vars(tr) for s, tr in self._tracks.items()},
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.counts = Counter({(s, r): n for s, r, n in state["counts"]})
+        self.accepted = state["accepted"]
+        self._tracks = {s: _Track(**tr) for s, tr in state["tracks"].items()}
+
+    def report(self) -> dict[str, Any]:
+        """Counters for summaries and the live twin state: by reason and by sensor."""
+        by_reason: Counter = Counter()
+        by_sensor: dict[str, dict[str, int]] = {}
+        for (s, r), n in sorted(self.counts.items()):
+            by_reason[r] += n
+            by_sensor.setdefault(s or "?", {})[r] = n
+        dropped = sum(n for r, n in by_reason.items() if r not in REPAIRED)
+        return {
+            "accepted": self.accepted,
+            "rejected": dropped,
+            "repaired": sum(by_reason[r] for r in REPAIRED),
+            "by_reason": dict(by_reason),
+            "by_sensor": by_sensor,
+        }
