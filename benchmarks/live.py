@@ -148,10 +148,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from twinkit.case import load_case
+    from twinkit.process import single_threaded
     from twinkit.twin.calibrate import load
     from twinkit.twin.live import LiveOptions, LiveTwin
     from twinkit.twin.plant import Plant, PlantOptions
-    from twinkit.twin.service import single_threaded
 
     single_threaded()  # as `twinkit live` does
     if args.furnace:

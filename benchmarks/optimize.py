@@ -94,9 +94,9 @@ def baseline(case: Path, surrogate: Any, trials: int, out: Path) -> dict:
     import optuna
 
     from twinkit.case import load_case
-    from twinkit.case.objectives import Goals
     from twinkit.optimize.design_space import build_problem
     from twinkit.optimize.driver import Options, optimize_case
+    from twinkit.optimize.goals import Goals
     from twinkit.optimize.study import storage_for
 
     loaded = load_case(case)
@@ -134,7 +134,7 @@ def fe_route(case: Path, budget: float, sampler: str, seed: int) -> dict:
     import optuna
 
     from twinkit.case import load_case
-    from twinkit.case.objectives import Goals
+    from twinkit.optimize.goals import Goals
     from twinkit.optimize.samplers import make_sampler
     from twinkit.optimize.verify import CaseSolver
 

@@ -75,3 +75,80 @@ def test_cli_help_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _modules() -> dict[str, Path]:
+    """Every module of the installed package, by dotted name, from the folder mapping."""
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mods = {}
+    for name, path in tool["package-dir"].items():
+        for f in (ROOT / path).rglob("*.py"):
+            parts = f.relative_to(ROOT / path).with_suffix("").parts
+            mods[".".join((name, *parts[: -1 if parts[-1] == "__init__" else None]))] = f
+    return mods
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module → the twinkit modules it imports anywhere (lazy and TYPE_CHECKING imports count);
+    `from package import module` is an import of the module."""
+    mods = _modules()
+    graph = {}
+    for name, path in mods.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in mods}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for a in node.names:
+                    sub = f"{node.module}.{a.name}"
+                    deps.add(sub if sub in mods else node.module)
+        graph[name] = {d for d in deps if d in mods and d != name}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = _import_graph()
+    cycles = []
+    done: set[str] = set()
+
+    def visit(m: str, path: list[str]) -> None:
+        if m in path:
+            cycles.append(path[path.index(m) :] + [m])
+            return
+        if m in done:
+            return
+        for d in sorted(graph[m]):
+            visit(d, [*path, m])
+        done.add(m)
+
+    for m in sorted(graph):
+        visit(m, [])
+    assert not cycles, " → ".join(cycles[0])
+
+
+# Each subpackage may import only those below it (and itself); cli and the API sit on top.
+LAYER_ORDER = [
+    {"twinkit.physics", "twinkit.surrogates", "twinkit.process"},
+    {"twinkit.case"},
+    {"twinkit.solve"},
+    {"twinkit.sweep", "twinkit.sensors"},
+    {"twinkit.train", "twinkit.twin", "twinkit.optimize"},
+    {"twinkit.run"},
+]
+
+
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def test_subpackages_import_downwards():
+    rank = {u: i for i, layer in enumerate(LAYER_ORDER) for u in layer}
+    upward = sorted(
+        f"{m} imports {d}"
+        for m, deps in _import_graph().items()
+        if _unit(m) in rank
+        for d in deps
+        if _unit(d) in rank and rank[_unit(d)] > rank[_unit(m)]
+    )
+    assert not upward

@@ -139,8 +139,8 @@ def test_an_interrupted_run_keeps_its_trials_and_resumes_to_the_total(beam, tmp_
 
 def test_a_second_run_on_the_same_file_is_refused_until_the_first_ends(beam, tmp_path):
     from twinkit.case import load_case
-    from twinkit.case.objectives import Goals
     from twinkit.optimize.design_space import build_problem
+    from twinkit.optimize.goals import Goals
     from twinkit.optimize.study import open_study
 
     loaded = load_case(beam, check_regions=False)

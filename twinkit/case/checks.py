@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from twinkit.case import units
 from twinkit.case.materials import (
     FLOW_BCS,
     HEAT_BCS,
@@ -13,10 +12,8 @@ from twinkit.case.materials import (
     VelocityBC,
 )
 from twinkit.case.mesh import GENERATOR_GDIM
-
-if TYPE_CHECKING:
-    from twinkit.case.loading import Case
-
+from twinkit.case.objectives import optimization_errors
+from twinkit.case.spec import CaseSpec, quantities
 
 MODEL_BCS: dict[str, tuple[str, ...]] = {
     "heat_conduction": HEAT_BCS,
@@ -82,7 +79,7 @@ NONDIMENSIONAL_FIXED = (
 )
 
 
-def sensor_errors(case: Case) -> list[tuple[str, str]]:
+def sensor_errors(case: CaseSpec) -> list[tuple[str, str]]:
     """Sensor rules name probes or parameters; alerts name latent parameters and QoIs."""
     streams = [*case.probes, *case.parameters]
     errors = [
@@ -104,7 +101,7 @@ def sensor_errors(case: Case) -> list[tuple[str, str]]:
     return errors
 
 
-def glass_flow_errors(case: Case) -> list[tuple[str, str]]:
+def glass_flow_errors(case: CaseSpec) -> list[tuple[str, str]]:
     """What model glass_flow needs beyond the common checks."""
     errors = _melt_errors(case) + _flow_setup_errors(case) + _flow_output_errors(case)
     if getattr(case.mesh, "generator", None) == "interval":
@@ -115,7 +112,7 @@ def glass_flow_errors(case: Case) -> list[tuple[str, str]]:
     return errors
 
 
-def _melt_errors(case: Case) -> list[tuple[str, str]]:
+def _melt_errors(case: CaseSpec) -> list[tuple[str, str]]:
     """One material filling the mesh; no properties that a nondimensional run fixes."""
     errors: list[tuple[str, str]] = []
     if len(case.materials) != 1:
@@ -146,7 +143,7 @@ def _melt_errors(case: Case) -> list[tuple[str, str]]:
     return errors
 
 
-def _flow_setup_errors(case: Case) -> list[tuple[str, str]]:
+def _flow_setup_errors(case: CaseSpec) -> list[tuple[str, str]]:
     """Gravity at most once (never when nondimensional), solver options, the initial state."""
     errors: list[tuple[str, str]] = []
     gravity = [i for i, ld in enumerate(case.loads) if ld.type == "gravity"]
@@ -181,7 +178,7 @@ def _flow_setup_errors(case: Case) -> list[tuple[str, str]]:
 
 
 def _flow_output_errors(
-    case: Case, model: str = "glass_flow", kinds: tuple[str, ...] = GLASS_FLOW_QOIS
+    case: CaseSpec, model: str = "glass_flow", kinds: tuple[str, ...] = GLASS_FLOW_QOIS
 ) -> list[tuple[str, str]]:
     """QoI kinds (with their region or threshold) and probe fields that a flow `model` knows.
     glass_flow needs a threshold for fraction_below; glass_furnace takes its quality
@@ -221,7 +218,7 @@ def _flow_output_errors(
     return errors
 
 
-def furnace_errors(case: Case) -> list[tuple[str, str]]:
+def furnace_errors(case: CaseSpec) -> list[tuple[str, str]]:
     """Model glass_furnace: the furnace mesh and section, one melt; QoIs of the furnace."""
     errors = _melt_errors(case)
     if getattr(case.mesh, "generator", None) != "furnace":
@@ -247,7 +244,7 @@ def furnace_errors(case: Case) -> list[tuple[str, str]]:
     return errors + _flow_output_errors(case, "glass_furnace", FURNACE_QOIS)
 
 
-def vector_errors(case: Case, gdim: int) -> list[tuple[str, str]]:
+def vector_errors(case: CaseSpec, gdim: int) -> list[tuple[str, str]]:
     """Vectors of a glass_flow case (velocity, gravity, body force) that do not have `gdim`
     components."""
     vectors: list[tuple[str, list]] = []
@@ -264,3 +261,75 @@ def vector_errors(case: Case, gdim: int) -> list[tuple[str, str]]:
         for key, v in vectors
         if len(v) != gdim
     ]
+
+
+def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
+    """(key path, message) of every check across sections that the case fails."""
+    errors: list[tuple[str, str]] = sensor_errors(case)
+    for i, bc in enumerate(case.boundary_conditions):
+        if bc.type not in MODEL_BCS[case.model]:
+            errors.append(
+                (
+                    f"boundary_conditions[{i}].type",
+                    f"'{bc.type}' does not apply to model {case.model}; expected one of "
+                    + ", ".join(MODEL_BCS[case.model]),
+                )
+            )
+    for i, ld in enumerate(case.loads):
+        if ld.type not in MODEL_LOADS[case.model]:
+            errors.append(
+                (
+                    f"loads[{i}].type",
+                    f"'{ld.type}' does not apply to model {case.model}; expected one of "
+                    + ", ".join(MODEL_LOADS[case.model]),
+                )
+            )
+    required = MODEL_MATERIAL[case.model]
+    if case.nondimensional is not None:
+        required = ("viscosity",)
+    for name, m in case.materials.items():
+        for prop in required:
+            if getattr(m, prop) is None:
+                errors.append((f"materials.{name}.{prop}", f"required by model {case.model}"))
+        if case.solver.time is not None and case.model not in ("elasticity", "glass_flow"):
+            for prop in ("density", "specific_heat"):
+                if getattr(m, prop) is None:
+                    errors.append((f"materials.{name}.{prop}", "required for a transient run"))
+    for name, qoi in case.outputs.qoi.items():
+        if qoi.threshold is not None and qoi.type != "fraction_below":
+            errors.append((f"outputs.qoi.{name}.threshold", "applies only to type fraction_below"))
+    if case.model == "glass_flow":
+        errors += glass_flow_errors(case)
+    elif case.model == "glass_furnace":
+        errors += furnace_errors(case)
+    else:
+        if case.nondimensional is not None:
+            errors.append(("nondimensional", "applies only to model glass_flow"))
+        if case.furnace is not None:
+            errors.append(("furnace", "applies only to model glass_furnace"))
+        for key in GLASS_FLOW_SOLVER:
+            if key in case.solver.model_fields_set:
+                errors.append((f"solver.{key}", "applies only to model glass_flow"))
+    for path, q in quantities(case):
+        if q.param is None:
+            continue
+        if q.param not in case.parameters:
+            errors.append(
+                (
+                    path,
+                    f"'{q.text}' refers to no parameter; defined: "
+                    + (", ".join(case.parameters) or "none"),
+                )
+            )
+            continue
+        p = case.parameters[q.param]
+        if p.dimension != str(units.registry().Unit(q.unit).dimensionality):
+            errors.append(
+                (
+                    path,
+                    f"parameter '{q.param}' has dimension {p.dimension}; this key needs units "
+                    f"compatible with {q.unit}",
+                )
+            )
+    errors += optimization_errors(case)
+    return errors

@@ -13,10 +13,9 @@ import json
 import re
 import types
 import typing
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -24,195 +23,29 @@ from pydantic import (
     model_validator,
 )
 
-from twinkit.case import units
-from twinkit.case.base import CaseError, Parameter, Q, Strict
-from twinkit.case.checks import (
-    GLASS_FLOW_SOLVER,
-    MODEL_BCS,
-    MODEL_LOADS,
-    MODEL_MATERIAL,
-    furnace_errors,
-    glass_flow_errors,
-    sensor_errors,
-)
-from twinkit.case.materials import BoundaryCondition, Load, Material
-from twinkit.case.mesh import GENERATOR_REGIONS, FileMesh, MeshSpec
-from twinkit.case.sections import (
-    AlertSpec,
-    FurnaceSpec,
-    Nondimensional,
-    OptimizationSpec,
-    Outputs,
-    ProbeSpec,
-    RunSpec,
-    SensorSpec,
-    SolverSpec,
-)
+from twinkit.case.base import CaseError
+from twinkit.case.checks import consistency_errors
+from twinkit.case.mesh import GENERATOR_REGIONS, FileMesh
+from twinkit.case.spec import CaseSpec
 
 __all__ = ["Case", "CaseError", "LoadedCase", "check_mesh_regions", "load_case"]
 
 
-class Case(Strict):
-    name: str = ""
-    description: str = ""
-    model: Literal[
-        "heat_conduction", "elasticity", "thermo_elasticity", "glass_flow", "glass_furnace"
-    ]
-    nondimensional: Nondimensional | None = None  # glass_flow only
-    furnace: FurnaceSpec | None = None  # glass_furnace only
-    seed: int = 0
-    mesh: MeshSpec
-    parameters: dict[str, Parameter] = {}
-    materials: dict[str, Material]
-    boundary_conditions: list[BoundaryCondition] = []
-    loads: list[Load] = []
-    probes: dict[str, ProbeSpec] = {}
-    outputs: Outputs = Outputs()
-    solver: SolverSpec = SolverSpec()
-    optimization: OptimizationSpec | None = None
-    sensors: dict[str, SensorSpec] = {}
-    alerts: AlertSpec = AlertSpec()
-    run: RunSpec = RunSpec()
+class Case(CaseSpec):
+    """A case that passed every check across its sections (`twinkit.case.checks`)."""
 
     @model_validator(mode="after")
     def _consistency(self) -> Case:
-        errors: list[tuple[str, str]] = sensor_errors(self)
-        for i, bc in enumerate(self.boundary_conditions):
-            if bc.type not in MODEL_BCS[self.model]:
-                errors.append(
-                    (
-                        f"boundary_conditions[{i}].type",
-                        f"'{bc.type}' does not apply to model {self.model}; expected one of "
-                        + ", ".join(MODEL_BCS[self.model]),
-                    )
-                )
-        for i, ld in enumerate(self.loads):
-            if ld.type not in MODEL_LOADS[self.model]:
-                errors.append(
-                    (
-                        f"loads[{i}].type",
-                        f"'{ld.type}' does not apply to model {self.model}; expected one of "
-                        + ", ".join(MODEL_LOADS[self.model]),
-                    )
-                )
-        required = MODEL_MATERIAL[self.model]
-        if self.nondimensional is not None:
-            required = ("viscosity",)
-        for name, m in self.materials.items():
-            for prop in required:
-                if getattr(m, prop) is None:
-                    errors.append((f"materials.{name}.{prop}", f"required by model {self.model}"))
-            if self.solver.time is not None and self.model not in ("elasticity", "glass_flow"):
-                for prop in ("density", "specific_heat"):
-                    if getattr(m, prop) is None:
-                        errors.append((f"materials.{name}.{prop}", "required for a transient run"))
-        for name, qoi in self.outputs.qoi.items():
-            if qoi.threshold is not None and qoi.type != "fraction_below":
-                errors.append(
-                    (f"outputs.qoi.{name}.threshold", "applies only to type fraction_below")
-                )
-        if self.model == "glass_flow":
-            errors += glass_flow_errors(self)
-        elif self.model == "glass_furnace":
-            errors += furnace_errors(self)
-        else:
-            if self.nondimensional is not None:
-                errors.append(("nondimensional", "applies only to model glass_flow"))
-            if self.furnace is not None:
-                errors.append(("furnace", "applies only to model glass_furnace"))
-            for key in GLASS_FLOW_SOLVER:
-                if key in self.solver.model_fields_set:
-                    errors.append((f"solver.{key}", "applies only to model glass_flow"))
-        for path, q in _quantities(self):
-            if q.param is None:
-                continue
-            if q.param not in self.parameters:
-                errors.append(
-                    (
-                        path,
-                        f"'{q.text}' refers to no parameter; defined: "
-                        + (", ".join(self.parameters) or "none"),
-                    )
-                )
-                continue
-            p = self.parameters[q.param]
-            if p.dimension != str(units.registry().Unit(q.unit).dimensionality):
-                errors.append(
-                    (
-                        path,
-                        f"parameter '{q.param}' has dimension {p.dimension}; this key needs units "
-                        f"compatible with {q.unit}",
-                    )
-                )
-        from twinkit.case.objectives import optimization_errors
-
-        errors += optimization_errors(self)
+        errors = consistency_errors(self)
         if errors:
             raise _CaseConsistencyError(errors)
         return self
-
-    # ---- convenience --------------------------------------------------------------------------
-    def parameter_values(self, overrides: Mapping[str, str] | None = None) -> dict[str, float]:
-        """Nominal SI values of all parameters, with `overrides` ({name: '6 mm'}) applied."""
-        values = {n: p.si for n, p in self.parameters.items()}
-        for name, text in (overrides or {}).items():
-            if name not in self.parameters:
-                raise CaseError(
-                    f"--set {name}: no such parameter; defined: {', '.join(self.parameters)}"
-                )
-            p = self.parameters[name]
-            example = p.value if p.value is not None else p.range[0]  # type: ignore[index]
-            try:
-                dim = str(units.dimension_of(text))
-                v = units.si_value(text)
-            except units.UnitError as e:
-                raise CaseError(f"--set {name}={text}: {e}; expected e.g. '{example}'") from None
-            if dim != p.dimension:
-                raise CaseError(
-                    f"--set {name}={text}: has dimension {dim}; expected units compatible with "
-                    f"'{example}' ({p.dimension})"
-                )
-            lo, hi = p.bounds
-            if p.range is not None and not lo <= v <= hi:
-                raise CaseError(
-                    f"--set {name}={text}: outside the parameter's range {list(p.range)}"
-                )
-            values[name] = v
-        return values
-
-    def parameter_unit(self, name: str) -> str:
-        """SI unit of a parameter, taken from the first key that refers to it."""
-        for _, q in _quantities(self):
-            if q.param == name:
-                return q.unit
-        return "1"
-
-    def mesh_parameters(self) -> set[str]:
-        """Parameters the geometry depends on (changing them re-meshes)."""
-        return {q.param for _, q in _quantities(self.mesh) if q.param}
 
 
 class _CaseConsistencyError(ValueError):
     def __init__(self, errors: list[tuple[str, str]]):
         super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
         self.errors = errors
-
-
-def _quantities(obj: Any, path: str = "") -> list[tuple[str, Q]]:
-    """All quantities in a validated case object, with their key paths."""
-    out: list[tuple[str, Q]] = []
-    if isinstance(obj, Q):
-        return [(path, obj)]
-    if isinstance(obj, BaseModel):
-        for name in type(obj).model_fields:
-            out += _quantities(getattr(obj, name), f"{path}.{name}" if path else name)
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            out += _quantities(v, f"{path}.{k}")
-    elif isinstance(obj, list | tuple):
-        for i, v in enumerate(obj):
-            out += _quantities(v, f"{path}[{i}]")
-    return out
 
 
 # ---- loading ------------------------------------------------------------------------------------

@@ -1,22 +1,16 @@
-"""What `twinkit optimize` optimizes: a case's objectives and constraints, checked and evaluated.
+"""The case's `optimization:` section checked: objectives and constraints name outputs that exist,
+with bounds in units of the output's dimension.
 
 An objective or constraint names an *output*: a QoI (`outputs.qoi`), a probe, or a design
-parameter. Constraint bounds carry units and must have the output's dimension. `Goals.evaluate`
-turns predicted means and stds into objective values and constraint values `g` (feasible when
-`g ≤ 0`; each divided by its bound's magnitude so that violations of different outputs compare).
+parameter. `output_units` says which SI unit each output has; `twinkit.optimize.goals` turns the
+section into the goals an optimisation evaluates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
-import numpy as np
-
 from twinkit.case import units
-from twinkit.case.base import CaseError
-from twinkit.case.loading import Case, LoadedCase
 from twinkit.case.mesh import GENERATOR_GDIM
+from twinkit.case.spec import CaseSpec
 
 # SI unit of each QoI kind in 3D; kinds in PER_DEPTH are per unit depth in 2D (W/m) and per unit
 # area in 1D (W/m^2). Kinds not listed are temperatures.
@@ -53,7 +47,7 @@ PER_DEPTH = {
 }
 
 
-def output_units(case: Case, name: str) -> tuple[str, ...]:
+def output_units(case: CaseSpec, name: str) -> tuple[str, ...]:
     """The SI units output `name` can have (several only where the mesh dimension is unknown)."""
     if name in case.outputs.qoi:
         kind = case.outputs.qoi[name].type
@@ -79,12 +73,12 @@ def output_units(case: Case, name: str) -> tuple[str, ...]:
     return (case.parameter_unit(name),)
 
 
-def _outputs(case: Case) -> list[str]:
+def _outputs(case: CaseSpec) -> list[str]:
     design = [n for n, p in case.parameters.items() if p.role == "design"]
     return [*case.outputs.qoi, *case.probes, *design]
 
 
-def optimization_errors(case: Case) -> list[tuple[str, str]]:
+def optimization_errors(case: CaseSpec) -> list[tuple[str, str]]:
     """(key path, message) for each problem in the case's `optimization` section."""
     spec = case.optimization
     if spec is None:
@@ -139,81 +133,6 @@ def _bound_error(text: str | float, allowed: tuple[str, ...]) -> str | None:
     return f"'{text}' does not have the output's dimension; expected units compatible with {want}"
 
 
-@dataclass(frozen=True)
-class Bound:
-    """`output` ≤ `value` (kind 'max') or ≥ `value` (kind 'min'), in SI `unit`."""
-
-    output: str
-    kind: str
-    value: float
-    unit: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Goals:
-    """Objectives `(output, direction)` and bounds of a case; `robust` = k in mean ± k·std."""
-
-    objectives: tuple[tuple[str, str], ...]
-    bounds: tuple[Bound, ...]
-    units: dict[str, str]
-    robust: float = 0.0
-
-    @classmethod
-    def from_case(cls, loaded: LoadedCase, robust: float = 0.0) -> Goals:
-        case = loaded.case
-        spec = case.optimization
-        if spec is None:
-            raise CaseError(
-                f"{loaded.path}: optimization: the case has no optimization section; add e.g. "
-                "'optimization: {objectives: [{output: mass, direction: minimize}]}'"
-            )
-        if robust < 0:
-            raise CaseError(f"--robust {robust}: expected k ≥ 0 (penalty k·std)")
-        unit_of = {o.output: output_units(case, o.output)[0] for o in spec.objectives}
-        bounds = []
-        for c in spec.constraints:
-            for kind, text in (("max", c.max), ("min", c.min)):
-                if text is not None:
-                    unit = _unit_of_bound(text, output_units(case, c.output))
-                    unit_of[c.output] = unit
-                    bounds.append(Bound(c.output, kind, units.parse(text, unit), unit, str(text)))
-        objectives = tuple((o.output, o.direction) for o in spec.objectives)
-        return cls(objectives, tuple(bounds), unit_of, robust)
-
-    @property
-    def outputs(self) -> list[str]:
-        """Every output the goals need, objectives first."""
-        return list(
-            dict.fromkeys([o for o, _ in self.objectives] + [b.output for b in self.bounds])
-        )
-
-    @property
-    def directions(self) -> list[str]:
-        return [d for _, d in self.objectives]
-
-    def evaluate(
-        self, mean: Mapping[str, np.ndarray], std: Mapping[str, np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Objective values (n, n_objectives) and constraint values g (n, n_bounds), g ≤ 0 feasible.
-
-        With `robust` = k, a minimized output counts as mean + k·std, a maximized one as
-        mean − k·std, and each bound is checked on the pessimistic side.
-        """
-        k = self.robust
-        sign = {"minimize": 1.0, "maximize": -1.0}
-        f = np.stack([mean[o] + sign[d] * k * std[o] for o, d in self.objectives], axis=1)
-        g = [
-            (mean[b.output] + k * std[b.output] - b.value)
-            if b.kind == "max"
-            else (b.value - mean[b.output] + k * std[b.output])
-            for b in self.bounds
-        ]
-        scale = [abs(b.value) or 1.0 for b in self.bounds]
-        n = f.shape[0]
-        return f, (np.stack(g, axis=1) / scale if g else np.zeros((n, 0)))
-
-
-def _unit_of_bound(text: str | float, allowed: tuple[str, ...]) -> str:
-    """The first of `allowed` that `text` converts to (checked before by `_bound_error`)."""
+def bound_unit(text: str | float, allowed: tuple[str, ...]) -> str:
+    """The first of `allowed` that a bound converts to (checked before by `optimization_errors`)."""
     return next(u for u in allowed if _bound_error(text, (u,)) is None)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from twinkit.case import CaseError, LoadedCase, load_case
-from twinkit.case.objectives import Goals
 from twinkit.optimize.design_space import Problem, build_problem
+from twinkit.optimize.goals import Goals
 from twinkit.optimize.refine import DatasetRefiner, Refiner
 from twinkit.optimize.study import (
     best_trials,

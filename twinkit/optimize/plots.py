@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from twinkit.case.objectives import Goals
+from twinkit.optimize.goals import Goals
 from twinkit.optimize.study import complete_trials, feasible
 
 

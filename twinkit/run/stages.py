@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from twinkit.run.pipeline import Job, Stage, file_hash
+from twinkit.run.job import Job, Stage, file_hash
 from twinkit.sweep.provenance import code_hash, solver_hash
 
 SWEEP_DESIGN = "sobol"

@@ -21,9 +21,9 @@ def verify_best(
     loaded: LoadedCase, out: Path, calibration: Path, tolerance: float
 ) -> dict[str, Any]:
     """Verify the designs of `out/optimize/summary.json`; returns the written summary."""
-    from twinkit.case.objectives import Goals
     from twinkit.optimize.design_space import build_problem
     from twinkit.optimize.driver import load_surrogate_file
+    from twinkit.optimize.goals import Goals
     from twinkit.optimize.verify import CaseSolver, verify_designs
 
     optimized = json.loads((out / "optimize" / "summary.json").read_text())

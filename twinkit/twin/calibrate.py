@@ -189,9 +189,9 @@ def run_calibrate(
 
     `surrogate` (an object with the Surrogate API) replaces loading `surrogate_path`.
     """
+    from twinkit.process import single_threaded
     from twinkit.solve.output import write_json
     from twinkit.twin.calibration_output import verify_fe, write_fields, write_plot
-    from twinkit.twin.service import single_threaded
 
     single_threaded()
     loaded = load_case(case_path, check_regions=False)
