@@ -19,10 +19,10 @@ _SOLVER = ("solve/build.py", "solve/runner.py", "sweep/worker.py")
 
 @cache
 def solver_hash() -> str:
-    """16 hex digits of the SHA-256 of physics/*.py and the solver parts of twinkit."""
+    """16 hex digits of the SHA-256 of physics/ and the solver parts of twinkit."""
     twinkit = _folder("twinkit")
     solver = [(f"twinkit/{f}", twinkit / f) for f in _SOLVER]
-    return _hash(_sources("twinkit.physics") + _sources("twinkit.case") + solver)
+    return _hash(_sources("twinkit.physics", recursive=True) + _sources("twinkit.case") + solver)
 
 
 @cache
