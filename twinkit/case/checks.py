@@ -12,7 +12,7 @@ from twinkit.case.materials import (
     VelocityBC,
 )
 from twinkit.case.mesh import GENERATOR_GDIM
-from twinkit.case.objectives import optimization_errors
+from twinkit.case.objectives import optimization_errors, output_units
 from twinkit.case.spec import CaseSpec, quantities
 
 MODEL_BCS: dict[str, tuple[str, ...]] = {
@@ -332,4 +332,39 @@ def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
                 )
             )
     errors += optimization_errors(case)
+    errors += display_errors(case)
+    return errors
+
+
+FIELD_UNITS = {
+    "temperature": "K",
+    "displacement": "m",
+    "von_mises": "Pa",
+    "velocity": "m/s",
+    "pressure": "Pa",
+}
+
+
+def display_errors(case: CaseSpec) -> list[tuple[str, str]]:
+    """`outputs.display` names outputs, fields or parameters, each with a unit of its dimension."""
+    errors = []
+    for name, unit in case.outputs.display.items():
+        key = f"outputs.display.{name}"
+        if name in FIELD_UNITS:
+            allowed: tuple[str, ...] = (FIELD_UNITS[name],)
+        elif name in case.parameters:
+            allowed = (case.parameter_unit(name),)
+        elif name in case.outputs.qoi or name in case.probes:
+            allowed = output_units(case, name)
+        else:
+            known = [*case.outputs.qoi, *case.probes, *case.parameters, *FIELD_UNITS]
+            errors.append((key, f"no such output, field or parameter; defined: {', '.join(known)}"))
+            continue
+        try:
+            ok = any(units.compatible(unit, a) for a in allowed)
+        except Exception:
+            errors.append((key, f"unknown unit '{unit}'"))
+            continue
+        if not ok:
+            errors.append((key, f"'{unit}' is not a unit of {' or '.join(allowed)}"))
     return errors

@@ -52,6 +52,8 @@ class Outputs(Strict):
     qoi: dict[str, QoISpec] = {}
     fields: list[str] | None = None  # None: every field the model produces
     plots: bool = True
+    # name (QoI, probe, field, parameter) → the unit people see it in (files stay SI)
+    display: dict[str, str] = {}
 
 
 class ObjectiveSpec(Strict):

@@ -12,20 +12,43 @@ import time
 from pathlib import Path
 from typing import Any
 
-import twinkit
 from twinkit.case import LoadedCase
+from twinkit.case.display import DisplayUnits, pretty
 from twinkit.run.report_html import CSS, esc, img, num, para, read_json, table
+from twinkit.version import __version__
 
-REPORT_VERSION = 3  # bump when the page changes, so `twinkit run` rebuilds it
+REPORT_VERSION = 4  # bump when the page changes, so `twinkit run` rebuilds it
 
 
-def _case(loaded: LoadedCase) -> str:
+class _Shown:
+    """Numbers as the case shows them (its units, not SI): values, spreads, unit names."""
+
+    def __init__(self, loaded: LoadedCase):
+        self.d = DisplayUnits.from_case(loaded.case)
+
+    def value(self, name: str, v: Any, unit: str, digits: int = 6) -> str:
+        return "–" if v is None else num(float(self.d.value(name, v, unit)[0]), digits)
+
+    def spread(self, name: str, v: Any, unit: str, digits: int = 3) -> str:
+        return "–" if v is None else num(float(self.d.spread(name, v, unit)), digits)
+
+    def unit(self, name: str, unit: str) -> str:
+        return pretty(self.d.unit(name, unit))
+
+
+def _short(name: str) -> str:
+    """A surrogate output's case name: 'qoi_heat_input' → 'heat_input'."""
+    return name.split("_", 1)[1] if name.startswith(("qoi_", "sensor_")) else name
+
+
+def _case(loaded: LoadedCase, sh: _Shown) -> str:
     c = loaded.case
     rows = []
     for n, p in c.parameters.items():
-        lo, hi = p.bounds
-        rng = f"[{lo:.6g}, {hi:.6g}]" + (" log" if p.scale == "log" else "") if p.range else ""
-        rows.append([n, p.role, num(p.si), rng, c.parameter_unit(n)])
+        u = c.parameter_unit(n)
+        lo, hi = (sh.value(n, b, u) for b in p.bounds)
+        rng = f"[{lo}, {hi}]" + (" log" if p.scale == "log" else "") if p.range else ""
+        rows.append([n, p.role, sh.value(n, p.si, u), rng, sh.unit(n, u)])
     facts = [
         ["model", c.model],
         ["case file", str(loaded.path)],
@@ -37,16 +60,20 @@ def _case(loaded: LoadedCase) -> str:
         "<h2>Case</h2>"
         + (para(c.description, "") if c.description else "")
         + table(["", ""], facts)
-        + table(["parameter", "role", "nominal (SI)", "range (SI)", "unit"], rows)
+        + table(["parameter", "role", "nominal", "range", "unit"], rows)
     )
 
 
-def _nominal(out: Path) -> str:
+def _nominal(out: Path, sh: _Shown) -> str:
     s = read_json(out / "nominal" / "summary.json")
     if s is None:
         return ""
     units = s.get("units", {})
-    rows = [[n, num(v), units.get(n, "")] for k in ("qoi", "sensors") for n, v in s[k].items()]
+    rows = [
+        [n, sh.value(n, v, units.get(n, "")), sh.unit(n, units.get(n, ""))]
+        for k in ("qoi", "sensors")
+        for n, v in s[k].items()
+    ]
     pics = "".join(
         img(out / "nominal" / f, f"nominal point: {f.removesuffix('.png')}")
         for f in s.get("files", [])
@@ -59,24 +86,27 @@ def _nominal(out: Path) -> str:
             f"FE solve: {s.get('dofs', '?')} DOFs, {solver.get('iterations')} iterations, "
             f"{num(solver.get('seconds'), 3)} s"
         )
-        + table(["output", "value (SI)", "unit"], rows)
+        + table(["output", "value", "unit"], rows)
         + pics
     )
 
 
-def _surrogate(out: Path) -> str:
+def _surrogate(out: Path, sh: _Shown) -> str:
     s = read_json(out / "train_summary.json")
     if s is None:
         return ""
     base = s.get("baselines", {})
     header = ["output", "R²", "RMSE", "max error", "±2σ coverage"]
     header += [f"{b} RMSE" for b in base] + ["unit"]
-    rows = [
-        [n, num(m["r2"], 5), num(m["rmse"], 4), num(m["max_error"], 4), f"{m['coverage']:.2f}"]
-        + [num(b["outputs"].get(n, {}).get("rmse"), 4) for b in base.values()]
-        + [s.get("units", {}).get(n, "")]
-        for n, m in s["surrogate"]["outputs"].items()
-    ]
+    rows = []
+    for n, m in s["surrogate"]["outputs"].items():
+        short, u = _short(n), s.get("units", {}).get(n, "")
+        rows.append(
+            [n, num(m["r2"], 5), sh.spread(short, m["rmse"], u, 4)]
+            + [sh.spread(short, m["max_error"], u, 4), f"{m['coverage']:.2f}"]
+            + [sh.spread(short, b["outputs"].get(n, {}).get("rmse"), u, 4) for b in base.values()]
+            + [sh.unit(short, u)]
+        )
     fields = [
         [n, f"{m['rel_l2']:.3e}", f"{m['rel_l2_max']:.3e}", f"{m['coverage']:.2f}"]
         + [num(base.get("rbf", {}).get("fields", {}).get(n, {}).get("rel_l2"), 3)]
@@ -102,7 +132,7 @@ def _surrogate(out: Path) -> str:
     )
 
 
-def _calibration(out: Path, sensors: Path | None) -> str:
+def _calibration(out: Path, sensors: Path | None, sh: _Shown) -> str:
     s = read_json(out / "calibration" / "summary.json") if sensors else None
     if s is None:
         return "<h2>Calibration</h2>" + para("Not run: the case names no sensor file.")
@@ -110,15 +140,16 @@ def _calibration(out: Path, sensors: Path | None) -> str:
         (read_json(sensors.with_suffix(".truth.json")) or {}).get("truth", {}) if sensors else {}
     )
     rows = [
-        [n, num(e["value"], 5), num(e["std"], 3)]
-        + ([num(truth.get(n, {}).get("value"), 5)] if truth else [])
-        + [f"{e['std_ratio']:.3f}", "yes" if e["identifiable"] else "no", e["unit"]]
+        [n, sh.value(n, e["value"], e["unit"], 5), sh.spread(n, e["std"], e["unit"])]
+        + ([sh.value(n, truth.get(n, {}).get("value"), e["unit"], 5)] if truth else [])
+        + [f"{e['std_ratio']:.3f}", "yes" if e["identifiable"] else "no", sh.unit(n, e["unit"])]
         for n, e in s["estimates"].items()
     ]
     header = ["parameter", "estimate", "± std"] + (["truth"] if truth else [])
     header += ["posterior/prior width", "identifiable", "unit"]
     sens = [
-        [n, num(v["measured"]), num(v["fitted"]), num(v["normalized_residual"], 3), v["unit"]]
+        [n, sh.value(n, v["measured"], v["unit"]), sh.value(n, v["fitted"], v["unit"])]
+        + [num(v["normalized_residual"], 3), sh.unit(n, v["unit"])]
         for n, v in s["sensors"].items()
     ]
     q = s["data_quality"]
@@ -135,7 +166,7 @@ def _calibration(out: Path, sensors: Path | None) -> str:
     )
 
 
-def _optimisation(loaded: LoadedCase, out: Path) -> str:
+def _optimisation(loaded: LoadedCase, out: Path, sh: _Shown) -> str:
     s = read_json(out / "optimize" / "summary.json")
     if s is None:
         return ""
@@ -144,12 +175,14 @@ def _optimisation(loaded: LoadedCase, out: Path) -> str:
     def unit(row: dict[str, Any], name: str) -> str:  # the FE solve's own units come first
         return str(fe_units.get(name) or row.get("unit", ""))
 
-    goals = [f"{o['direction']} {o['output']} [{unit(o, o['output'])}]" for o in s["objectives"]]
-    goals += [
-        f"{c['output']} {'≤' if 'max' in c else '≥'} {num(c.get('max', c.get('min')))} "
-        f"[{unit(c, c['output'])}]"
-        for c in s["constraints"]
+    goals = [
+        f"{o['direction']} {o['output']} [{sh.unit(o['output'], unit(o, o['output']))}]"
+        for o in s["objectives"]
     ]
+    for bound in s["constraints"]:
+        n, u = bound["output"], unit(bound, bound["output"])
+        limit = sh.value(n, bound.get("max", bound.get("min")), u)
+        goals.append(f"{n} {'≤' if 'max' in bound else '≥'} {limit} {sh.unit(n, u)}")
     t = s["trials"]
     parts = [
         "<h2>Optimisation</h2>",
@@ -158,8 +191,12 @@ def _optimisation(loaded: LoadedCase, out: Path) -> str:
             f"on the surrogate, {t['feasible']} feasible."
         ),
         table(
-            ["fixed input", "value (SI)", "source"],
-            [[n, num(v["value"]), v["source"]] for n, v in s["fixed"].items()],
+            ["fixed input", "value", "unit", "source"],
+            [
+                [n, sh.value(n, v["value"], loaded.case.parameter_unit(n))]
+                + [sh.unit(n, loaded.case.parameter_unit(n)), v["source"]]
+                for n, v in s["fixed"].items()
+            ],
         ),
     ]
     v = read_json(out / "verify" / "summary.json") or {}
@@ -171,8 +208,11 @@ def _optimisation(loaded: LoadedCase, out: Path) -> str:
         c = loaded.case
         parts.append(
             table(
-                ["design parameter", "value (SI)", "unit"],
-                [[n, num(x), c.parameter_unit(n)] for n, x in best["design"].items()],
+                ["design parameter", "value", "unit"],
+                [
+                    [n, sh.value(n, x, c.parameter_unit(n)), sh.unit(n, c.parameter_unit(n))]
+                    for n, x in best["design"].items()
+                ],
             )
         )
         check = (v.get("checks") or [None])[0]
@@ -180,14 +220,15 @@ def _optimisation(loaded: LoadedCase, out: Path) -> str:
         for n, p in best["predicted"].items():
             fe = check["outputs"].get(n, {}) if check else {}
             err = fe.get("relative_error")
+            u = unit(fe, n)
             rows.append(
                 [
                     n,
-                    num(p["mean"]),
-                    num(p["std"], 3),
-                    num(fe.get("fe")),
+                    sh.value(n, p["mean"], u),
+                    sh.spread(n, p["std"], u),
+                    sh.value(n, fe.get("fe"), u),
                     "–" if err is None else f"{100 * err:.2f} %",
-                    unit(fe, n),
+                    sh.unit(n, u),
                 ]
             )
         parts.append(table(["output", "surrogate", "± std", "FE", "error", "unit"], rows))
@@ -227,17 +268,19 @@ def _timings(out: Path) -> str:
 def write_report(loaded: LoadedCase, out: Path, sensors: Path | None) -> Path:
     """Write `out/report.html` from the run folder; returns its path."""
     title = f"twinkit run: {loaded.name}"
+    sh = _Shown(loaded)
     body = "".join(
         [
             f"<h1>{esc(title)}</h1>",
             para(
-                f"twinkit {twinkit.__version__}, {time.strftime('%Y-%m-%d %H:%M')}; all values SI."
+                f"twinkit {__version__}, {time.strftime('%Y-%m-%d %H:%M')}; values in the "
+                "units the case file uses (the JSON files beside this page are SI)."
             ),
-            _case(loaded),
-            _nominal(out),
-            _surrogate(out),
-            _calibration(out, sensors),
-            _optimisation(loaded, out),
+            _case(loaded, sh),
+            _nominal(out, sh),
+            _surrogate(out, sh),
+            _calibration(out, sensors, sh),
+            _optimisation(loaded, out, sh),
             _timings(out),
         ]
     )

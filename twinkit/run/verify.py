@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import twinkit
 from twinkit.case import LoadedCase
+from twinkit.case.display import DisplayUnits
 from twinkit.solve.output import write_json
+from twinkit.version import __version__
 
 
 def verify_best(
@@ -22,9 +23,9 @@ def verify_best(
 ) -> dict[str, Any]:
     """Verify the designs of `out/optimize/summary.json`; returns the written summary."""
     from twinkit.optimize.design_space import build_problem
-    from twinkit.optimize.driver import load_surrogate_file
     from twinkit.optimize.goals import Goals
     from twinkit.optimize.verify import CaseSolver, verify_designs
+    from twinkit.train import read_surrogate
 
     optimized = json.loads((out / "optimize" / "summary.json").read_text())
     chosen = optimized["best"]
@@ -35,17 +36,17 @@ def verify_best(
     checks: list[dict[str, Any]] = []
     files: list[str] = []
     if chosen:
-        surrogate = load_surrogate_file(surrogate_path)
+        surrogate = read_surrogate(surrogate_path)
         problem = build_problem(loaded, Goals.from_case(loaded), surrogate, {}, calibration)
         designs = [d["design"] for d in chosen]
         checks, outcomes = verify_designs(problem, designs, CaseSolver(loaded), tolerance)
         best = outcomes[0]
         if best.converged and best.result is not None:
-            files = _picture(best.result, folder)
+            files = _picture(best.result, folder, DisplayUnits.from_case(loaded.case))
     summary = {
         "case": loaded.name,
         "case_hash": loaded.hash,
-        "twinkit_version": twinkit.__version__,
+        "twinkit_version": __version__,
         "tolerance": tolerance,
         "checks": checks,
         "verified": bool(checks) and all(c["verified"] for c in checks),
@@ -55,7 +56,7 @@ def verify_best(
     return summary
 
 
-def _picture(result: Any, folder: Path) -> list[str]:
+def _picture(result: Any, folder: Path, display: DisplayUnits) -> list[str]:
     """The temperature (with velocity arrows when there is a flow) or else the first field."""
     from twinkit.solve.plotting import plot_field
 
@@ -65,5 +66,6 @@ def _picture(result: Any, folder: Path) -> list[str]:
     name = "temperature" if "temperature" in fields else next(iter(fields))
     unit = result.units.get(name) or ("K" if name == "temperature" else "")
     arrows = fields.get("velocity") if name == "temperature" else None
-    path = plot_field(fields[name], folder / f"{name}.png", unit=unit, arrows=arrows)
+    shown = display.linear(name, unit) if unit else None
+    path = plot_field(fields[name], folder / f"{name}.png", unit=unit, arrows=arrows, display=shown)
     return [path.name]

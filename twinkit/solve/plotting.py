@@ -1,4 +1,5 @@
-"""PNG pictures of fields with pyvista, off-screen (no display needed)."""
+"""Pictures of fields: PNGs with pyvista, off-screen (no display needed), and matplotlib figures
+of 2D fields for notebooks. Values are shown in a display unit: `shown = scale · SI + offset`."""
 
 from __future__ import annotations
 
@@ -41,7 +42,17 @@ def _arrows(grid: Any, name: str, span: float, spacing: float = 0.04) -> Any:
     return grid.glyph(orient=name, scale=f"|{name}|", factor=factor, tolerance=spacing)
 
 
-def plot_field(u: Any, path: Path, title: str = "", unit: str = "", arrows: Any = None) -> Path:
+Display = tuple[str, float, float]  # (unit, scale, offset) of `DisplayUnits.linear`
+
+
+def plot_field(
+    u: Any,
+    path: Path,
+    title: str = "",
+    unit: str = "",
+    arrows: Any = None,
+    display: Display | None = None,
+) -> Path:
     """Render a scalar field coloured; displacement as magnitude on the deformed shape; other
     vector fields (velocity) as magnitude with arrows. `arrows`: a vector field drawn as
     arrows over a scalar one (e.g. velocity over temperature). Long flat 2D domains (a tank
@@ -55,6 +66,12 @@ def plot_field(u: Any, path: Path, title: str = "", unit: str = "", arrows: Any 
     vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)  # no "bad X server" noise
     grid, ncomp = _grid(u)
     name = u.name
+    if display is not None:
+        unit, scale, offset = display
+        for data in (grid.point_data, grid.cell_data):
+            if name in data:
+                data[name] = data[name] * scale + (offset if ncomp == 1 else 0.0)
+    unit = pretty_unit(unit)
     extent = np.ptp(grid.points, axis=0)
     span = float(extent.max()) or 1.0
     flat = extent[2] == 0
@@ -97,3 +114,43 @@ def plot_field(u: Any, path: Path, title: str = "", unit: str = "", arrows: Any 
     p.screenshot(str(path))
     p.close()
     return path
+
+
+def pretty_unit(unit: str) -> str:
+    """degC → °C; '1' → ''."""
+    from twinkit.case.display import pretty
+
+    return pretty(unit)
+
+
+def field_figure(u: Any, display: Display, ax: Any = None) -> Any:
+    """A matplotlib figure of a 2D field (its magnitude for vectors) on its mesh's triangles."""
+    import matplotlib.pyplot as plt
+    from matplotlib.tri import Triangulation
+
+    from twinkit.solve.output import output_function
+
+    w = output_function(u)
+    V = w.function_space
+    if V.mesh.geometry.dim != 2 or V.mesh.topology.cell_name() != "triangle":
+        raise ValueError(f"field_figure draws 2D triangle meshes; open {u.name}.pvd in ParaView")
+    ncomp = int(np.prod(w.ufl_shape)) if w.ufl_shape else 1
+    values = w.x.array.reshape(-1, ncomp)
+    unit, scale, offset = display
+    shown = np.linalg.norm(values, axis=1) * abs(scale) if ncomp > 1 else values[:, 0] * scale
+    shown = shown + (offset if ncomp == 1 else 0.0)
+    xy = V.tabulate_dof_coordinates()[:, :2]
+    cells = V.dofmap.list[:, :3]  # the vertices' dofs (P1, or the corners of P2)
+    if ax is None:
+        extent = np.ptp(xy, axis=0)
+        aspect = extent[1] / extent[0] if extent[0] > 0 else 1.0
+        fig, ax = plt.subplots(figsize=(10, float(np.clip(10 * aspect, 2.5, 8)) + 1))
+    else:
+        fig = ax.figure
+    art = ax.tripcolor(Triangulation(xy[:, 0], xy[:, 1], cells), shown, shading="gouraud")
+    label = f"|{u.name}|" if ncomp > 1 else u.name
+    fig.colorbar(art, ax=ax, label=f"{label} [{pretty_unit(unit)}]" if unit else label)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x [m]")
+    ax.set_ylabel("y [m]")
+    return fig

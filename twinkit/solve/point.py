@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from twinkit.case import CaseError, load_case
+from twinkit.case import CaseError, LoadedCase, load_case
+from twinkit.case.checks import FIELD_UNITS
+from twinkit.case.display import DisplayUnits
 
 
 def solve_case(case_path: Path, overrides: Mapping[str, str], out: Path | None, plots: bool = True):
@@ -14,12 +17,23 @@ def solve_case(case_path: Path, overrides: Mapping[str, str], out: Path | None, 
     Returns the physics Result and the path of summary.json. The summary is written even when the
     solver fails to converge (with `converged: false`), so nothing computed is lost.
     """
+    loaded = load_case(case_path)
+    return solve_loaded(loaded, overrides, out, plots, DisplayUnits.from_case(loaded.case))
+
+
+def solve_loaded(
+    loaded: LoadedCase,
+    overrides: Mapping[str, str],
+    out: Path | None,
+    plots: bool,
+    display: DisplayUnits,
+) -> tuple[Any, Path]:
+    """`solve_case` for a case already loaded; pictures in the `display` units."""
     from mpi4py import MPI
 
     from twinkit.solve.output import summary, write_fields, write_json
     from twinkit.solve.runner import CaseRunner
 
-    loaded = load_case(case_path)
     try:
         values = loaded.case.parameter_values(overrides)
     except CaseError as e:
@@ -51,8 +65,9 @@ def solve_case(case_path: Path, overrides: Mapping[str, str], out: Path | None, 
         velocity = fields.get("velocity")  # drawn as arrows over the temperature
         for name, u in fields.items():
             over = velocity if name == "temperature" else None
-            unit = units.get(name, _field_unit(name))
-            plot_field(u, out / f"{name}.png", unit=unit, arrows=over)
+            unit = units.get(name, FIELD_UNITS.get(name, ""))
+            shown = display.linear(name, unit) if unit else None
+            plot_field(u, out / f"{name}.png", unit=unit, arrows=over, display=shown)
             files.append(f"{name}.png")
     extra = {
         "dofs": int(runner.model.ndofs),
@@ -63,13 +78,3 @@ def solve_case(case_path: Path, overrides: Mapping[str, str], out: Path | None, 
     if comm.rank == 0:
         write_json(path, summary(loaded, result, units, extra))
     return result, path
-
-
-def _field_unit(name: str) -> str:
-    return {
-        "temperature": "K",
-        "displacement": "m",
-        "von_mises": "Pa",
-        "velocity": "m/s",
-        "pressure": "Pa",
-    }.get(name, "")
