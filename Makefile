@@ -4,7 +4,7 @@ VENV  := .venv
 STAMP := $(VENV)/.twinkit-installed
 BIN   := $(VENV)/bin
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test lint docs setup clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	@bash scripts/bootstrap.sh dev
@@ -20,7 +20,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	bash scripts/typecheck.sh
 
-test: lint
+docs: $(STAMP)
+	bash docs/build.sh
+
+test: lint docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -60,7 +60,7 @@ alerts:
 def fin_surrogate(folder: Path) -> tuple[Path, Any]:
     """The fin case and a trained fin surrogate (trained once, then loaded from `folder`)."""
     from twinkit.case import CaseError
-    from twinkit.twin.calibrate import load
+    from twinkit.training import read_surrogate as load
 
     folder.mkdir(parents=True, exist_ok=True)
     case, model = folder / "fin.yaml", folder / "fin_surrogate.pt"
@@ -109,7 +109,8 @@ def calibration_seconds(case: Path, sensors: Path, surrogate: Path, repeats: int
     from twinkit.case import load_case
     from twinkit.sensors.files import read_sensor_file
     from twinkit.sensors.readings import SensorValidator, rules_from_case
-    from twinkit.twin.calibrate import Options, calibrate, load
+    from twinkit.training import read_surrogate as load
+    from twinkit.twin.calibrate import Options, calibrate
 
     loaded, s = load_case(case, check_regions=False), load(surrogate)
     runs, summary = [], {}
@@ -149,7 +150,7 @@ def main() -> None:
 
     from twinkit.case import load_case
     from twinkit.process import single_threaded
-    from twinkit.twin.calibrate import load
+    from twinkit.training import read_surrogate as load
     from twinkit.twin.live import LiveOptions, LiveTwin
     from twinkit.twin.plant import Plant, PlantOptions
 

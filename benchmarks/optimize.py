@@ -3,10 +3,10 @@
 ``python benchmarks/optimize.py CASE [--surrogate runs/<case>/surrogate.pt]`` (about the sweep's
 time plus a few minutes; ``--quick``: 200 trials and a 120 s FE study):
 
-a. ``--trials`` (2000) surrogate trials through ``twinkit.optimize.driver`` with its default storage
-   (a SQLite file) and sampler, in a fresh study: wall and CPU seconds against the 60 s target;
-   and ``--baseline`` (300) trials of plain Optuna (``study.optimize`` on SQLite, one surrogate
-   call per trial, as the command did before) against as many twinkit trials.
+a. ``--trials`` (2000) surrogate trials through ``twinkit.optimization.driver`` with its default
+   storage (a SQLite file) and sampler, in a fresh study: wall and CPU seconds against the 60 s
+   target; and ``--baseline`` (300) trials of plain Optuna (``study.optimize`` on SQLite, one
+   surrogate call per trial, as the command did before) against as many twinkit trials.
 b. The optimum re-solved with FE (``--refine``: with FE infill and retraining, as
    ``twinkit optimize --refine``): FE objective against the surrogate's prediction (1 % target).
 c. Optuna on FE solves (same sampler, seed and constraints; in memory, one process) for the wall
@@ -50,7 +50,7 @@ def _beam_double(folder: Path) -> tuple[Path, Any]:
 
 def surrogate_route(case: Path, surrogate: Any, args: argparse.Namespace, out: Path) -> dict:
     """(a) the trials alone, timed; (b) then FE verification (and refinement) of the optimum."""
-    from twinkit.optimize.driver import Options, optimize_case
+    from twinkit.optimization.driver import Options, optimize_case
 
     opts = Options(trials=args.trials, verify=0, out=out, plots=False, study="bench")
     t0, c0 = time.perf_counter(), time.process_time()
@@ -94,10 +94,10 @@ def baseline(case: Path, surrogate: Any, trials: int, out: Path) -> dict:
     import optuna
 
     from twinkit.case import load_case
-    from twinkit.optimize.design_space import build_problem
-    from twinkit.optimize.driver import Options, optimize_case
-    from twinkit.optimize.goals import Goals
-    from twinkit.optimize.study import storage_for
+    from twinkit.optimization.design_space import build_problem
+    from twinkit.optimization.driver import Options, optimize_case
+    from twinkit.optimization.goals import Goals
+    from twinkit.optimization.study import storage_for
 
     loaded = load_case(case)
     goals = Goals.from_case(loaded)
@@ -134,9 +134,9 @@ def fe_route(case: Path, budget: float, sampler: str, seed: int) -> dict:
     import optuna
 
     from twinkit.case import load_case
-    from twinkit.optimize.goals import Goals
-    from twinkit.optimize.samplers import make_sampler
-    from twinkit.optimize.verify import CaseSolver
+    from twinkit.optimization.goals import Goals
+    from twinkit.optimization.samplers import make_sampler
+    from twinkit.optimization.verify import CaseSolver
 
     loaded = load_case(case)
     goals = Goals.from_case(loaded)
@@ -209,9 +209,9 @@ def main() -> None:
     from twinkit.case import load_case
 
     if args.surrogate:
-        from twinkit.optimize.driver import load_surrogate_file
+        from twinkit.training import read_surrogate
 
-        case, surrogate = args.case, load_surrogate_file(args.surrogate)
+        case, surrogate = args.case, read_surrogate(args.surrogate)
         data = args.data or ROOT / "runs" / load_case(case).name / "data"
         setup = _setup_seconds(args.surrogate, data)
     else:

@@ -30,5 +30,10 @@ if [ ! -x .venv/bin/python ] || ! ok .venv/bin/python; then
     rm -rf .venv
     "$py" -m venv .venv
 fi
+echo "Installing twinkit[$extras] into .venv: DOLFINx, gmsh, VTK, PyTorch and the rest (the first"
+echo "time downloads a few GB and takes several minutes; pip lists each package as it goes)"
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[$extras]"
+# pipefail: a failing pip fails the script, with its own messages on stderr
+.venv/bin/python -m pip install -e ".[$extras]" \
+    | { grep --line-buffered -E "^(Collecting|Successfully installed)" | cut -c1-100 || true; }
+echo "Installed; .venv/bin/twinkit is ready"

@@ -55,10 +55,11 @@ def test_layer_imports(folder):
 
 
 def test_every_package_is_installed():
-    """pyproject.toml lists the packages explicitly (the folder mapping needs it): none missing."""
+    """pyproject.toml lists the packages explicitly (the folder mapping needs it): none missing.
+    A mapped folder without `__init__.py` holds data (the example bundles)."""
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     folders = {name: ROOT / path for name, path in tool["package-dir"].items()}
-    found = {
+    found = set(folders) | {
         ".".join((name, *init.parent.relative_to(folder).parts))
         for name, folder in folders.items()
         for init in folder.rglob("__init__.py")
@@ -82,6 +83,8 @@ def _modules() -> dict[str, Path]:
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     mods = {}
     for name, path in tool["package-dir"].items():
+        if not (ROOT / path / "__init__.py").is_file():
+            continue  # data
         for f in (ROOT / path).rglob("*.py"):
             parts = f.relative_to(ROOT / path).with_suffix("").parts
             mods[".".join((name, *parts[: -1 if parts[-1] == "__init__" else None]))] = f
@@ -128,12 +131,12 @@ def test_no_import_cycles():
 
 # Each subpackage may import only those below it (and itself); cli and the API sit on top.
 LAYER_ORDER = [
-    {"twinkit.physics", "twinkit.surrogates", "twinkit.process"},
-    {"twinkit.case"},
+    {"twinkit.physics", "twinkit.surrogates", "twinkit.process", "twinkit.files"},
+    {"twinkit.case", "twinkit.extras"},
     {"twinkit.solve"},
     {"twinkit.sweep", "twinkit.sensors"},
-    {"twinkit.train", "twinkit.twin", "twinkit.optimize"},
-    {"twinkit.run"},
+    {"twinkit.training", "twinkit.twin", "twinkit.optimization"},
+    {"twinkit.pipeline"},
 ]
 
 
@@ -152,3 +155,33 @@ def test_subpackages_import_downwards():
         if _unit(d) in rank and rank[_unit(d)] > rank[_unit(m)]
     )
     assert not upward
+
+
+def test_every_import_is_declared():
+    """Each third-party module the package imports is a dependency or an optional extra's."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = " ".join(meta["dependencies"] + sum(meta["optional-dependencies"].values(), []))
+    # import name → distribution name, where they differ
+    dist = {
+        "yaml": "pyyaml",
+        "sklearn": "scikit-learn",
+        "paho": "paho-mqtt",
+        "psycopg2": "psycopg2-binary",
+        "dolfinx": "dolfinx-solver-real",
+        "ufl": "dolfinx-solver-real",
+        "basix": "dolfinx-solver-real",
+        "petsc4py": "dolfinx-solver-real",
+        "mpi4py": "dolfinx-solver-real",
+        "distributed": "dask",
+        "onnxruntime": "onnxruntime",
+    }
+    stdlib = set(sys.stdlib_module_names)
+    missing = set()
+    for f in _modules().values():
+        for name in imported_modules(f):
+            top = name.split(".")[0]
+            if top in stdlib or top in {"twinkit", "__future__"}:
+                continue
+            if dist.get(top, top).replace("_", "-") not in declared.replace("_", "-"):
+                missing.add(top)
+    assert not missing

@@ -137,7 +137,7 @@ def test_correlation_and_restarts(truth):
 def test_cli_calibrate_and_fe_check(truth, tmp_path, cli, monkeypatch):
     case, point, sensors = truth
     data = write_readings(tmp_path / "data.csv", sensors, point["power"], seed=2, bad=False)
-    monkeypatch.setattr("twinkit.twin.calibrate.load", lambda path: SlabSurrogate())
+    monkeypatch.setattr("twinkit.training.read_surrogate", lambda path: SlabSurrogate())
     r = cli("calibrate", case, "--sensors", data, "--surrogate", case, "--out", tmp_path / "o",
             "--verify", "--window", "30 min")  # fmt: skip
     assert r.returncode == 0, r.output
@@ -163,7 +163,7 @@ def test_cli_errors(truth, tmp_path, cli, monkeypatch, args, message):
     write_readings(tmp_path / "data.csv", sensors, point["power"], seed=3, minutes=2)
     monkeypatch.chdir(tmp_path)
     if "--surrogate" not in args:
-        monkeypatch.setattr("twinkit.twin.calibrate.load", lambda path: SlabSurrogate())
+        monkeypatch.setattr("twinkit.training.read_surrogate", lambda path: SlabSurrogate())
     r = cli("calibrate", case, *args)
     assert r.returncode == 2 and message in r.stderr, r.output
     assert "Traceback" not in r.output

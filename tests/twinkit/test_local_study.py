@@ -20,10 +20,10 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from twinkit.case import CaseError
-from twinkit.optimize.driver import Options, optimize_case
-from twinkit.optimize.local_study import append_trials
-from twinkit.optimize.samplers import BatchTPESampler
-from twinkit.optimize.study import storage_for
+from twinkit.optimization.driver import Options, optimize_case
+from twinkit.optimization.local_study import append_trials
+from twinkit.optimization.samplers import BatchTPESampler
+from twinkit.optimization.study import storage_for
 
 HERE = Path(__file__).parent
 SPACE = {"a": FloatDistribution(0.0, 1.0), "b": FloatDistribution(1e-3, 10.0, log=True)}
@@ -87,7 +87,7 @@ def test_trials_written_in_bulk_read_back_as_optuna_wrote_them(tmp_path):
 
 
 def test_a_trial_left_running_by_an_older_process_keeps_its_number(tmp_path):
-    from twinkit.optimize.local_study import LocalStudy
+    from twinkit.optimization.local_study import LocalStudy
 
     url = f"sqlite:///{tmp_path / 's.db'}"
     old = optuna.create_study(storage=url, study_name="s")
@@ -139,9 +139,9 @@ def test_an_interrupted_run_keeps_its_trials_and_resumes_to_the_total(beam, tmp_
 
 def test_a_second_run_on_the_same_file_is_refused_until_the_first_ends(beam, tmp_path):
     from twinkit.case import load_case
-    from twinkit.optimize.design_space import build_problem
-    from twinkit.optimize.goals import Goals
-    from twinkit.optimize.study import open_study
+    from twinkit.optimization.design_space import build_problem
+    from twinkit.optimization.goals import Goals
+    from twinkit.optimization.study import open_study
 
     loaded = load_case(beam, check_regions=False)
     problem = build_problem(loaded, Goals.from_case(loaded), BeamSurrogate(), {}, Path("none"))
@@ -173,7 +173,7 @@ WORKER = """
 import sys, time
 from pathlib import Path
 from beam_surrogate import BeamSurrogate
-from twinkit.optimize.driver import Options, optimize_case
+from twinkit.optimization.driver import Options, optimize_case
 
 class Slow(BeamSurrogate):
     def predict(self, x, strict=False):

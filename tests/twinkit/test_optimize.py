@@ -17,7 +17,7 @@ import pytest
 from beam_surrogate import BEAM_CASE, T_RANGE, BeamSurrogate, Prediction, optimum
 
 from twinkit.case import CaseError, load_case
-from twinkit.optimize.driver import Options, optimize_case
+from twinkit.optimization.driver import Options, optimize_case
 
 HERE = Path(__file__).parent
 
@@ -341,7 +341,7 @@ WORKER = """
 import sys
 from pathlib import Path
 from beam_surrogate import BeamSurrogate
-from twinkit.optimize.driver import Options, optimize_case
+from twinkit.optimization.driver import Options, optimize_case
 case, storage, out, trials = sys.argv[1:]
 opts = Options(trials=int(trials), storage=storage, out=Path(out), verify=0, plots=False)
 s, _ = optimize_case(Path(case), opts, surrogate=BeamSurrogate())
@@ -367,7 +367,7 @@ def test_two_workers_share_one_postgresql_study(beam, tmp_path, postgres):
     added = [int(o[0].split()[0]) for o in outs]
     import optuna
 
-    from twinkit.optimize.study import storage_for
+    from twinkit.optimization.study import storage_for
 
     study = optuna.load_study(study_name="beam", storage=storage_for(postgres))
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

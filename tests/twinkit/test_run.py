@@ -131,7 +131,7 @@ def test_run_end_to_end_then_skips_and_reruns_from_the_changed_stage(
     assert {p: p.stat().st_mtime_ns for p in files} == files
 
     # other training/calibration/optimisation code (not solver code): train onwards, sweep kept
-    monkeypatch.setattr("twinkit.run.stages.code_hash", lambda: "other code")
+    monkeypatch.setattr("twinkit.pipeline.stages.code_hash", lambda: "other code")
     r = cli("run", plate)
     assert r.returncode == 0, r.output
     assert _actions(out) == dict.fromkeys(STAGES[:2], "skipped") | dict.fromkeys(STAGES[2:], "ran")

@@ -2,7 +2,7 @@
 with bounds in units of the output's dimension.
 
 An objective or constraint names an *output*: a QoI (`outputs.qoi`), a probe, or a design
-parameter. `output_units` says which SI unit each output has; `twinkit.optimize.goals` turns the
+parameter. `output_units` says which SI unit each output has; `twinkit.optimization.goals` turns the
 section into the goals an optimisation evaluates.
 """
 

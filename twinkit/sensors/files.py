@@ -33,6 +33,9 @@ def _rows(path: Path) -> list[dict[str, Any]]:
                 reader.fieldnames = header
                 rows = list(reader)
         elif suffix in (".parquet", ".pq"):
+            from twinkit.extras import require
+
+            require("pyarrow", f"{path}: reading Parquet")
             import pyarrow.parquet as pq
 
             table = pq.read_table(path)

@@ -73,6 +73,9 @@ class Connection:
         subscriptions: list[str] = [],  # noqa: B006 (read only)
         on_message: Callable[[str, bytes], None] | None = None,
     ):
+        from twinkit.extras import require
+
+        require("paho", "the MQTT connection (twinkit live, twinkit plant)")
         import paho.mqtt.client as mqtt
 
         self.cfg, self.subscriptions, self.reconnects = cfg, list(subscriptions), 0

@@ -1,24 +1,11 @@
-"""Write what a solve produced: summary.json (atomic), fields as XDMF and VTU."""
+"""What a solve produced: the summary.json document, and the fields as XDMF and VTU."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import twinkit
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically (temporary file + rename), so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
+from twinkit.version import __version__
 
 
 def summary(loaded: Any, result: Any, units: dict[str, str], extra: dict[str, Any]) -> dict:
@@ -28,7 +15,7 @@ def summary(loaded: Any, result: Any, units: dict[str, str], extra: dict[str, An
         "case": loaded.name,
         "case_file": str(loaded.path),
         "case_hash": loaded.hash,
-        "twinkit_version": twinkit.__version__,
+        "twinkit_version": __version__,
         "parameters": result.parameters,
         "qoi": result.qoi,
         "sensors": result.sensors,

@@ -31,7 +31,8 @@ def solve_loaded(
     """`solve_case` for a case already loaded; pictures in the `display` units."""
     from mpi4py import MPI
 
-    from twinkit.solve.output import summary, write_fields, write_json
+    from twinkit.files import write_json
+    from twinkit.solve.output import summary, write_fields
     from twinkit.solve.runner import CaseRunner
 
     try:

@@ -72,7 +72,7 @@ def run_adaptive(
     """Run (or continue) the adaptive sweep of `case_path` in `out` (default runs/<case>/data)."""
     from mpi4py import MPI
 
-    from twinkit.solve.output import write_json
+    from twinkit.files import write_json
     from twinkit.sweep.dataset import assemble, write_dataset
 
     if MPI.COMM_WORLD.size > 1:
@@ -83,7 +83,7 @@ def run_adaptive(
     out.mkdir(parents=True, exist_ok=True)
     state = resume_or_start(out, loaded, opts, adaptive)
     (out / "samples").mkdir(exist_ok=True)
-    remove_temporaries(out, (".dataset.nc.", ".sweep.json.", "summary.json"))
+    remove_temporaries(out, (".dataset.nc.", ".sweep.json.", ".summary.json."))
     remove_temporaries(out / "samples", (".",))
     n, n_test = opts.samples, opts.test_samples
     test_points = np.array(state["test_points"], dtype=float).reshape(n_test, -1)

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-import twinkit
 from twinkit.case import LoadedCase
+from twinkit.files import atomic_write
 from twinkit.sweep.design import Design
 from twinkit.sweep.provenance import solver_hash
-from twinkit.sweep.store import OK, SampleRecord, atomic_write, read_mesh, read_sample, sample_path
+from twinkit.sweep.store import OK, SampleRecord, read_mesh, read_sample, sample_path
+from twinkit.version import __version__
 
 FIELD_UNITS = {
     "temperature": "K",
@@ -98,7 +99,7 @@ def assemble(folder: Path, design: Design, loaded: LoadedCase) -> Any:
     ds.attrs = {
         "case": loaded.name,
         "case_hash": loaded.hash,
-        "twinkit_version": twinkit.__version__,
+        "twinkit_version": __version__,
         "solver_hash": solver_hash(),
         "mesh_hash": hashes[0] if len(hashes) == 1 else ("varies" if hashes else ""),
         "seed": design.seed,

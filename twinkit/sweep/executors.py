@@ -66,6 +66,9 @@ def _on_processes(workers: int, args: WorkerArgs, tasks: Sequence[Task]) -> Iter
 
 
 def _on_dask(address: str, args: WorkerArgs, tasks: Sequence[Task]) -> Iterator[Outcome]:
+    from twinkit.extras import require
+
+    require("distributed", f"--scheduler {address}")
     from dask.distributed import Client, as_completed
 
     from twinkit.process import ignore_sigpipe

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-import twinkit
 from twinkit.case import CaseError, LoadedCase, load_case
 from twinkit.sweep.design import Design, make_design
 from twinkit.sweep.executors import WorkerArgs, execute
@@ -30,6 +29,7 @@ from twinkit.sweep.store import (
     write_sample,
     write_state,
 )
+from twinkit.version import __version__
 
 # what must match for a folder's samples to belong to this sweep
 COMPARED = ("case_hash", "solver_hash", "doe", "samples", "test_samples", "seed", "inputs")
@@ -53,7 +53,7 @@ def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str
     """
     from mpi4py import MPI
 
-    from twinkit.solve.output import write_json
+    from twinkit.files import write_json
     from twinkit.sweep.dataset import assemble, write_dataset
 
     if MPI.COMM_WORLD.size > 1:
@@ -68,7 +68,7 @@ def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str
     out.mkdir(parents=True, exist_ok=True)
     design = _resume_or_start(out, loaded, design)
     (out / "samples").mkdir(exist_ok=True)
-    remove_temporaries(out, (".dataset.nc.", ".sweep.json.", "summary.json"))
+    remove_temporaries(out, (".dataset.nc.", ".sweep.json.", ".summary.json."))
     remove_temporaries(out / "samples", (".",))
     total = design.n_train + design.n_test
     done = set(finished_samples(out, total))
@@ -240,7 +240,7 @@ def _summary(loaded, design, ds, opts: SweepOptions, wall: float, computed: int)
         "case": loaded.name,
         "case_file": str(loaded.path),
         "case_hash": loaded.hash,
-        "twinkit_version": twinkit.__version__,
+        "twinkit_version": __version__,
         "dataset": "dataset.nc",
         "doe": design.method,
         "seed": design.seed,

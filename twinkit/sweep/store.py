@@ -9,14 +9,14 @@ vertex mesh of the stored fields. `twinkit.sweep.dataset` assembles them into th
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from twinkit.files import atomic_write
 
 OK, FAILED = "ok", "failed"
 
@@ -46,26 +46,6 @@ class SampleRecord:
     fields: dict[str, np.ndarray] = field(default_factory=dict)
     mesh_hash: str = ""
     mesh: VertexMesh | None = None  # sent along by workers; stored once per hash
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write `path` through `write(tmp_path)` so that it appears whole or not at all, durably."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a crash
-    finally:
-        os.close(dir_fd)
 
 
 def _savez(arrays: dict[str, Any]) -> Callable[[Path], None]:

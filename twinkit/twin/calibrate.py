@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import twinkit
 from twinkit.case import CaseError, LoadedCase, load_case
 from twinkit.sensors.files import SensorStats, parse_window, read_sensor_file, window_stats
 from twinkit.sensors.readings import NanPolicy, SensorValidator, rules_from_case
+from twinkit.version import __version__
 
 DEFAULT_NOISE = 0.01  # relative noise of one reading when neither the case nor the data say
 
@@ -129,7 +129,7 @@ def calibrate(
         "case": loaded.name,
         "case_file": str(loaded.path),
         "case_hash": loaded.hash,
-        "twinkit_version": twinkit.__version__,
+        "twinkit_version": __version__,
         "window": {"start": _iso(start), "end": _iso(end), "length": opts.window or "all"},
         "estimates": est,
         "correlation": {"names": post.names, "matrix": post.corr.round(6).tolist()},
@@ -161,22 +161,6 @@ def calibrate(
     return summary, post
 
 
-def default_surrogate(loaded: LoadedCase) -> Path:
-    return Path("runs") / loaded.name / "surrogate.pt"
-
-
-def load(path: Path) -> Any:
-    """The surrogate in `path`; CaseError if missing or unreadable."""
-    if not path.exists():
-        raise CaseError(f"{path}: surrogate file not found (train one, or give --surrogate)")
-    from twinkit.surrogates import load_surrogate
-
-    try:
-        return load_surrogate(path)
-    except ValueError as e:
-        raise CaseError(str(e)) from None
-
-
 def run_calibrate(
     case_path: Path,
     sensors_path: Path,
@@ -189,8 +173,9 @@ def run_calibrate(
 
     `surrogate` (an object with the Surrogate API) replaces loading `surrogate_path`.
     """
+    from twinkit.files import write_json
     from twinkit.process import single_threaded
-    from twinkit.solve.output import write_json
+    from twinkit.training import default_surrogate, read_surrogate
     from twinkit.twin.calibration_output import verify_fe, write_fields, write_plot
 
     single_threaded()
@@ -198,7 +183,7 @@ def run_calibrate(
     out = out or Path("runs") / loaded.name / "calibration"
     if surrogate is None:
         surrogate_path = surrogate_path or default_surrogate(loaded)
-        surrogate = load(surrogate_path)
+        surrogate = read_surrogate(surrogate_path)
     opts = opts or Options()
     validator = SensorValidator(rules_from_case(loaded), opts.nan_policy)
     readings = read_sensor_file(sensors_path, validator)
@@ -216,22 +201,3 @@ def run_calibrate(
     path = out / "summary.json"
     write_json(path, summary)
     return summary, path
-
-
-def report(summary: dict[str, Any], path: Path) -> None:
-    """Print the estimates and the data-quality counts."""
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
-    t = Table(
-        "parameter", "estimate", "± std", "unit", "posterior/prior width", title="calibration"
-    )
-    for n, e in summary["estimates"].items():
-        t.add_row(n, f"{e['value']:.6g}", f"{e['std']:.3g}", e["unit"], f"{e['std_ratio']:.3f}")
-    con.print(t)
-    q = summary["data_quality"]
-    con.print(
-        f"readings: {q['accepted']} accepted, {q['rejected']} rejected, {q['repaired']} repaired "
-        f"{q['by_reason'] or ''}; {summary['calibration']['seconds']:.2f} s; wrote {path}"
-    )

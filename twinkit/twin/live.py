@@ -242,7 +242,7 @@ class LiveTwin:
 
     def save(self, path: Path) -> None:
         """Write the state atomically (JSON)."""
-        from twinkit.solve.output import write_json
+        from twinkit.files import write_json
 
         write_json(path, self.state())
 

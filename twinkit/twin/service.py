@@ -79,7 +79,8 @@ def live_command(
 ) -> Any:
     """`twinkit live`: load, resume if the state file exists, serve until a signal."""
     from twinkit.case import load_case
-    from twinkit.twin.calibrate import default_surrogate, load
+    from twinkit.training import default_surrogate
+    from twinkit.training import read_surrogate as load
     from twinkit.twin.live import LiveTwin
 
     single_threaded()
@@ -100,7 +101,7 @@ def live_command(
 def plant_command(case: Path, cfg: BrokerConfig, truth: Path, opts: Any) -> dict[str, int]:
     """`twinkit plant`: publish the simulated plant's readings until the run ends or a signal."""
     from twinkit.case import load_case
-    from twinkit.twin.calibrate import load
+    from twinkit.training import read_surrogate as load
     from twinkit.twin.plant import Plant, run_plant
 
     single_threaded()

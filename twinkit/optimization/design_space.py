@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from twinkit.case import CaseError, LoadedCase
-from twinkit.optimize.goals import Goals
+from twinkit.optimization.goals import Goals
 
 
 @dataclass(frozen=True)

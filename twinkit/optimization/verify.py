@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from twinkit.case import LoadedCase
-from twinkit.optimize.design_space import Problem
+from twinkit.optimization.design_space import Problem
 
 
 @dataclass

@@ -3,7 +3,7 @@
 A study is identified by storage URL and name. Rerunning with the same name continues it, and
 `trials` is the total of finished trials it should hold, so a rerun with a larger number adds the
 difference. A study in a local SQLite file runs in memory and is written back in batches
-(`twinkit.optimize.local_study`); several processes on one database server (PostgreSQL)
+(`twinkit.optimization.local_study`); several processes on one database server (PostgreSQL)
 share the work, each trial going straight to the server. The problem a study was made
 for (goals, design space, fixed inputs, sampler, surrogate) is stored in it; a different problem
 under the same name is refused rather than mixed in.
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from twinkit.case import CaseError
-from twinkit.optimize.design_space import Problem
+from twinkit.optimization.design_space import Problem
 
 PENALTY = 1e3  # cmaes ignores constraints: objective + PENALTY·(1 + |f|)·violation
 SAVE_EVERY = 1.0  # seconds between writes of a local study to its file
@@ -61,7 +61,7 @@ class OpenStudy:
 
     def batch(self, done: int) -> int:
         """Trials to ask for at once when `done` have finished."""
-        from twinkit.optimize.samplers import batch_size
+        from twinkit.optimization.samplers import batch_size
 
         return batch_size(self.sampler, self.n_params, self.local is None, done)
 
@@ -86,8 +86,8 @@ def open_study(
     """Create or load study `name` in `storage`; CaseError if it holds a different problem."""
     import optuna
 
-    from twinkit.optimize.local_study import LocalStudy, sqlite_file
-    from twinkit.optimize.samplers import make_sampler
+    from twinkit.optimization.local_study import LocalStudy, sqlite_file
+    from twinkit.optimization.samplers import make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -167,6 +167,10 @@ def _postgres_driver(url: str) -> str:
     """SQLAlchemy ≥ 2.1 reads postgresql:// as psycopg 3; use psycopg2 when only it is there."""
     import importlib.util
 
+    from twinkit.extras import require
+
+    if importlib.util.find_spec("psycopg") is None:
+        require("psycopg2", "a PostgreSQL study storage")
     if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
         return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     return url

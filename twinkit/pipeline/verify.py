@@ -1,7 +1,7 @@
 """The verify stage of `twinkit run`: FE re-solve of the designs an optimisation chose.
 
 Reads `OUT/optimize/summary.json`, rebuilds the same problem (surrogate, calibrated latent
-values), solves each chosen design with FE (`twinkit.optimize.verify.verify_designs`) and writes
+values), solves each chosen design with FE (`twinkit.optimization.verify.verify_designs`) and writes
 `OUT/verify/summary.json` with surrogate vs FE per goal output, and a picture of the best
 design's main field.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from twinkit.case import LoadedCase
 from twinkit.case.display import DisplayUnits
-from twinkit.solve.output import write_json
+from twinkit.files import write_json
 from twinkit.version import __version__
 
 
@@ -22,10 +22,10 @@ def verify_best(
     loaded: LoadedCase, out: Path, calibration: Path, tolerance: float
 ) -> dict[str, Any]:
     """Verify the designs of `out/optimize/summary.json`; returns the written summary."""
-    from twinkit.optimize.design_space import build_problem
-    from twinkit.optimize.goals import Goals
-    from twinkit.optimize.verify import CaseSolver, verify_designs
-    from twinkit.train import read_surrogate
+    from twinkit.optimization.design_space import build_problem
+    from twinkit.optimization.goals import Goals
+    from twinkit.optimization.verify import CaseSolver, verify_designs
+    from twinkit.training import read_surrogate
 
     optimized = json.loads((out / "optimize" / "summary.json").read_text())
     chosen = optimized["best"]

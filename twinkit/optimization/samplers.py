@@ -19,8 +19,6 @@ from optuna.samplers._tpe.sampler import _split_trials, default_gamma
 from optuna.samplers._tpe.sampler import default_gamma_multiobjective as default_gamma_mo
 from optuna.trial import TrialState
 
-from twinkit.case import CaseError
-
 
 def batch_size(name: str, n_params: int, shared: bool, done: int) -> int:
     """Trials to ask for before any is told, with `done` trials finished: 1 on a shared storage
@@ -53,10 +51,9 @@ def make_sampler(name: str, seed: int, n_params: int, shared: bool) -> Any:
         return BatchTPESampler(seed=seed, multivariate=True, constant_liar=False)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=NSGA2_POPULATION)
-    try:
-        import cmaes  # noqa: F401
-    except ImportError:
-        raise CaseError("sampler cmaes needs the cmaes package (pip install cmaes)") from None
+    from twinkit.extras import require
+
+    require("cmaes", "optimization.sampler: cmaes")
     return optuna.samplers.CmaEsSampler(
         seed=seed, popsize=cmaes_popsize(n_params), warn_independent_sampling=False
     )

@@ -1,12 +1,12 @@
 """`twinkit run`: the main job, one stage after another, skipping what is already up to date.
 
-Stages (`twinkit.run.stages`): solve the nominal point → sample → train → calibrate (when the case
-names a sensor file) → optimize → verify (FE re-solve of the best design) → report. Each stage's
-*inputs* are hashed: the parts of the case it reads, its options and the content hashes of the
-upstream outputs it uses. `OUT/run.json` records, per stage, that hash, its outputs' hashes and
-its timing. A stage whose inputs hash as recorded and whose outputs are still there, unchanged,
-is skipped; `force` reruns everything. A failing stage is recorded, stops the run (earlier
-outputs stay) and raises `StageError` naming it.
+Stages (`twinkit.pipeline.stages`): solve the nominal point → sample → train → calibrate (when the
+case names a sensor file) → optimize → verify (FE re-solve of the best design) → report. Each
+stage's *inputs* are hashed: the parts of the case it reads, its options and the content hashes of
+the upstream outputs it uses. `OUT/run.json` records, per stage, that hash, its outputs' hashes and
+its timing. A stage whose inputs hash as recorded and whose outputs are still there, unchanged, is
+skipped; `force` reruns everything. A failing stage is recorded, stops the run (earlier outputs
+stay) and raises `StageError` naming it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import twinkit
 from twinkit.case import CaseError, load_case
-from twinkit.run.job import Job, RunOptions, StageError, digest
-from twinkit.run.stages import STAGES
-from twinkit.solve.output import write_json
+from twinkit.files import write_json
+from twinkit.pipeline.job import Job, RunOptions, StageError, digest
+from twinkit.pipeline.stages import STAGES
+from twinkit.version import __version__
 
 
 def prepare(case_path: Path, opts: RunOptions) -> Job:
@@ -77,7 +77,7 @@ def run_case(case_path: Path, opts: RunOptions) -> dict[str, Any]:
             "give another --out"
         )
     record |= {"case": job.loaded.name, "case_file": str(job.loaded.path)}
-    record |= {"case_hash": job.loaded.hash, "twinkit_version": twinkit.__version__}
+    record |= {"case_hash": job.loaded.hash, "twinkit_version": __version__}
     record.setdefault("stages", {})
     this_run: dict[str, str] = {}
     record["last_run"] = {"started": _now(), "actions": this_run, "settings": _settings(job)}

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import twinkit
-from twinkit.case import CaseError, load_case
-from twinkit.solve.output import write_json
+from twinkit.case import CaseError, LoadedCase, load_case
+from twinkit.files import write_json
+from twinkit.version import __version__
 
 
 def _read_dataset(path: Path, case_name: str) -> Any:
@@ -80,7 +80,7 @@ def train_case(
     provenance = {
         "case": loaded.name,
         "case_hash": loaded.hash,
-        "twinkit_version": twinkit.__version__,
+        "twinkit_version": __version__,
         "dataset": str(dataset_path),
         **{
             f"dataset_{k}": str(ds.attrs[k])
@@ -101,7 +101,7 @@ def train_case(
         "dataset": str(dataset_path),
         "dataset_case_hash": ds.attrs.get("case_hash"),
         "case_changed": ds.attrs.get("case_hash", loaded.hash) != loaded.hash,
-        "twinkit_version": twinkit.__version__,
+        "twinkit_version": __version__,
         "seed": seed,
         "members": members,
         "epochs": train_cfg.epochs,
@@ -140,46 +140,19 @@ def _plots(study: Any, out: Path) -> list[str]:
     return files
 
 
-def report(summary: dict[str, Any], summary_path: Path) -> None:
-    """Print the held-out metrics next to the baselines' (rich table)."""
-    from rich.console import Console
-    from rich.table import Table
+def default_surrogate(loaded: LoadedCase) -> Path:
+    """Where `twinkit train` puts a case's surrogate, and the other commands look for it."""
+    return Path("runs") / loaded.name / "surrogate.pt"
 
-    con = Console()
-    base = summary["baselines"]
-    t = Table(title=f"held-out ({summary['n_test']} samples)")
-    t.add_column("output", no_wrap=True)
-    for col in ("R²", "RMSE", "max err", "±2σ cover", *(f"{b} RMSE" for b in base), "unit"):
-        t.add_column(col)
-    for name, m in summary["surrogate"]["outputs"].items():
-        t.add_row(
-            name,
-            f"{m['r2']:.5f}",
-            f"{m['rmse']:.4g}",
-            f"{m['max_error']:.4g}",
-            f"{m['coverage']:.2f}",
-            *(f"{b['outputs'][name]['rmse']:.4g}" for b in base.values()),
-            summary["units"].get(name, ""),
-        )
-    con.print(t)
-    for name, m in summary["surrogate"]["fields"].items():
-        rbf = base.get("rbf", {}).get("fields", {}).get(name)
-        extra = f"; POD + RBF {rbf['rel_l2']:.2e}" if rbf else ""
-        con.print(
-            f"field {name}: rel. L2 mean {m['rel_l2']:.2e}, max {m['rel_l2_max']:.2e}, "
-            f"coverage {m['coverage']:.2f}{extra}"
-        )
-    inf = summary["inference"]
-    speed = (
-        f", {inf['speedup_scalars']:.3g}x faster per sample than FE"
-        if "speedup_scalars" in inf
-        else ""
-    )
-    con.print(
-        f"trained in {summary['training_seconds']:.1f} s on {summary['n_train']} samples; "
-        f"{inf['batch']} predictions in {1e3 * inf['scalars_s']:.1f} ms "
-        f"({inf.get('threads', 1)} thread{'s' if inf.get('threads', 1) > 1 else ''}){speed}"
-    )
-    if summary["case_changed"]:
-        con.print("[yellow]warning: the case file changed since the dataset was sampled[/yellow]")
-    con.print(f"wrote {summary_path}")
+
+def read_surrogate(path: Path) -> Any:
+    """The surrogate saved in `path` (tensors and JSON only, no code runs); CaseError if the file
+    is missing or not a surrogate."""
+    if not Path(path).exists():
+        raise CaseError(f"{path}: surrogate file not found (train one, or give --surrogate)")
+    from twinkit.surrogates import load_surrogate
+
+    try:
+        return load_surrogate(path)
+    except ValueError as e:
+        raise CaseError(str(e)) from None

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from twinkit.optimize.goals import Goals
-from twinkit.optimize.study import complete_trials, feasible
+from twinkit.optimization.goals import Goals
+from twinkit.optimization.study import complete_trials, feasible
 
 
 def _label(goals: Goals, i: int) -> str:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from twinkit.case import CaseError, LoadedCase, load_case
-from twinkit.optimize.design_space import Problem, build_problem
-from twinkit.optimize.goals import Goals
-from twinkit.optimize.refine import DatasetRefiner, Refiner
-from twinkit.optimize.study import (
+from twinkit.optimization.design_space import Problem, build_problem
+from twinkit.optimization.goals import Goals
+from twinkit.optimization.refine import DatasetRefiner, Refiner
+from twinkit.optimization.study import (
     best_trials,
     complete_trials,
     feasible,
@@ -29,7 +29,8 @@ from twinkit.optimize.study import (
     run_trials,
     sampler_name,
 )
-from twinkit.optimize.verify import FESolve, verify_designs
+from twinkit.optimization.verify import FESolve, verify_designs
+from twinkit.training import read_surrogate
 
 
 @dataclass(frozen=True)
@@ -51,20 +52,6 @@ class Options:
     overrides: Mapping[str, str] = field(default_factory=dict)
     seed: int | None = None
     calibration: Path | None = None  # latent values (default runs/<case>/calibration/summary.json)
-
-
-def load_surrogate_file(path: Path) -> Any:
-    """The surrogate saved in `path`; CaseError if missing or unreadable."""
-    if not path.exists():
-        raise CaseError(
-            f"{path}: surrogate file not found (run twinkit train, or give --surrogate)"
-        )
-    from twinkit.surrogates import load_surrogate
-
-    try:
-        return load_surrogate(path)
-    except ValueError as e:
-        raise CaseError(str(e)) from None
 
 
 def _check(opts: Options) -> None:
@@ -90,8 +77,8 @@ def optimize_case(
     `surrogate` (an object with the Surrogate API), `solve` (FE) and `refiner` replace the
     defaults: the surrogate file, `CaseSolver` and `DatasetRefiner`.
     """
-    from twinkit.optimize.verify import CaseSolver
-    from twinkit.solve.output import write_json
+    from twinkit.files import write_json
+    from twinkit.optimization.verify import CaseSolver
 
     t0 = time.perf_counter()
     _check(opts)
@@ -102,7 +89,7 @@ def optimize_case(
     path = opts.surrogate or runs / "surrogate.pt"
     source = type(surrogate).__name__
     if surrogate is None:
-        surrogate, source = load_surrogate_file(path), str(path)
+        surrogate, source = read_surrogate(path), str(path)
     calibration = opts.calibration or runs / "calibration" / "summary.json"
     problem = build_problem(loaded, goals, surrogate, opts.overrides, calibration)
     out.mkdir(parents=True, exist_ok=True)
@@ -188,7 +175,7 @@ def _round(
 
 
 def _plots(study: Any, problem: Problem, out: Path) -> list[str]:
-    from twinkit.optimize.plots import plot_history, plot_pareto
+    from twinkit.optimization.plots import plot_history, plot_pareto
 
     files = [plot_history(study, problem.goals, out / "history.png")]
     if len(problem.goals.objectives) > 1:
@@ -206,8 +193,8 @@ def _summary(
     source: str,
     files: list[str],
 ) -> dict[str, Any]:
-    import twinkit
-    from twinkit.optimize.study import redact
+    from twinkit.optimization.study import redact
+    from twinkit.version import __version__
 
     g = problem.goals
     last = rounds[-1]
@@ -216,7 +203,7 @@ def _summary(
         "case": loaded.name,
         "case_file": str(loaded.path),
         "case_hash": loaded.hash,
-        "twinkit_version": twinkit.__version__,
+        "twinkit_version": __version__,
         "surrogate": source,
         "storage": redact(storage),
         "study": last["study"],
@@ -236,47 +223,3 @@ def _summary(
         "rounds": rounds,
         "files": files,
     }
-
-
-def report(summary: dict[str, Any], path: Path) -> str | None:
-    """Print the chosen designs, predicted vs FE; return why the run failed, or None."""
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
-    t = summary["trials"]
-    con.print(
-        f"study '{summary['study']}' ({summary['sampler']}): {t['complete']} trials "
-        f"({t['this_run']} new, {t['feasible']} feasible) in {summary['seconds']:.1f} s"
-    )
-    for d in summary["best"]:
-        v = d.get("verification")
-        table = Table(
-            "output", "surrogate", "± std", "FE", "error", "unit", title=f"trial {d['trial']}"
-        )
-        for name, value in d["design"].items():
-            table.add_row(name, f"{value:.6g}", "", "", "", "(design)")
-        for name, p in d["predicted"].items():
-            row = v["outputs"][name] if v else {}
-            fe = row.get("fe")
-            err = row.get("relative_error")
-            table.add_row(
-                name,
-                f"{p['mean']:.6g}",
-                f"{p['std']:.2g}",
-                "" if fe is None else f"{fe:.6g}",
-                "" if err is None else f"{100 * err:.2f} %",
-                row.get("unit", ""),
-            )
-        con.print(table)
-        if v:
-            con.print(
-                f"verified: {v['verified']} (feasible {v['feasible']}, objective error "
-                f"within {100 * summary['tolerance']:g} %: {v['within_tolerance']})"
-            )
-    con.print(f"wrote {path}")
-    if not summary["best"] or not summary["best"][0]["predicted_feasible"]:
-        return "no feasible design found on the surrogate"
-    if any(d.get("verification", {}).get("verified") is False for d in summary["best"]):
-        return "FE verification failed (see summary.json; try --refine)"
-    return None

@@ -14,7 +14,8 @@ from typing import Any
 
 from twinkit.case import LoadedCase
 from twinkit.case.display import DisplayUnits, pretty
-from twinkit.run.report_html import CSS, esc, img, num, para, read_json, table
+from twinkit.files import write_text
+from twinkit.pipeline.report_html import CSS, esc, img, num, para, read_json, table
 from twinkit.version import __version__
 
 REPORT_VERSION = 4  # bump when the page changes, so `twinkit run` rebuilds it
@@ -289,7 +290,5 @@ def write_report(loaded: LoadedCase, out: Path, sensors: Path | None) -> Path:
         f"<style>{CSS}</style></head><body>{body}</body></html>\n"
     )
     path = out / "report.html"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)  # readers never see half a page
+    write_text(path, page)  # readers never see half a page
     return path

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from twinkit.run.job import Job, Stage, file_hash
+from twinkit.pipeline.job import Job, Stage, file_hash
 from twinkit.sweep.provenance import code_hash, solver_hash
 
 SWEEP_DESIGN = "sobol"
@@ -102,7 +102,7 @@ def train_inputs(job: Job) -> dict[str, Any]:
 
 
 def train(job: Job) -> tuple[list[str], str]:
-    from twinkit.train import train_case
+    from twinkit.training import train_case
 
     s, _ = train_case(
         job.case_path, job.out / "data", job.out, job.members, job.epochs,
@@ -160,7 +160,7 @@ def optimize_inputs(job: Job) -> dict[str, Any] | None:
 def optimize(job: Job) -> tuple[list[str], str]:
     """Optimize on the surrogate; with `refine` rounds, FE-check the best design and, while it
     fails, add the FE result to the training data, retrain and optimize again."""
-    from twinkit.optimize.driver import Options, optimize_case
+    from twinkit.optimization.driver import Options, optimize_case
 
     out = job.out / "optimize"
     # a new surrogate or problem: a new study, and infill from an old one is not reused
@@ -203,7 +203,7 @@ def verify_inputs(job: Job) -> dict[str, Any] | None:
 
 
 def verify(job: Job) -> tuple[list[str], str]:
-    from twinkit.run.verify import verify_best
+    from twinkit.pipeline.verify import verify_best
 
     s = verify_best(job.loaded, job.out, job.out / CALIBRATION, job.tolerance)
     if not s["checks"]:
@@ -234,13 +234,13 @@ REPORTED = (
 
 
 def report_inputs(job: Job) -> dict[str, Any]:
-    from twinkit.run.report import REPORT_VERSION
+    from twinkit.pipeline.report import REPORT_VERSION
 
     return {"case": job.loaded.hash, "version": REPORT_VERSION} | {f: job.file(f) for f in REPORTED}
 
 
 def report(job: Job) -> tuple[list[str], str]:
-    from twinkit.run.report import write_report
+    from twinkit.pipeline.report import write_report
 
     path = write_report(job.loaded, job.out, job.sensors)
     return [path.name], f"{path.stat().st_size / 1e3:.0f} kB"

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from twinkit.case import CaseError
-from twinkit.optimize.verify import FEOutcome
+from twinkit.optimization.verify import FEOutcome
 
 
 class Refiner(Protocol):
@@ -42,7 +42,7 @@ class DatasetRefiner:
         self.saved: Path | None = None  # the file of the last retrained surrogate
 
     def add(self, outcomes: Sequence[FEOutcome]) -> None:
-        from twinkit.solve.output import write_json
+        from twinkit.files import write_json
 
         for o in outcomes:
             if o.converged:

@@ -1,0 +1,142 @@
+"""Design optimisation in a notebook: `tk.optimize(case, surrogate, trials=200, verify=True)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twinkit.api.values import CaseLike, Quantities, as_text, html_table, text_table
+from twinkit.case.display import pretty
+
+if TYPE_CHECKING:
+    from twinkit.api.surrogate import Surrogate
+
+
+class OptimizationResult:
+    """The best design(s) found on the surrogate, the predicted outputs ± std, and the FE
+    verification; ``summary`` is summary.json (SI)."""
+
+    def __init__(self, case: CaseLike, summary: dict[str, Any], path: Path):
+        self.case = case
+        self.summary = summary
+        self.path = path
+        c = case.loaded.case
+        best = summary["best"][0] if summary["best"] else None
+        self.design = Quantities(
+            dict(best["design"]) if best else {},
+            {n: c.parameter_unit(n) for n in (best["design"] if best else {})},
+            case.display,
+            title="best design",
+        )
+
+    @property
+    def verified(self) -> bool:
+        """Every chosen design re-solved by FE, feasible and within the objective tolerance."""
+        return bool(self.summary["verified"])
+
+    @property
+    def feasible(self) -> bool:
+        """The best design satisfies the constraints on the surrogate."""
+        return bool(self.summary["best"]) and bool(self.summary["best"][0]["predicted_feasible"])
+
+    def rows(self, i: int = 0) -> list[list[str]]:
+        """The `i`-th chosen design (0: the best), then each output predicted and by FE."""
+        if i >= len(self.summary["best"]):
+            return []
+        d, c = self.case.display, self.case.loaded.case
+        chosen = self.summary["best"][i]
+        rows = []
+        for name, x in chosen["design"].items():
+            shown = d.format(name, x, c.parameter_unit(name))
+            unit = pretty(d.unit(name, c.parameter_unit(name)))
+            rows.append([name, _strip(shown, unit), unit, "", "(design)"])
+        fe = (chosen.get("verification") or {}).get("outputs", {})
+        for name, p in chosen["predicted"].items():
+            si = fe.get(name, {}).get("unit") or _unit(self.summary, name)
+            unit = pretty(d.unit(name, si))
+            f = fe.get(name, {}).get("fe")
+            err = fe.get(name, {}).get("relative_error")
+            fe_text = "" if f is None else f"{float(d.value(name, f, si)[0]):.6g}"
+            err_text = "" if err is None else f"{100 * err:.2f} %"
+            rows.append(
+                [
+                    name,
+                    _strip(d.format(name, p["mean"], si, p["std"]), unit),
+                    unit,
+                    fe_text,
+                    err_text,
+                ]
+            )
+        return rows
+
+    HEADER = ("output", "surrogate", "unit", "FE", "error")
+
+    def _head(self) -> str:
+        t = self.summary["trials"]
+        return (
+            f"study '{self.summary['study']}' ({self.summary['sampler']}): {t['complete']} trials, "
+            f"{t['feasible']} feasible; verified {self.verified}"
+        )
+
+    def _repr_html_(self) -> str:
+        return html_table(self.HEADER, self.rows(), self._head())
+
+    def __repr__(self) -> str:
+        return self._head() + "\n" + text_table(self.HEADER, self.rows())
+
+
+def _strip(text: str, unit: str) -> str:
+    return text[: -len(unit)].strip() if unit and text.endswith(unit) else text
+
+
+def _unit(summary: dict[str, Any], name: str) -> str:
+    for item in [*summary["objectives"], *summary["constraints"]]:
+        if item["output"] == name:
+            return str(item["unit"])
+    return ""
+
+
+def optimize(
+    case: CaseLike,
+    surrogate: Surrogate,
+    trials: int = 200,
+    verify: bool | int = True,
+    refine: bool = False,
+    refine_rounds: int = 3,
+    robust: float = 0.0,
+    tolerance: float = 0.01,
+    storage: str | None = None,
+    study: str | None = None,
+    fix: dict[str, Any] | None = None,
+    out: str | Path | None = None,
+    plots: bool = False,
+) -> OptimizationResult:
+    """Optimise the case's design parameters (its ``optimization:`` section) on the surrogate.
+
+    `verify` FE-solves the best design (an int: that many Pareto designs); `refine` retrains on
+    those FE results until a design verifies. `fix` holds non-design parameters at given values
+    (``fix={"pull_rate": "220 t/day"}``); latent ones default to the calibrated values. The study
+    is kept in `out` (default ``runs/<case>/optimize``), so a rerun with more trials adds to it.
+    """
+    from twinkit.optimization.driver import Options, optimize_case
+
+    c = case.loaded.case
+    overrides = {n: as_text(n, v, c.parameter_unit(n)) for n, v in (fix or {}).items()}
+    opts = Options(
+        trials=trials,
+        storage=storage,
+        study=study,
+        verify=int(verify),
+        refine=refine,
+        refine_rounds=refine_rounds,
+        robust=robust,
+        tolerance=tolerance,
+        out=None if out is None else Path(out),
+        plots=plots,
+        overrides=overrides,
+        surrogate=surrogate.file,
+    )
+    # a surrogate with a file is named by the file (a study remembers which one it was run on)
+    model = None if surrogate.file is not None else surrogate.model
+    summary, path = optimize_case(case.path, opts, surrogate=model)
+    return OptimizationResult(case, summary, path)

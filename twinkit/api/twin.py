@@ -1,0 +1,105 @@
+"""The twin fitted to plant data in a notebook: `tk.calibrate(case, surrogate, sensor_file)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twinkit.api.values import CaseLike, Quantities, html_table, text_table
+
+if TYPE_CHECKING:
+    from twinkit.api.surrogate import Surrogate
+
+
+class Calibration:
+    """The latent parameters fitted to sensor data (MAP ± std), the calibrated twin's sensors and
+    QoIs (virtual sensors), and the data-quality counts; ``summary`` is summary.json (SI)."""
+
+    def __init__(self, case: CaseLike, summary: dict[str, Any], path: Path):
+        self.case = case
+        self.summary = summary
+        self.path = path
+        est = summary["estimates"]
+        d = case.display
+        self.estimates = Quantities(
+            {n: e["value"] for n, e in est.items()},
+            {n: e["unit"] for n, e in est.items()},
+            d,
+            std={n: e["std"] for n, e in est.items()},
+            title="estimates (MAP ± std)",
+        )
+        v = {n: e for n, e in summary["virtual"].items() if "value" in e and "unit" in e}
+        self.virtual = Quantities(
+            {n: e["value"] for n, e in v.items()},
+            {n: e["unit"] for n, e in v.items()},
+            d,
+            std={n: e["std"] for n, e in v.items()},
+            title="the calibrated twin's QoIs",
+        )
+
+    @property
+    def outside_range(self) -> list[str]:
+        """Parameters whose estimate lies outside their prior range (the data disagree with the
+        case, or the sensors' units are wrong)."""
+        return [n for n, e in self.summary["estimates"].items() if not e["inside_range"]]
+
+    def rows(self) -> list[list[str]]:
+        est = self.summary["estimates"]
+        return [
+            [
+                *row,
+                f"{est[row[0]]['std_ratio']:.3f}",
+                "yes" if est[row[0]]["inside_range"] else "NO",
+            ]
+            for row in self.estimates.rows()
+        ]
+
+    def _head(self) -> str:
+        q = self.summary["data_quality"]
+        return (
+            f"calibration of '{self.case.name}': readings {q['accepted']} accepted, "
+            f"{q['rejected']} rejected, {q['repaired']} repaired; "
+            f"{self.summary['calibration']['seconds']:.2f} s"
+        )
+
+    _HEADER = ["parameter", "estimate ± std", "unit", "posterior/prior width", "inside range"]
+
+    def _repr_html_(self) -> str:
+        return html_table(self._HEADER, self.rows(), self._head())
+
+    def __repr__(self) -> str:
+        return self._head() + "\n" + text_table(self._HEADER, self.rows())
+
+
+def calibrate(
+    case: CaseLike,
+    surrogate: Surrogate,
+    sensors: str | Path,
+    window: str | None = None,
+    restarts: int = 4,
+    mcmc: int = 0,
+    missing: str = "hold",
+    verify: bool = False,
+    out: str | Path | None = None,
+) -> Calibration:
+    """Fit the case's latent parameters to a sensor file (CSV or Parquet long table).
+
+    `window` (e.g. ``"1h"``) keeps the last part of the data; `missing` is skip, hold or flag;
+    `verify` adds one FE solve at the estimate. Writes summary.json, fit.png and the predicted
+    fields to `out` (default ``runs/<case>/calibration``), as ``twinkit calibrate`` does.
+    """
+    from twinkit.case import CaseError
+    from twinkit.twin.calibrate import Options, run_calibrate
+
+    if missing not in ("skip", "hold", "flag"):
+        raise CaseError(f"missing={missing!r}: expected skip, hold or flag")
+    opts = Options(window, restarts, mcmc, missing, verify)  # type: ignore[arg-type]
+    summary, path = run_calibrate(
+        case.path,
+        Path(sensors),
+        surrogate.file,
+        None if out is None else Path(out),
+        opts,
+        surrogate=None if surrogate.file is not None else surrogate.model,
+    )
+    return Calibration(case, summary, path)

@@ -1,0 +1,5 @@
+"""`python -m twinkit.cli`."""
+
+from twinkit.cli import main
+
+main()

@@ -1,0 +1,113 @@
+"""The typer application, the error policy (one message, exit code 2 for bad input, 1 for a
+computation that failed, 130 when interrupted; a traceback only with --debug), shared options."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="twinkit: physics-based product twins from case files.",
+)
+state = {"debug": False}
+
+EXIT_INVALID = 2  # bad case file, unit, mesh, option
+EXIT_FAILED = 1  # the computation ran but did not succeed (e.g. solver did not converge)
+
+USER_ERRORS = {
+    "twinkit.case": "CaseError",
+    "twinkit.case.units": "UnitError",
+    "twinkit.physics.domain": "MeshError",
+    "twinkit.physics.probes": "ProbeError",
+}
+
+CaseArg = Annotated[Path, typer.Argument(help="Case file (YAML).", show_default=False)]
+
+
+def is_user_error(e: BaseException) -> bool:
+    for module, cls in USER_ERRORS.items():
+        mod = sys.modules.get(module)
+        if mod is not None and isinstance(e, getattr(mod, cls)):
+            return True
+    return False
+
+
+def rank() -> int:
+    mpi = sys.modules.get("mpi4py.MPI")
+    return int(mpi.COMM_WORLD.rank) if mpi is not None else 0
+
+
+def fail(message: str, code: int) -> NoReturn:
+    if rank() == 0:
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _abort_other_ranks(e: Exception) -> None:
+    """Under mpirun, one rank's error would leave the others waiting forever: say it, abort all."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or mpi.COMM_WORLD.size == 1:
+        return
+    code = EXIT_INVALID if is_user_error(e) else EXIT_FAILED
+    typer.secho(f"error (rank {rank()}): {e}", fg=typer.colors.RED, err=True)
+    mpi.COMM_WORLD.Abort(code)
+
+
+def guard(fn):
+    """Run a command body; user errors become one message and exit code 2, never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as e:
+            if state["debug"]:
+                raise
+            _abort_other_ranks(e)
+            if is_user_error(e):
+                fail(str(e), EXIT_INVALID)
+            fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_FAILED)
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        from twinkit.version import __version__
+
+        typer.echo(f"twinkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    state["debug"] = debug
+
+
+def parse_sets(sets: list[str]) -> dict[str, str]:
+    """`--set name=value` options as {name: value}."""
+    out = {}
+    for s in sets:
+        name, eq, value = s.partition("=")
+        if not eq or not name.strip() or not value.strip():
+            from twinkit.case import CaseError
+
+            raise CaseError(f"--set '{s}': expected name=value, e.g. --set thickness='6 mm'")
+        out[name.strip()] = value.strip()
+    return out

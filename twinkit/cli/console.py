@@ -1,0 +1,163 @@
+"""What the commands print: rich tables of the API's objects, in the units the case used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from twinkit.case.display import DisplayUnits, pretty
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def case_table(case: Any) -> None:
+    """`twinkit validate`: the case is valid; its parameters as written."""
+    con = _console()
+    con.print(
+        f"[green]ok[/green] {case.path}: case '{case.name}', model {case.model}, "
+        f"hash {case.loaded.hash}"
+    )
+    if case.loaded.case.parameters:
+        t = Table("parameter", "role", "nominal", "range", "unit")
+        for row in case.rows():
+            t.add_row(*row)
+        con.print(t)
+
+
+def result_table(result: Any) -> None:
+    """`twinkit solve`: QoIs and sensors, and the solver's status."""
+    con = _console()
+    t = Table("output", "value", "unit", title="results")
+    for q in (result.qoi, result.sensors):
+        for row in q.rows():
+            t.add_row(*row)
+    con.print(t)
+    s = result.solver
+    con.print(
+        f"solver: converged={s.converged} iterations={s.iterations} seconds={s.seconds:.2f}; "
+        f"wrote {result.summary_path}"
+    )
+
+
+def sweep_line(sweep: Any) -> list[str]:
+    """`twinkit sample`: counts and timings; returns the lines about failed samples."""
+    s = sweep.summary
+    c, t = s["counts"], s["timings"]
+    mean = f"{t['mean_solve_seconds']:.3g} s" if t["mean_solve_seconds"] is not None else "-"
+    con = _console()
+    con.print(
+        f"{c['ok']} ok, {c['failed']} failed of {c['total']} samples ({c['reused']} already "
+        f"done); wall {t['wall_seconds']:.1f} s, mean {mean} per sample; wrote "
+        f"{s['folder']}/dataset.nc"
+    )
+    if "adaptive" in s:
+        rounds = s["adaptive"]["rounds"]
+        sizes = ", ".join(str(len(r)) for r in rounds)
+        con.print(f"adaptive design: {len(rounds)} rounds of {sizes} training samples")
+    for f in s["failures"][:5]:
+        con.print(f"  sample {f['sample']} failed: {f['message']}")
+    return [f["message"] for f in s["failures"]]
+
+
+def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> None:
+    """`twinkit train`: held-out metrics next to the baselines'; errors in the case's units."""
+    con = _console()
+    base = summary["baselines"]
+    t = Table(title=f"held-out ({summary['n_test']} samples)")
+    t.add_column("output", no_wrap=True)
+    for col in ("R²", "RMSE", "max err", "±2σ cover", *(f"{b} RMSE" for b in base), "unit"):
+        t.add_column(col)
+    for name, m in summary["surrogate"]["outputs"].items():
+        short = name.split("_", 1)[1] if name.startswith(("qoi_", "sensor_")) else name
+        si = summary["units"].get(name, "")
+
+        def err(v: float, short: str = short, si: str = si) -> str:
+            return f"{display.spread(short, v, si):.4g}"
+
+        t.add_row(
+            name,
+            f"{m['r2']:.5f}",
+            err(m["rmse"]),
+            err(m["max_error"]),
+            f"{m['coverage']:.2f}",
+            *(err(b["outputs"][name]["rmse"]) for b in base.values()),
+            pretty(display.unit(short, si)),
+        )
+    con.print(t)
+    for name, m in summary["surrogate"]["fields"].items():
+        rbf = base.get("rbf", {}).get("fields", {}).get(name)
+        extra = f"; POD + RBF {rbf['rel_l2']:.2e}" if rbf else ""
+        con.print(
+            f"field {name}: rel. L2 mean {m['rel_l2']:.2e}, max {m['rel_l2_max']:.2e}, "
+            f"coverage {m['coverage']:.2f}{extra}"
+        )
+    inf = summary["inference"]
+    speed = (
+        f", {inf['speedup_scalars']:.3g}x faster per sample than FE"
+        if "speedup_scalars" in inf
+        else ""
+    )
+    threads = inf.get("threads", 1)
+    con.print(
+        f"trained in {summary['training_seconds']:.1f} s on {summary['n_train']} samples; "
+        f"{inf['batch']} predictions in {1e3 * inf['scalars_s']:.1f} ms "
+        f"({threads} thread{'s' if threads > 1 else ''}){speed}"
+    )
+    if summary["case_changed"]:
+        con.print("[yellow]warning: the case file changed since the dataset was sampled[/yellow]")
+    con.print(f"wrote {path}")
+
+
+def calibration_table(cal: Any) -> None:
+    """`twinkit calibrate`: estimates ± std in the case's units, data-quality counts."""
+    con = _console()
+    t = Table(
+        "parameter",
+        "estimate ± std",
+        "unit",
+        "posterior/prior width",
+        "inside range",
+        title="calibration",
+    )
+    for row in cal.rows():
+        t.add_row(*row)
+    con.print(t)
+    for n in cal.outside_range:
+        con.print(f"[yellow]warning: {n} is outside its range in the case[/yellow]")
+    q, s = cal.summary["data_quality"], cal.summary
+    con.print(
+        f"readings: {q['accepted']} accepted, {q['rejected']} rejected, {q['repaired']} repaired "
+        f"{q['by_reason'] or ''}; {s['calibration']['seconds']:.2f} s; wrote {cal.path}"
+    )
+
+
+def optimization_table(opt: Any) -> str | None:
+    """`twinkit optimize`: the chosen designs, predicted vs FE; returns why it failed, or None."""
+    con = _console()
+    s = opt.summary
+    t = s["trials"]
+    con.print(
+        f"study '{s['study']}' ({s['sampler']}): {t['complete']} trials "
+        f"({t['this_run']} new, {t['feasible']} feasible) in {s['seconds']:.1f} s"
+    )
+    for i, d in enumerate(s["best"]):
+        v = d.get("verification")
+        table = Table(*opt.HEADER, title=f"trial {d['trial']}")
+        for row in opt.rows(i):
+            table.add_row(*row)
+        con.print(table)
+        if v:
+            con.print(
+                f"verified: {v['verified']} (feasible {v['feasible']}, objective error "
+                f"within {100 * s['tolerance']:g} %: {v['within_tolerance']})"
+            )
+    con.print(f"wrote {opt.path}")
+    if not opt.feasible:
+        return "no feasible design found on the surrogate"
+    if any(d.get("verification", {}).get("verified") is False for d in s["best"]):
+        return "FE verification failed (see summary.json; try --refine)"
+    return None

@@ -1,0 +1,125 @@
+"""Designs and the main job: `optimize` and `run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twinkit.cli.app import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    CaseArg,
+    app,
+    fail,
+    guard,
+    is_user_error,
+    parse_sets,
+    state,
+)
+
+
+@app.command()
+@guard
+def optimize(
+    case: CaseArg,
+    trials: Annotated[
+        int, typer.Option("--trials", help="Total finished trials the study should hold.")
+    ] = 200,
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="Optuna storage URL (default sqlite:///<out>/study.db)."),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name (default: the case's name).")
+    ] = None,
+    surrogate: Annotated[
+        Path | None,
+        typer.Option("--surrogate", help="Surrogate file (default runs/<case>/surrogate.pt)."),
+    ] = None,
+    verify: Annotated[
+        int, typer.Option("--verify", help="FE-solve the best design or K Pareto designs (0: no).")
+    ] = 1,
+    refine: Annotated[
+        bool, typer.Option("--refine", help="Retrain on FE results until a design verifies.")
+    ] = False,
+    refine_rounds: Annotated[int, typer.Option("--refine-rounds", help="Most retrains.")] = 3,
+    robust: Annotated[
+        float, typer.Option("--robust", help="Judge designs by mean ± K·std of the surrogate.")
+    ] = 0.0,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="Largest relative surrogate-vs-FE objective error.")
+    ] = 0.01,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Fix a non-design parameter: name=value (repeatable)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default runs/<case>/optimize).")
+    ] = None,
+    plots: Annotated[bool, typer.Option(help="Write history.png (and pareto.png).")] = True,
+) -> None:
+    """Optimize the design parameters on the surrogate; verify the best designs with FE."""
+    from twinkit.api.case import load_case
+    from twinkit.api.optimize import optimize as run_study
+    from twinkit.api.surrogate import load_surrogate
+    from twinkit.cli.console import optimization_table
+    from twinkit.optimization.goals import Goals
+    from twinkit.training import default_surrogate
+
+    c = load_case(case, check_regions=verify > 0)
+    Goals.from_case(c.loaded, robust)  # a case with nothing to optimise says so before anything
+    sur = load_surrogate(surrogate or default_surrogate(c.loaded), c)
+    result = run_study(
+        c,
+        sur,
+        trials=trials,
+        verify=verify,
+        refine=refine,
+        refine_rounds=refine_rounds,
+        robust=robust,
+        tolerance=tolerance,
+        storage=storage,
+        study=study,
+        fix=parse_sets(set_ or []),
+        out=out,
+        plots=plots,
+    )
+    failure = optimization_table(result)
+    if failure:
+        fail(failure, EXIT_FAILED)
+
+
+@app.command()
+@guard
+def run(
+    case: CaseArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run folder (default runs/<case>).")
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option("-n", "--samples", help="Training samples (default: run.samples).")
+    ] = None,
+    test: Annotated[int | None, typer.Option("--test", help="Held-out samples (run.test).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Sweep workers.")] = None,
+    trials: Annotated[int | None, typer.Option("--trials", help="Optimisation trials.")] = None,
+    sensors: Annotated[
+        Path | None, typer.Option("--sensors", help="Sensor file (default: run.sensors).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rerun every stage.")] = False,
+) -> None:
+    """The main job: solve, sample, train, calibrate, optimize, verify, report.html.
+
+    Stages whose inputs did not change since their last run are skipped (OUT/run.json)."""
+    from twinkit.api.case import load_case
+    from twinkit.api.run import run as run_job
+    from twinkit.pipeline.job import StageError
+
+    try:
+        run_job(load_case(case), out, samples, test, workers, trials, sensors, force)
+    except StageError as e:
+        if state["debug"]:
+            raise
+        code = EXIT_INVALID if is_user_error(e.cause) else EXIT_FAILED
+        fail(f"{e} (earlier stages' outputs are kept; run with --debug for the traceback)", code)

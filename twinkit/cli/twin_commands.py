@@ -1,0 +1,184 @@
+"""The twin against the plant: `calibrate` (recorded data), `live` and `plant` (MQTT)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twinkit.cli.app import CaseArg, app, guard, parse_sets
+
+
+@app.command()
+@guard
+def calibrate(
+    case: CaseArg,
+    sensors: Annotated[
+        Path, typer.Option("--sensors", help="Readings: CSV or Parquet long table.")
+    ],
+    window: Annotated[
+        str | None, typer.Option("--window", help="Use the last WINDOW of data, e.g. 1h.")
+    ] = None,
+    surrogate: Annotated[
+        Path | None,
+        typer.Option("--surrogate", help="Surrogate file (default runs/<case>/surrogate.pt)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default runs/<case>/calibration).")
+    ] = None,
+    restarts: Annotated[int, typer.Option("--restarts", min=1, help="MAP starts.")] = 4,
+    mcmc: Annotated[int, typer.Option("--mcmc", min=0, help="MCMC samples (0: none).")] = 0,
+    nan: Annotated[
+        str, typer.Option("--missing", help="Missing values: skip, hold or flag.")
+    ] = "hold",
+    verify: Annotated[
+        bool, typer.Option("--verify", help="One FE solve at the calibrated point.")
+    ] = False,
+) -> None:
+    """Estimate the latent parameters from sensor data (MAP ± Laplace std); write summary.json."""
+    from twinkit.api.case import load_case
+    from twinkit.api.surrogate import load_surrogate
+    from twinkit.api.twin import calibrate as fit
+    from twinkit.case import CaseError
+    from twinkit.cli.console import calibration_table
+    from twinkit.training import default_surrogate
+
+    if nan not in ("skip", "hold", "flag"):
+        raise CaseError(f"--missing {nan}: expected skip, hold or flag")
+    c = load_case(case, check_regions=False)
+    sur = load_surrogate(surrogate or default_surrogate(c.loaded), c)
+    calibration_table(fit(c, sur, sensors, window, restarts, mcmc, nan, verify, out))
+
+
+MqttArg = Annotated[str, typer.Option("--mqtt", help="Broker HOST:PORT.")]
+AssetOpt = Annotated[str, typer.Option("--asset", help="Topics are plant/<asset>/...")]
+TlsOpt = Annotated[bool, typer.Option("--tls", help="Connect with TLS.")]
+CaOpt = Annotated[Path | None, typer.Option("--ca", help="TLS: CA certificate file.")]
+CertOpt = Annotated[Path | None, typer.Option("--cert", help="TLS: client certificate.")]
+KeyOpt = Annotated[Path | None, typer.Option("--key", help="TLS: client key.")]
+
+
+def _broker(address: str, tls: bool, ca: Path | None, cert: Path | None, key: Path | None):
+    """Broker settings; credentials come from TWINKIT_MQTT_USERNAME / _PASSWORD (_FILE)."""
+    from twinkit.sensors.mqtt import BrokerConfig
+
+    files = {"ca_certs": ca, "certfile": cert, "keyfile": key}
+    given = {k: str(v) for k, v in files.items() if v}
+    return BrokerConfig.from_address(address, None, tls=tls or bool(given), **given)
+
+
+def _seconds(text: str, option: str) -> float:
+    from twinkit.case import CaseError
+    from twinkit.case.units import UnitError, parse
+
+    try:
+        return parse(text, "s")
+    except UnitError as e:
+        raise CaseError(f"{option} {text}: {e}") from None
+
+
+@app.command()
+@guard
+def live(
+    case: CaseArg,
+    mqtt: MqttArg,
+    asset: AssetOpt = "plant",
+    topic: Annotated[
+        str | None,
+        typer.Option("--topic", help="Subscribe here (default plant/<asset>/sensors/+)."),
+    ] = None,
+    surrogate: Annotated[
+        Path | None,
+        typer.Option("--surrogate", help="Surrogate file (default runs/<case>/surrogate.pt)."),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state", help="Resume from / save to this file (default runs/<case>/live.json)."
+        ),
+    ] = None,
+    cadence: Annotated[
+        str, typer.Option("--cadence", help="Plant time between updates, e.g. 1min.")
+    ] = "1 min",
+    members: Annotated[int, typer.Option("--members", min=8, help="Ensemble size.")] = 64,
+    drift_rate: Annotated[
+        float, typer.Option("--drift-rate", help="Allowed drift: prior widths per √hour.")
+    ] = 0.1,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+    tls: TlsOpt = False,
+    ca: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Run the live twin: subscribe to sensors, update the estimates, publish state and alerts."""
+    import logging
+
+    from twinkit.case import load_case
+    from twinkit.twin.live import LiveOptions
+    from twinkit.twin.service import live_command
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    cfg = _broker(mqtt, tls, ca, cert, key)
+    name = load_case(case, check_regions=False).name
+    state = state or Path("runs") / name / "live.json"
+    opts = LiveOptions(asset, _seconds(cadence, "--cadence"), members, drift_rate)
+    twin = live_command(case, cfg, surrogate, state, opts, topic, duration)
+    q = twin.validator.report()
+    typer.echo(
+        f"stopped after {twin.updates} updates; readings {q['accepted']} accepted, "
+        f"{q['rejected']} rejected; alerts {twin.alerts.count}; state in {state}"
+    )
+
+
+@app.command()
+@guard
+def plant(
+    case: CaseArg,
+    mqtt: MqttArg,
+    truth: Annotated[Path, typer.Option("--truth", help="Surrogate file giving the truth.")],
+    asset: AssetOpt = "plant",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="The plant's true value of a parameter: name=value."),
+    ] = None,
+    drift: Annotated[
+        list[str] | None,
+        typer.Option("--drift", help="Relative drift over the run, e.g. h_wall=0.5 (repeatable)."),
+    ] = None,
+    duration: Annotated[float, typer.Option("--duration", help="Wall-clock seconds.")] = 60.0,
+    rate: Annotated[float, typer.Option("--rate", help="Ticks per second.")] = 10.0,
+    speed: Annotated[float, typer.Option("--speed", help="Plant seconds per second.")] = 60.0,
+    noise: Annotated[
+        float | None,
+        typer.Option("--noise", help="Relative sensor noise (default: the case's, else 1 %)."),
+    ] = None,
+    bad: Annotated[float, typer.Option("--bad", help="Fraction of bad messages.")] = 0.05,
+    dropout: Annotated[float, typer.Option("--dropout", help="Fraction dropped.")] = 0.02,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    tls: TlsOpt = False,
+    ca: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Simulate the plant: publish noisy sensor readings with drift, dropouts and bad messages."""
+    from twinkit.case import CaseError, load_case
+    from twinkit.twin.plant import PlantOptions
+    from twinkit.twin.service import plant_command
+
+    loaded = load_case(case, check_regions=False)
+    values = loaded.case.parameter_values(parse_sets(set_ or []))
+    start = {n: values[n] for n in parse_sets(set_ or [])}
+    drifts = {}
+    for n, v in parse_sets(drift or []).items():
+        try:
+            drifts[n] = float(v)
+        except ValueError:
+            raise CaseError(f"--drift {n}={v}: expected a relative change, e.g. 0.5") from None
+    opts = PlantOptions(
+        asset, rate, speed, duration, start, drifts, noise, 0.001, dropout, bad, seed
+    )
+    sent = plant_command(case, _broker(mqtt, tls, ca, cert, key), truth, opts)
+    typer.echo(f"published: {sent}")
