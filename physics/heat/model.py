@@ -1,0 +1,196 @@
+"""The heat-conduction model: builds the forms and the (non)linear solver once, solves steady
+or transient (BDF2, Crank–Nicolson, backward Euler) for given parameter values."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from twinkit.physics.domain import RegionMesh
+from twinkit.physics.heat.forms import _measures, boundary_fluxes, diffusion, volume_sources
+from twinkit.physics.heat.outputs import HeatOutputs
+from twinkit.physics.heat.problem import FixedTemperature, HeatFlux, HeatProblem, TimeStepping
+from twinkit.physics.params import ConstantPool, value_of
+from twinkit.physics.probes import PointEvaluator
+from twinkit.physics.problem import linear_solver_options, petsc_prefix
+from twinkit.physics.result import Result, SolverStatus
+
+
+class HeatConduction(HeatOutputs):
+    """Heat-conduction model on a RegionMesh; forms are compiled once, `solve` may be repeated.
+
+    Parameters
+    ----------
+    domain
+        Mesh with named regions.
+    problem
+        Materials, boundary conditions, sources, outputs.
+    params
+        Initial values (SI) of the parameters the problem refers to.
+    """
+
+    primary = "temperature"
+
+    def __init__(self, domain: RegionMesh, problem: HeatProblem, params: Mapping[str, float]):
+        import ufl
+        from dolfinx import fem
+        from dolfinx.fem.petsc import LinearProblem, NonlinearProblem
+
+        self.domain, self.problem = domain, problem
+        mesh = domain.mesh
+        self.c = c = ConstantPool(mesh, params)
+        self.V = V = fem.functionspace(mesh, ("Lagrange", problem.options.degree))
+        self.T = T = fem.Function(V, name="temperature")
+        v = ufl.TestFunction(V)
+
+        def residual(Tx, v=v):
+            """Steady residual: diffusion + boundary outflow − sources, tested with v."""
+            R = diffusion(domain, problem.materials, Tx, v, c)
+            out = boundary_fluxes(domain, problem.bcs, Tx, v, c)
+            src = volume_sources(domain, problem.sources, v, c)
+            return R + (out if out is not None else 0) - (src if src is not None else 0)
+
+        ts = problem.time
+        if ts is None:
+            F = residual(T)
+        else:
+            self.T_n = fem.Function(V)
+            self.T_nn = fem.Function(V)
+            self.dt = c(ts.end / ts.steps)
+            rho_c = [
+                (c(m.density) * c(m.specific_heat), _measures(domain, m.regions))
+                for m in problem.materials
+            ]
+            if ts.scheme == "crank_nicolson":
+                dTdt = (T - self.T_n) / self.dt
+                F = 0.5 * residual(T) + 0.5 * residual(self.T_n)
+            else:
+                # BDF2: (a0 T + a1 T_n + a2 T_nn)/dt; a = (1, -1, 0) gives backward Euler.
+                self.a = [c(1.0), c(-1.0), c(0.0)]
+                dTdt = (self.a[0] * T + self.a[1] * self.T_n + self.a[2] * self.T_nn) / self.dt
+                F = residual(T)
+            for rc, dxs in rho_c:
+                for dx in dxs:
+                    F = F + rc * dTdt * v * dx
+
+        self.bcs = []
+        tdim = domain.tdim
+        for bc in problem.bcs:
+            if isinstance(bc, FixedTemperature):
+                dofs = fem.locate_dofs_topological(V, tdim - 1, domain.facets(bc.region))
+                if callable(bc.value):
+                    g = fem.Function(V)
+                    g.interpolate(fem.Expression(c(bc.value), V.element.interpolation_points))
+                    self.bcs.append(fem.dirichletbc(g, dofs))
+                else:
+                    self.bcs.append(fem.dirichletbc(c(bc.value), dofs, V))
+
+        ndofs = V.dofmap.index_map.size_global
+        opts = linear_solver_options(
+            problem.options, ndofs, symmetric=not problem.nonlinear, tdim=domain.tdim
+        )
+        prefix = petsc_prefix(self, "heat")
+        self._solver: Any
+        if problem.nonlinear:
+            opts |= {
+                "snes_type": "newtonls",
+                "snes_linesearch_type": "bt",
+                "snes_rtol": problem.options.rtol,
+                "snes_atol": 1e-10,
+                "snes_max_it": problem.options.max_iterations,
+            }
+            self._solver = NonlinearProblem(
+                F, T, bcs=self.bcs, petsc_options_prefix=prefix, petsc_options=opts
+            )
+        else:
+            # affine in T: assemble a(T, s) = L(s) once per solve, like a plain DOLFINx script
+            a, L = ufl.system(ufl.replace(F, {T: ufl.TrialFunction(V)}))
+            if L.empty():  # no sources or fluxes: only Dirichlet data drives the problem
+                L = fem.Constant(mesh, 0.0) * v * ufl.dx
+            self._solver = LinearProblem(
+                a, L, u=T, bcs=self.bcs, petsc_options_prefix=prefix, petsc_options=opts
+            )
+        self._residual = residual
+        self._evaluator: PointEvaluator | None = None
+        self._qoi_forms: dict[str, Any] = {}
+        self._initialised = False
+
+    @property
+    def ndofs(self) -> int:
+        return int(self.V.dofmap.index_map.size_global)
+
+    def _initial_guess(self) -> float:
+        """Mean of the prescribed and ambient temperatures: a safe Newton start for radiation."""
+        given = [
+            getattr(bc, "value", None) or getattr(bc, "ambient", None)
+            for bc in self.problem.bcs
+            if not isinstance(bc, HeatFlux)
+        ]
+        vals = [value_of(v, self.c.values) for v in given if v is not None and not callable(v)]
+        return float(np.mean(vals)) if vals else 293.15
+
+    def solve(self, params: Mapping[str, float] | None = None) -> Result:
+        """Solve for the given parameter values (SI); previous solution is the Newton start."""
+        t0 = time.perf_counter()
+        if params:
+            self.c.update(params)
+        ts = self.problem.time
+        if ts is None:
+            if not self._initialised:
+                self.T.x.array[:] = self._initial_guess()
+            converged, its = self._newton()
+        else:
+            converged, its = self._march(ts)
+        self._initialised = True
+        status = SolverStatus(converged, its, time.perf_counter() - t0)
+        if not converged:
+            kind = "SNES" if self.problem.nonlinear else "KSP"
+            reason = self._solver.solver.getConvergedReason()
+            status.message = f"{kind} did not converge (reason {reason})"
+        return Result(
+            fields={"temperature": self.T},
+            qoi=self.qois(),
+            sensors=self.sensors(),
+            units=self.units(),
+            solver=status,
+            parameters=self.c.values,
+        )
+
+    def _newton(self) -> tuple[bool, int]:
+        """One nonlinear (Newton) or linear solve; (converged, iterations)."""
+        try:
+            self._solver.solve()
+        except Exception:  # a PETSc error is a failed solve, reported in the status
+            return False, 0
+        solver = self._solver.solver
+        ok = solver.getConvergedReason() > 0 and bool(np.all(np.isfinite(self.T.x.array)))
+        return ok, max(1, int(solver.getIterationNumber()))
+
+    def _march(self, ts: TimeStepping) -> tuple[bool, int]:
+        T0 = ts.initial_temperature
+        if callable(T0):
+            from dolfinx import fem
+
+            self.T.interpolate(fem.Expression(self.c(T0), self.V.element.interpolation_points))
+        else:
+            self.T.x.array[:] = value_of(T0, self.c.values)
+        self.T_n.x.array[:] = self.T.x.array
+        total = 0
+        for step in range(ts.steps):
+            if ts.scheme == "bdf2":
+                coeffs = (1.0, -1.0, 0.0) if step == 0 else (1.5, -2.0, 0.5)
+            else:
+                coeffs = (1.0, -1.0, 0.0)
+            if ts.scheme != "crank_nicolson":
+                for a, val in zip(self.a, coeffs, strict=True):
+                    a.value = val
+            ok, its = self._newton()
+            total += its
+            if not ok:
+                return False, total
+            self.T_nn.x.array[:] = self.T_n.x.array
+            self.T_n.x.array[:] = self.T.x.array
+        return True, total
