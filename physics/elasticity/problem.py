@@ -1,0 +1,115 @@
+"""What an elasticity problem is: materials, supports, loads, formulation, outputs (checked on
+construction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from twinkit.physics.params import Scalar
+from twinkit.physics.problem import Probe, QoI, SolverOptions
+
+
+@dataclass(frozen=True)
+class ElasticMaterial:
+    youngs_modulus: Scalar
+    poisson_ratio: Scalar
+    regions: tuple[str, ...] | None = None  # None: every cell
+    density: Scalar = 0.0  # kg/m^3
+    thermal_expansion: Scalar = 0.0  # 1/K
+    reference_temperature: Scalar = 293.15  # K, stress-free temperature
+    yield_strength: Scalar = 0.0  # Pa, for the safety factor
+
+
+@dataclass(frozen=True)
+class Fixed:
+    region: str
+
+
+@dataclass(frozen=True)
+class Displacement:
+    region: str
+    value: tuple[Scalar | None, ...]  # None: that component is free
+
+
+@dataclass(frozen=True)
+class Traction:
+    region: str
+    value: tuple[Scalar, ...]  # force per area (per length in 2D), Pa
+
+
+@dataclass(frozen=True)
+class Pressure:
+    region: str
+    value: Scalar  # Pa, positive pushes into the surface
+
+
+@dataclass(frozen=True)
+class Force:
+    region: str
+    value: tuple[Scalar, ...]  # total force, spread uniformly over the region (N, N/m in 2D)
+
+
+@dataclass(frozen=True)
+class BodyForce:
+    value: tuple[Scalar, ...]  # N/m^3
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Gravity:
+    acceleration: tuple[Scalar, ...]  # m/s^2, times each material's density
+
+
+ElasticBC = Fixed | Displacement
+ElasticLoad = Traction | Pressure | Force | BodyForce | Gravity
+
+ELASTICITY_QOIS = ("max_von_mises", "max_displacement", "reaction_force", "mass", "safety_factor")
+PROBE_FIELDS = (
+    "",
+    "displacement",
+    "von_mises",
+    "displacement_x",
+    "displacement_y",
+    "displacement_z",
+)
+
+
+@dataclass(frozen=True)
+class ElasticityProblem:
+    materials: Sequence[ElasticMaterial]
+    bcs: Sequence[ElasticBC] = ()
+    loads: Sequence[ElasticLoad] = ()
+    qois: Sequence[QoI] = ()
+    probes: Sequence[Probe] = ()
+    plane: str = "strain"  # 2D only: "strain" or "stress"
+    formulation: str = "displacement"  # or "mixed" (Taylor–Hood u/p, near-incompressible)
+    options: SolverOptions = field(default_factory=SolverOptions)
+
+    def __post_init__(self) -> None:
+        if not self.materials:
+            raise ValueError("elasticity needs at least one material")
+        for b in self.bcs:
+            if not isinstance(b, Fixed | Displacement):
+                raise TypeError(f"{type(b).__name__} is a load: pass it in `loads`, not `bcs`")
+        for ld in self.loads:
+            if not isinstance(ld, Traction | Pressure | Force | BodyForce | Gravity):
+                raise TypeError(f"{type(ld).__name__} is not a load: pass it in `bcs`")
+        if self.plane not in ("strain", "stress"):
+            raise ValueError(f"plane must be 'strain' or 'stress', not '{self.plane}'")
+        if self.formulation not in ("displacement", "mixed"):
+            raise ValueError(
+                f"formulation must be 'displacement' or 'mixed', not '{self.formulation}'"
+            )
+        for q in self.qois:
+            if q.kind not in ELASTICITY_QOIS:
+                raise ValueError(
+                    f"QoI '{q.name}': unknown kind '{q.kind}'; expected one of {ELASTICITY_QOIS}"
+                )
+            if q.kind == "reaction_force" and (q.region is None or q.component is None):
+                raise ValueError(f"QoI '{q.name}': reaction_force needs a region and a component")
+        for p in self.probes:
+            if p.field not in PROBE_FIELDS:
+                raise ValueError(
+                    f"probe '{p.name}': unknown field '{p.field}'; expected one of {PROBE_FIELDS}"
+                )
