@@ -41,7 +41,8 @@ def _folder(package: str) -> Path:
 
 
 def _sources(package: str, recursive: bool = False) -> list[tuple[str, Path]]:
-    """(name as installed, file) of the package's own modules, e.g. 'twinkit/physics/heat.py'."""
+    """(name as installed, file) of the package's own modules, e.g.
+    'twinkit/physics/heat/model.py'."""
     prefix = package.replace(".", "/")
     folder = _folder(package)
     files = sorted(folder.rglob("*.py") if recursive else folder.glob("*.py"))
