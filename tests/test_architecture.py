@@ -185,3 +185,9 @@ def test_every_import_is_declared():
             if dist.get(top, top).replace("_", "-") not in declared.replace("_", "-"):
                 missing.add(top)
     assert not missing
+
+
+def test_modules_stay_small():
+    """One concept per module: none reaches 400 lines (house style: most 50-250)."""
+    sizes = {name: len(f.read_text().splitlines()) for name, f in _modules().items()}
+    assert not {name: n for name, n in sizes.items() if n >= 400}
