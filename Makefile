@@ -4,7 +4,7 @@ VENV  := .venv
 STAMP := $(VENV)/.twinkit-installed
 BIN   := $(VENV)/bin
 
-.PHONY: demo test lint docs setup clean
+.PHONY: demo test lint docs servers setup clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	@bash scripts/bootstrap.sh dev
@@ -23,7 +23,10 @@ lint: $(STAMP)
 docs: $(STAMP)
 	bash docs/build.sh
 
-test: lint docs
+servers:
+	@bash scripts/servers.sh
+
+test: lint docs servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
