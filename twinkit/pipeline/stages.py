@@ -131,13 +131,16 @@ def calibrate_inputs(job: Job) -> dict[str, Any] | None:
 
 
 def calibrate(job: Job) -> tuple[list[str], str]:
+    from twinkit.case.display import DisplayUnits
     from twinkit.twin.calibrate import Options, run_calibrate
 
     assert job.sensors is not None
     out = job.out / "calibration"
     s, _ = run_calibrate(job.case_path, job.sensors, job.out / "surrogate.pt", out, Options())
+    shown = DisplayUnits.from_case(job.loaded.case)  # in the units the case wrote
     est = ", ".join(
-        f"{n} = {e['value']:.4g} ± {e['std']:.2g} {e['unit']}" for n, e in s["estimates"].items()
+        f"{n} = {shown.format(n, e['value'], e['unit'], e['std'], digits=4)}"
+        for n, e in s["estimates"].items()
     )
     return [CALIBRATION] + [f"calibration/{f}" for f in s["files"]], est
 
