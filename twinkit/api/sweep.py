@@ -19,6 +19,16 @@ class Sweep:
         self.summary = summary
         self._dataset: Any = None
 
+    @classmethod
+    def open(cls, case: CaseLike, folder: str | Path | None = None) -> Sweep:
+        """The sweep already in `folder` (default ``runs/<case>/data``), e.g. to train on it."""
+        import json
+
+        folder = Path(folder) if folder is not None else Path("runs") / case.name / "data"
+        summary_path = folder / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        return cls(case, folder, summary)
+
     @property
     def dataset(self) -> Any:
         """The sweep as an xarray Dataset (loaded into memory; the file is not kept open)."""
@@ -32,7 +42,7 @@ class Sweep:
     @property
     def counts(self) -> dict[str, int]:
         """ok, failed, total, reused (already done before this call)."""
-        return dict(self.summary["counts"])
+        return dict(self.summary.get("counts", {}))
 
     def rows(self) -> list[list[str]]:
         ds = self.dataset
@@ -54,6 +64,8 @@ class Sweep:
         return rows
 
     def _head(self) -> str:
+        if "counts" not in self.summary:
+            return f"sweep of '{self.case.name}' in {self.folder}"
         c, t = self.summary["counts"], self.summary["timings"]
         return (
             f"sweep of '{self.case.name}': {c['ok']} ok, {c['failed']} failed of {c['total']} "

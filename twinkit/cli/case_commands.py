@@ -124,7 +124,7 @@ def train(
     from twinkit.cli.console import train_table
 
     c = load_case(case, check_regions=False)
-    sweep = Sweep(c, data or Path("runs") / c.name / "data", {})
+    sweep = Sweep.open(c, data)
     sur = train_surrogate(
         sweep, out, members, epochs, seed, curve, baselines, kriging, plots=True, log=_log
     )
