@@ -131,8 +131,9 @@ cal.virtual
 # surrogate (200 trials in seconds), then solves the best design with FE (`verify=True`).
 
 # %%
-held = {n: v["value"] for n, v in cal.summary["inputs"].items() if v["source"] != "nominal"}
-best = tk.optimize(case, surrogate, trials=200, verify=True, fix=held, out=work / "optimize")
+best = tk.optimize(
+    case, surrogate, trials=200, verify=True, calibration=cal, out=work / "optimize"
+)
 best
 
 # %% [markdown]

@@ -109,6 +109,7 @@ def test_the_loop_sample_train_predict_calibrate_optimize(slab, tmp_path):
     many = sur.predict(power=np.linspace(1000, 3000, 5))  # h at its nominal value
     assert many.qoi.si("T_max").shape == (5,)
     loaded = tk.load_surrogate(tmp_path / "runs" / "slab" / "surrogate.pt", slab)
+    assert loaded.summary == sur.summary and "T_max" in repr(loaded)  # its held-out scores
     assert loaded.predict(power="1.5 kW/m^2").sensors.si("T4") == pytest.approx(
         sur.predict(power="1.5 kW/m^2").sensors.si("T4")
     )
@@ -124,14 +125,15 @@ def test_the_loop_sample_train_predict_calibrate_optimize(slab, tmp_path):
         w = csv.writer(f)
         w.writerow(["timestamp", "sensor", "value", "unit", "quality"])
         w.writerows(rows)
-    cal = tk.calibrate(slab, sur, tmp_path / "plant.csv")
+    cal = tk.calibrate(slab, sur, tmp_path / "plant.csv", out=tmp_path / "cal")
     h = cal.estimates["h"]
     assert h.magnitude == pytest.approx(80.0, rel=0.05)
     assert cal.estimates.std("h").magnitude < 5.0 and not cal.outside_range
     assert "W/(m^2*K)" in cal._repr_html_()
 
     # the most power that keeps the wall at or below 120 °C with the calibrated h
-    best = tk.optimize(slab, sur, trials=60, verify=True)
+    best = tk.optimize(slab, sur, trials=60, verify=True, calibration=cal)
+    assert best.summary["fixed"]["h"]["value"] == pytest.approx(h.magnitude)  # the calibrated h
     q_best = (120 + 273.15 - T_AMB) / (1 / 80.0 + L / K)
     assert best.feasible and best.verified  # FE agrees with the surrogate at the design
     assert best.design.si("power") == pytest.approx(q_best, rel=0.05)

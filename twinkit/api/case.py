@@ -25,6 +25,7 @@ class Case:
     def __init__(self, loaded: LoadedCase):
         self.loaded = loaded
         self.display = DisplayUnits.from_case(loaded.case)
+        self._runner: Any = None  # kept between solves: the mesh and compiled forms
 
     @property
     def name(self) -> str:
@@ -67,13 +68,23 @@ class Case:
         """One FE solve at the nominal point with `values` applied (e.g. ``boost_power="0.8 MW"``).
 
         Writes summary.json and the fields (XDMF, VTU; PNGs with ``plots=True``) to `out`
-        (default ``runs/<case>``), as ``twinkit solve`` does.
+        (default ``runs/<case>``), as ``twinkit solve`` does. Later solves of the same case reuse
+        its mesh and compiled forms (a geometric parameter re-meshes). A model with several
+        steady states (glass flow) starts each solve from the nominal solution, as a sweep does,
+        so a result depends on its parameters only, not on what was solved before.
         """
+        from mpi4py import MPI
+
         from twinkit.solve.point import solve_loaded
+        from twinkit.solve.runner import CaseRunner
 
         self.values(values)  # one clear message for a bad value before anything is built
         texts = {n: as_text(n, v, self.loaded.case.parameter_unit(n)) for n, v in values.items()}
-        result, summary = solve_loaded(self.loaded, texts, _path(out), plots, self.display)
+        if self._runner is None:
+            self._runner = CaseRunner(self.loaded, MPI.COMM_WORLD, anchored=True)
+        result, summary = solve_loaded(
+            self.loaded, texts, _path(out), plots, self.display, self._runner
+        )
         return Result(self, result, summary)
 
     def sample(
@@ -94,6 +105,9 @@ class Case:
         Resumable: run again with the same folder (default ``runs/<case>/data``) and only the
         missing samples are solved. ``adaptive=True`` puts samples where a surrogate ensemble
         disagrees most. Returns the `Sweep`, whose ``dataset`` is the xarray Dataset.
+
+        With ``workers > 1`` the workers are new processes ('spawn'): in a plain script, call
+        this under ``if __name__ == "__main__":`` (Jupyter needs nothing).
         """
         from twinkit.api.sweep import Sweep
         from twinkit.sweep.run import SweepOptions, run_sweep

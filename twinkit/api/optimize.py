@@ -108,6 +108,8 @@ def optimize(
     storage: str | None = None,
     study: str | None = None,
     fix: dict[str, Any] | None = None,
+    calibration: Any = None,
+    sweep: Any = None,
     out: str | Path | None = None,
     plots: bool = False,
 ) -> OptimizationResult:
@@ -115,8 +117,12 @@ def optimize(
 
     `verify` FE-solves the best design (an int: that many Pareto designs); `refine` retrains on
     those FE results until a design verifies. `fix` holds non-design parameters at given values
-    (``fix={"pull_rate": "220 t/day"}``); latent ones default to the calibrated values. The study
-    is kept in `out` (default ``runs/<case>/optimize``), so a rerun with more trials adds to it.
+    (``fix={"pull_rate": "220 t/day"}``). Latent and measured inputs take their values from
+    `calibration` (a `Calibration`, or the path of its summary.json; default
+    ``runs/<case>/calibration/summary.json`` when there is one), else their nominal values.
+    `refine` adds FE results to `sweep`'s data (default ``runs/<case>/data``). The study is kept
+    in `out` (default ``runs/<case>/optimize``), so a rerun with more trials adds to it; a
+    retrained surrogate needs a new `out` or `study` name.
     """
     from twinkit.optimization.driver import Options, optimize_case
 
@@ -135,8 +141,21 @@ def optimize(
         plots=plots,
         overrides=overrides,
         surrogate=surrogate.file,
+        calibration=_calibration_file(calibration),
+        dataset=None if sweep is None else Path(sweep.folder) / "dataset.nc",
     )
     # a surrogate with a file is named by the file (a study remembers which one it was run on)
     model = None if surrogate.file is not None else surrogate.model
     summary, path = optimize_case(case.path, opts, surrogate=model)
     return OptimizationResult(case, summary, path)
+
+
+def _calibration_file(calibration: Any) -> Path | None:
+    if calibration is None:
+        return None
+    path = Path(getattr(calibration, "path", calibration))
+    if not path.is_file():
+        from twinkit.case import CaseError
+
+        raise CaseError(f"calibration={path}: no such calibration summary")
+    return path

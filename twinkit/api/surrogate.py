@@ -116,7 +116,13 @@ class Surrogate:
 
     def rows(self) -> list[list[str]]:
         if not self.summary:
-            return [[n, "", "", "", ""] for n in self.outputs]
+            short = [
+                n.split("_", 1)[1] if n.startswith(tuple(PREFIXES)) else n for n in self.outputs
+            ]
+            return [
+                [n, "", "", "", pretty(self.display.unit(n, self.model.units.get(m, "")))]
+                for n, m in zip(short, self.outputs, strict=True)
+            ]
         units = self.summary.get("units", {})
         rows = []
         for name, m in self.summary["surrogate"]["outputs"].items():
@@ -189,6 +195,14 @@ def train(
 def load_surrogate(path: str | Path, case: CaseLike | None = None) -> Surrogate:
     """Read a surrogate file (no code runs: tensors and JSON only; no DOLFINx needed). With the
     `case` it was trained for, values show in the case's units and inputs default to nominal."""
+    import json
+
     from twinkit.training import read_surrogate
 
-    return Surrogate(read_surrogate(Path(path)), case, file=Path(path))
+    path = Path(path)
+    model = read_surrogate(path)
+    summary_path = path.parent / "train_summary.json"  # the held-out scores, when written beside it
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+    if summary is not None and summary.get("case") != model.meta.get("provenance", {}).get("case"):
+        summary = None
+    return Surrogate(model, case, summary, summary_path if summary else None, file=path)

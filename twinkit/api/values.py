@@ -91,6 +91,10 @@ class Quantities(Mapping[str, Any]):
         """The SI value of `name` (a float, or an array for many points)."""
         return self._values[name]
 
+    def si_std(self, name: str) -> Any:
+        """The SI standard deviation of `name` (as in the files)."""
+        return self._std[name]
+
     def unit_si(self, name: str) -> str:
         return self._units.get(name, "")
 

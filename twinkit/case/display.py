@@ -4,7 +4,9 @@ Files stay SI (with their `units` maps); consoles, reports, plots and notebook t
 A parameter is shown in the unit of its own value (`200 t/day` stays t/day); any other quantity
 in the unit its case first wrote for that dimension (a case that writes `1600 degC` sees every
 temperature in °C), unless `outputs.display` names a unit for it (`heat_input: kW/m`).
-Differences and standard deviations convert without the offset (a std of 2 K is 2 °C).
+Outputs take the unit of their own bounds or sensor ranges first (`max: 125 MPa` shows stresses
+in MPa even if Young's modulus was written in GPa). Differences and standard deviations convert
+without the offset (a std of 2 K is 2 °C).
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ class DisplayUnits:
     def from_case(cls, case: CaseSpec) -> DisplayUnits:
         by_dimension: dict[str, str] = {}
         by_name: dict[str, str] = {}
+        # outputs first: a bound or a sensor range is written in the unit people read it in
+        for name, texts in _output_texts(case):
+            for text in texts:
+                unit = written_unit(text) if text is not None else ""
+                if unit and _known(unit):
+                    by_name.setdefault(name, unit)
+                    by_dimension.setdefault(_dimension(unit), unit)
         for name, p in case.parameters.items():
             unit = written_unit(p.value if p.value is not None else p.range[0])  # type: ignore[index]
             if unit:
@@ -120,6 +129,24 @@ def pretty(unit: str) -> str:
     if unit == "1":
         return ""
     return re.sub(r"\b(degC|degF|celsius|fahrenheit)\b", lambda m: _PRETTY[m.group(1)], unit)
+
+
+def _output_texts(case: CaseSpec) -> list[tuple[str, tuple[Any, ...]]]:
+    """(output, the quantities written for it): optimisation bounds, alert bounds, sensor ranges."""
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    if case.optimization is not None:
+        out += [(c.output, (c.max, c.min)) for c in case.optimization.constraints]
+    out += [(name, tuple(bounds)) for name, bounds in case.alerts.qoi.items()]
+    out += [(name, tuple(s.range or ())) for name, s in case.sensors.items()]
+    return out
+
+
+def _known(unit: str) -> bool:
+    try:
+        units.registry().Unit(unit)
+    except Exception:
+        return False
+    return True
 
 
 def _written(q: Q) -> str:

@@ -27,8 +27,10 @@ def solve_loaded(
     out: Path | None,
     plots: bool,
     display: DisplayUnits,
+    runner: Any = None,
 ) -> tuple[Any, Path]:
-    """`solve_case` for a case already loaded; pictures in the `display` units."""
+    """`solve_case` for a case already loaded; pictures in the `display` units. A `runner`
+    (`CaseRunner`) kept between calls reuses its mesh and compiled forms."""
     from mpi4py import MPI
 
     from twinkit.files import write_json
@@ -41,7 +43,7 @@ def solve_loaded(
         raise CaseError(f"{loaded.path}: parameters: {e}") from None
     out = out or Path("runs") / loaded.name
     comm = MPI.COMM_WORLD
-    runner = CaseRunner(loaded, comm)
+    runner = runner or CaseRunner(loaded, comm)
     result = runner.solve(values)
     units = dict(result.units) | {p: loaded.case.parameter_unit(p) for p in values}
     result.units = units

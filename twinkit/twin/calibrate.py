@@ -173,6 +173,7 @@ def run_calibrate(
 
     `surrogate` (an object with the Surrogate API) replaces loading `surrogate_path`.
     """
+    from twinkit.case.display import DisplayUnits
     from twinkit.files import write_json
     from twinkit.process import single_threaded
     from twinkit.training import default_surrogate, read_surrogate
@@ -191,7 +192,7 @@ def run_calibrate(
     summary["sensor_file"] = str(sensors_path)
     summary["surrogate"] = str(surrogate_path) if surrogate_path else type(surrogate).__name__
     out.mkdir(parents=True, exist_ok=True)
-    files = [write_plot(summary, out / "fit.png")]
+    files = [write_plot(summary, out / "fit.png", DisplayUnits.from_case(loaded.case))]
     if getattr(surrogate, "fields", None):
         summary["virtual"] |= write_fields(surrogate, summary, post, out / "fields.nc")
         files.append("fields.nc")

@@ -9,9 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from twinkit.case.display import DisplayUnits, pretty
 
-def write_plot(summary: dict[str, Any], path: Path) -> str:
-    """fit.png: measured vs fitted sensors (±2σ), normalised residuals, estimates vs prior."""
+
+def write_plot(summary: dict[str, Any], path: Path, display: DisplayUnits | None = None) -> str:
+    """fit.png: measured vs fitted sensors (±2σ) in the case's units, normalised residuals,
+    estimates vs prior."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,13 +24,21 @@ def write_plot(summary: dict[str, Any], path: Path) -> str:
     names = list(sens)
     i = np.arange(len(names))
     fig, ax = plt.subplots(1, 3, figsize=(13, 4), width_ratios=[3, 2, 2])
-    meas = np.array([sens[n]["measured"] for n in names])
-    fit = np.array([sens[n]["fitted"] for n in names])
-    e_meas = [2 * sens[n]["noise"] / np.sqrt(sens[n]["n"]) for n in names]
+    d = display or DisplayUnits.si()
+
+    def shown(n: str, key: str) -> float:
+        return float(d.value(n, sens[n][key], sens[n]["unit"])[0])
+
+    def spread(n: str, v: float) -> float:
+        return float(d.spread(n, v, sens[n]["unit"]))
+
+    meas = np.array([shown(n, "measured") for n in names])
+    fit = np.array([shown(n, "fitted") for n in names])
+    e_meas = [spread(n, 2 * sens[n]["noise"] / np.sqrt(sens[n]["n"])) for n in names]
     ax[0].errorbar(i - 0.1, meas, yerr=e_meas, fmt="o", label="measured (window mean ± 2σ)")
-    e_fit = [2 * sens[n]["fitted_std"] for n in names]
+    e_fit = [spread(n, 2 * sens[n]["fitted_std"]) for n in names]
     ax[0].errorbar(i + 0.1, fit, yerr=e_fit, fmt="s", label="calibrated twin ± 2σ")
-    unit = sens[names[0]]["unit"] if names else ""
+    unit = pretty(d.unit(names[0], sens[names[0]]["unit"])) if names else ""
     ax[0].set(xticks=i, xticklabels=names, ylabel=unit, title="sensors")
     ax[0].legend(fontsize=8)
     ax[1].bar(i, [sens[n]["normalized_residual"] for n in names], color="tab:gray")
