@@ -78,7 +78,7 @@ def plot_field(
     wide = flat and extent[1] > 0 and extent[0] / extent[1] > 2.5
     size = (1400, int(np.clip(1200 * extent[1] / extent[0], 250, 600)) + 170) if wide else None
     p = pv.Plotter(off_screen=True, window_size=size or (1000, 700))
-    bar = {"title": f"{name} [{unit}]" if unit else name}
+    bar = {"title": f"{name} [{unit}]" if unit else name, "fmt": "%.5g"}
     bar |= (
         {"vertical": False, "position_x": 0.3, "position_y": 0.03, "width": 0.4}
         if wide
