@@ -78,6 +78,18 @@ def _seconds(text: str, option: str) -> float:
         raise CaseError(f"{option} {text}: {e}") from None
 
 
+def _limit(text: str, option: str) -> float | None:
+    """A time limit, or None for 'off'."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    seconds = _seconds(text, option)
+    if not seconds > 0:
+        from twinkit.case import CaseError
+
+        raise CaseError(f"{option} {text}: must be positive (or off)")
+    return seconds
+
+
 @app.command()
 @guard
 def live(
@@ -108,6 +120,22 @@ def live(
     duration: Annotated[
         float | None, typer.Option("--duration", help="Stop after this many seconds.")
     ] = None,
+    max_skew: Annotated[
+        str,
+        typer.Option(
+            "--max-skew",
+            help="Refuse readings further ahead of the wall clock; 'off' to replay or simulate "
+            "faster than real time.",
+        ),
+    ] = "5 min",
+    max_jump: Annotated[
+        str,
+        typer.Option(
+            "--max-jump",
+            help="Refuse readings further ahead of the plant clock (the latest accepted "
+            "reading) unless 3 sensors agree; 'off' for no check.",
+        ),
+    ] = "1 h",
     tls: TlsOpt = False,
     ca: CaOpt = None,
     cert: CertOpt = None,
@@ -124,7 +152,10 @@ def live(
     cfg = _broker(mqtt, tls, ca, cert, key)
     name = load_case(case, check_regions=False).name
     state = state or Path("runs") / name / "live.json"
-    opts = LiveOptions(asset, _seconds(cadence, "--cadence"), members, drift_rate)
+    opts = LiveOptions(
+        asset, _seconds(cadence, "--cadence"), members, drift_rate,
+        max_skew=_limit(max_skew, "--max-skew"), max_jump=_limit(max_jump, "--max-jump"),
+    )  # fmt: skip
     twin = live_command(case, cfg, surrogate, state, opts, topic, duration)
     q = twin.validator.report()
     typer.echo(
