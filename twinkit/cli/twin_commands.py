@@ -35,12 +35,21 @@ def calibrate(
     verify: Annotated[
         bool, typer.Option("--verify", help="One FE solve at the calibrated point.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit with code 3 when an estimate is outside its range or a measured input "
+            "outside the surrogate's training range.",
+        ),
+    ] = False,
 ) -> None:
     """Estimate the latent parameters from sensor data (MAP ± Laplace std); write summary.json."""
     from twinkit.api.case import load_case
     from twinkit.api.surrogate import load_surrogate
     from twinkit.api.twin import calibrate as fit
     from twinkit.case import CaseError
+    from twinkit.cli.app import EXIT_OUT_OF_RANGE
     from twinkit.cli.console import calibration_table
     from twinkit.training import default_surrogate
 
@@ -48,7 +57,11 @@ def calibrate(
         raise CaseError(f"--missing {nan}: expected skip, hold or flag")
     c = load_case(case, check_regions=False)
     sur = load_surrogate(surrogate or default_surrogate(c.loaded), c)
-    calibration_table(fit(c, sur, sensors, window, restarts, mcmc, nan, verify, out))
+    cal = fit(c, sur, sensors, window, restarts, mcmc, nan, verify, out)
+    calibration_table(cal)
+    if strict and cal.warnings():
+        typer.secho("error: out of range (--strict); see the warnings above", fg="red", err=True)
+        raise typer.Exit(EXIT_OUT_OF_RANGE)
 
 
 MqttArg = Annotated[str, typer.Option("--mqtt", help="Broker HOST:PORT.")]
