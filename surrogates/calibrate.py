@@ -110,7 +110,9 @@ class Calibration:
     def theta(self, u: torch.Tensor) -> torch.Tensor:
         """SI values of the unknowns at standardised `u` (n, d)."""
         z = self._mu + self._sd * u
-        return torch.where(self._log, torch.exp(z), z)
+        # exp only where it is used: exp(z) of a linear unknown far out overflows, and its
+        # gradient, 0 · inf through the unused branch, would make the Fisher information NaN
+        return torch.where(self._log, torch.exp(torch.where(self._log, z, 0.0)), z)
 
     def to_u(self, theta: np.ndarray) -> np.ndarray:
         t = torch.as_tensor(theta, dtype=torch.float64)

@@ -125,10 +125,10 @@ def test_missing_values(loaded, policy):
         ("plant/a/sensors/T0", b"\xff\xfe", "malformed_json"),
         ("plant/a/sensors/T0", b"[1, 2]", "malformed_json"),
         ("plant/a/sensors/T0", b'{"value": 400, "unit": "K"}', "malformed_json"),
-        ("plant/a/sensors/T0", b'{"t": 1, "value": 400}', "missing_unit"),
-        ("plant/a/sensors/T9", b'{"t": 1, "value": 400, "unit": "K"}', "unknown_sensor"),
-        ("plant/a/other/T0", b'{"t": 1, "value": 400, "unit": "K"}', "bad_topic"),
-        ("plant/a/sensors/T0", b'{"t": 1, "value": "NaN", "unit": "K"}', "missing"),
+        ("plant/a/sensors/T0", b'{"t": 1714564800, "value": 400}', "missing_unit"),
+        ("plant/a/sensors/T9", b'{"t": 1714564800, "value": 400, "unit": "K"}', "unknown_sensor"),
+        ("plant/a/other/T0", b'{"t": 1714564800, "value": 400, "unit": "K"}', "bad_topic"),
+        ("plant/a/sensors/T0", b'{"t": 1714564800, "value": "NaN", "unit": "K"}', "missing"),
     ],
 )
 def test_mqtt_payloads(v, topic, payload, reason):
@@ -243,3 +243,38 @@ def test_window_stats(loaded):
     assert window_stats(rs)[0]["T2"].n == 7
     with pytest.raises(CaseError, match="--window 5 K"):
         parse_window("5 K")
+
+
+def test_epoch_seconds_ms_us_ns_by_magnitude():
+    """Epoch milliseconds were read as seconds (the year 56301)."""
+    for t in (T0, T0 * 1e3, int(T0 * 1e6), T0 * 1e9, f"{T0 * 1e3:.0f}", "1.7145648e15"):
+        assert parse_time(t) == pytest.approx(T0), t
+    for bad in (1, -T0, 5e10, 1e30, 10**400, "9999-12-31T00:00:00Z", "2100-01-01T00:00:00Z",
+                "1969-12-31", "1" * 100, math.nan):  # fmt: skip
+        with pytest.raises(ValueError, match="1990–2100|bad timestamp"):
+            parse_time(bad)
+
+
+def test_csv_with_a_utf8_bom(tmp_path, loaded):
+    """Excel's "CSV UTF-8" starts with a BOM: it was refused as a missing timestamp column."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeff".encode() + CSV.encode())
+    v = SensorValidator(rules_from_case(loaded))
+    assert len(read_sensor_file(path, v)) == 4 and reasons(v)["unknown_sensor"] == 1
+
+
+def test_rows_far_from_the_rest_are_dropped_and_counted(tmp_path, loaded):
+    """A row in 9999 (or years away from the rest) became the whole calibration window."""
+    rows = [f"{T0 + 60 * m},T2,{300 + m},K" for m in range(30)]
+    rows += [
+        "9999-12-31T00:00:00Z,T2,400,K",
+        f"{T0 + 86_400 * 400},T2,400,K",
+        f"{T0 - 1800},T0,1,K",
+    ]
+    path = tmp_path / "far.csv"
+    path.write_text("timestamp,sensor,value,unit\n" + "\n".join(rows) + "\n")
+    v = SensorValidator(rules_from_case(loaded))
+    got = read_sensor_file(path, v)
+    assert reasons(v) == {"bad_timestamp": 1, "far_from_rest": 1, "reordered": 1, "out_of_range": 1}
+    stats, (start, end) = window_stats(got, parse_window("10 min"))
+    assert end == T0 + 60 * 29 and stats["T2"].n == 11

@@ -43,6 +43,34 @@ class Calibration:
         case, or the sensors' units are wrong)."""
         return [n for n, e in self.summary["estimates"].items() if not e["inside_range"]]
 
+    @property
+    def outside_training(self) -> list[str]:
+        """Inputs held fixed (measured, or nominal) outside the surrogate's training range: its
+        predictions there are extrapolations."""
+        return [
+            n
+            for n, i in self.summary["inputs"].items()
+            if i["source"] != "estimated" and i.get("inside_training_range") is False
+        ]
+
+    def warnings(self) -> list[str]:
+        """One line per estimate outside its range and per input outside the training range, in
+        the case's units (empty when all is in range)."""
+        d, out = self.case.display, []
+        for n in self.outside_range:
+            e = self.summary["estimates"][n]
+            lo, hi = (d.format(n, b, e["unit"], digits=4) for b in e["prior"]["range"])
+            value = d.format(n, e["value"], e["unit"], e["std"], digits=4)
+            out.append(f"{n} = {value} is outside its range [{lo}, {hi}] in the case")
+        for n in self.outside_training:
+            i = self.summary["inputs"][n]
+            lo, hi = (d.format(n, b, i["unit"], digits=4) for b in i["training_range"])
+            out.append(
+                f"{n} = {d.format(n, i['value'], i['unit'], digits=4)} ({i['source']}) is outside "
+                f"the surrogate's training range [{lo}, {hi}]"
+            )
+        return out
+
     def rows(self) -> list[list[str]]:
         est = self.summary["estimates"]
         return [

@@ -1,5 +1,6 @@
 """The typer application, the error policy (one message, exit code 2 for bad input, 1 for a
-computation that failed, 130 when interrupted; a traceback only with --debug), shared options."""
+computation that failed, 3 for a result out of range under --strict, 130 when interrupted; a
+traceback only with --debug), shared options."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ state = {"debug": False}
 
 EXIT_INVALID = 2  # bad case file, unit, mesh, option
 EXIT_FAILED = 1  # the computation ran but did not succeed (e.g. solver did not converge)
+EXIT_OUT_OF_RANGE = 3  # calibrate --strict: an estimate or a measured input outside its range
 
 USER_ERRORS = {
     "twinkit.case": "CaseError",

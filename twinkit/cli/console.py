@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from twinkit.case.display import DisplayUnits, pretty
@@ -126,8 +127,8 @@ def calibration_table(cal: Any) -> None:
     for row in cal.rows():
         t.add_row(*row)
     con.print(t)
-    for n in cal.outside_range:
-        con.print(f"[yellow]warning: {n} is outside its range in the case[/yellow]")
+    for w in cal.warnings():
+        con.print(f"[yellow]warning: {escape(w)}[/yellow]")
     q, s = cal.summary["data_quality"], cal.summary
     con.print(
         f"readings: {q['accepted']} accepted, {q['rejected']} rejected, {q['repaired']} repaired "

@@ -35,12 +35,21 @@ def calibrate(
     verify: Annotated[
         bool, typer.Option("--verify", help="One FE solve at the calibrated point.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit with code 3 when an estimate is outside its range or a measured input "
+            "outside the surrogate's training range.",
+        ),
+    ] = False,
 ) -> None:
     """Estimate the latent parameters from sensor data (MAP ± Laplace std); write summary.json."""
     from twinkit.api.case import load_case
     from twinkit.api.surrogate import load_surrogate
     from twinkit.api.twin import calibrate as fit
     from twinkit.case import CaseError
+    from twinkit.cli.app import EXIT_OUT_OF_RANGE
     from twinkit.cli.console import calibration_table
     from twinkit.training import default_surrogate
 
@@ -48,7 +57,11 @@ def calibrate(
         raise CaseError(f"--missing {nan}: expected skip, hold or flag")
     c = load_case(case, check_regions=False)
     sur = load_surrogate(surrogate or default_surrogate(c.loaded), c)
-    calibration_table(fit(c, sur, sensors, window, restarts, mcmc, nan, verify, out))
+    cal = fit(c, sur, sensors, window, restarts, mcmc, nan, verify, out)
+    calibration_table(cal)
+    if strict and cal.warnings():
+        typer.secho("error: out of range (--strict); see the warnings above", fg="red", err=True)
+        raise typer.Exit(EXIT_OUT_OF_RANGE)
 
 
 MqttArg = Annotated[str, typer.Option("--mqtt", help="Broker HOST:PORT.")]
@@ -76,6 +89,18 @@ def _seconds(text: str, option: str) -> float:
         return parse(text, "s")
     except UnitError as e:
         raise CaseError(f"{option} {text}: {e}") from None
+
+
+def _limit(text: str, option: str) -> float | None:
+    """A time limit, or None for 'off'."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    seconds = _seconds(text, option)
+    if not seconds > 0:
+        from twinkit.case import CaseError
+
+        raise CaseError(f"{option} {text}: must be positive (or off)")
+    return seconds
 
 
 @app.command()
@@ -108,6 +133,22 @@ def live(
     duration: Annotated[
         float | None, typer.Option("--duration", help="Stop after this many seconds.")
     ] = None,
+    max_skew: Annotated[
+        str,
+        typer.Option(
+            "--max-skew",
+            help="Refuse readings further ahead of the wall clock; 'off' to replay or simulate "
+            "faster than real time.",
+        ),
+    ] = "5 min",
+    max_jump: Annotated[
+        str,
+        typer.Option(
+            "--max-jump",
+            help="Refuse readings further ahead of the plant clock (the latest accepted "
+            "reading) unless 3 sensors agree; 'off' for no check.",
+        ),
+    ] = "1 h",
     tls: TlsOpt = False,
     ca: CaOpt = None,
     cert: CertOpt = None,
@@ -124,7 +165,10 @@ def live(
     cfg = _broker(mqtt, tls, ca, cert, key)
     name = load_case(case, check_regions=False).name
     state = state or Path("runs") / name / "live.json"
-    opts = LiveOptions(asset, _seconds(cadence, "--cadence"), members, drift_rate)
+    opts = LiveOptions(
+        asset, _seconds(cadence, "--cadence"), members, drift_rate,
+        max_skew=_limit(max_skew, "--max-skew"), max_jump=_limit(max_jump, "--max-jump"),
+    )  # fmt: skip
     twin = live_command(case, cfg, surrogate, state, opts, topic, duration)
     q = twin.validator.report()
     typer.echo(

@@ -154,6 +154,21 @@ def _calibration(out: Path, sensors: Path | None, sh: _Shown) -> str:
         for n, v in s["sensors"].items()
     ]
     q = s["data_quality"]
+    oor = s.get("out_of_range", {})  # estimates outside their range, inputs outside training
+
+    def warning(n: str, e: dict[str, Any], bounds: list[float], where: str) -> str:
+        lo, hi = (sh.value(n, b, e["unit"], 4) for b in bounds)
+        value = f"{sh.value(n, e['value'], e['unit'], 4)} {sh.unit(n, e['unit'])}".strip()
+        return f"Warning: {n} = {value} is outside {where} [{lo}, {hi}]."
+
+    warn = [
+        warning(n, s["estimates"][n], s["estimates"][n]["prior"]["range"], "its range in the case")
+        for n in oor.get("estimates", [])
+    ] + [
+        warning(n, i, i["training_range"], f"the surrogate's training range ({i['source']})")
+        for n in oor.get("inputs", [])
+        for i in [s["inputs"][n]]
+    ]
     return (
         "<h2>Calibration</h2>"
         + para(
@@ -161,6 +176,7 @@ def _calibration(out: Path, sensors: Path | None, sh: _Shown) -> str:
             f"{q['accepted']} readings accepted, {q['rejected']} rejected, "
             f"{q['repaired']} repaired."
         )
+        + "".join(para(w, "bad") for w in warn)
         + table(header, rows)
         + table(["sensor", "measured (mean)", "calibrated twin", "residual / σ", "unit"], sens)
         + img(out / "calibration" / "fit.png", "calibration fit")

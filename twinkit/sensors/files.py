@@ -1,7 +1,9 @@
 """Recorded sensor data: the long table (CSV or Parquet) and per-sensor statistics over a window.
 
-Columns: `timestamp` (ISO-8601 or epoch seconds), `sensor`, `value`, `unit`, optional `quality`.
-Rows are put in time order first (each moved row counted as `reordered`) and then pass the same
+Columns: `timestamp` (ISO-8601, or epoch seconds, ms, µs or ns), `sensor`, `value`, `unit`,
+optional `quality`. A row whose time lies far from all the others (a logger's clock gone wrong)
+is dropped as `far_from_rest`, so that it cannot become the calibration window. The other rows
+are put in time order (each moved row counted as `reordered`) and then pass the same
 `SensorValidator` as a live stream.
 """
 
@@ -27,7 +29,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            with path.open(newline="") as f:
+            with path.open(newline="", encoding="utf-8-sig") as f:  # Excel's "CSV UTF-8": a BOM
                 reader = csv.DictReader(f)
                 header = [h.strip() for h in reader.fieldnames or []]
                 reader.fieldnames = header
@@ -84,12 +86,32 @@ def _moved(times: list[float]) -> set[int]:
     return set(range(len(times))) - keep
 
 
+def _far(times: list[float]) -> set[int]:
+    """Rows further from the bulk of the data (all but the earliest and latest 1 %, at least one
+    row each) than the bulk is long (at least an hour); none when there are under 10 rows."""
+    known = sorted(t for t in times if math.isfinite(t))
+    if len(known) < 10:
+        return set()
+    k = max(1, len(known) // 100)
+    lo, hi = known[k], known[-1 - k]
+    margin = max(hi - lo, 3600.0)
+    first, last = lo - margin, hi + margin
+    return {i for i, t in enumerate(times) if math.isfinite(t) and not first <= t <= last}
+
+
 def read_sensor_file(path: str | Path, validator: SensorValidator) -> list[Reading]:
     """Accepted readings of a long-table file, in time order; rejections counted in `validator`."""
     rows = _rows(Path(path))
     times = [_time_or_nan(r["timestamp"]) for r in rows]
-    for i in _moved(times):
-        validator.reject(str(rows[i]["sensor"]), "reordered", f"t={rows[i]['timestamp']}")
+    far = _far(times)
+    for i in sorted(far):
+        validator.reject(str(rows[i]["sensor"]).strip(), "far_from_rest",
+                         f"t={str(rows[i]['timestamp'])[:40]}")  # fmt: skip
+    rows = [r for i, r in enumerate(rows) if i not in far]
+    times = [t for i, t in enumerate(times) if i not in far]
+    timed = [i for i, t in enumerate(times) if t > -math.inf]  # the others: bad_timestamp
+    for i in sorted(timed[j] for j in _moved([times[i] for i in timed])):
+        validator.reject(str(rows[i]["sensor"]), "reordered", f"t={str(rows[i]['timestamp'])[:40]}")
     order = sorted(range(len(rows)), key=times.__getitem__)
     out = []
     for i in order:

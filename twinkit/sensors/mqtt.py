@@ -4,6 +4,8 @@ Credentials come from the environment (`TWINKIT_MQTT_USERNAME`, `TWINKIT_MQTT_PA
 `TWINKIT_MQTT_PASSWORD_FILE`), never from the command line, and are never logged. TLS is on
 with `--tls` (optionally a CA file, client certificate and key). The client reconnects by itself
 after a broker restart and subscribes again; what the caller keeps (the twin's state) is untouched.
+A broker that answers but refuses the client (bad user name or password, not authorised, a client
+id it will not take, banned) is not retried: `refused` says why, for the caller to stop with it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from twinkit.case import CaseError
 from twinkit.process import ignore_sigpipe
 
 log = logging.getLogger("twinkit.sensors.mqtt")
+# CONNACK reason codes that another try would get again (MQTT 5 numbering; paho maps 3.1.1's):
+# client id not valid, bad user name or password, not authorised, banned, bad authentication
+REFUSED = {133, 134, 135, 138, 140}
+
+
+class BrokerRefused(CaseError):
+    """The broker answered and refused the connection (credentials, authorisation)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,8 @@ class Connection:
 
         self.cfg, self.subscriptions, self.reconnects = cfg, list(subscriptions), 0
         self.connected = threading.Event()
+        self.answered = threading.Event()  # connected, or refused for good
+        self.refused: str | None = None  # the broker's reason, e.g. "Not authorized"
         self._ever = self._stopping = False
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id)
         if cfg.username is not None:
@@ -97,27 +108,44 @@ class Connection:
         if reason_code.is_failure:
             log.error("broker %s:%d refused the connection: %s", self.cfg.host, self.cfg.port,
                       reason_code)  # fmt: skip
+            if reason_code.value in REFUSED:
+                self.refused = str(reason_code)
+                self.answered.set()
+                client.disconnect()
             return
         self.reconnects += self._ever
         self._ever = True
         for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
         self.connected.set()
+        self.answered.set()
         log.info("connected to %s:%d", self.cfg.host, self.cfg.port)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         self.connected.clear()
-        if self._stopping:
+        if self._stopping or self.refused:
             return
         log.warning("disconnected from %s:%d (%s); reconnecting", self.cfg.host, self.cfg.port,
                     reason_code)  # fmt: skip
 
     def start(self, wait: float = 0.0) -> bool:
-        """Connect in the background (retrying while the broker is down); wait up to `wait` s."""
+        """Connect in the background (retrying while the broker is down); wait up to `wait` s
+        for the broker to accept or refuse. Returns whether it is connected."""
         ignore_sigpipe()
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
         self.client.loop_start()
-        return self.connected.wait(wait) if wait else self.connected.is_set()
+        if wait:
+            self.answered.wait(wait)
+        return self.connected.is_set()
+
+    def check(self) -> None:
+        """BrokerRefused if the broker refused this client for good."""
+        if self.refused is not None:
+            raise BrokerRefused(
+                f"--mqtt {self.cfg.host}:{self.cfg.port}: the broker refused the connection: "
+                f"{self.refused} (user name and password come from TWINKIT_MQTT_USERNAME and "
+                "TWINKIT_MQTT_PASSWORD or TWINKIT_MQTT_PASSWORD_FILE)"
+            )
 
     def publish(self, topic: str, payload: Any, retain: bool = False, qos: int = 1) -> None:
         """Publish JSON (or bytes as they are); queued while disconnected."""

@@ -3,22 +3,25 @@
 A stream is a probe of the case or a measured parameter (an operating input such as the pull
 rate). Every reading passes `SensorValidator.check`: it converts the unit to SI and applies the
 case's `sensors:` rules. A rejected or repaired reading is counted under its reason and logged;
-nothing raises.
+nothing raises. What one reading may cost is bounded (`limits`), and so is what the validator
+keeps: readings of unknown sensors are counted together, under the sensor '?'.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import cache
+from functools import lru_cache
 from typing import Any, Literal
 
 from twinkit.case import CaseError, LoadedCase, units
+from twinkit.sensors.limits import decode, short, unit_problem
+from twinkit.sensors.timestamps import Clock, parse_time
+
+__all__ = ["Clock", "Reading", "Rule", "SensorValidator", "parse_time", "rules_from_case"]
 
 log = logging.getLogger("twinkit.sensors.readings")
 
@@ -103,29 +106,11 @@ def _q(text: str | float | None, unit: str, key: str, diff: bool = False) -> flo
         raise CaseError(f"{key}: {e}") from None
 
 
-@cache
+@lru_cache(maxsize=256)  # bounded: every message may name another unit
 def _affine(unit: str, target: str) -> tuple[float, float]:
     """(a, b) with value_in_target = a·value + b; UnitError if incompatible."""
     b = units.parse(f"0 {unit}", target)
     return units.parse(f"1 {unit}", target) - b, b
-
-
-def parse_time(t: Any) -> float:
-    """Epoch seconds from an ISO-8601 string (UTC if no zone) or a number; ValueError if not."""
-    if isinstance(t, bool):
-        raise ValueError(f"bad timestamp {t!r}")
-    if isinstance(t, int | float):
-        v = float(t)
-    else:
-        s = str(t).strip()
-        try:
-            v = float(s)
-        except ValueError:
-            d = datetime.fromisoformat(s)
-            v = (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
-    if not math.isfinite(v):
-        raise ValueError(f"bad timestamp {t!r}")
-    return v
 
 
 @dataclass
@@ -141,6 +126,8 @@ class SensorValidator:
     """Validates readings one at a time, in time order per sensor (batch and streaming alike).
 
     `counts[(sensor, reason)]` counts rejected and repaired readings; `accepted` the good ones.
+    `clock` rejects readings from the `future` (no check by default; the live twin's: 5 min ahead
+    of the wall clock, or 1 h ahead of the plant clock unless other sensors confirm the jump).
     """
 
     rules: dict[str, Rule]
@@ -148,15 +135,17 @@ class SensorValidator:
     counts: Counter = field(default_factory=Counter)
     accepted: int = 0
     last_reason: str | None = None  # the reason of the latest rejection or repair
+    clock: Clock = field(default_factory=Clock)
     _tracks: dict[str, _Track] = field(default_factory=dict)
 
     def reject(self, sensor: str, reason: str, detail: str = "") -> Reading | None:
         """Count (and log) a reading that is dropped or repaired for `reason`; returns None."""
-        n = self.counts[(sensor, reason)] = self.counts[(sensor, reason)] + 1
+        name = sensor if sensor in self.rules else ""  # unknown names: one count, not one each
+        n = self.counts[(name, reason)] = self.counts[(name, reason)] + 1
         self.last_reason = reason
         # each one at DEBUG; the 1st, 10th, 100th ... of a kind at WARNING, so logs stay readable
         level = logging.WARNING if math.log10(n).is_integer() else logging.DEBUG
-        log.log(level, "sensor %s: %s%s (%d so far)", sensor or "?", reason,
+        log.log(level, "sensor %s: %s%s (%d so far)", sensor[:40] or "?", reason,
                 f" ({detail})" if detail else "", n)  # fmt: skip
         return None
 
@@ -164,27 +153,39 @@ class SensorValidator:
         self, t: Any, sensor: str, value: Any, unit: Any, quality: Any = ""
     ) -> Reading | None:
         """The reading converted to SI, or None if rejected (the reason is counted)."""
+        r = self._check(t, sensor, value, unit, quality)
+        if r is not None:
+            self.clock.accept(r.t)
+        return r
+
+    def _check(self, t: Any, sensor: str, value: Any, unit: Any, quality: Any) -> Reading | None:
         rule = self.rules.get(sensor)
         if rule is None:
             return self.reject(sensor, "unknown_sensor", f"known: {', '.join(self.rules)}")
         try:
             ts = parse_time(t)
-        except (ValueError, TypeError):
-            return self.reject(sensor, "bad_timestamp", repr(t))
+        except (ValueError, TypeError) as e:
+            return self.reject(sensor, "bad_timestamp", str(e))
         if str(quality or "").strip().lower() not in GOOD_QUALITY:
-            return self.reject(sensor, "bad_quality", repr(quality))
+            return self.reject(sensor, "bad_quality", short(quality))
         if not isinstance(unit, str) or not unit.strip():
             return self.reject(sensor, "missing_unit")
+        problem = unit_problem(unit)
+        if problem:
+            return self.reject(sensor, "wrong_unit", problem)
         try:
             a, b = _affine(unit.strip(), rule.unit)
         except units.UnitError as e:
-            return self.reject(sensor, "wrong_unit", str(e))
+            return self.reject(sensor, "wrong_unit", str(e)[:200])
         try:
-            v = math.nan if value is None or value == "" else float(value)
             if isinstance(value, bool):
                 raise TypeError
-        except (TypeError, ValueError):
-            return self.reject(sensor, "bad_value", repr(value))
+            v = math.nan if value is None or value == "" else float(value)
+        except (TypeError, ValueError, OverflowError):
+            return self.reject(sensor, "bad_value", short(value))
+        ahead = self.clock.future(ts, sensor, len(self._tracks))
+        if ahead:
+            return self.reject(sensor, "future", ahead)
         tr = self._tracks.setdefault(sensor, _Track())
         if ts == tr.t:
             return self.reject(sensor, "duplicate", f"t={ts}")
@@ -221,28 +222,38 @@ class SensorValidator:
         `{"t": ISO-8601 or epoch, "value": ..., "unit": "..."}` (optional "quality")."""
         parts = topic.split("/")
         if len(parts) < 2 or parts[-2] != "sensors" or not parts[-1]:
-            return self.reject("", "bad_topic", topic)
+            return self.reject("", "bad_topic", short(topic))
         sensor = parts[-1]
-        try:
-            msg = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            return self.reject(sensor, "malformed_json", repr(payload[:80]))
+        msg, reason, detail = decode(payload)
+        if reason:
+            return self.reject(sensor, reason, detail)
         if not isinstance(msg, dict) or "t" not in msg or "value" not in msg:
             return self.reject(sensor, "malformed_json", "expected {t, value, unit}")
         return self.check(msg["t"], sensor, msg["value"], msg.get("unit"), msg.get("quality", ""))
 
     def state(self) -> dict[str, Any]:
-        """Counters and per-sensor history, for a live twin that resumes."""
+        """Counters, per-sensor history and the plant clock, for a live twin that resumes."""
         return {
             "counts": [[s, r, n] for (s, r), n in self.counts.items()],
             "accepted": self.accepted,
             "tracks": {s: vars(tr) for s, tr in self._tracks.items()},
+            "clock": self.clock.t,
         }
 
     def load(self, state: dict[str, Any]) -> None:
+        """Continue from `state`; times beyond the wall clock's horizon (a state written before
+        readings from the future were refused) are forgotten, so they cannot stall the twin."""
         self.counts = Counter({(s, r): n for s, r, n in state["counts"]})
         self.accepted = state["accepted"]
         self._tracks = {s: _Track(**tr) for s, tr in state["tracks"].items()}
+        horizon = self.clock.horizon()
+        for s, tr in self._tracks.items():
+            if tr.t > horizon:
+                log.warning("sensor %s: forgot its last time %.0f, which is in the future", s, tr.t)
+                self._tracks[s] = _Track()
+        latest = max((tr.good_t for tr in self._tracks.values()), default=-math.inf)
+        t = state.get("clock", latest)
+        self.clock.t = t if t <= horizon else latest
 
     def report(self) -> dict[str, Any]:
         """Counters for summaries and the live twin state: by reason and by sensor."""

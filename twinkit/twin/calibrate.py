@@ -4,6 +4,8 @@ Readings are validated, windowed and averaged per sensor. Parameters that arrive
 streams (pull rate, setpoints) are held at their measured means; other known inputs at the case's
 nominal values. The latent parameters get priors from their ranges (`Prior.from_range`) and are
 estimated by `twinkit.surrogates.calibrate.Calibration` (MAP, Laplace covariance, optional MCMC).
+An estimate outside its prior range, or an input outside the surrogate's training range (a
+measured one read in the wrong unit, say), is listed under `out_of_range` in the summary.
 """
 
 from __future__ import annotations
@@ -125,6 +127,14 @@ def calibrate(
             "n": stats[n].n,
             "unit": stats[n].unit,
         }
+    inputs = {
+        n: {"value": v, "unit": c.parameter_unit(n), "source": s["source"][n]}
+        for n, v in (s["fixed"] | post.map).items()
+    }
+    for n, (lo, hi) in (getattr(surrogate, "bounds", None) or {}).items():
+        if n in inputs:
+            inputs[n]["training_range"] = [lo, hi]
+            inputs[n]["inside_training_range"] = bool(lo <= inputs[n]["value"] <= hi)
     summary: dict[str, Any] = {
         "case": loaded.name,
         "case_file": str(loaded.path),
@@ -133,9 +143,14 @@ def calibrate(
         "window": {"start": _iso(start), "end": _iso(end), "length": opts.window or "all"},
         "estimates": est,
         "correlation": {"names": post.names, "matrix": post.corr.round(6).tolist()},
-        "inputs": {
-            n: {"value": v, "unit": c.parameter_unit(n), "source": s["source"][n]}
-            for n, v in (s["fixed"] | post.map).items()
+        "inputs": inputs,
+        "out_of_range": {
+            "estimates": [n for n, e in est.items() if not e["inside_range"]],
+            "inputs": [
+                n
+                for n, i in inputs.items()
+                if i["source"] != "estimated" and i.get("inside_training_range") is False
+            ],
         },
         "sensors": sensors,
         "virtual": {

@@ -4,6 +4,11 @@ Readings arrive on `plant/<asset>/sensors/<sensor>`. Every `cadence` seconds of 
 (the readings' timestamps, not the wall clock) the twin assimilates the readings that came since
 the last update, publishes its state (retained) to `plant/<asset>/twin/state` and each estimate
 to `plant/<asset>/twin/parameters/<name>`, and alerts to `plant/<asset>/alerts`.
+
+No message can stall it: a reading from the future (ahead of the wall clock by more than
+`max_skew`, or of the plant clock by more than `max_jump` unless other sensors confirm the jump)
+is rejected, so the plant clock only moves with the plant; what it keeps is bounded (unknown
+sensors are counted together, payloads and the inbox have limits).
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from twinkit.case import CaseError, LoadedCase, units
-from twinkit.sensors.readings import NanPolicy, SensorValidator, rules_from_case
+from twinkit.sensors.limits import MAX_PAYLOAD
+from twinkit.sensors.readings import Clock, NanPolicy, SensorValidator, rules_from_case
 from twinkit.twin.alerts import Alerts, drift_check, limit_check
 
 log = logging.getLogger("twinkit.twin.live")
-FAULTS = {"out_of_range", "rate_limit", "stuck", "bad_quality"}
+FAULTS = {"out_of_range", "rate_limit", "stuck", "bad_quality", "bad_timestamp", "future"}
 STATE_FORMAT = "twinkit-live-state"
+INBOX = 100_000  # messages waiting to be processed; more are dropped (and counted)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class LiveOptions:
     warmup: int = 5  # updates before drift and residual alerts; the drift baseline is taken then
     nan_policy: NanPolicy = "hold"
     seed: int = 0
+    max_skew: float | None = 300.0  # s ahead of the wall clock (None: off, for replays)
+    max_jump: float | None = 3600.0  # s ahead of the plant clock, unless other sensors agree
 
 
 class LiveTwin:
@@ -70,7 +79,8 @@ class LiveTwin:
         self.loaded, self.s, self.fixed = loaded, surrogate, fixed
         self.units = {n: c.parameter_unit(n) for n in surrogate.inputs}
         self.rules = rules_from_case(loaded)
-        self.validator = SensorValidator(self.rules, self.opts.nan_policy)
+        clock = Clock(self.opts.max_skew, self.opts.max_jump)
+        self.validator = SensorValidator(self.rules, self.opts.nan_policy, clock=clock)
         self.cal = Calibration(surrogate, priors, {}, fixed)
         self.filter = EnsembleFilter(self.cal, self.opts.members, self.opts.process_std,
                                      self.opts.seed)  # fmt: skip
@@ -85,39 +95,58 @@ class LiveTwin:
             )
             for n, (lo, hi) in c.alerts.qoi.items()
         }
-        self.pending: dict[str, list[float]] = {}
+        self.pending: dict[str, list[float]] = {}  # per sensor since the last update: [sum, n]
         self.recent: dict[str, deque[bool]] = {}  # per sensor: was each reading a fault?
         self.updates, self.last_t, self.t = 0, math.nan, math.nan
         self.baseline: dict[str, float] = {}
         self.doc: dict[str, Any] = {}
-        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.inbox: queue.Queue = queue.Queue(INBOX)
+        self.overflow = self._overflow_counted = 0  # messages dropped because the inbox was full
         self.latency: deque[float] = deque(maxlen=100_000)  # seconds per reading
         self.update_seconds: deque[float] = deque(maxlen=100_000)
 
     # ---- readings ------------------------------------------------------------------------
     def on_message(self, topic: str, payload: bytes) -> None:
-        """For the MQTT thread: queue the message (processed by `drain`)."""
-        self.inbox.put((time.perf_counter(), topic, payload))
+        """For the MQTT thread: queue the message (processed by `drain`). Never blocks: an
+        oversized payload is queued cut short (and refused as `too_large`), one that finds the
+        inbox full is dropped and counted as `inbox_full`."""
+        try:
+            self.inbox.put_nowait((time.perf_counter(), topic[:1024], payload[: MAX_PAYLOAD + 1]))
+        except queue.Full:
+            self.overflow += 1
+
+    def next_message(self, timeout: float = 0.0) -> tuple[float, str, bytes] | None:
+        """The next queued message, waiting up to `timeout` s; None if there is none."""
+        try:
+            return self.inbox.get(timeout=timeout) if timeout else self.inbox.get_nowait()
+        except queue.Empty:
+            return None
+
+    def handle(self, item: tuple[float, str, bytes]) -> None:
+        """Process one queued message and record its latency."""
+        self.process(item[1], item[2])
+        self.latency.append(time.perf_counter() - item[0])
 
     def drain(self, timeout: float = 0.0) -> int:
         """Process queued messages (waiting up to `timeout` s for the first); returns the count."""
         n = 0
-        try:
-            item = self.inbox.get(timeout=timeout) if timeout else self.inbox.get_nowait()
-            while True:
-                self.process(item[1], item[2])
-                self.latency.append(time.perf_counter() - item[0])
-                n += 1
-                item = self.inbox.get_nowait()
-        except queue.Empty:
-            return n
+        item = self.next_message(timeout)
+        while item is not None:
+            self.handle(item)
+            n += 1
+            item = self.next_message()
+        return n
 
     def process(self, topic: str, payload: bytes) -> None:
         """Validate one message; update when a cadence of plant time has passed. Never raises."""
+        dropped = self.overflow - self._overflow_counted
+        if dropped:
+            self.validator.counts[("", "inbox_full")] += dropped
+            self._overflow_counted += dropped
         try:
             self._process(topic, payload)
         except Exception:  # the twin keeps running; the failure is logged and counted
-            log.exception("failed to process a message on %s", topic)
+            log.exception("failed to process a message on %s", topic[:80])
             self.validator.counts[("", "internal_error")] += 1
 
     def _process(self, topic: str, payload: bytes) -> None:
@@ -138,7 +167,9 @@ class LiveTwin:
             )  # fmt: skip
         if r is None or not math.isfinite(r.value):
             return
-        self.pending.setdefault(r.sensor, []).append(r.value)
+        acc = self.pending.setdefault(r.sensor, [0.0, 0])
+        acc[0] += r.value
+        acc[1] += 1
         if math.isnan(self.last_t):
             self.last_t = r.t
         self.t = max(r.t, self.t) if math.isfinite(self.t) else r.t
@@ -151,20 +182,20 @@ class LiveTwin:
     # ---- the update ----------------------------------------------------------------------
     def _observations(self) -> dict[str, tuple[float, float]]:
         obs = {}
-        for n, vals in self.pending.items():
+        for n, (total, count) in self.pending.items():
             if n not in self.loaded.case.probes or f"sensor_{n}" not in self.s.outputs:
                 continue
-            m = sum(vals) / len(vals)
+            m = total / count
             σ = self.rules[n].noise
             if σ is None:
                 σ = 0.01 * abs(m)
-            obs[f"sensor_{n}"] = (m, σ / math.sqrt(len(vals)))
+            obs[f"sensor_{n}"] = (m, σ / math.sqrt(count))
         return obs
 
     def update(self) -> None:
         """Forecast to now, assimilate the pending readings, check alerts, publish."""
         t0 = time.perf_counter()
-        measured = {n: sum(v) / len(v) for n, v in self.pending.items() if n in self.fixed}
+        measured = {n: total / k for n, (total, k) in self.pending.items() if n in self.fixed}
         self.fixed |= measured
         self.cal.set_fixed(measured)
         self.filter.forecast(self.t - self.last_t)
@@ -237,7 +268,7 @@ class LiveTwin:
             "alerts": self.alerts.state(),
             "validator": self.validator.state(),
             "recent": {n: list(h) for n, h in self.recent.items()},
-            "pending": self.pending,
+            "pending": {n: {"sum": a, "n": k} for n, (a, k) in self.pending.items()},
         }
 
     def save(self, path: Path) -> None:
@@ -255,6 +286,11 @@ class LiveTwin:
         if s.get("format") != STATE_FORMAT or s.get("inputs") != list(self.s.inputs):
             raise CaseError(f"{path}: not a state of this twin (inputs {self.s.inputs})")
         self.updates, self.last_t, self.t = s["updates"], s["last_t"], s["t"]
+        pending = {n: _sum_count(v) for n, v in s["pending"].items()}
+        horizon = self.validator.clock.horizon()
+        if self.t > horizon or self.last_t > horizon:  # written before such readings were refused
+            log.warning("%s: the saved plant time is in the future; the clock starts afresh", path)
+            self.last_t, self.t, pending = math.nan, math.nan, {}
         self.fixed = dict(s["fixed"])
         self.cal.set_fixed(self.fixed)
         self.baseline = dict(s["baseline"])
@@ -262,4 +298,9 @@ class LiveTwin:
         self.alerts.load(s["alerts"])
         self.validator.load(s["validator"])
         self.recent = {n: deque(h, maxlen=20) for n, h in s["recent"].items()}
-        self.pending = {n: list(v) for n, v in s["pending"].items()}
+        self.pending = pending
+
+
+def _sum_count(v: dict[str, float] | list[float]) -> list[float]:
+    """A sensor's pending readings as [sum, n] (older states kept the list of values)."""
+    return [v["sum"], v["n"]] if isinstance(v, dict) else [sum(v), len(v)]
