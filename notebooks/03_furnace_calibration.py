@@ -131,9 +131,7 @@ cal.virtual
 # surrogate (200 trials in seconds), then solves the best design with FE (`verify=True`).
 
 # %%
-best = tk.optimize(
-    case, surrogate, trials=200, verify=True, calibration=cal, out=work / "optimize"
-)
+best = tk.optimize(case, surrogate, trials=200, verify=True, calibration=cal, out=work / "optimize")
 best
 
 # %% [markdown]

@@ -8,7 +8,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$1"
 rm -rf "$dest" && mkdir -p "$dest/twinkit"
 for entry in "$root"/twinkit/*; do
-    [ "$(basename "$entry")" = __pycache__ ] || ln -s "$entry" "$dest/twinkit/"
+    case "$(basename "$entry")" in __pycache__ | physics | surrogates) continue ;; esac
+    ln -s "$entry" "$dest/twinkit/"
 done
 ln -s "$root/physics" "$dest/twinkit/physics"
 ln -s "$root/surrogates" "$dest/twinkit/surrogates"
