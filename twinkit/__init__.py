@@ -31,6 +31,8 @@ _API = {
     "load_surrogate": "twinkit.api.surrogate",
     "Calibration": "twinkit.api.twin",
     "calibrate": "twinkit.api.twin",
+    "TwinState": "twinkit.api.twin",
+    "load_twin_state": "twinkit.api.twin",
     "OptimizationResult": "twinkit.api.optimize",
     "optimize": "twinkit.api.optimize",
     "RunResult": "twinkit.api.run",
@@ -48,11 +50,13 @@ __all__ = [
     "RunResult",
     "Surrogate",
     "Sweep",
+    "TwinState",
     "__version__",
     "calibrate",
     "example",
     "load_case",
     "load_surrogate",
+    "load_twin_state",
     "optimize",
     "run",
     "train",
@@ -64,7 +68,7 @@ if TYPE_CHECKING:
     from twinkit.api.run import RunResult, example, run
     from twinkit.api.surrogate import Prediction, Surrogate, load_surrogate, train
     from twinkit.api.sweep import Sweep
-    from twinkit.api.twin import Calibration, calibrate
+    from twinkit.api.twin import Calibration, TwinState, calibrate, load_twin_state
     from twinkit.case import CaseError
 
 

@@ -287,3 +287,20 @@ def test_cli_errors(loaded, cli, monkeypatch, tmp_path, args, message):
     monkeypatch.chdir(tmp_path)
     r = cli(args[0], loaded.path, *args[1:])
     assert r.returncode == 2 and message in r.stderr, r.output
+
+
+def test_saved_state_reads_back_through_the_api(loaded, tmp_path):
+    import twinkit as tk
+
+    twin = LiveTwin(loaded, SlabSurrogate(), twin_options())
+    drive(twin, Plant(loaded, SlabSurrogate(), plant_options(duration=10.0)), range(101))
+    twin.save(tmp_path / "state.json")
+    case = tk.Case(loaded)
+    state = tk.load_twin_state(tmp_path / "state.json", case)
+    assert state.estimates.si("h") == twin.doc["parameters"]["h"]["value"]
+    assert state.estimates.si_std("h") == twin.doc["parameters"]["h"]["std"]
+    assert str(state.estimates["h"].units) == "watt / kelvin / meter ** 2"
+    assert f"{twin.updates} updates" in repr(state) and "T_max" in state._repr_html_()
+    (tmp_path / "empty.json").write_text("{}")
+    with pytest.raises(tk.CaseError, match="not published an update yet"):
+        tk.load_twin_state(tmp_path / "empty.json", case)

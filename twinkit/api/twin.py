@@ -99,6 +99,74 @@ class Calibration:
         return self._head() + "\n" + text_table(self._HEADER, self.rows())
 
 
+class TwinState:
+    """The live twin as it last published itself: estimates ± std, the calibrated twin's QoIs
+    (virtual sensors), active alerts and data-quality counts, in the case's units."""
+
+    def __init__(self, case: CaseLike, doc: dict[str, Any], path: Path):
+        self.case, self.doc, self.path = case, doc, path
+        d, params = case.display, doc.get("parameters", {})
+        self.estimates = Quantities(
+            {n: e["value"] for n, e in params.items()},
+            {n: e["unit"] for n, e in params.items()},
+            d,
+            std={n: e["std"] for n, e in params.items()},
+            title="estimates (ensemble mean ± std)",
+        )
+        virtual = doc.get("virtual", {})
+        qoi_units = _qoi_units(case)
+        self.virtual = Quantities(
+            {n: e["value"] for n, e in virtual.items()},
+            {n: qoi_units.get(n, "") for n in virtual},
+            d,
+            std={n: e["std"] for n, e in virtual.items()},
+            title="virtual sensors",
+        )
+
+    @property
+    def alerts(self) -> list[str]:
+        return list(self.doc.get("alerts", {}).get("active", []))
+
+    def _head(self) -> str:
+        q = self.doc.get("quality", {})
+        return (
+            f"live twin of '{self.case.name}' at {self.doc.get('t')}: "
+            f"{self.doc.get('updates', 0)} updates; readings {q.get('accepted', 0)} accepted, "
+            f"{q.get('rejected', 0)} rejected; active alerts: {', '.join(self.alerts) or 'none'}"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = self.estimates.rows() + self.virtual.rows()
+        return html_table(["name", "value ± std", "unit"], rows, self._head())
+
+    def __repr__(self) -> str:
+        rows = self.estimates.rows() + self.virtual.rows()
+        return self._head() + "\n" + text_table(["name", "value ± std", "unit"], rows)
+
+
+def _qoi_units(case: CaseLike) -> dict[str, str]:
+    from twinkit.case.objectives import output_units
+
+    spec = case.loaded.case
+    return {n: output_units(spec, n)[0] for n in spec.outputs.qoi}
+
+
+def load_twin_state(path: str | Path, case: CaseLike) -> TwinState:
+    """The state a live twin saved (``twinkit live --state``, default ``runs/<case>/live.json``)."""
+    import json
+
+    from twinkit.case import CaseError
+
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text()).get("last") or {}
+    except (OSError, ValueError, AttributeError) as e:
+        raise CaseError(f"{path}: cannot read the twin state ({e})") from None
+    if not doc:
+        raise CaseError(f"{path}: the twin has not published an update yet")
+    return TwinState(case, doc, path)
+
+
 def calibrate(
     case: CaseLike,
     surrogate: Surrogate,

@@ -269,6 +269,7 @@ class LiveTwin:
             "validator": self.validator.state(),
             "recent": {n: list(h) for n, h in self.recent.items()},
             "pending": {n: {"sum": a, "n": k} for n, (a, k) in self.pending.items()},
+            "last": self.doc,  # the last published state, for people (tk.load_twin_state)
         }
 
     def save(self, path: Path) -> None:
