@@ -50,7 +50,13 @@ def test_the_wheel_installs_one_import_name_and_the_examples(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"twinkit"}
-    for part in ("physics/heat.py", "surrogates/model.py", "cli/__main__.py", "api/case.py"):
+    for part in (
+        "physics/domain.py",
+        "physics/heat/model.py",
+        "surrogates/model.py",
+        "cli/__main__.py",
+        "api/case.py",
+    ):
         assert f"twinkit/{part}" in names
     for example in ("furnace.yaml", "furnace_sensors.csv", "bracket.yaml", "meshes/heatsink.geo"):
         assert f"twinkit/examples/{example}" in names
