@@ -204,21 +204,51 @@ def _mesh_gdim(gmsh_mod, dim: int) -> int:
     return 2 if dim <= 2 and np.all(np.asarray(xyz)[2::3] == 0.0) else 3
 
 
-def read_gmsh(path: Path, size: float | None = None, comm=MPI.COMM_WORLD) -> RegionMesh:
-    """Read a gmsh `.geo` (meshed here, optionally with characteristic length `size`) or `.msh`."""
+def _open(gmsh_mod, path: Path) -> None:
+    """gmsh.open, after checking a `.geo` script (`twinkit.physics.geo_script`)."""
+    from twinkit.physics.geo_script import ScriptError, check_script
+
+    if path.suffix == ".geo":
+        try:
+            check_script(path)
+        except ScriptError as e:
+            raise MeshError(str(e)) from None
+    try:
+        gmsh_mod.open(str(path))
+    except Exception as e:
+        raise MeshError(f"{path}: gmsh could not read it ({e})") from None
+
+
+def _check_cells(gmsh_mod, path: Path, dim: int, size: float, max_cells: float) -> None:
+    """MeshError if meshing the model's bounding box at element size `size` would make more than
+    `max_cells` cells (2.3/size² triangles per area, 8.5/size³ tetrahedra per volume)."""
+    box = gmsh_mod.model.getBoundingBox(-1, -1)
+    extent = sorted((abs(box[k + 3] - box[k]) for k in range(3)), reverse=True)[: max(dim, 1)]
+    cells = (2.3 if dim == 2 else 8.5 if dim == 3 else 1.0) * float(np.prod(extent) / size**dim)
+    if cells > max_cells:
+        raise MeshError(
+            f"{path}: size {size:g} m makes about {cells:.3g} cells, more than {max_cells:.3g} "
+            "(solver.limits.max_cells; raise it for a mesh this fine)"
+        )
+
+
+def read_gmsh(
+    path: Path, size: float | None = None, comm=MPI.COMM_WORLD, max_cells: float | None = None
+) -> RegionMesh:
+    """Read a gmsh `.geo` (meshed here, optionally with characteristic length `size`; refused
+    when that would make more than `max_cells` cells) or `.msh`."""
     import gmsh
 
     from twinkit.physics.gmsh_session import gmsh_session
 
     with gmsh_session():
         if comm.rank == 0:
-            try:
-                gmsh.open(str(path))
-            except Exception as e:
-                raise MeshError(f"{path}: gmsh could not read it ({e})") from None
+            _open(gmsh, path)
             dim = _model_dim(gmsh)
             if path.suffix == ".geo":
                 if size is not None:
+                    if max_cells is not None:
+                        _check_cells(gmsh, path, dim, size, max_cells)
                     gmsh.option.setNumber("Mesh.CharacteristicLengthMax", size)
                 gmsh.model.mesh.generate(dim)
             gdim = _mesh_gdim(gmsh, dim)
@@ -228,11 +258,24 @@ def read_gmsh(path: Path, size: float | None = None, comm=MPI.COMM_WORLD) -> Reg
         return gmsh_model_to_regionmesh(gmsh, gdim, comm, str(path))
 
 
+def _check_links(path: Path) -> None:
+    """MeshError if the data file `path` points at other files (`twinkit.physics.linked_files`)."""
+    from twinkit.physics.linked_files import references
+
+    try:
+        refs = references(path)
+    except Exception as e:  # an unreadable HDF5 or XML file
+        raise MeshError(f"{path}: cannot read it ({e})") from None
+    if refs:
+        raise MeshError(f"{path}: refused: it points at other files ({'; '.join(refs[:3])})")
+
+
 def read_meshio(path: Path, comm=MPI.COMM_WORLD) -> RegionMesh:
     """Read any meshio format with named regions (gmsh physical names or cell sets) via `.msh`."""
     import meshio
 
     if comm.rank == 0:
+        _check_links(path)
         try:
             m = meshio.read(path)
         except (Exception, SystemExit) as e:  # meshio calls sys.exit on unreadable files
@@ -300,13 +343,11 @@ def region_names(path: Path) -> dict[str, int]:
 
     if path.suffix in (".geo", ".msh"):
         with gmsh_session():
-            try:
-                gmsh.open(str(path))
-            except Exception as e:
-                raise MeshError(f"{path}: gmsh could not read it ({e})") from None
+            _open(gmsh, path)
             return {gmsh.model.getPhysicalName(d, t): d for d, t in gmsh.model.getPhysicalGroups()}
     import meshio
 
+    _check_links(path)
     try:
         m = meshio.read(path)
     except (Exception, SystemExit) as e:  # meshio calls sys.exit on unreadable files
@@ -323,10 +364,12 @@ def region_names(path: Path) -> dict[str, int]:
     return out
 
 
-def read_file(path: Path, size: float | None = None, comm=MPI.COMM_WORLD) -> RegionMesh:
+def read_file(
+    path: Path, size: float | None = None, comm=MPI.COMM_WORLD, max_cells: float | None = None
+) -> RegionMesh:
     """Read a mesh file by suffix: gmsh `.geo`/`.msh` or any meshio format."""
     if not path.exists():
         raise MeshError(f"{path}: mesh file not found")
     if path.suffix in (".geo", ".msh"):
-        return read_gmsh(path, size, comm)
+        return read_gmsh(path, size, comm, max_cells)
     return read_meshio(path, comm)

@@ -64,3 +64,36 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
     atomic_write(path, write)
+
+
+class OutsideFolder(ValueError):
+    """A deletion that would reach outside the folder a command owns (nothing was deleted)."""
+
+
+def _owned(path: Path, owner: Path) -> Path:
+    """`path` with its parent resolved, if it lies strictly inside `owner` (resolved) and is not
+    reached through a symbolic link; OutsideFolder otherwise."""
+    root = owner.resolve()
+    real = path.parent.resolve() / path.name
+    if path.name in ("", ".", "..") or root not in real.parents:
+        raise OutsideFolder(
+            f"{path}: not inside {owner}, the folder this command owns; not deleted"
+        )
+    return real
+
+
+def remove_tree(path: Path, owner: Path) -> None:
+    """Delete folder `path` and what it holds; it must lie inside `owner` (the command's own
+    output folder) and not be a symbolic link (whose target would go). Missing: nothing to do."""
+    import shutil
+
+    real = _owned(path, owner)
+    if real.is_symlink():
+        raise OutsideFolder(f"{path}: a symbolic link (to {real.resolve()}); not deleted")
+    if real.exists():
+        shutil.rmtree(real)
+
+
+def remove_file(path: Path, owner: Path) -> None:
+    """Delete file `path` (a symbolic link itself, never its target) inside `owner`."""
+    _owned(path, owner).unlink(missing_ok=True)

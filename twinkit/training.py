@@ -19,15 +19,11 @@ from twinkit.version import __version__
 
 
 def _read_dataset(path: Path, case_name: str) -> Any:
-    import xarray as xr
+    from twinkit.sweep.dataset import read_dataset
 
     if not path.is_file():
         raise CaseError(f"{path}: no dataset; run `twinkit sample` for case '{case_name}' first")
-    try:
-        with xr.open_dataset(path) as ds:  # the sampler writes h5netcdf; any NetCDF reads
-            ds = ds.load()
-    except (OSError, ValueError) as e:
-        raise CaseError(f"{path}: not a readable dataset ({e})") from None
+    ds = read_dataset(path)
     if ds.attrs.get("case", case_name) != case_name:
         raise CaseError(
             f"{path}: the dataset belongs to case '{ds.attrs['case']}', not '{case_name}'"

@@ -123,10 +123,11 @@ class Case:
             summary = run_sweep(self.path, _path(out), opts)
         return Sweep(self, Path(summary["folder"]), summary)
 
-    def rows(self) -> list[list[str]]:
+    def rows(self, limit: int | None = None) -> list[list[str]]:
+        """The parameter table's rows (the first `limit`, or all)."""
         c = self.loaded.case
         rows = []
-        for name, p in c.parameters.items():
+        for name, p in list(c.parameters.items())[:limit]:
             si = c.parameter_unit(name)
             unit = self.display.unit(name, si)
             show = self.display.value

@@ -33,10 +33,9 @@ class Sweep:
     def dataset(self) -> Any:
         """The sweep as an xarray Dataset (loaded into memory; the file is not kept open)."""
         if self._dataset is None:
-            import xarray as xr
+            from twinkit.sweep.dataset import read_dataset
 
-            with xr.open_dataset(self.folder / "dataset.nc") as ds:
-                self._dataset = ds.load()
+            self._dataset = read_dataset(self.folder / "dataset.nc")
         return self._dataset
 
     @property

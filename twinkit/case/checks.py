@@ -8,12 +8,16 @@ from twinkit.case.materials import (
     HEAT_BCS,
     MECHANICAL_BCS,
     BodyForceLoad,
+    DisplacementBC,
+    ForceBC,
     GravityLoad,
+    TractionBC,
     VelocityBC,
 )
 from twinkit.case.mesh import GENERATOR_GDIM
 from twinkit.case.objectives import optimization_errors, output_units
 from twinkit.case.spec import CaseSpec, quantities
+from twinkit.case.units import clip, clip_names
 
 MODEL_BCS: dict[str, tuple[str, ...]] = {
     "heat_conduction": HEAT_BCS,
@@ -82,19 +86,21 @@ NONDIMENSIONAL_FIXED = (
 def sensor_errors(case: CaseSpec) -> list[tuple[str, str]]:
     """Sensor rules name probes or parameters; alerts name latent parameters and QoIs."""
     streams = [*case.probes, *case.parameters]
+    known = set(streams)
     errors = [
-        (f"sensors.{n}", f"no probe or parameter of that name; defined: {', '.join(streams)}")
+        (f"sensors.{n}", f"no probe or parameter of that name; defined: {clip_names(streams)}")
         for n in case.sensors
-        if n not in streams
+        if n not in known
     ]
     latent = [n for n, p in case.parameters.items() if p.role == "latent"]
+    is_latent = set(latent)
     errors += [
-        (f"alerts.drift.{n}", f"not a latent parameter; latent: {', '.join(latent) or 'none'}")
+        (f"alerts.drift.{n}", f"not a latent parameter; latent: {clip_names(latent) or 'none'}")
         for n in case.alerts.drift
-        if n not in latent
+        if n not in is_latent
     ]
     errors += [
-        (f"alerts.qoi.{n}", f"no such QoI; defined: {', '.join(case.outputs.qoi) or 'none'}")
+        (f"alerts.qoi.{n}", f"no such QoI; defined: {clip_names(case.outputs.qoi) or 'none'}")
         for n in case.alerts.qoi
         if n not in case.outputs.qoi
     ]
@@ -120,7 +126,7 @@ def _melt_errors(case: CaseSpec) -> list[tuple[str, str]]:
             (
                 "materials",
                 "model glass_flow takes exactly one material (the melt, filling the mesh); "
-                f"got {len(case.materials)}: {', '.join(case.materials) or 'none'}",
+                f"got {len(case.materials)}: {clip_names(case.materials) or 'none'}",
             )
         )
     fixed = NONDIMENSIONAL_FIXED if case.nondimensional is not None else ()
@@ -245,11 +251,11 @@ def furnace_errors(case: CaseSpec) -> list[tuple[str, str]]:
 
 
 def vector_errors(case: CaseSpec, gdim: int) -> list[tuple[str, str]]:
-    """Vectors of a glass_flow case (velocity, gravity, body force) that do not have `gdim`
-    components."""
+    """Vectors (velocity, displacement, traction, force, gravity, body force) that do not have
+    `gdim` components."""
     vectors: list[tuple[str, list]] = []
     for i, bc in enumerate(case.boundary_conditions):
-        if isinstance(bc, VelocityBC):
+        if isinstance(bc, VelocityBC | DisplacementBC | TractionBC | ForceBC):
             vectors.append((f"boundary_conditions[{i}].value", bc.value))
     for i, ld in enumerate(case.loads):
         if isinstance(ld, GravityLoad):
@@ -303,6 +309,9 @@ def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
     elif case.model == "glass_furnace":
         errors += furnace_errors(case)
     else:
+        gdim = GENERATOR_GDIM.get(getattr(case.mesh, "generator", ""), 0)
+        if gdim:  # file meshes are checked when read
+            errors += vector_errors(case, gdim)
         if case.nondimensional is not None:
             errors.append(("nondimensional", "applies only to model glass_flow"))
         if case.furnace is not None:
@@ -318,7 +327,7 @@ def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
                 (
                     path,
                     f"'{q.text}' refers to no parameter; defined: "
-                    + (", ".join(case.parameters) or "none"),
+                    + (clip_names(case.parameters) or "none"),
                 )
             )
             continue
@@ -358,13 +367,15 @@ def display_errors(case: CaseSpec) -> list[tuple[str, str]]:
             allowed = output_units(case, name)
         else:
             known = [*case.outputs.qoi, *case.probes, *case.parameters, *FIELD_UNITS]
-            errors.append((key, f"no such output, field or parameter; defined: {', '.join(known)}"))
+            errors.append(
+                (key, f"no such output, field or parameter; defined: {clip_names(known)}")
+            )
             continue
         try:
             ok = any(units.compatible(unit, a) for a in allowed)
         except Exception:
-            errors.append((key, f"unknown unit '{unit}'"))
+            errors.append((key, f"unknown unit '{clip(unit)}'"))
             continue
         if not ok:
-            errors.append((key, f"'{unit}' is not a unit of {' or '.join(allowed)}"))
+            errors.append((key, f"'{clip(unit)}' is not a unit of {' or '.join(allowed)}"))
     return errors

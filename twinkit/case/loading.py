@@ -23,10 +23,15 @@ from pydantic import (
     model_validator,
 )
 
-from twinkit.case.base import CaseError
+from twinkit.case import units
+from twinkit.case.base import NAME_RULE, CaseError, check_name
+from twinkit.case.bounds import bounds_errors
 from twinkit.case.checks import consistency_errors
 from twinkit.case.mesh import GENERATOR_REGIONS, FileMesh
+from twinkit.case.paths import mesh_file
+from twinkit.case.reading import YAMLLimitError, read_yaml
 from twinkit.case.spec import CaseSpec
+from twinkit.case.units import clip
 
 __all__ = ["Case", "CaseError", "LoadedCase", "check_mesh_regions", "load_case"]
 
@@ -36,7 +41,7 @@ class Case(CaseSpec):
 
     @model_validator(mode="after")
     def _consistency(self) -> Case:
-        errors = consistency_errors(self)
+        errors = consistency_errors(self) + bounds_errors(self)
         if errors:
             raise _CaseConsistencyError(errors)
         return self
@@ -59,15 +64,19 @@ class LoadedCase:
 
     @property
     def name(self) -> str:
+        """The case's name (its run folder's): `name:`, else the file's stem (both checked)."""
         return self.case.name or self.path.stem
 
     def mesh_file(self) -> Path | None:
+        """The mesh file, resolved; CaseError unless it lies where a case may name files."""
         m = self.case.mesh
-        return (self.path.parent / m.file).resolve() if isinstance(m, FileMesh) else None
+        return mesh_file(self.path, m.file) if isinstance(m, FileMesh) else None
 
 
 # Where pydantic puts a discriminator tag ('convection', 'rectangle') into an error's location.
 _TAGGED_UNIONS = {("mesh",), ("boundary_conditions", int), ("loads", int)}
+
+MAX_LINES = 50  # of an error message: one per problem, then how many more
 
 # pydantic's wording → the case-file reader's, applied in order.
 _WORDING = [
@@ -76,6 +85,9 @@ _WORDING = [
     (r"Input should be (greater|less)", r"expected a number \1"),
     (r"Input should be", "expected"),
     (r"(Tuple|List) should have (.*) items? after validation, not", r"expected \2 items, got"),
+    (r"Dictionary should have at least 1 item after validation, not 0", "expected one or more"),
+    (r"Dictionary should have (.*) items? after validation, not", r"expected \1 entries, got"),
+    (r"String should have (.*) characters?", r"expected \1 characters"),
 ]
 
 
@@ -93,14 +105,55 @@ def _fmt_loc(loc: tuple[Any, ...], raw: Any, missing: bool = False) -> str:
         if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             out, node = f"{out}[{part}]", node[part]
         elif (isinstance(node, dict) and part in node) or (missing and k == len(loc) - 1):
-            out = f"{out}.{part}" if out else str(part)
+            key = clip(part)
+            out = f"{out}.{key}" if out else key
             node = node.get(part) if isinstance(node, dict) else None
     return out or "(top level)"
 
 
-def _fmt_value(v: Any) -> str:
-    s = json.dumps(v, default=str) if not isinstance(v, str) else repr(v)
-    return s if len(s) < 80 else s[:77] + "..."
+def _fmt_value(v: Any, n: int = 80) -> str:
+    """`v` as JSON (a string as repr), at most `n` characters: a long value is cut before it is
+    written out, so a huge or alias-expanded value costs no more than a short one."""
+    parts: list[str] = []
+    budget = [n + 1]
+
+    def put(s: str) -> None:
+        parts.append(s[: budget[0]])
+        budget[0] -= len(parts[-1])
+
+    def walk(x: Any) -> None:
+        if budget[0] <= 0:
+            return
+        if isinstance(x, dict):
+            put("{")
+            for i, (k, w) in enumerate(x.items()):
+                if budget[0] <= 0:
+                    return
+                put((", " if i else "") + json.dumps(str(k)[:n]) + ": ")
+                walk(w)
+            put("}")
+        elif isinstance(x, list | tuple):
+            put("[")
+            for i, w in enumerate(x):
+                if budget[0] <= 0:
+                    return
+                put(", " if i else "")
+                walk(w)
+            put("]")
+        elif isinstance(x, str):
+            put(json.dumps(x[: n + 1]))
+        else:
+            try:
+                put(json.dumps(x)[: n + 1])
+            except (TypeError, ValueError):
+                put(str(x)[: n + 1])
+
+    if isinstance(v, str):
+        s = repr(v[: n + 1])
+    else:
+        walk(v)
+        s = "".join(parts)
+    return s if len(s) < n else s[: n - 3] + "..."
 
 
 def _keys_at(loc: tuple[Any, ...]) -> list[str]:
@@ -141,7 +194,7 @@ def _keys_at(loc: tuple[Any, ...]) -> list[str]:
 
 def _unknown_key(loc: tuple[Any, ...]) -> str:
     keys = _keys_at(loc[:-1])
-    close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+    close = difflib.get_close_matches(clip(loc[-1], 64), keys, n=1)
     if close:
         return f"unknown key; did you mean '{close[0]}'?"
     return "unknown key; expected one of " + ", ".join(keys) if keys else "unknown key"
@@ -184,27 +237,9 @@ def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
             parent, key = loc.rpartition(".")[0], msg.split("'")[1]
             meant.add(f"{parent}.{key}" if parent else key)
     lines = [x for x in lines if not (x[0] in meant and x[1] == "required key is missing")]
+    if len(lines) > MAX_LINES:
+        lines = lines[:MAX_LINES] + [["...", f"and {len(lines) - MAX_LINES} more problems", ""]]
     return "\n".join(f"{path}: {loc}: {msg}{got}" for loc, msg, got in lines)
-
-
-def _unique_key_loader() -> type:
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        """yaml.SafeLoader that rejects a key given twice (YAML would keep the last silently)."""
-
-        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
-            seen: set = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"key '{key}' is given twice", key_node.start_mark
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return UniqueKeyLoader
 
 
 def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
@@ -212,11 +247,17 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
     import yaml
 
     path = Path(path)
-    if not path.exists():
-        raise CaseError(f"{path}: case file not found")
     try:
-        text = path.read_text()
-        raw = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
+        found = path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long
+        found = False
+    if not found:
+        what = "cannot read the file (a folder)" if path.is_dir() else "case file not found"
+        raise CaseError(f"{clip(str(path), 200)}: {what}")
+    try:
+        raw = read_yaml(path)
+    except YAMLLimitError as e:
+        raise CaseError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -234,15 +275,54 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
             f"{path}: (top level): expected a mapping of keys (model, mesh, materials, ...), "
             f"got {type(raw).__name__}"
         )
+    _check_units(path, raw)
     try:
         case = Case.model_validate(raw)
     except ValidationError as e:
         raise CaseError(_format_validation(path, e, raw)) from None
+    if not case.name:
+        try:
+            check_name(path.stem)
+        except ValueError:
+            raise CaseError(
+                f"{path}: name: the case has no name and its file's name {clip(path.stem)!r} is "
+                f"not one ({NAME_RULE}); give name: ..."
+            ) from None
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
     loaded = LoadedCase(case, path, digest)
     if check_regions:
         check_mesh_regions(loaded)
     return loaded
+
+
+def _scalars(raw: Any) -> list[Any]:
+    """Every key and scalar value of the YAML data (bounded by the reader's limits)."""
+    out, todo = [], [raw]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            out += list(node)
+            todo += list(node.values())
+        elif isinstance(node, list):
+            todo += node
+        else:
+            out.append(node)
+    return out
+
+
+def _check_units(path: Path, raw: Any) -> None:
+    """CaseError if the file writes more different units than `units.MAX_UNITS` (display units
+    included): reading each costs pint about a millisecond."""
+    values = _scalars(raw)
+    outputs = raw.get("outputs") if isinstance(raw, dict) else None
+    display = outputs.get("display") if isinstance(outputs, dict) else None
+    if isinstance(display, dict):
+        values += [f"1 {u}" for u in display.values() if isinstance(u, str)]
+    n = len(units.unit_expressions(values))
+    if n > units.MAX_UNITS:
+        raise CaseError(
+            f"{path}: it writes {n} different units; a case file may use at most {units.MAX_UNITS}"
+        )
 
 
 def _mesh_region_dims(loaded: LoadedCase) -> dict[str, int | None]:
@@ -251,8 +331,10 @@ def _mesh_region_dims(loaded: LoadedCase) -> dict[str, int | None]:
     if isinstance(m, FileMesh):
         f = loaded.mesh_file()
         assert f is not None
-        if not f.exists():
-            raise CaseError(f"{loaded.path}: mesh.file: '{m.file}': mesh file not found at {f}")
+        if not f.is_file():
+            raise CaseError(
+                f"{loaded.path}: mesh.file: '{clip(m.file, 200)}': mesh file not found at {f}"
+            )
         from twinkit.physics.domain import MeshError, region_names
 
         try:
@@ -278,10 +360,13 @@ def check_mesh_regions(loaded: LoadedCase) -> None:
     for name, q in c.outputs.qoi.items():
         if q.region:
             used.append((f"outputs.qoi.{name}.region", q.region))
+    have = clip(sorted(regions), 300)
     bad = [
-        f"{loaded.path}: {key}: region '{r}' is not in the mesh; it has {sorted(regions)}"
+        f"{loaded.path}: {key}: region '{clip(r)}' is not in the mesh; it has {have}"
         for key, r in used
         if r not in regions and r != "domain"
     ]
+    if len(bad) > 20:
+        bad = bad[:20] + [f"{loaded.path}: ... and {len(bad) - 20} more regions not in the mesh"]
     if bad:
         raise CaseError("\n".join(bad))

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import (
-    Field,
+from pydantic import Field
+
+from twinkit.case.base import (
+    Dimensionless,
+    Length,
+    Q,
+    Stress,
+    Strict,
+    Temperature,
+    quantity,
 )
 
-from twinkit.case.base import Dimensionless, Length, Q, Stress, Strict, Temperature, quantity
+Viscosity = Annotated[Q, quantity("Pa*s", "positive")]
+PositiveStress = Annotated[Q, quantity("Pa", "positive")]
+VECTOR = Field(min_length=1, max_length=3)  # one component per space dimension
 
 
 class ConstantViscositySpec(Strict):
     law: Literal["constant"]
-    value: Annotated[Q, quantity("Pa*s")]
+    value: Viscosity
 
 
 class VFTViscositySpec(Strict):
@@ -21,16 +31,16 @@ class VFTViscositySpec(Strict):
 
     law: Literal["vft"]
     A: Dimensionless
-    B: Temperature
+    B: Annotated[Q, quantity("K", "positive")]  # a temperature scale, not a temperature
     T_V: Temperature
-    max_viscosity: Annotated[Q, quantity("Pa*s")] | None = None  # cap for practically solid glass
+    max_viscosity: Viscosity | None = None  # cap for practically solid glass
 
 
 class ExponentialViscositySpec(Strict):
     """η = η₀ exp(−γ (T − T_ref))."""
 
     law: Literal["exponential"]
-    eta0: Annotated[Q, quantity("Pa*s")]
+    eta0: Viscosity
     gamma: Annotated[Q, quantity("1/K")]
     T_ref: Temperature
 
@@ -45,18 +55,19 @@ class Material(Strict):
     """Material data; each model uses what it needs. `regions`: cell regions (all if unset)."""
 
     regions: tuple[str, ...] | None = None
-    conductivity: Annotated[Q, quantity("W/(m*K)")] | None = None
+    conductivity: Annotated[Q, quantity("W/(m*K)", "positive")] | None = None
     conductivity_slope: Annotated[Q, quantity("W/(m*K^2)")] | None = None
     reference_temperature: Temperature | None = None
-    density: Annotated[Q, quantity("kg/m^3")] | None = None
-    specific_heat: Annotated[Q, quantity("J/(kg*K)")] | None = None
-    youngs_modulus: Stress | None = None
-    poisson_ratio: Dimensionless | None = None
+    density: Annotated[Q, quantity("kg/m^3", "positive")] | None = None
+    specific_heat: Annotated[Q, quantity("J/(kg*K)", "positive")] | None = None
+    youngs_modulus: PositiveStress | None = None
+    poisson_ratio: Annotated[Q, quantity("1", "poisson")] | None = None
     thermal_expansion: Annotated[Q, quantity("1/K")] | None = None
-    yield_strength: Stress | None = None
+    yield_strength: PositiveStress | None = None
     viscosity: ViscositySpec | None = None
-    absorption: Annotated[Q, quantity("1/m")] | None = None  # Rosseland mean absorption coefficient
-    refractive_index: Dimensionless | None = None
+    # Rosseland mean absorption coefficient
+    absorption: Annotated[Q, quantity("1/m", "positive")] | None = None
+    refractive_index: Annotated[Q, quantity("1", "index")] | None = None
 
 
 Vector = list[Length | None]
@@ -78,13 +89,13 @@ class HeatFluxBC(_Region):
 
 class ConvectionBC(_Region):
     type: Literal["convection"]
-    h: Annotated[Q, quantity("W/(m^2*K)")]
+    h: Annotated[Q, quantity("W/(m^2*K)", "positive")]
     ambient: Temperature
 
 
 class RadiationBC(_Region):
     type: Literal["radiation"]
-    emissivity: Dimensionless
+    emissivity: Annotated[Q, quantity("1", "fraction")]
     ambient: Temperature
 
 
@@ -94,12 +105,12 @@ class FixedBC(_Region):
 
 class DisplacementBC(_Region):
     type: Literal["displacement"]
-    value: list[Length | None]
+    value: Annotated[list[Length | None], VECTOR]
 
 
 class TractionBC(_Region):
     type: Literal["traction"]
-    value: list[Stress]
+    value: Annotated[list[Stress], VECTOR]
 
 
 class PressureBC(_Region):
@@ -109,7 +120,7 @@ class PressureBC(_Region):
 
 class ForceBC(_Region):
     type: Literal["force"]
-    value: list[Annotated[Q, quantity("N")]]
+    value: Annotated[list[Annotated[Q, quantity("N")]], VECTOR]
 
 
 class NoSlipBC(_Region):
@@ -122,7 +133,7 @@ class FreeSlipBC(_Region):
 
 class VelocityBC(_Region):
     type: Literal["velocity"]
-    value: list[Annotated[Q, quantity("m/s")] | None]
+    value: Annotated[list[Annotated[Q, quantity("m/s")] | None], VECTOR]
 
 
 HEAT_BCS = ("temperature", "heat_flux", "convection", "radiation")
@@ -154,13 +165,13 @@ class HeatSourceLoad(Strict):
 
 class BodyForceLoad(Strict):
     type: Literal["body_force"]
-    value: list[Annotated[Q, quantity("N/m^3")]]
+    value: Annotated[list[Annotated[Q, quantity("N/m^3")]], VECTOR]
     region: str | None = None
 
 
 class GravityLoad(Strict):
     type: Literal["gravity"]
-    acceleration: list[Annotated[Q, quantity("m/s^2")]]
+    acceleration: Annotated[list[Annotated[Q, quantity("m/s^2")]], VECTOR]
 
 
 Load = Annotated[HeatSourceLoad | BodyForceLoad | GravityLoad, Field(discriminator="type")]

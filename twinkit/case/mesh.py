@@ -7,63 +7,64 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     Discriminator,
+    Field,
     PositiveInt,
     Tag,
 )
 
-from twinkit.case.base import Length, Strict
+from twinkit.case.base import Position, PositiveLength, Strict
 
 
 class IntervalMesh(Strict):
     generator: Literal["interval"]
-    length: Length
+    length: PositiveLength
     cells: PositiveInt
 
 
 class RectangleMesh(Strict):
     generator: Literal["rectangle"]
-    length: Length
-    height: Length
+    length: PositiveLength
+    height: PositiveLength
     cells: tuple[PositiveInt, PositiveInt]
     cell_type: Literal["triangle", "quadrilateral"] = "triangle"
 
 
 class BoxMesh(Strict):
     generator: Literal["box"]
-    length: Length
-    width: Length
-    height: Length
+    length: PositiveLength
+    width: PositiveLength
+    height: PositiveLength
     cells: tuple[PositiveInt, PositiveInt, PositiveInt]
     cell_type: Literal["tetrahedron", "hexahedron"] = "tetrahedron"
 
 
 class PlateWithHoleMesh(Strict):
     generator: Literal["plate_with_hole"]
-    width: Length
-    height: Length
-    radius: Length
-    size: Length
-    hole_size: Length | None = None
+    width: PositiveLength
+    height: PositiveLength
+    radius: PositiveLength
+    size: PositiveLength
+    hole_size: PositiveLength | None = None
     order: Literal[1, 2] = 1  # 2: curved (quadratic) cells
 
 
 class QuarterAnnulusMesh(Strict):
     generator: Literal["quarter_annulus"]
-    inner_radius: Length
-    outer_radius: Length
-    size: Length
+    inner_radius: PositiveLength
+    outer_radius: PositiveLength
+    size: PositiveLength
     order: Literal[1, 2] = 1  # 2: curved (quadratic) cells
 
 
 class BracketMesh(Strict):
     generator: Literal["bracket"]
-    thickness: Length
-    fillet_radius: Length
-    hole_diameter: Length
-    size: Length
-    width: Length | None = None
-    base_length: Length | None = None
-    height: Length | None = None
+    thickness: PositiveLength
+    fillet_radius: PositiveLength
+    hole_diameter: PositiveLength
+    size: PositiveLength
+    width: PositiveLength | None = None
+    base_length: PositiveLength | None = None
+    height: PositiveLength | None = None
 
 
 class FurnaceMesh(Strict):
@@ -71,23 +72,23 @@ class FurnaceMesh(Strict):
     zone exists when `boost_position` is given."""
 
     generator: Literal["furnace"]
-    length: Length
-    depth: Length
-    batch_length: Length
-    inlet_height: Length
-    throat_height: Length
-    size: Length
-    boost_position: Length | None = None
-    boost_width: Length | None = None
-    boost_height: Length | None = None
-    boost_elevation: Length | None = None
+    length: PositiveLength
+    depth: PositiveLength
+    batch_length: PositiveLength
+    inlet_height: PositiveLength
+    throat_height: PositiveLength
+    size: PositiveLength
+    boost_position: Position | None = None
+    boost_width: PositiveLength | None = None
+    boost_height: PositiveLength | None = None
+    boost_elevation: Position | None = None
 
 
 class FileMesh(Strict):
     """A gmsh `.geo`/`.msh` file or any meshio format with named regions (path relative to case)."""
 
-    file: str
-    size: Length | None = None
+    file: str = Field(min_length=1, max_length=4096)
+    size: PositiveLength | None = None
 
 
 GENERATOR_REGIONS: dict[str, tuple[str, ...]] = {
@@ -117,7 +118,7 @@ def _mesh_kind(v: Any) -> str | None:
         if "file" in v:
             return "file"
         g = v.get("generator")
-        return g if g in GENERATOR_REGIONS else None
+        return g if isinstance(g, str) and g in GENERATOR_REGIONS else None
     if isinstance(v, BaseModel):
         return getattr(v, "generator", "file")
     return None

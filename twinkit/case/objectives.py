@@ -11,6 +11,7 @@ from __future__ import annotations
 from twinkit.case import units
 from twinkit.case.mesh import GENERATOR_GDIM
 from twinkit.case.spec import CaseSpec
+from twinkit.case.units import clip, clip_names
 
 # SI unit of each QoI kind in 3D; kinds in PER_DEPTH are per unit depth in 2D (W/m) and per unit
 # area in 1D (W/m^2). Kinds not listed are temperatures.
@@ -94,16 +95,20 @@ def optimization_errors(case: CaseSpec) -> list[tuple[str, str]]:
             errors.append(
                 (
                     f"optimization.{key}.output",
-                    f"'{name}' is no QoI, probe or design parameter; defined: "
-                    + (", ".join(known) or "none"),
+                    f"'{clip(name)}' is no QoI, probe or design parameter; defined: "
+                    + (clip_names(known) or "none"),
                 )
             )
-    seen = [o.output for o in spec.objectives]
-    errors += [
-        (f"optimization.objectives[{i}].output", f"'{n}' is an objective twice")
-        for i, n in enumerate(seen)
-        if n in seen[:i]
-    ]
+    seen: set[str] = set()
+    for i, o in enumerate(spec.objectives):
+        if o.output in seen:
+            errors.append(
+                (
+                    f"optimization.objectives[{i}].output",
+                    f"'{clip(o.output)}' is an objective twice",
+                )
+            )
+        seen.add(o.output)
     for i, c in enumerate(spec.constraints):
         if c.output not in known:
             continue
@@ -130,7 +135,10 @@ def _bound_error(text: str | float, allowed: tuple[str, ...]) -> str | None:
     except units.UnitError as e:
         return str(e)
     want = " or ".join(allowed)
-    return f"'{text}' does not have the output's dimension; expected units compatible with {want}"
+    return (
+        f"'{clip(text)}' does not have the output's dimension; expected units compatible with "
+        f"{want}"
+    )
 
 
 def bound_unit(text: str | float, allowed: tuple[str, ...]) -> str:

@@ -12,12 +12,26 @@ from pydantic import (
     model_validator,
 )
 
-from twinkit.case.base import Dimensionless, Length, Q, Strict, Temperature, quantity
+from twinkit.case.base import (
+    Dimensionless,
+    Length,
+    Name,
+    Position,
+    PositiveLength,
+    Q,
+    Strict,
+    Temperature,
+    TemperatureDifference,
+    quantity,
+)
+
+Fraction = Annotated[Q, quantity("1", "fraction")]
+NonnegativeHTC = Annotated[Q, quantity("W/(m^2*K)", "nonnegative")]
 
 
 class ProbeSpec(Strict):
-    point: list[Length]
-    field: str = ""
+    point: Annotated[list[Length], Field(min_length=1, max_length=3)]  # one per mesh dimension
+    field: str = Field("", max_length=64)
 
 
 class SensorSpec(Strict):
@@ -42,14 +56,14 @@ class AlertSpec(Strict):
 
 
 class QoISpec(Strict):
-    type: str
+    type: str = Field(max_length=64)
     region: str | None = None
-    component: int | None = None
+    component: int | None = Field(None, ge=0, le=2)
     threshold: Temperature | None = None  # fraction_below: volume fraction with T < threshold
 
 
 class Outputs(Strict):
-    qoi: dict[str, QoISpec] = {}
+    qoi: dict[Name, QoISpec] = {}
     fields: list[str] | None = None  # None: every field the model produces
     plots: bool = True
     # name (QoI, probe, field, parameter) → the unit people see it in (files stay SI)
@@ -89,19 +103,20 @@ class OptimizationSpec(Strict):
 class RunSpec(Strict):
     """`twinkit run` (the main job): its defaults; the command's options override them."""
 
-    samples: int = Field(32, ge=8)  # training samples of the sweep
-    test: int = Field(8, ge=0)  # held-out samples (0: train holds out a seeded fifth)
-    workers: int = Field(1, ge=1)  # sweep worker processes
-    members: int = Field(5, ge=1)  # ensemble members of the surrogate
-    epochs: int | None = Field(None, ge=1)  # most training epochs (None: the trainer's default)
-    trials: int = Field(100, ge=1)  # optimisation trials on the surrogate
-    refine: int = Field(3, ge=0)  # FE infill rounds while the best design fails verification
-    sensors: str | None = None  # replayed sensor file (CSV/Parquet), relative to the case file
+    samples: int = Field(32, ge=8, le=1_000_000)  # training samples of the sweep
+    test: int = Field(8, ge=0, le=1_000_000)  # held-out samples (0: a seeded fifth of training)
+    workers: int = Field(1, ge=1, le=4096)  # sweep worker processes
+    members: int = Field(5, ge=1, le=100)  # ensemble members of the surrogate
+    epochs: int | None = Field(None, ge=1, le=1_000_000)  # most training epochs (None: default)
+    trials: int = Field(100, ge=1, le=10_000_000)  # optimisation trials on the surrogate
+    refine: int = Field(3, ge=0, le=100)  # FE infill rounds while the best design fails to verify
+    # replayed sensor file (CSV/Parquet), relative to the case file and inside its folder
+    sensors: str | None = Field(None, min_length=1, max_length=4096)
 
 
 class TimeSpec(Strict):
-    end: Annotated[Q, quantity("s")]
-    steps: PositiveInt
+    end: Annotated[Q, quantity("s", "positive")]
+    steps: PositiveInt  # at most solver.limits.max_steps
     initial_temperature: Temperature
     scheme: Literal["bdf2", "crank_nicolson", "backward_euler"] = "bdf2"
 
@@ -113,39 +128,48 @@ class InitialPerturbation(Strict):
     amplitude: Dimensionless
 
 
+class LimitsSpec(Strict):
+    """Upper bounds on the cost of one solve, checked before anything is built; raise them here
+    for a bigger problem."""
+
+    max_cells: int = Field(5_000_000, ge=1)  # estimated from the mesh section
+    max_steps: int = Field(1_000_000, ge=1)  # time steps of a transient run
+
+
 class SolverSpec(Strict):
     degree: Literal[1, 2, 3] = 1  # glass_flow: the temperature's degree, default 2
     linear_solver: Literal["auto", "direct", "iterative"] = "auto"
     rtol: float = Field(1e-10, gt=0, lt=1)
-    max_iterations: PositiveInt = 50
+    max_iterations: int = Field(50, ge=1, le=100_000)
     time: TimeSpec | None = None
     plane: Literal["strain", "stress"] = "strain"
     formulation: Literal["displacement", "mixed"] = "displacement"
     stabilization: Literal["supg", "none"] = "supg"
     initial_temperature: Temperature | None = None
     initial_perturbation: InitialPerturbation | None = None
+    limits: LimitsSpec = LimitsSpec()
 
 
 class FurnaceSpec(Strict):
     """The glass_furnace model's heating, pull and losses (physics.glass_furnace.Furnace)."""
 
     crown_peak_temperature: Temperature
-    hot_spot_position: Length
-    crown_drop: Temperature  # crown temperature falls by this far from the hot spot
-    crown_emissivity: Dimensionless
-    pull_rate: Annotated[Q, quantity("kg/s")]
-    wall_htc: Annotated[Q, quantity("W/(m^2*K)")]
-    tank_width: Length
+    hot_spot_position: Position
+    crown_drop: TemperatureDifference  # crown temperature falls by this far from the hot spot
+    crown_emissivity: Fraction
+    pull_rate: Annotated[Q, quantity("kg/s", "nonnegative")]
+    wall_htc: NonnegativeHTC
+    tank_width: PositiveLength
     inlet_temperature: Temperature
     batch_temperature: Temperature
-    batch_htc: Annotated[Q, quantity("W/(m^2*K)")]
+    batch_htc: NonnegativeHTC
     ambient_temperature: Temperature
     quality_temperature: Temperature  # fraction_below QoIs count melt colder than this
-    boost_power: Annotated[Q, quantity("W")] | None = None
+    boost_power: Annotated[Q, quantity("W", "nonnegative")] | None = None
 
 
 class Nondimensional(Strict):
     """Blankenbach's scaling: ρ₀ = c_p = k = 1, g = −e_y (−e_z in 3D), β = Ra; every other
     quantity is read as the SI magnitude of what is written (1 m → 1, 1 K → 1, 1 Pa*s → 1)."""
 
-    rayleigh: Dimensionless
+    rayleigh: Annotated[Q, quantity("1", "positive")]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from twinkit.case import units
-from twinkit.case.base import CaseError, Parameter, Q, Strict
+from twinkit.case.base import CaseError, Name, Parameter, Q, Strict, check_name
 from twinkit.case.materials import BoundaryCondition, Load, Material
 from twinkit.case.mesh import MeshSpec
 from twinkit.case.sections import (
@@ -26,29 +26,36 @@ from twinkit.case.sections import (
     SensorSpec,
     SolverSpec,
 )
+from twinkit.case.units import clip, clip_names
 
 
 class CaseSpec(Strict):
-    name: str = ""
+    name: str = ""  # the run folder's name (default: the file's stem); checked as a name
     description: str = ""
     model: Literal[
         "heat_conduction", "elasticity", "thermo_elasticity", "glass_flow", "glass_furnace"
     ]
     nondimensional: Nondimensional | None = None  # glass_flow only
     furnace: FurnaceSpec | None = None  # glass_furnace only
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
     mesh: MeshSpec
-    parameters: dict[str, Parameter] = {}
-    materials: dict[str, Material]
+    parameters: dict[Name, Parameter] = {}
+    materials: dict[Name, Material] = Field(min_length=1)
     boundary_conditions: list[BoundaryCondition] = []
     loads: list[Load] = []
-    probes: dict[str, ProbeSpec] = {}
+    probes: dict[Name, ProbeSpec] = {}
     outputs: Outputs = Outputs()
     solver: SolverSpec = SolverSpec()
     optimization: OptimizationSpec | None = None
     sensors: dict[str, SensorSpec] = {}
     alerts: AlertSpec = AlertSpec()
     run: RunSpec = RunSpec()
+    _units: dict[str, str] | None = PrivateAttr(None)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v) if v else v
 
     # ---- convenience --------------------------------------------------------------------------
     def parameter_values(self, overrides: Mapping[str, str] | None = None) -> dict[str, float]:
@@ -57,7 +64,7 @@ class CaseSpec(Strict):
         for name, text in (overrides or {}).items():
             if name not in self.parameters:
                 raise CaseError(
-                    f"--set {name}: no such parameter; defined: {', '.join(self.parameters)}"
+                    f"--set {clip(name)}: no such parameter; defined: {clip_names(self.parameters)}"
                 )
             p = self.parameters[name]
             example = p.value if p.value is not None else p.range[0]  # type: ignore[index]
@@ -80,11 +87,18 @@ class CaseSpec(Strict):
         return values
 
     def parameter_unit(self, name: str) -> str:
-        """SI unit of a parameter, taken from the first key that refers to it."""
-        for _, q in quantities(self):
-            if q.param == name:
-                return q.unit
-        return "1"
+        """SI unit of a parameter, taken from the first key that refers to it (else from its
+        value: the SI unit of what it was written in)."""
+        if self._units is None:  # one walk over the case, not one per parameter
+            found: dict[str, str] = {}
+            for _, q in quantities(self):
+                if q.param is not None:
+                    found.setdefault(q.param, q.unit)
+            self._units = found
+        if name in self._units or name not in self.parameters:
+            return self._units.get(name, "1")
+        p = self.parameters[name]
+        return units.si_unit(p.value if p.value is not None else p.range[0])  # type: ignore[index]
 
     def mesh_parameters(self) -> set[str]:
         """Parameters the geometry depends on (changing them re-meshes)."""

@@ -27,6 +27,7 @@ USER_ERRORS = {
     "twinkit.case.units": "UnitError",
     "twinkit.physics.domain": "MeshError",
     "twinkit.physics.probes": "ProbeError",
+    "twinkit.files": "OutsideFolder",
 }
 
 CaseArg = Annotated[Path, typer.Argument(help="Case file (YAML).", show_default=False)]

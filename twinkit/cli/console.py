@@ -15,18 +15,24 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
+MAX_ROWS = 100  # of the parameter table; a longer one is cut, saying how many it leaves out
+
+
 def case_table(case: Any) -> None:
-    """`twinkit validate`: the case is valid; its parameters as written."""
+    """`twinkit validate`: the case is valid; its parameters as written (the first `MAX_ROWS`)."""
     con = _console()
     con.print(
         f"[green]ok[/green] {case.path}: case '{case.name}', model {case.model}, "
         f"hash {case.loaded.hash}"
     )
-    if case.loaded.case.parameters:
+    n = len(case.loaded.case.parameters)
+    if n:
         t = Table("parameter", "role", "nominal", "range", "unit")
-        for row in case.rows():
+        for row in case.rows(MAX_ROWS):
             t.add_row(*row)
         con.print(t)
+    if n > MAX_ROWS:
+        con.print(f"... and {n - MAX_ROWS} more parameters (the notebook API lists them all)")
 
 
 def result_table(result: Any) -> None:

@@ -50,14 +50,12 @@ class DatasetRefiner:
         write_json(self.infill_path, {"samples": self.infill})
 
     def retrain(self) -> Any:
-        import xarray as xr
-
         from twinkit.surrogates import TrainConfig
         from twinkit.surrogates.data import from_dataset
         from twinkit.surrogates.fit import FitConfig, fit_surrogate
+        from twinkit.sweep.dataset import read_dataset
 
-        with xr.open_dataset(self.dataset) as ds:
-            data = from_dataset(ds, str(self.dataset))
+        data = from_dataset(read_dataset(self.dataset), str(self.dataset))
         data = replace(data, fields={})
         x = [[s["values"][n] for n in data.inputs] for s in self.infill]
         q = [[s["outputs"][n.removeprefix("qoi_")] for n in data.qoi_names] for s in self.infill]

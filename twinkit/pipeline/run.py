@@ -25,10 +25,11 @@ from twinkit.version import __version__
 
 def prepare(case_path: Path, opts: RunOptions) -> Job:
     """Validate the case and resolve the settings (options over the case's `run:` section)."""
-    import yaml
+    from twinkit.case.paths import case_file_path
+    from twinkit.case.reading import read_yaml
 
     loaded = load_case(case_path)
-    raw = yaml.safe_load(loaded.path.read_text())
+    raw = read_yaml(loaded.path)  # as load_case read it
     r = loaded.case.run
 
     def pick(option: int | None, name: str, lowest: int) -> int:
@@ -39,7 +40,7 @@ def prepare(case_path: Path, opts: RunOptions) -> Job:
 
     sensors = opts.sensors
     if sensors is None and r.sensors is not None:
-        sensors = (loaded.path.parent / r.sensors).resolve()
+        sensors = case_file_path(loaded.path, r.sensors, "run.sensors")
         if not sensors.is_file():
             raise CaseError(f"{loaded.path}: run.sensors: '{r.sensors}': no such file ({sensors})")
     elif sensors is not None and not sensors.is_file():

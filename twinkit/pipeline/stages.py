@@ -9,10 +9,10 @@ Every stage calls the command it stands for in-process (`solve_case`, `run_sweep
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from twinkit.files import remove_file, remove_tree
 from twinkit.pipeline.job import Job, Stage, file_hash
 from twinkit.sweep.provenance import code_hash, solver_hash
 
@@ -72,7 +72,7 @@ def _start_afresh_if_other(job: Job, data: Path) -> None:
     state = data / "sweep.json"
     if job.force and data.exists():
         job.log(f"{data}: --force: sampling afresh")
-        shutil.rmtree(data)
+        remove_tree(data, job.out)
     if not state.is_file():
         return
     try:
@@ -87,7 +87,7 @@ def _start_afresh_if_other(job: Job, data: Path) -> None:
     }
     if any(old.get(k) != v for k, v in this.items()) or old.get("doe") != SWEEP_DESIGN:
         job.log(f"{data}: an earlier sweep (other case or solver version, or design): afresh")
-        shutil.rmtree(data)
+        remove_tree(data, job.out)
 
 
 # ---- train -------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def optimize(job: Job) -> tuple[list[str], str]:
     out = job.out / "optimize"
     # a new surrogate or problem: a new study, and infill from an old one is not reused
     for old in [out / "study.db", out / "infill.json", *out.glob("surrogate_*.pt")]:
-        old.unlink(missing_ok=True)
+        remove_file(old, job.out)
     opts = Options(
         trials=job.trials,
         surrogate=job.out / "surrogate.pt",

@@ -91,7 +91,8 @@ def build_mesh(loaded: LoadedCase, values: Mapping[str, float], comm: Any = None
     assert isinstance(m, FileMesh)
     path = loaded.mesh_file()
     assert path is not None
-    return domain.read_file(path, r(m.size) if m.size else None, comm)
+    limit = loaded.case.solver.limits.max_cells
+    return domain.read_file(path, r(m.size) if m.size else None, comm, limit)
 
 
 def furnace_geometry(m: FurnaceMesh, values: Mapping[str, float]):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from twinkit.case import LoadedCase
+import numpy as np
+
+from twinkit.case import CaseError, LoadedCase
+from twinkit.case.checks import vector_errors
 from twinkit.solve.build import build_mesh, build_model
 
 
@@ -28,17 +31,57 @@ class CaseRunner:
         self.model: Any = None
 
     def solve(self, values: Mapping[str, float]):
+        """The model's Result at `values`; not converged when any number it holds is not finite."""
         key = tuple(values[p] for p in sorted(self._geometry))
         if self.model is None or key != self._key:
             self.domain = build_mesh(self.loaded, values, self.comm)
-            self.model = build_model(self.loaded, self.domain, values)
+            self._check_dimensions()
+            try:
+                self.model = build_model(self.loaded, self.domain, values)
+            except ValueError as e:  # what the physics refuses in the case (a QoI, a field ...)
+                if type(e) is not ValueError:
+                    raise
+                raise CaseError(f"{self.loaded.path}: {e}") from None
             self._key = key
             if self.anchored and hasattr(self.model, "set_anchor"):
                 self._anchor(values)
-        return self.model.solve(values)
+        return not_finite_fails(self.model.solve(values))
+
+    def _check_dimensions(self) -> None:
+        """Probe points and vectors with one component per dimension of the mesh (a mesh file's
+        is known only now)."""
+        gdim = self.domain.gdim
+        bad = [
+            f"probes.{n}.point: has {len(p.point)} coordinates; the mesh is {gdim}D"
+            for n, p in self.loaded.case.probes.items()
+            if len(p.point) != gdim
+        ]
+        bad += [f"{key}: {msg}" for key, msg in vector_errors(self.loaded.case, gdim)]
+        if bad:
+            raise CaseError(f"{self.loaded.path}: " + f"\n{self.loaded.path}: ".join(bad))
 
     def _anchor(self, values: Mapping[str, float]) -> None:
         """Solve at the case's nominal values (on this geometry) and start later solves there."""
         nominal = self.loaded.case.parameter_values() | {k: values[k] for k in self._geometry}
         if self.model.solve(nominal).solver.converged:
             self.model.set_anchor()
+
+
+def not_finite_fails(result: Any) -> Any:
+    """`result`, marked as not converged when a QoI, a probe or a field holds NaN or infinity
+    (a solver can end its iterations on numbers that mean nothing)."""
+    s = result.solver
+    if not s.converged:
+        return result
+    bad = [n for n, v in {**result.qoi, **result.sensors}.items() if not np.isfinite(v)]
+    for name, u in result.fields.items():
+        x = getattr(getattr(u, "x", None), "array", None)
+        if x is not None and not np.isfinite(x).all():
+            bad.append(name)
+    spaces = [u.function_space for u in result.fields.values() if hasattr(u, "function_space")]
+    if spaces and spaces[0].mesh.comm.size > 1:  # every rank says the same
+        bad = sorted(set().union(*spaces[0].mesh.comm.allgather(bad)))
+    if bad:
+        s.converged = False
+        s.message = f"the solution is not finite (NaN or infinity in {', '.join(bad[:8])})"
+    return result

@@ -84,7 +84,7 @@ def run_adaptive(
     state = resume_or_start(out, loaded, opts, adaptive)
     (out / "samples").mkdir(exist_ok=True)
     remove_temporaries(out, (".dataset.nc.", ".sweep.json.", ".summary.json."))
-    remove_temporaries(out / "samples", (".",))
+    remove_temporaries(out / "samples", (".",), out)
     n, n_test = opts.samples, opts.test_samples
     test_points = np.array(state["test_points"], dtype=float).reshape(n_test, -1)
     inputs = tuple(state["inputs"])

@@ -1,7 +1,8 @@
 """The dataset contract (DESIGN.md): a sweep's samples as one xarray Dataset in `dataset.nc`.
 
 `assemble` builds it from the durable sample files of `twinkit.sweep.store`; `write_dataset`
-saves it atomically (NetCDF, engine h5netcdf); any reader opens it with `xarray.open_dataset`.
+saves it atomically (NetCDF, engine h5netcdf); any reader opens it with `xarray.open_dataset`,
+twinkit with `read_dataset`, which first refuses a file that points at other files.
 Failed samples keep their inputs, status and message; their outputs are NaN.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from twinkit.case import LoadedCase
+from twinkit.case import CaseError, LoadedCase
 from twinkit.files import atomic_write
 from twinkit.sweep.design import Design
 from twinkit.sweep.provenance import solver_hash
@@ -154,3 +155,24 @@ def contract_problems(ds: Any) -> list[str]:
         if v in ds and ds[v].attrs.get("kind") != "input":
             problems.append(f"input '{v}' lacks attrs kind='input'")
     return problems
+
+
+def read_dataset(path: Path) -> Any:
+    """The dataset in `path`, loaded into memory; CaseError if it is not a readable NetCDF file
+    or points at other files (whose bytes it would read as its own)."""
+    import xarray as xr
+
+    from twinkit.physics.linked_files import references
+
+    try:
+        refs = references(path)  # HDF5 (NetCDF4) external links, external storage, virtual data
+    except OSError as e:
+        raise CaseError(f"{path}: not a readable dataset ({e})") from None
+    if refs:
+        shown = "; ".join(refs[:3]) + (f"; and {len(refs) - 3} more" if len(refs) > 3 else "")
+        raise CaseError(f"{path}: refused: it points at other files ({shown})")
+    try:
+        with xr.open_dataset(path) as ds:  # the sampler writes h5netcdf; any NetCDF reads
+            return ds.load()
+    except (OSError, ValueError) as e:
+        raise CaseError(f"{path}: not a readable dataset ({e})") from None

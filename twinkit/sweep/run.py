@@ -69,7 +69,7 @@ def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str
     design = _resume_or_start(out, loaded, design)
     (out / "samples").mkdir(exist_ok=True)
     remove_temporaries(out, (".dataset.nc.", ".sweep.json.", ".summary.json."))
-    remove_temporaries(out / "samples", (".",))
+    remove_temporaries(out / "samples", (".",), out)
     total = design.n_train + design.n_test
     done = set(finished_samples(out, total))
     pending = [i for i in range(total) if i not in done]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from twinkit.files import atomic_write
+from twinkit.files import atomic_write, remove_file
 
 OK, FAILED = "ok", "failed"
 
@@ -56,11 +56,12 @@ def _savez(arrays: dict[str, Any]) -> Callable[[Path], None]:
     return write
 
 
-def remove_temporaries(folder: Path, prefixes: tuple[str, ...]) -> None:
-    """Delete `prefix*.tmp` files: leftovers of writes that a killed sweep never finished."""
+def remove_temporaries(folder: Path, prefixes: tuple[str, ...], owner: Path | None = None) -> None:
+    """Delete `prefix*.tmp` files: leftovers of writes that a killed sweep never finished; only
+    inside `owner` (default `folder`), the sweep's folder."""
     for prefix in prefixes:
         for p in folder.glob(f"{prefix}*.tmp"):
-            p.unlink(missing_ok=True)
+            remove_file(p, owner or folder)
 
 
 def sample_path(folder: Path, index: int) -> Path:
@@ -130,7 +131,7 @@ def finished_samples(folder: Path, total: int) -> Iterator[int]:
                 continue
         except Exception:  # noqa: BLE001 - an unreadable file is simply computed again
             pass
-        p.unlink(missing_ok=True)
+        remove_file(p, folder)
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
