@@ -1,0 +1,103 @@
+"""A gmsh `.geo` is a program: twinkit refuses the commands that act outside the mesh before gmsh
+reads the file (issue 15), and still reads the scripts a mesh needs."""
+
+from pathlib import Path
+
+import pytest
+
+from twinkit.physics.domain import MeshError, read_file, region_names
+from twinkit.physics.geo_script import ScriptError, check_script
+
+MESHES = Path(__file__).parents[2] / "meshes"
+SQUARE = """\
+Point(1) = {0, 0, 0, 0.5}; Point(2) = {1, 0, 0, 0.5};
+Point(3) = {1, 1, 0, 0.5}; Point(4) = {0, 1, 0, 0.5};
+Line(1) = {1, 2}; Line(2) = {2, 3}; Line(3) = {3, 4}; Line(4) = {4, 1};
+Curve Loop(1) = {1, 2, 3, 4}; Plane Surface(1) = {1};
+Physical Curve("hot") = {4}; Physical Curve("cold") = {2}; Physical Surface("plate") = {1};
+"""
+
+# (script line, what the message says); {out} is a file the command would write or read
+REFUSED = [
+    ('SystemCall "touch {out}";', "'SystemCall' runs a program"),
+    ('systemcall "touch {out}";', "runs a program"),  # gmsh is case-sensitive; we are stricter
+    ('System "touch {out}";', "runs a program"),
+    ('NonBlockingSystemCall "touch {out}";', "runs a program"),
+    ('OnelabRun("x", "touch {out}");', "runs a program"),
+    ('Save "{out}";', "writes a file"),
+    ('Print "{out}";', "writes a file"),
+    ('Save View[0] "{out}";', "writes a file"),
+    ('Printf("%g", 1) > "{out}";', "Printf ... > file"),
+    ('Printf("%g", 1) >> "{out}";', "Printf ... > file"),
+    ('CreateDir "{out}";', "creates a folder"),
+    ("Plugin(Integrate).Run;", "runs a plugin"),
+    ("Exit;", "ends the process"),
+    ("Sleep 1e9;", "stalls the process"),
+    ('x = GetValue("?", 1);', "waits for input"),
+    ('s = GetEnv("HOME");', "reads the environment"),
+    ("General.SaveOptions = 1;", "sets an option outside Mesh.* and Geometry.*"),
+    ('Solver.Executable0 = "/bin/sh";', "sets an option outside"),
+    ('Include "/etc/hosts";', "outside"),
+    ('Include "../outside.geo";', "outside"),
+    ('Merge "../outside.msh";', "outside"),
+    ('v() = ShapeFromFile("/etc/hosts");', "outside"),
+    ('Include StrCat("/etc", "/hosts");', "not a literal path"),
+    ('Macro M\n  SystemCall "touch {out}";\nReturn\nCall M;', "runs a program"),
+]
+
+
+def _script(folder: Path, line: str) -> Path:
+    path = folder / "mesh" / "evil.geo"
+    path.parent.mkdir(exist_ok=True)
+    out = folder / "written-by-gmsh"
+    path.write_text(line.format(out=out) + "\n" + SQUARE)
+    return path
+
+
+@pytest.mark.parametrize("line, why", REFUSED, ids=[r[0][:30] for r in REFUSED])
+def test_dangerous_commands_are_refused(tmp_path, line, why):
+    path = _script(tmp_path, line)
+    with pytest.raises(ScriptError, match=r", line [12]: ") as e:
+        check_script(path)
+    assert why in str(e.value) and str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("reader", [region_names, read_file])
+def test_validate_and_solve_refuse_before_gmsh_runs(tmp_path, reader):
+    """What `validate` (region_names) and `solve` (read_file) call: the command never runs."""
+    path = _script(tmp_path, 'SystemCall "touch {out}";')
+    with pytest.raises(MeshError, match="'SystemCall' runs a program"):
+        reader(path)
+    assert not (tmp_path / "written-by-gmsh").exists()
+
+
+def test_included_scripts_are_checked_too(tmp_path):
+    (tmp_path / "part.geo").write_text(f'SystemCall "touch {tmp_path / "x"}";\n')
+    main = tmp_path / "main.geo"
+    main.write_text('Include "part.geo";\n' + SQUARE)
+    with pytest.raises(ScriptError, match=r"part\.geo, line 1: 'SystemCall'"):
+        check_script(main)
+    (tmp_path / "part.geo").write_text("lc = 0.5;\n")
+    check_script(main)  # an include inside the folder, holding geometry only, is fine
+    assert region_names(main) == {"hot": 1, "cold": 1, "plate": 2}
+
+
+def test_comments_and_strings_are_not_commands(tmp_path):
+    path = tmp_path / "ok.geo"
+    path.write_text(
+        '// SystemCall "rm -rf /";\n/* Exit; Save "x"; */\nPrintf("Save Exit System");\n'
+        "Mesh.CharacteristicLengthMax = 0.5;\nGeometry.Tolerance = 1e-8;\n" + SQUARE
+    )
+    check_script(path)
+    assert region_names(path) == {"hot": 1, "cold": 1, "plate": 2}
+
+
+def test_shipped_geometry_passes():
+    check_script(MESHES / "heatsink.geo")
+
+
+def test_mesh_size_beyond_the_cell_limit_is_refused_before_meshing(tmp_path):
+    path = tmp_path / "square.geo"
+    path.write_text(SQUARE)
+    with pytest.raises(MeshError, match=r"about 2\.3e\+12 cells.*max_cells"):
+        read_file(path, size=1e-6, max_cells=5e6)

@@ -1,0 +1,423 @@
+"""Hostile and careless input (issue 15): a case bundle, a dataset and a storage URL are untrusted.
+
+Nothing they hold runs or escapes its folder; reading them costs bounded time and memory;
+physical nonsense is refused at the door with the key, the value and what was expected; a solve
+that produced no finite numbers says so. The last test mutates the shipped cases at random
+(hypothesis) and holds `validate` to exit code 0 or 2, one message, no traceback, bounded time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+SQUARE_MESH = "  file: square.geo\n"
+GENERATOR = "  generator: rectangle\n  length: 0.6 m\n  height: 1.0 m\n  cells: [6, 10]\n"
+
+
+def _refused(r, *fragments: str) -> str:
+    """Exit code 2, one message on stderr, no traceback; every fragment in it."""
+    assert r.returncode == 2, r.output
+    assert "Traceback" not in r.output
+    msg = r.stderr
+    for f in fragments:
+        assert f in msg, f"{f!r} not in:\n{msg}"
+    return msg
+
+
+# ---- nothing runs, nothing escapes ----------------------------------------------------------
+def test_validate_does_not_run_a_geo_scripts_commands(tmp_path, base_case, cli):
+    """`SystemCall` in a mesh script ran as the user during `validate`, which printed ok."""
+    out = tmp_path / "written-by-gmsh"
+    geo = (ROOT / "meshes" / "heatsink.geo").read_text()
+    (tmp_path / "evil.geo").write_text(f'SystemCall "touch {out}";\n{geo}')
+    case = base_case.replace(GENERATOR, "  file: evil.geo\n").replace("plate:", "copper:")
+    case = case.split("boundary_conditions:")[0] + "boundary_conditions: []\nprobes: {}\n"
+    (tmp_path / "case.yaml").write_text(case)
+    r = cli("validate", tmp_path / "case.yaml")
+    _refused(r, "mesh.file", "evil.geo, line 1: 'SystemCall' runs a program")
+    assert not out.exists()
+
+
+def _square_case(file: str) -> str:
+    """A valid case on the mesh of `square.geo` (regions hot, cold, plate) read from `file`."""
+    return (
+        f"name: square\nmodel: heat_conduction\nmesh: {{file: '{file}'}}\n"
+        "materials: {plate: {conductivity: 1 W/(m*K)}}\n"
+        "boundary_conditions: [{type: temperature, region: hot, value: 300 K}]\n"
+    )
+
+
+@pytest.mark.parametrize("where", ["absolute", "dotdot", "symlink"])
+def test_mesh_file_stays_in_the_case_folder(tmp_path, square_geo, cli, where):
+    """A readable mesh outside the case's folder is refused, naming the key and the value."""
+    case_dir = tmp_path / "project" / "cases"
+    case_dir.mkdir(parents=True)
+    value = {"absolute": str(square_geo), "dotdot": "../../square.geo", "symlink": "link.geo"}
+    (case_dir / "link.geo").symlink_to(square_geo)
+    path = case_dir / "case.yaml"
+    path.write_text(_square_case(value[where]))
+    why = "not an absolute one" if where == "absolute" else "outside the case file's folder"
+    _refused(cli("validate", path), f"mesh.file: '{value[where]}'", why)
+    path.write_text(_square_case("square.geo"))  # the same mesh inside the folder is fine
+    shutil.copy(square_geo, case_dir / "square.geo")
+    assert cli("validate", path).returncode == 0
+
+
+def test_meshes_folder_beside_the_case_folder_is_allowed(tmp_path, square_geo, cli):
+    """The project layout of cases/heatsink.yaml (`file: ../meshes/heatsink.geo`) stays valid."""
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "meshes").mkdir()
+    shutil.copy(square_geo, tmp_path / "meshes" / "square.geo")
+    (tmp_path / "cases" / "case.yaml").write_text(_square_case("../meshes/square.geo"))
+    assert cli("validate", tmp_path / "cases" / "case.yaml").returncode == 0
+    assert cli("validate", ROOT / "cases" / "heatsink.yaml").returncode == 0
+
+
+HOSTILE_NAMES = ["..", ".", "a/b", "/abs/dir", "../../x", "a\\0b", ".hidden", "x" * 65, "a b"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+def test_case_name_is_a_name(tmp_path, base_case, cli, name):
+    path = tmp_path / "case.yaml"
+    path.write_text(base_case.replace("name: small", f'name: "{name}"'))
+    _refused(cli("validate", path), "name:", "is not a valid name", "letters, digits")
+
+
+def test_file_stem_standing_in_for_a_name_is_checked(tmp_path, base_case, cli):
+    path = tmp_path / "my case.yaml"
+    path.write_text(base_case.replace("name: small\n", ""))
+    _refused(cli("validate", path), "name:", "'my case' is not one", "give name:")
+
+
+def test_run_force_deletes_nothing_outside_runs(tmp_path, base_case, cli, monkeypatch):
+    """`name: ../victim` made `twinkit run --force` delete `victim/data` outside runs/."""
+    keep = tmp_path / "victim" / "data" / "keep.txt"
+    keep.parent.mkdir(parents=True)
+    keep.write_text("mine")
+    (tmp_path / "case.yaml").write_text(base_case.replace("name: small", "name: ../victim"))
+    monkeypatch.chdir(tmp_path)
+    r = cli("run", "case.yaml", "--force", "--samples", "8", "--test", "1")
+    assert keep.is_file() and keep.read_text() == "mine"
+    _refused(r, "name:", "is not a valid name")
+
+
+def test_deletion_refuses_paths_outside_the_owned_folder(tmp_path):
+    from twinkit.files import OutsideFolder, remove_file, remove_tree
+
+    run, other = tmp_path / "run", tmp_path / "other"
+    (other / "data").mkdir(parents=True)
+    (other / "data" / "keep.txt").write_text("mine")
+    run.mkdir()
+    (run / "data").symlink_to(other / "data")
+    (run / "samples").symlink_to(other / "data")
+    with pytest.raises(OutsideFolder, match="symbolic link"):
+        remove_tree(run / "data", run)
+    with pytest.raises(OutsideFolder, match="not inside"):
+        remove_tree(other / "data", run)
+    with pytest.raises(OutsideFolder, match="not inside"):
+        remove_file(run / "samples" / "keep.txt", run)  # through a link that leads out
+    assert (other / "data" / "keep.txt").read_text() == "mine"
+    (run / "data").unlink()
+    (run / "data").mkdir()
+    remove_tree(run / "data", run)  # its own folder: deleted
+    assert not (run / "data").exists()
+
+
+def _netcdf_pointing_out(path: Path, how: str) -> Path:
+    """An HDF5/NetCDF file whose `qoi_T` lives in another file (the attacker's choice)."""
+    h5py = pytest.importorskip("h5py")
+    secret = path.parent / "secret.bin"
+    secret.write_bytes(b"\x00\x00\x00\x00\x00\x00\xf0\x3f" * 4)  # four doubles 1.0
+    with h5py.File(path, "w") as f:
+        f.attrs["case"] = "small"
+        if how == "external storage":
+            f.create_dataset("qoi_T", shape=(4,), dtype="<f8", external=[(str(secret), 0, 32)])
+        elif how == "external link":
+            with h5py.File(path.parent / "other.h5", "w") as g:
+                g["qoi_T"] = [1.0, 2.0, 3.0, 4.0]
+            f["qoi_T"] = h5py.ExternalLink(str(path.parent / "other.h5"), "/qoi_T")
+        else:
+            with h5py.File(path.parent / "other.h5", "w") as g:
+                g["x"] = [1.0, 2.0, 3.0, 4.0]
+            layout = h5py.VirtualLayout(shape=(4,), dtype="<f8")
+            layout[:] = h5py.VirtualSource(str(path.parent / "other.h5"), "x", shape=(4,))
+            f.create_virtual_dataset("qoi_T", layout)
+    return path
+
+
+@pytest.mark.parametrize("how", ["external storage", "external link", "virtual dataset"])
+def test_dataset_pointing_at_other_files_is_refused(tmp_path, how):
+    """A crafted dataset.nc read another file's bytes into a QoI for `train`."""
+    from twinkit.case import CaseError
+    from twinkit.training import _read_dataset
+
+    path = _netcdf_pointing_out(tmp_path / "dataset.nc", how)
+    with pytest.raises(CaseError, match="points at other files"):
+        _read_dataset(path, "small")
+
+
+URLS = [
+    "postgresql+nosuchdriver://alice@db.example/twin?password=s3cr3t-pw",
+    "alice:s3cr3t-pw@db.example/twin",
+    "postgresql+nosuchdriver://alice:s3cr3t-pw@db.example:5432/twin",
+    "postgresql+nosuchdriver://alice:p@ss:s3cr3t-pw@db.example/twin",
+    "postgresql+nosuchdriver://db.example/twin?sslmode=require&sslpassword=s3cr3t-pw",
+    "host=db.example user=alice password=s3cr3t-pw dbname=twin",
+]
+
+
+@pytest.mark.parametrize("url", URLS, ids=range(len(URLS)))
+def test_storage_passwords_are_never_printed(url):
+    from twinkit.case import CaseError
+    from twinkit.optimization.study import open_study, redact
+
+    assert "s3cr3t-pw" not in redact(url) and "***" in redact(url)
+    problem = SimpleNamespace(goals=SimpleNamespace(directions=["minimize"]))
+    with pytest.raises(CaseError) as e:
+        open_study(problem, url, "study", "tpe", 0, "surrogate")  # type: ignore[arg-type]
+    assert "cannot open" in str(e.value) and "s3cr3t" not in str(e.value)
+
+
+# ---- bounded cost ---------------------------------------------------------------------------
+def _alias_bomb() -> str:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for k in range(1, 9):
+        prev, this = chr(ord("a") + k - 1), chr(ord("a") + k)
+        lines.append(f"{this}: &{this} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _many_parameters(n: int) -> str:
+    """`n` parameters, every one referred to (the parameter table looked each up in all)."""
+    head = (
+        "name: many\nmodel: heat_conduction\n"
+        "mesh: {generator: rectangle, length: 1 m, height: 1 m, cells: [4, 4]}\n"
+        "materials: {plate: {conductivity: 1 W/(m*K)}}\n"
+        "boundary_conditions: [{type: temperature, region: left, value: 300 K}]\nparameters:\n"
+    )
+    params = "".join(
+        f"  x{i}: {{value: {0.1 + i * 1e-5:.6f} m, range: [0 m, 1 m], role: design}}\n"
+        for i in range(n)
+    )
+    probes = "".join(f"  p{i}: {{point: [$x{2 * i}, $x{2 * i + 1}]}}\n" for i in range(n // 2))
+    return head + params + "probes:\n" + probes
+
+
+def _distinct_units(n: int) -> str:
+    """`n` probes, each point written in its own spelling of metres (no cache helps)."""
+
+    def metres(i: int) -> str:
+        return "m" + "".join("*s/s" if i >> bit & 1 else "*K/K" for bit in range(12))
+
+    points = "".join(f"  p{i}: {{point: [{i % 10} {metres(i)}, 1 m]}}\n" for i in range(n))
+    return _many_parameters(0).replace("parameters:\n", "") + points
+
+
+def _cost_inputs(base_case: str) -> dict[str, str]:
+    return {
+        "alias bomb (528 bytes)": _alias_bomb(),
+        "alias bomb beside a case": base_case + _alias_bomb(),
+        "small alias bomb in a value": base_case
+        + _alias_bomb().split("d:")[0]
+        + "description: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+        "exponent tower": base_case.replace("100 degC", "100 K**9**9**9"),
+        "nested exponent": base_case.replace("100 degC", "100 ((K**9)**9)**9"),
+        "40 kB unit": base_case.replace("100 degC", "100 " + "K*" * 20_000 + "K"),
+        "60 kB unit": base_case.replace("100 degC", "1 " + "m*" * 30_000 + "m"),
+        "1 MB of nesting": "a: " + "[" * 499_990 + "]" * 499_990 + "\n",
+        "1 MB scalar": base_case + "description: '" + "x" * 999_000 + "'\n",
+        "1 MB key": base_case + "x" * 999_000 + ": 1\n",
+        "1 MB flow list": "a: [" + ",".join(["1"] * 499_990) + "]\n",
+        "490 kB, 20000 parameters": _many_parameters(20_000)[:490_000],
+        "1400 referred parameters": _many_parameters(1_400),
+        "2500 different units": _distinct_units(2_500),
+        "190 different units": _distinct_units(190),
+        "just over 1 MB": base_case + "#" * 1_000_001 + "\n",
+        "steps 1e12": base_case + "solver: {time: {end: 1 s, steps: 1000000000000, "
+        "initial_temperature: 300 K}}\n",
+        "size 1e-9 m": base_case.replace(
+            GENERATOR,
+            "  generator: quarter_annulus\n  inner_radius:"
+            " 1 m\n  outer_radius: 2 m\n  size: 1e-9 m\n",
+        ),  # fmt: skip
+    }
+
+
+VALIDATE_ALL = """
+import json, resource, sys, time
+from typer.testing import CliRunner
+from twinkit.cli import app
+runner, out = CliRunner(), {}
+runner.invoke(app, ["validate", sys.argv[1]])  # warm up: imports, the unit registry
+for path in sys.argv[2:]:
+    t = time.perf_counter()
+    r = runner.invoke(app, ["validate", path])
+    out[path] = [time.perf_counter() - t, r.exit_code, r.output[-300:]]
+out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def test_any_input_up_to_1_mb_is_answered_within_2_s_and_500_mb(tmp_path, base_case):
+    """Alias bombs, exponent towers, long units, deep nesting, huge files and huge parameter
+    tables: each refused or accepted by `validate` within 2 s; the process stays under 500 MB.
+    (On the code before issue 15 the exponent tower hung and the alias bomb grew without bound.)
+    """
+    paths = {}
+    for i, (name, text) in enumerate(_cost_inputs(base_case).items()):
+        paths[name] = tmp_path / f"{i}.yaml"
+        paths[name].write_text(text)
+    (tmp_path / "ok.yaml").write_text(base_case)
+    args = [sys.executable, "-c", VALIDATE_ALL, tmp_path / "ok.yaml", *paths.values()]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    for name, path in paths.items():
+        seconds, code, tail = out[str(path)]
+        assert code in (0, 2) and "Traceback" not in tail, (name, tail)
+        assert seconds < 2.0, f"{name}: {seconds:.2f} s"
+    assert out["rss_mb"] < 500
+    for name in ("1400 referred parameters", "190 different units", "1 MB scalar"):
+        assert out[str(paths[name])][1] == 0, name  # big, and valid
+    for name in ("exponent tower", "alias bomb (528 bytes)", "steps 1e12", "size 1e-9 m"):
+        assert out[str(paths[name])][1] == 2, name
+
+
+TRANSIENT = "    density: 1 kg/m^3\n    specific_heat: 1 J/(kg*K)\n"
+STEPS = "solver: {time: {end: 1 s, steps: 2000000, initial_temperature: 300 K}"
+BOX = "  generator: box\n  length: 1 m\n  width: 1 m\n  height: 1 m\n  cells: [200, 200, 200]\n"
+
+
+@pytest.mark.parametrize(
+    "kind, limits, refused",
+    [("steps", "", True), ("steps", ", limits: {max_steps: 3000000}", False),
+     ("cells", "", True), ("cells", ", limits: {max_cells: 50000000}", False)],
+)  # fmt: skip
+def test_solver_limits_can_be_raised_explicitly(base_case, write_case, cli, kind, limits, refused):
+    """`steps: 1e12` or `mesh.size: 1e-9 m` passed validate, then hung or exhausted memory."""
+    case = base_case
+    if kind == "steps":
+        case = case.replace("52 W/(m*K)\n", "52 W/(m*K)\n" + TRANSIENT) + STEPS + limits + "}\n"
+    else:
+        case = case.replace(GENERATOR, BOX).replace("[0.6 m, 0.2 m]", "[0.6 m, 0.2 m, 0 m]")
+        case += "solver: {degree: 1" + limits + "}\n"
+    r = cli("validate", write_case(case))
+    if refused:
+        key = "solver.time.steps" if kind == "steps" else "mesh.cells"
+        _refused(r, key, f"solver.limits.max_{kind}", "raise that limit")
+    else:
+        assert r.returncode == 0, r.output
+
+
+# ---- physical sanity at the door ------------------------------------------------------------
+RADIATION = (
+    "{type: convection, region: top, h: 750 W/(m^2*K), ambient: 0 degC}",
+    "{type: radiation, region: top, emissivity: E, ambient: 0 degC}",
+)
+DENSE = ("52 W/(m*K)\n", "52 W/(m*K)\n    density: 1 kg/m^3\n    specific_heat: 1 J/(kg*K)\n")
+NONSENSE = [
+    # (id, edits old → new of the base case, fragments of the message: key, value, expectation)
+    ("nan", [("100 degC", "nan K")], ("boundary_conditions[0].value", "nan K", "not a finite")),
+    ("yaml-nan", [(RADIATION[0], RADIATION[1].replace("E", ".nan"))],
+     ("boundary_conditions[2].emissivity", "not a finite number")),
+    ("inf", [("100 degC", "1e999 K")], ("boundary_conditions[0].value", "1e999 K", "finite")),
+    ("yaml-inf", [("probes:", "alerts: {residual: .inf}\nprobes:")],
+     ("alerts.residual", "finite")),
+    ("negative-k", [("52 W/(m*K)", "-52 W/(m*K)")], ("conductivity", "-52", "positive")),
+    ("zero-k", [("52 W/(m*K)", "0 W/(m*K)")], ("materials.plate.conductivity", "positive")),
+    ("zero-length", [("0.6 m\n", "0 m\n")], ("mesh.length", "0 m", "positive")),
+    ("negative-height", [("1.0 m\n", "-1 m\n")], ("mesh.height", "-1 m", "positive")),
+    ("negative-h", [("right, h: 750 W/(m^2*K)", "right, h: -5 W/(m^2*K)")],
+     ("boundary_conditions[1].h", "-5 W/(m^2*K)", "positive")),
+    ("below-0K", [("100 degC", "-300 degC")], ("value", "-300 degC", "absolute zero")),
+    ("probe-empty", [("[0.6 m, 0.2 m]", "[]")], ("probes.T_A.point", "at least 1")),
+    ("probe-1D", [("[0.6 m, 0.2 m]", "[0.6 m]")], ("probes.T_A.point", "1 coordinates", "2D")),
+    ("probe-4D", [("[0.6 m, 0.2 m]", "[0.6 m, 0.2 m, 0 m, 0 m]")], ("point", "at most 3")),
+    ("no-materials", [("  plate:\n    conductivity: 52 W/(m*K)\n", "  {}\n")],
+     ("materials", "expected one or more")),
+    ("emissivity", [(RADIATION[0], RADIATION[1].replace("E", "1.5"))],
+     ("emissivity", "between 0 and 1")),
+    ("negative-end", [DENSE, ("probes:", "solver: {time: {end: -1 s, steps: 10, "
+                              "initial_temperature: 300 K}}\nprobes:")],
+     ("solver.time.end", "-1 s", "positive")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "edits, fragments", [n[1:] for n in NONSENSE], ids=[n[0] for n in NONSENSE]
+)
+def test_physical_nonsense_is_refused_with_key_value_and_expectation(
+    base_case, write_case, cli, edits, fragments
+):
+    case = base_case
+    for old, new in edits:
+        assert case.count(old) == 1, old
+        case = case.replace(old, new)
+    _refused(cli("validate", write_case(case)), *fragments)
+
+
+def test_a_parameter_range_must_respect_the_rule_of_the_key_using_it(base_case, write_case, cli):
+    case = base_case.replace("52 W/(m*K)", "$k") + (
+        "parameters:\n  k: {value: 5 W/(m*K), range: [-1 W/(m*K), 10 W/(m*K)], role: design}\n"
+    )
+    _refused(cli("validate", write_case(case)), "conductivity", "'$k'", "-1", "positive")
+
+
+def test_a_solve_without_finite_numbers_is_not_converged(base_case, write_case, monkeypatch):
+    """NaN or infinity in a QoI, a probe or a field: `converged: false`, with a message."""
+    import numpy as np
+
+    from twinkit.case import load_case
+    from twinkit.physics.result import Result, SolverStatus
+    from twinkit.solve import runner
+
+    field = SimpleNamespace(x=SimpleNamespace(array=np.array([1.0, 2.0])))
+    model = SimpleNamespace(solve=lambda values: Result(
+        {"temperature": field}, {"T_max": 300.0}, {"T_A": 5.7e145}, {}, SolverStatus(True, 3, 0.1)
+    ))  # fmt: skip
+    monkeypatch.setattr(runner, "build_mesh", lambda *a: SimpleNamespace(gdim=2))
+    monkeypatch.setattr(runner, "build_model", lambda *a: model)
+    result = runner.CaseRunner(load_case(write_case(base_case))).solve({})
+    assert result.solver.converged  # 5.7e145 is finite (the schema refuses what led to it)
+    field.x.array[1] = np.nan
+    result = runner.CaseRunner(load_case(write_case(base_case))).solve({})
+    assert not result.solver.converged
+    assert "not finite" in result.solver.message and "temperature" in result.solver.message
+
+
+def test_probe_points_must_match_a_mesh_files_dimension(tmp_path, square_geo, cli):
+    """A 1D point on a 2D mesh was evaluated at (x, 0); ragged points crashed with ValueError."""
+    path = tmp_path / "case.yaml"
+    path.write_text(
+        "model: heat_conduction\nmesh: {file: square.geo}\n"
+        "materials: {m: {conductivity: 1 W/(m*K)}}\n"
+        "boundary_conditions: [{type: temperature, region: hot, value: 300 K}]\n"
+        "probes: {a: {point: [0.5 m, 0.5 m]}, b: {point: [0.5 m]}}\n"
+    )
+    r = cli("solve", path, "--out", tmp_path / "out", "--no-plots")
+    _refused(r, "probes.b.point: has 1 coordinates; the mesh is 2D")
+
+
+# ---- fuzzing: mutants of the shipped cases ------------------------------------------------
+@pytest.mark.slow
+def test_fuzzed_shipped_cases_give_exit_0_or_2_quickly(tmp_path):
+    """1000 mutants of the shipped cases (keys deleted, values swapped for hostile ones: NaN, -1,
+    huge strings, exponent towers, ../ paths, nested lists, wrong types, alias bombs; gmsh
+    commands in the mesh script): `validate` exits 0 or 2, prints no traceback, answers within
+    2 s, runs nothing and writes nothing outside its temporary folder."""
+    from fuzz_cases import run_fuzz
+
+    stats = run_fuzz(tmp_path, examples=1000)
+    assert stats["examples"] >= 1000, stats
+    assert set(stats["codes"]) <= {0, 2}, stats
+    assert stats["codes"].get(0, 0) > 50 and stats["codes"].get(2, 0) > 300, stats
+    assert stats["max_seconds"] < 2.0, stats
+    assert stats["written"] == [], stats
