@@ -16,19 +16,13 @@ from typing import Any
 import numpy as np
 
 from twinkit.case import CaseError, LoadedCase
+from twinkit.case.checks import FIELD_UNITS
 from twinkit.files import atomic_write
 from twinkit.sweep.design import Design
 from twinkit.sweep.provenance import solver_hash
 from twinkit.sweep.store import OK, SampleRecord, read_mesh, read_sample, sample_path
 from twinkit.version import __version__
 
-FIELD_UNITS = {
-    "temperature": "K",
-    "displacement": "m",
-    "von_mises": "Pa",
-    "velocity": "m/s",
-    "pressure": "Pa",
-}
 REQUIRED_ATTRS = (
     *("case", "case_hash", "twinkit_version", "mesh_hash", "seed", "created", "doe"),
     *("inputs", "qois", "fields", "solver_options"),
