@@ -76,7 +76,7 @@ class FurnaceGeometry:
 
 
 def soda_lime_melt(absorption: Scalar = 150.0, reference_temperature: Scalar = 1423.15) -> Melt:
-    """DGG-1 float glass (REFERENCES.md): VFT viscosity capped at 1e5 Pa·s (glass below about
+    """DGG-1 float glass (docs/validation.md): VFT viscosity capped at 1e5 Pa·s (glass below about
     900 °C is practically solid), phonon 1.2 W/(m·K) plus Rosseland radiation."""
     return Melt(
         VFTViscosity(-2.601, 4330.9, 519.25, max_viscosity=1e5),

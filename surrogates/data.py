@@ -1,4 +1,4 @@
-"""Training data read from a sweep's dataset (the dataset contract of DESIGN.md), plain xarray."""
+"""Training data read from a sweep's dataset (the contract in docs/sweeps.md), plain xarray."""
 
 from __future__ import annotations
 

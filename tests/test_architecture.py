@@ -1,4 +1,4 @@
-"""The layering rules of DESIGN.md, checked on the source, and the CLI's lazy imports."""
+"""The layering rules (docs/development.md), checked on the source, and the CLI's lazy imports."""
 
 import ast
 import subprocess

@@ -1,4 +1,4 @@
-"""Validation (REFERENCES.md): Kirsch plate with a hole, Lamé thick cylinder (also ν → 0.5)."""
+"""Validation (docs/validation.md): Kirsch plate with a hole, Lamé thick cylinder (also ν → 0.5)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ P, A, NU = 1.0, 1.0, 0.3
 
 
 def kirsch_stress(x):
-    """Exact Kirsch stress (REFERENCES.md), rotated from polar to Cartesian components."""
+    """Exact Kirsch stress (docs/validation.md), rotated from polar to Cartesian components."""
     import ufl
 
     r2 = x[0] ** 2 + x[1] ** 2
@@ -147,7 +147,7 @@ def test_lame_compressible():
 
 def test_lame_nearly_incompressible_mixed():
     u_a, s_a = lame_exact(0.4999)
-    assert (u_a, s_a) == pytest.approx((5.0623e-3, 1.25), rel=1e-4)  # REFERENCES.md
+    assert (u_a, s_a) == pytest.approx((5.0623e-3, 1.25), rel=1e-4)  # docs/validation.md
     u, s = solve_lame(0.4999, "mixed", degree=1)
     assert u == pytest.approx(u_a, rel=0.01)
     assert s == pytest.approx(s_a, rel=0.01)

@@ -22,7 +22,7 @@ from twinkit.physics.problem import QoI
 
 SIDES = ("left", "right", "bottom", "top")
 
-# Blankenbach et al. (1989): Ra, viscosity law, Nu, Vrms (REFERENCES.md; 1c and 2a from the paper)
+# Blankenbach et al. (1989): Ra, viscosity law, Nu, Vrms (docs/validation.md; 1c, 2a: the paper)
 BLANKENBACH = {
     "1a": (1e4, ConstantViscosity(1.0), 4.884409, 42.864947),
     "1b": (1e5, ConstantViscosity(1.0), 10.534095, 193.21454),

@@ -1,4 +1,4 @@
-"""Validation of the heat-conduction model against the references in REFERENCES.md."""
+"""Validation of the heat-conduction model against the references in docs/validation.md."""
 
 import numpy as np
 import pytest

@@ -25,7 +25,7 @@ def _slab_centre() -> float:
     )
 
 
-# case file, output group, name, exact value, relative tolerance (REFERENCES.md)
+# case file, output group, name, exact value, relative tolerance (docs/validation.md)
 TARGETS = [
     ("nafems_t4", "sensors", "T_A", 18.254 + 273.15, 0.01),
     ("radiation_1d", "sensors", "T_end", _radiation_exact(), 1e-3),

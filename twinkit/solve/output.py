@@ -9,7 +9,7 @@ from twinkit.version import __version__
 
 
 def summary(loaded: Any, result: Any, units: dict[str, str], extra: dict[str, Any]) -> dict:
-    """The `summary.json` document of DESIGN.md (SI units)."""
+    """The `summary.json` document (SI units; docs/cli.md describes it)."""
     s = result.solver
     return {
         "case": loaded.name,

@@ -1,4 +1,4 @@
-"""The dataset contract (DESIGN.md): a sweep's samples as one xarray Dataset in `dataset.nc`.
+"""The dataset contract (docs/sweeps.md): a sweep's samples as one xarray Dataset in `dataset.nc`.
 
 `assemble` builds it from the durable sample files of `twinkit.sweep.store`; `write_dataset`
 saves it atomically (NetCDF, engine h5netcdf); any reader opens it with `xarray.open_dataset`,
