@@ -40,6 +40,17 @@ outputs:
     T_max: {type: max_temperature}
   plots: false
 """
+# the slab's sensor rules (live twin tests) and the plant's starting point
+SLAB_SENSORS = """\
+sensors:
+  T0: {range: [250 K, 1000 K], stuck: 5 min}
+  T1: {range: [250 K, 1000 K], stuck: 5 min}
+  T2: {range: [250 K, 1000 K], stuck: 5 min}
+  T3: {range: [250 K, 1000 K], stuck: 5 min}
+  T4: {range: [250 K, 1000 K], stuck: 5 min}
+  power: {range: [0 W/m^2, 10 kW/m^2]}
+"""
+SLAB_START = {"power": 1800.0, "k": 12.0, "h": 60.0}
 
 
 class SurrogateRangeWarning(UserWarning):

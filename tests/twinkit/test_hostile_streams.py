@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analytic_surrogate import SLAB_CASE, SlabSurrogate
+from analytic_surrogate import SLAB_CASE, SLAB_SENSORS, SlabSurrogate
+from analytic_surrogate import SLAB_START as START
 from mosquitto import MOSQUITTO, Broker, running_broker
 from test_live_cli import fin, twinkit  # noqa: F401  (fin: a module fixture)
 
@@ -33,16 +34,7 @@ from twinkit.twin.live import LiveOptions, LiveTwin
 from twinkit.twin.plant import Plant, PlantOptions
 from twinkit.twin.service import serve_twin
 
-RULES = """\
-sensors:
-  T0: {range: [250 K, 1000 K], stuck: 5 min}
-  T1: {range: [250 K, 1000 K], stuck: 5 min}
-  T2: {range: [250 K, 1000 K], stuck: 5 min}
-  T3: {range: [250 K, 1000 K], stuck: 5 min}
-  T4: {range: [250 K, 1000 K], stuck: 5 min}
-  power: {range: [0 W/m^2, 10 kW/m^2]}
-"""
-START = {"power": 1800.0, "k": 12.0, "h": 60.0}
+RULES = SLAB_SENSORS
 T2026 = 1_767_225_600.0  # the simulated plant's start, 2026-01-01
 T2030 = 1_906_416_000.0  # 2030-06-01: a plausible epoch, but years ahead of any clock here
 T2100 = "2100-01-01T00:00:00Z"

@@ -14,7 +14,8 @@ import threading
 import time
 
 import pytest
-from analytic_surrogate import SLAB_CASE, SlabSurrogate
+from analytic_surrogate import SLAB_CASE, SLAB_SENSORS, SlabSurrogate
+from analytic_surrogate import SLAB_START as START
 from mosquitto import running_broker
 
 from twinkit.case import CaseError, load_case
@@ -24,20 +25,15 @@ from twinkit.twin.live import LiveOptions, LiveTwin
 from twinkit.twin.plant import Plant, PlantOptions, run_plant
 from twinkit.twin.service import serve_twin, stop_on_signals
 
-RULES = """\
-sensors:
-  T0: {range: [250 K, 1000 K], stuck: 5 min}
-  T1: {range: [250 K, 1000 K], stuck: 5 min}
-  T2: {range: [250 K, 1000 K], stuck: 5 min}
-  T3: {range: [250 K, 1000 K], stuck: 5 min}
-  T4: {range: [250 K, 1000 K], stuck: 5 min}
-  power: {range: [0 W/m^2, 10 kW/m^2]}
+RULES = (
+    SLAB_SENSORS
+    + """\
 alerts:
   drift: {h: 0.3}
   residual: 5
   qoi: {T_max: [420 K, null]}
 """
-START = {"power": 1800.0, "k": 12.0, "h": 60.0}
+)
 
 
 @pytest.fixture
