@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinkit.api.values import CaseLike, Quantities, as_text, html_table, text_table
+from twinkit.api.values import (
+    CaseLike,
+    Quantities,
+    as_text,
+    html_table,
+    text_table,
+    without_unit,
+)
 from twinkit.case.display import pretty
 
 if TYPE_CHECKING:
@@ -49,7 +56,7 @@ class OptimizationResult:
         for name, x in chosen["design"].items():
             shown = d.format(name, x, c.parameter_unit(name))
             unit = pretty(d.unit(name, c.parameter_unit(name)))
-            rows.append([name, _strip(shown, unit), unit, "", "(design)"])
+            rows.append([name, without_unit(shown, unit), unit, "", "(design)"])
         fe = (chosen.get("verification") or {}).get("outputs", {})
         for name, p in chosen["predicted"].items():
             si = fe.get(name, {}).get("unit") or _unit(self.summary, name)
@@ -61,7 +68,7 @@ class OptimizationResult:
             rows.append(
                 [
                     name,
-                    _strip(d.format(name, p["mean"], si, p["std"]), unit),
+                    without_unit(d.format(name, p["mean"], si, p["std"]), unit),
                     unit,
                     fe_text,
                     err_text,
@@ -83,10 +90,6 @@ class OptimizationResult:
 
     def __repr__(self) -> str:
         return self._head() + "\n" + text_table(self.HEADER, self.rows())
-
-
-def _strip(text: str, unit: str) -> str:
-    return text[: -len(unit)].strip() if unit and text.endswith(unit) else text
 
 
 def _unit(summary: dict[str, Any], name: str) -> str:

@@ -121,8 +121,7 @@ class Quantities(Mapping[str, Any]):
             if v.ndim == 0:
                 unit = pretty(self.display.unit(n, self.unit_si(n)))
                 text = self.text(n)
-                value = text[: -len(unit)].strip() if unit and text.endswith(unit) else text
-                out.append([n, value, unit])
+                out.append([n, without_unit(text, unit), unit])
             else:
                 out.append([n, f"{v.size} values", pretty(self.display.unit(n, self.unit_si(n)))])
         return out
@@ -133,6 +132,11 @@ class Quantities(Mapping[str, Any]):
     def __repr__(self) -> str:
         body = ", ".join(f"{n}={self.text(n)!s}" for n in self if np.ndim(self._values[n]) == 0)
         return f"{type(self).__name__}({body})"
+
+
+def without_unit(text: str, unit: str) -> str:
+    """'1600 °C' → '1600' (the unit goes in its own column)."""
+    return text[: -len(unit)].strip() if unit and text.endswith(unit) else text
 
 
 def html_table(header: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> str:
