@@ -1,13 +1,16 @@
 """How twinkit writes files: whole or not at all (a temporary file renamed into place, synced),
 and readable like any other file the user makes (0666 less the umask, typically 0644; a bare
-temporary file would be 0600, unreadable to a dashboard or JupyterHub running as another user)."""
+temporary file would be 0600, unreadable to a dashboard or JupyterHub running as another user);
+one writer at a time where two would clash (`exclusive`)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,34 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
     atomic_write(path, write)
+
+
+class Busy(RuntimeError):
+    """Another process holds the lock (`exclusive`)."""
+
+
+_held: set[Path] = set()  # locks this process holds: a nested `exclusive` on one passes
+
+
+@contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on file `lock` (created if missing) for the block; Busy at once,
+    without waiting, if another process holds it. The kernel releases it when the process ends,
+    however it ends (kill -9 included), so a stale lock file blocks nothing."""
+    key = lock.parent.resolve() / lock.name
+    if key in _held:
+        yield
+        return
+    with open(key, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(str(lock)) from None
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)  # closing the file releases the lock
 
 
 class OutsideFolder(ValueError):

@@ -258,6 +258,35 @@ def test_kill_9_and_resume(write_case, tmp_path, cli_process):
     assert not list(out.glob("**/.*.tmp"))
 
 
+@pytest.mark.slow
+def test_one_writer_per_sweep_folder(write_case, tmp_path, cli_process):
+    """A second `twinkit sample` on a folder that a running one holds is refused at once (exit 2,
+    naming the folder); after kill -9 of the first the lock is gone and a rerun resumes, solving
+    each remaining sample once."""
+    case, out, n = plate(write_case, nx=160, ny=80), tmp_path / "data", 16
+    args = ["sample", str(case), "-n", str(n), "--out", str(out)]
+    first = subprocess.Popen([sys.executable, "-m", "twinkit.cli", *args], stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("samples/0*.npz")):
+            assert first.poll() is None and time.monotonic() < deadline, "the sweep did not start"
+            time.sleep(0.01)
+        second = cli_process(*args)
+        assert first.poll() is None, "the first sweep ended before the second was refused"
+    finally:
+        first.kill()
+        first.communicate()
+    assert second.returncode == 2 and "Traceback" not in second.output, second.output
+    assert f"{out}: another twinkit sample or run is writing to this sweep folder" in second.stderr
+
+    done = len(list(out.glob("samples/0*.npz")))
+    assert 1 <= done < n, "kill the first sweep while it runs"
+    r = cli_process(*args)
+    assert r.returncode == 0, r.output
+    counts = json.loads((out / "summary.json").read_text())["counts"]
+    assert counts["reused"] == done and counts["computed"] == n - done and counts["ok"] == n
+
+
 def _named(paths: list[Path]) -> list[tuple[str, Path]]:
     return [(p.name, p) for p in paths]
 

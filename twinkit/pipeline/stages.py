@@ -50,10 +50,13 @@ def sample_inputs(job: Job) -> dict[str, Any]:
 def sample(job: Job) -> tuple[list[str], str]:
     from twinkit.sweep.run import SweepOptions, run_sweep
 
+    from twinkit.sweep.store import sweep_lock
+
     data = job.out / "data"
-    _start_afresh_if_other(job, data)
     opts = SweepOptions(job.samples, SWEEP_DESIGN, job.test, job.workers)
-    s = run_sweep(job.case_path, data, opts)
+    with sweep_lock(data):  # before removing anything another run may be writing
+        _start_afresh_if_other(job, data)
+        s = run_sweep(job.case_path, data, opts)
     c, t = s["counts"], s["timings"]
     if c["ok"] == 0:
         raise RuntimeError(f"every sample failed (first: {s['failures'][0]['message']})")

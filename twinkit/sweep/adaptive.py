@@ -41,6 +41,7 @@ from twinkit.sweep.store import (
     read_sample,
     remove_temporaries,
     sample_path,
+    sweep_lock,
     write_state,
 )
 
@@ -72,14 +73,21 @@ def run_adaptive(
     """Run (or continue) the adaptive sweep of `case_path` in `out` (default runs/<case>/data)."""
     from mpi4py import MPI
 
-    from twinkit.files import write_json
-    from twinkit.sweep.dataset import assemble, write_dataset
-
     if MPI.COMM_WORLD.size > 1:
         raise CaseError("twinkit sample starts its own workers (--workers); run it without mpirun")
     loaded = load_case(case_path)
     _check(opts, adaptive)
     out = out or Path("runs") / loaded.name / "data"
+    with sweep_lock(out):
+        return _run_locked(loaded, out, opts, adaptive)
+
+
+def _run_locked(
+    loaded: LoadedCase, out: Path, opts: SweepOptions, adaptive: AdaptiveOptions
+) -> dict[str, Any]:
+    from twinkit.files import write_json
+    from twinkit.sweep.dataset import assemble, write_dataset
+
     out.mkdir(parents=True, exist_ok=True)
     state = resume_or_start(out, loaded, opts, adaptive)
     (out / "samples").mkdir(exist_ok=True)

@@ -26,6 +26,7 @@ from twinkit.sweep.store import (
     finished_samples,
     read_state,
     remove_temporaries,
+    sweep_lock,
     write_sample,
     write_state,
 )
@@ -48,13 +49,10 @@ class SweepOptions:
 def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str, Any]:
     """Run (or continue) the sweep of `case_path` in `out` (default runs/<case>/data).
 
-    Returns the summary (also written to `out/summary.json`). Raises CaseError for bad input and
-    RuntimeError when workers were lost (rerun the same command to finish the remaining samples).
+    Returns the summary (also written to `out/summary.json`). Raises CaseError for bad input or
+    a folder another process is sweeping in (`sweep_lock`), and RuntimeError when workers were lost (rerun the same command to finish the remaining samples).
     """
     from mpi4py import MPI
-
-    from twinkit.files import write_json
-    from twinkit.sweep.dataset import assemble, write_dataset
 
     if MPI.COMM_WORLD.size > 1:
         raise CaseError("twinkit sample starts its own workers (--workers); run it without mpirun")
@@ -65,6 +63,14 @@ def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str
         )
     design = make_design(loaded, opts.samples, opts.method, opts.test_samples)
     out = out or Path("runs") / loaded.name / "data"
+    with sweep_lock(out):
+        return _run_locked(loaded, out, design, opts)
+
+
+def _run_locked(loaded: LoadedCase, out: Path, design: Design, opts: SweepOptions) -> dict:
+    from twinkit.files import write_json
+    from twinkit.sweep.dataset import assemble, write_dataset
+
     out.mkdir(parents=True, exist_ok=True)
     design = _resume_or_start(out, loaded, design)
     (out / "samples").mkdir(exist_ok=True)

@@ -4,19 +4,22 @@ Every file is written atomically (temporary file, fsync, `os.replace`, fsync of 
 sweep killed at any moment leaves only whole files behind. `DIR/samples/NNNNNN.npz` holds one
 sample (numpy arrays only: read back with `allow_pickle=False`); `DIR/samples/mesh-HASH.npz` the
 vertex mesh of the stored fields. `twinkit.sweep.dataset` assembles them into the dataset contract.
+One process at a time writes to a folder (`sweep_lock`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from twinkit.files import atomic_write, remove_file
+from twinkit.case import CaseError
+from twinkit.files import Busy, atomic_write, exclusive, remove_file
 
 OK, FAILED = "ok", "failed"
 
@@ -46,6 +49,22 @@ class SampleRecord:
     fields: dict[str, np.ndarray] = field(default_factory=dict)
     mesh_hash: str = ""
     mesh: VertexMesh | None = None  # sent along by workers; stored once per hash
+
+
+@contextmanager
+def sweep_lock(folder: Path) -> Iterator[None]:
+    """Own the sweep folder `folder` for the block: its lock file `.NAME.lock` lies beside it (so
+    that removing the folder to start afresh keeps it). CaseError at once if another process
+    holds it: two sweeps in one folder would solve the same samples and clash on its files."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive(folder.parent / f".{folder.name}.lock"):
+            yield
+    except Busy:
+        raise CaseError(
+            f"{folder}: another twinkit sample or run is writing to this sweep folder; wait for "
+            "it to finish (then rerun to reuse its samples), or give another --out"
+        ) from None
 
 
 def _savez(arrays: dict[str, Any]) -> Callable[[Path], None]:
