@@ -1,9 +1,89 @@
-"""Process-wide settings for code that talks over sockets (MQTT broker, Dask scheduler)."""
+"""Process-wide settings: signals for code that talks over sockets (MQTT broker, Dask
+scheduler), and how a command stops when interrupted (SIGINT, SIGTERM)."""
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+GRACE = 1.0  # s an interrupted command has to unwind before it exits at once
+
+_interrupt: dict[str, Any] = {"signal": None, "said": False}
+
+
+def interrupted() -> int | None:
+    """The signal (SIGINT or SIGTERM) that interrupted this command, or None."""
+    return _interrupt["signal"]
+
+
+def raise_if_interrupted() -> None:
+    """KeyboardInterrupt if the command was interrupted. PETSc turns an exception raised in one
+    of its Python callbacks into an error code, which the physics reads as a failed solve: the
+    half-done solve must not then be reported, or stored, as a result."""
+    if _interrupt["signal"] is not None:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM raise KeyboardInterrupt (`interrupted` says which), so
+    that `finally` blocks still keep what is finished. If the process has not ended `GRACE` s
+    later (a library swallowed the exception) or a second signal comes, it says "interrupted"
+    and exits at once with 128 + the signal's number. PETSc, loaded later, is told to leave the
+    signals alone (also in worker processes). Main thread only; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if "petsc4py.PETSc" not in sys.modules:  # else its handler takes SIGTERM: MPI_Abort(59)
+        options = os.environ.get("PETSC_OPTIONS", "")
+        os.environ["PETSC_OPTIONS"] = f"{options} -no_signal_handler".strip()
+    names = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+    old = {s: signal.getsignal(s) for s in names}
+    _interrupt.update(signal=None, said=False)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        yield
+    finally:
+        if _interrupt["signal"] is None:  # else the deadline stays: the process is ending
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    if _interrupt["signal"] is not None:
+        exit_interrupted()
+    _interrupt["signal"] = signum
+    signal.signal(signal.SIGALRM, lambda *_: exit_interrupted())
+    signal.setitimer(signal.ITIMER_REAL, GRACE)
+    raise KeyboardInterrupt
+
+
+def exit_interrupted(say: bool = True) -> None:
+    """Print "error: interrupted" (once, if `say`) and end the process at once with 128 + the
+    signal's number: without waiting for threads, worker pools or MPI to wind down."""
+    signum = _interrupt["signal"] or signal.SIGINT
+    if say and not _interrupt["said"]:
+        _interrupt["said"] = True
+        sys.stderr.write(f"error: {interrupt_message(signum)}\n")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(128 + signum)
+
+
+def interrupt_message(signum: int | None) -> str:
+    """ "interrupted", naming the signal unless it was SIGINT (Ctrl-C)."""
+    if signum in (None, signal.SIGINT):
+        return "interrupted"
+    return f"interrupted by {signal.Signals(signum).name}"  # type: ignore[arg-type]
 
 
 def ignore_sigpipe() -> None:

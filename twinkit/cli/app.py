@@ -1,6 +1,6 @@
 """The typer application, the error policy (one message, exit code 2 for bad input, 1 for a
-computation that failed, 3 for a result out of range under --strict, 130 when interrupted; a
-traceback only with --debug), shared options."""
+computation that failed, 3 for a result out of range under --strict, 130 when interrupted by
+SIGINT (Ctrl-C), 143 by SIGTERM; a traceback only with --debug), shared options."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ state = {"debug": False}
 EXIT_INVALID = 2  # bad case file, unit, mesh, option
 EXIT_FAILED = 1  # the computation ran but did not succeed (e.g. solver did not converge)
 EXIT_OUT_OF_RANGE = 3  # calibrate --strict: an estimate or a measured input outside its range
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C); SIGTERM: 143 (128 + the signal's number)
 
 USER_ERRORS = {
     "twinkit.case": "CaseError",
@@ -66,23 +67,38 @@ def guard(fn):
     """Run a command body; user errors become one message and exit code 2, never a traceback."""
     import functools
 
+    from twinkit.process import interruptible
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
-        except Exception as e:
-            if state["debug"]:
-                raise
-            _abort_other_ranks(e)
-            if is_user_error(e):
-                fail(str(e), EXIT_INVALID)
-            fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_FAILED)
+        with interruptible():
+            return _run(fn, *args, **kwargs)
 
     return wrapper
+
+
+def _run(fn, *args, **kwargs):
+    from twinkit.process import exit_interrupted, interrupted
+
+    try:
+        return fn(*args, **kwargs)
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        if state["debug"]:
+            import traceback
+
+            traceback.print_exc()
+        if interrupted() is None:  # raised, not signalled
+            fail("interrupted", EXIT_INTERRUPTED)
+        exit_interrupted(say=rank() == 0)  # what was finished is stored; 130 or 143
+    except Exception as e:
+        if state["debug"]:
+            raise
+        _abort_other_ranks(e)
+        if is_user_error(e):
+            fail(str(e), EXIT_INVALID)
+        fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_FAILED)
 
 
 def _version(value: bool) -> None:

@@ -43,6 +43,8 @@ def solve(
         c.spec.parameter_values(sets)
     except CaseError as e:
         raise CaseError(f"{c.path}: parameters: {e}") from None
+    if rank() == 0:  # meshing, compiling and solving a case may take a while
+        typer.echo(f"solving {c.name} ({c.model}) ...")
     result = c.solve(out, plots, **sets)
     if rank() == 0:
         result_table(result)

@@ -49,7 +49,6 @@ def sample_inputs(job: Job) -> dict[str, Any]:
 
 def sample(job: Job) -> tuple[list[str], str]:
     from twinkit.sweep.run import SweepOptions, run_sweep
-
     from twinkit.sweep.store import sweep_lock
 
     data = job.out / "data"

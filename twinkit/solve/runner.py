@@ -9,6 +9,7 @@ import numpy as np
 
 from twinkit.case import CaseError, LoadedCase
 from twinkit.case.checks import vector_errors
+from twinkit.process import raise_if_interrupted
 from twinkit.solve.build import build_mesh, build_model
 
 
@@ -45,7 +46,9 @@ class CaseRunner:
             self._key = key
             if self.anchored and hasattr(self.model, "set_anchor"):
                 self._anchor(values)
-        return not_finite_fails(self.model.solve(values))
+        result = self.model.solve(values)
+        raise_if_interrupted()  # PETSc made the interrupt a failed solve: not a result
+        return not_finite_fails(result)
 
     def _check_dimensions(self) -> None:
         """Probe points and vectors with one component per dimension of the mesh (a mesh file's
@@ -63,7 +66,9 @@ class CaseRunner:
     def _anchor(self, values: Mapping[str, float]) -> None:
         """Solve at the case's nominal values (on this geometry) and start later solves there."""
         nominal = self.loaded.case.parameter_values() | {k: values[k] for k in self._geometry}
-        if self.model.solve(nominal).solver.converged:
+        converged = self.model.solve(nominal).solver.converged
+        raise_if_interrupted()
+        if converged:
             self.model.set_anchor()
 
 

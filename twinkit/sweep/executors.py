@@ -59,8 +59,11 @@ def _on_processes(workers: int, args: WorkerArgs, tasks: Sequence[Task]) -> Iter
                 yield f.result()
             except Exception as e:  # noqa: BLE001 - a dead worker process: not the sample's fault
                 yield (futures[f], e)
-    except BaseException:  # interrupted: do not wait for the samples still running
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # interrupted: stop the samples still running, store none of them
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for p in processes:  # else the pool would wait for their solves to end
+            p.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)  # frees its semaphores (no leak warning)
         raise
     pool.shutdown(wait=True)
 

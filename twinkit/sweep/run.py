@@ -50,7 +50,8 @@ def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str
     """Run (or continue) the sweep of `case_path` in `out` (default runs/<case>/data).
 
     Returns the summary (also written to `out/summary.json`). Raises CaseError for bad input or
-    a folder another process is sweeping in (`sweep_lock`), and RuntimeError when workers were lost (rerun the same command to finish the remaining samples).
+    a folder another process is sweeping in (`sweep_lock`), and RuntimeError when workers were
+    lost (rerun the same command to finish the remaining samples).
     """
     from mpi4py import MPI
 

@@ -125,9 +125,12 @@ def run_sample(
 
 
 def init_worker(case_path: str, case_hash: str, store_fields: bool) -> None:
-    """Process-pool initializer: exit with the parent; build the worker before the first task."""
+    """Process-pool initializer: exit with the parent (and leave Ctrl-C to it); build the worker
+    before the first task."""
     import multiprocessing
+    import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the sweep, which ends us
     parent = multiprocessing.parent_process()
     if parent is not None:  # a sweep killed with -9 must not leave its workers behind
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
