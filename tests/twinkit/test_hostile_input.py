@@ -396,6 +396,27 @@ def test_a_solve_without_finite_numbers_is_not_converged(base_case, write_case, 
     assert "not finite" in result.solver.message and "temperature" in result.solver.message
 
 
+def test_a_solve_below_absolute_zero_is_not_converged(base_case, write_case, cli, tmp_path):
+    """Heat drawn out through the top faster than conduction brings it: the linear solve
+    converges on temperatures far below 0 K. Reported as failed (summary.json and console,
+    exit 1), never as `converged: true`; in a sweep such a sample is a failed one."""
+    case = base_case.replace(
+        "  - {type: convection, region: top, h: 750 W/(m^2*K), ambient: 0 degC}\n",
+        "  - {type: heat_flux, region: top, value: -1e5 W/m^2}\n",
+    )
+    case += "outputs:\n  qoi:\n    T_min: {type: min_temperature}\n"
+    r = cli("solve", write_case(case), "--out", tmp_path / "out", "--no-plots")
+    assert r.returncode == 1 and "Traceback" not in r.output, r.output
+    assert "the solve failed: the result is not physical: temperature below 0 K" in r.stderr
+    solver = json.loads((tmp_path / "out" / "summary.json").read_text())["solver"]
+    assert solver["converged"] is False and "below 0 K" in solver["message"]
+    assert "T_min" in solver["message"] and "temperature" in solver["message"]
+
+    mild = case.replace("-1e5 W/m^2", "-1e3 W/m^2")  # cooled, still above 0 K
+    r = cli("solve", write_case(mild), "--out", tmp_path / "mild", "--no-plots")
+    assert r.returncode == 0, r.output
+
+
 def test_probe_points_must_match_a_mesh_files_dimension(tmp_path, square_geo, cli):
     """A 1D point on a 2D mesh was evaluated at (x, 0); ragged points crashed with ValueError."""
     path = tmp_path / "case.yaml"

@@ -49,7 +49,7 @@ def solve(
     if rank() == 0:
         result_table(result)
     if not result.converged:
-        fail(f"the solver did not converge: {result.solver.message}", EXIT_FAILED)
+        fail(f"the solve failed: {result.solver.message}", EXIT_FAILED)
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from twinkit.case import CaseError, LoadedCase
-from twinkit.case.checks import vector_errors
+from twinkit.case.checks import FIELD_UNITS, vector_errors
 from twinkit.process import raise_if_interrupted
 from twinkit.solve.build import build_mesh, build_model
 
@@ -32,7 +32,8 @@ class CaseRunner:
         self.model: Any = None
 
     def solve(self, values: Mapping[str, float]):
-        """The model's Result at `values`; not converged when any number it holds is not finite."""
+        """The model's Result at `values`; not converged when any number it holds is not finite,
+        or a temperature lies below 0 K."""
         key = tuple(values[p] for p in sorted(self._geometry))
         if self.model is None or key != self._key:
             self.domain = build_mesh(self.loaded, values, self.comm)
@@ -48,7 +49,10 @@ class CaseRunner:
                 self._anchor(values)
         result = self.model.solve(values)
         raise_if_interrupted()  # PETSc made the interrupt a failed solve: not a result
-        return not_finite_fails(result)
+        result = not_finite_fails(result)
+        if self.loaded.case.nondimensional is None:  # scaled temperatures may be negative
+            result = below_absolute_zero_fails(result)
+        return result
 
     def _check_dimensions(self) -> None:
         """Probe points and vectors with one component per dimension of the mesh (a mesh file's
@@ -90,3 +94,37 @@ def not_finite_fails(result: Any) -> Any:
         s.converged = False
         s.message = f"the solution is not finite (NaN or infinity in {', '.join(bad[:8])})"
     return result
+
+
+def below_absolute_zero_fails(result: Any) -> Any:
+    """`result`, marked as not converged when a temperature (a field, QoI or probe in K) lies
+    below 0 K: a solver can converge to numbers no material can have (e.g. a heat sink larger
+    than what the boundaries can supply)."""
+    s = result.solver
+    if not s.converged:
+        return result
+    units = result.units or {}
+    lows = {n: v for n, v in {**result.qoi, **result.sensors}.items() if units.get(n) == "K"}
+    for name, u in result.fields.items():
+        x = getattr(getattr(u, "x", None), "array", None)
+        if FIELD_UNITS.get(name) == "K" and x is not None:
+            lows[name] = float(np.min(x)) if x.size else np.inf
+    spaces = [u.function_space for u in result.fields.values() if hasattr(u, "function_space")]
+    if spaces and spaces[0].mesh.comm.size > 1:  # every rank says the same
+        for name in [n for n in lows if n in result.fields]:
+            lows[name] = spaces[0].mesh.comm.allreduce(lows[name], op=_mpi_min())
+    bad = {n: v for n, v in lows.items() if v < 0.0}
+    if bad:
+        s.converged = False
+        worst = min(bad.values())
+        s.message = (
+            f"the result is not physical: temperature below 0 K (lowest {worst:.4g} K, in "
+            f"{', '.join(list(bad)[:8])})"
+        )
+    return result
+
+
+def _mpi_min() -> Any:
+    from mpi4py import MPI
+
+    return MPI.MIN
