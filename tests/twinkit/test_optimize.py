@@ -35,6 +35,32 @@ def beam(tmp_path, monkeypatch) -> Path:
     return path
 
 
+@pytest.mark.parametrize("error", [RuntimeError, CaseError], ids=["lost server", "CaseError"])
+def test_storage_password_is_redacted_in_errors_during_the_trials(
+    beam, tmp_path, monkeypatch, error
+):
+    """Not only at the start: an error raised once the study runs (here by the trials, quoting
+    the URL and the password, as a driver's message may) shows neither; a CaseError stays one
+    (exit 2)."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from twinkit.optimization import driver
+
+    url = "postgresql://alice:s3cr3t-pw@db.example:5432/twin?sslpassword=k3y-pw"
+
+    def lost(*args):
+        raise error(f"lost {url}: password 's3cr3t-pw' for alice, key k3y-pw")
+
+    monkeypatch.setattr(driver, "open_study", lambda *a: nullcontext(SimpleNamespace(study=None)))
+    monkeypatch.setattr(driver, "run_trials", lost)
+    with pytest.raises(error) as e:
+        _run(beam, tmp_path, trials=10, storage=url)
+    text = str(e.value)
+    assert "s3cr3t" not in text and "k3y" not in text and "alice:***@db.example" in text
+    assert e.value.__context__ is None or e.value.__suppress_context__
+
+
 @pytest.mark.slow
 def test_finds_the_constrained_minimum(beam, tmp_path):
     summary, path = _run(beam, tmp_path, trials=100)

@@ -26,6 +26,7 @@ from twinkit.optimization.study import (
     complete_trials,
     feasible,
     open_study,
+    redacted_errors,
     run_trials,
     sampler_name,
 )
@@ -75,8 +76,20 @@ def optimize_case(
     """Run the command; returns the summary and the path of summary.json.
 
     `surrogate` (an object with the Surrogate API), `solve` (FE) and `refiner` replace the
-    defaults: the surrogate file, `CaseSolver` and `DatasetRefiner`.
+    defaults: the surrogate file, `CaseSolver` and `DatasetRefiner`. No error it raises shows
+    the password of `opts.storage` (`redacted_errors`), at the start or during the trials.
     """
+    with redacted_errors(opts.storage):
+        return _optimize_case(case_path, opts, surrogate, solve, refiner)
+
+
+def _optimize_case(
+    case_path: Path,
+    opts: Options,
+    surrogate: Any,
+    solve: FESolve | None,
+    refiner: Refiner | None,
+) -> tuple[dict[str, Any], Path]:
     from twinkit.files import write_json
     from twinkit.optimization.verify import CaseSolver
 

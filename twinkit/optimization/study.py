@@ -16,6 +16,8 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,6 +226,25 @@ def redact_text(text: str, url: str) -> str:
     for piece in sorted(pieces, key=len, reverse=True):
         text = text.replace(piece, "***")
     return text
+
+
+@contextmanager
+def redacted_errors(url: str | None) -> Iterator[None]:
+    """Errors raised in the block (a lost server during the trials, a failed write) show no
+    secret of the storage `url`: one whose message holds one is raised again, redacted, as a
+    CaseError if it was one, else as a RuntimeError naming the storage."""
+    try:
+        yield
+    except Exception as e:
+        if not url:
+            raise
+        text = f"{e}"
+        clean = redact_text(text, url)
+        if clean == text:
+            raise
+        if isinstance(e, CaseError):
+            raise CaseError(clean) from None
+        raise RuntimeError(f"study storage {redact(url)}: {type(e).__name__}: {clean}") from None
 
 
 def complete_trials(study: Any) -> list[Any]:
