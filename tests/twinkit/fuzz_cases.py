@@ -208,3 +208,116 @@ def run_fuzz(tmp: Path, examples: int = 1000) -> dict[str, Any]:
     )
     stats["codes"] = dict(stats["codes"])
     return stats
+
+
+# ---- solve-level fuzz: mutants of the two cheapest shipped cases through `twinkit solve` --------
+SOLVED = [ROOT / "cases" / "benchmarks" / n for n in ("radiation_1d.yaml", "transient_slab.yaml")]
+FACTORS = [0.0, -1.0, 1e-9, 1e-3, 0.5, 2.0, 1e3, 1e9, 1e300]
+SMALL_INTS = [-1, 0, 1, 2, 3]
+FIXED = {"degree", "scheme", "generator", "type", "region", "model", "name"}  # new forms: JIT
+
+
+def _scalable(doc: Any) -> tuple[list[tuple], list[tuple]]:
+    """Paths to quantities ("1000 K") and to integers (cells, steps) that may be changed."""
+    quantities, ints = [], []
+    for path in _paths(doc):
+        if path and (path[-1] in FIXED or any(p in FIXED for p in path if isinstance(p, str))):
+            continue
+        v = _get(doc, path)
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            ints.append(path)
+        elif isinstance(v, float) or (isinstance(v, str) and v[:1].isdigit()):
+            quantities.append(path)
+    return quantities, ints
+
+
+def _mutate_values(data: Any, st: Any, doc: dict) -> dict:
+    """Scale a quantity (0, −1, 1e-9 ... 1e300 times), set an integer to a small one, delete a
+    key, or put in a hostile value: inputs that validation may pass and the solver must meet."""
+    quantities, ints = _scalable(doc)
+    op = data.draw(st.sampled_from(["scale", "scale", "scale", "int", "delete", "hostile"]))
+    if op == "scale" and quantities:
+        path = data.draw(st.sampled_from(quantities))
+        v, f = _get(doc, path), data.draw(st.sampled_from(FACTORS))
+        number, _, unit = str(v).partition(" ")
+        _get(doc, path[:-1])[path[-1]] = f"{float(number) * f:g} {unit}".strip()
+    elif op == "int" and ints:
+        path = data.draw(st.sampled_from(ints))
+        _get(doc, path[:-1])[path[-1]] = data.draw(st.sampled_from(SMALL_INTS))
+    elif op in ("delete", "hostile"):
+        paths = [p for p in _paths(doc)[1:] if not any(k in FIXED for k in p if isinstance(k, str))]
+        path = data.draw(st.sampled_from(paths))
+        if op == "delete":
+            del _get(doc, path[:-1])[path[-1]]
+        else:
+            value = data.draw(st.sampled_from(HOSTILE[:26]))  # numbers and short strings
+            _get(doc, path[:-1])[path[-1]] = copy.deepcopy(value)
+    return doc
+
+
+def run_solve_fuzz(tmp: Path, examples: int = 30) -> dict[str, Any]:
+    """Solve `examples` mutants of radiation_1d and transient_slab in-process; returns
+    {examples, codes, max_seconds, written}. Raises AssertionError on an exit code other than
+    0/1/2, a traceback, an exit 1 that is not an honest failed solve (`converged: false` in
+    summary.json), or an unconverged result claimed as converged."""
+    import json
+    import os
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from typer.testing import CliRunner
+
+    from twinkit.cli import app
+
+    run, out = tmp / "run", tmp / "run" / "out"
+    run.mkdir()
+    originals = {p: yaml.safe_load(p.read_text()) for p in SOLVED}
+    runner = CliRunner()
+    stats: dict[str, Any] = {"examples": 0, "codes": Counter(), "max_seconds": 0.0}
+    cwd = Path.cwd()
+    os.chdir(run)
+    try:
+
+        @settings(
+            max_examples=examples,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(st.data())
+        def one(data: Any) -> None:
+            source = data.draw(st.sampled_from(SOLVED))
+            doc = copy.deepcopy(originals[source])
+            for _ in range(data.draw(st.integers(1, 2))):
+                doc = _mutate_values(data, st, doc)
+            text = yaml.safe_dump(doc, sort_keys=False)
+            path = run / source.name
+            path.write_text(text)
+            shutil.rmtree(out, ignore_errors=True)
+            t0 = time.perf_counter()
+            r = runner.invoke(app, ["solve", str(path), "--out", str(out), "--no-plots"])
+            seconds = time.perf_counter() - t0
+            stats["examples"] += 1
+            stats["codes"][r.exit_code] += 1
+            stats["max_seconds"] = max(stats["max_seconds"], seconds)
+            assert r.exit_code in (0, 1, 2), (r.exit_code, r.output[-2000:], text)
+            assert "Traceback" not in r.output and "--debug" not in r.output, (r.output, text)
+            if r.exit_code in (0, 1):
+                solver = json.loads((out / "summary.json").read_text())["solver"]
+                assert solver["converged"] is (r.exit_code == 0), (solver, text)
+            if r.exit_code == 1:
+                assert "the solve failed: " in r.output and solver["message"], (r.output, text)
+            assert seconds < 60, (seconds, text)
+
+        one()
+    finally:
+        os.chdir(cwd)
+    allowed = {run, out, *(run / p.name for p in SOLVED)}
+    stats["written"] = sorted(
+        str(p) for p in tmp.rglob("*") if p not in allowed and out not in p.parents
+    )
+    stats["codes"] = dict(stats["codes"])
+    return stats

@@ -445,3 +445,19 @@ def test_fuzzed_shipped_cases_give_exit_0_or_2_quickly(tmp_path):
     assert stats["codes"].get(0, 0) > 50 and stats["codes"].get(2, 0) > 300, stats
     assert stats["max_seconds"] < 2.0, stats
     assert stats["written"] == [], stats
+
+
+@pytest.mark.slow
+def test_fuzzed_small_cases_solve_or_fail_honestly(tmp_path):
+    """200 mutants of radiation_1d and transient_slab (quantities scaled by 0, −1, 1e-9 … 1e300,
+    cells and steps set to −1 … 3, keys deleted, hostile values) through `twinkit solve`: exit 0,
+    1 (`converged: false` in summary.json, "the solve failed: REASON") or 2, no traceback, each
+    within 60 s, nothing written outside the output folder. (It found a 1e-19 m interval
+    reaching DOLFINx as a RuntimeError, exit 1 with "--debug"; now exit 2 naming the mesh.)"""
+    from fuzz_cases import run_solve_fuzz
+
+    stats = run_solve_fuzz(tmp_path, examples=200)
+    print(f"solve fuzz: {stats}")
+    assert stats["examples"] >= 200 and set(stats["codes"]) <= {0, 1, 2}, stats
+    assert stats["codes"].get(0, 0) >= 5 and stats["codes"].get(2, 0) >= 5, stats
+    assert stats["written"] == [], stats

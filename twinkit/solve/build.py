@@ -53,7 +53,19 @@ def convert(obj: Any, cls: type) -> Any:
 
 
 def build_mesh(loaded: LoadedCase, values: Mapping[str, float], comm: Any = None):
-    """The RegionMesh of a case for the given parameter values."""
+    """The RegionMesh of a case for the given parameter values; CaseError when DOLFINx or gmsh
+    cannot build it from the dimensions given (e.g. a length of 1e-19 m: "zero")."""
+    try:
+        return _build_mesh(loaded, values, comm)
+    except RuntimeError as e:
+        if type(e) is not RuntimeError:
+            raise
+        raise CaseError(
+            f"{loaded.path}: mesh: cannot be built from these dimensions ({e})"
+        ) from None
+
+
+def _build_mesh(loaded: LoadedCase, values: Mapping[str, float], comm: Any = None):
     from mpi4py import MPI
 
     from twinkit.physics import domain
