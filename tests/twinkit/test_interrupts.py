@@ -118,3 +118,22 @@ def test_an_interrupted_sweep_keeps_its_samples_and_resumes(tmp_path, workers, s
     assert again.returncode == 0, again.stderr[-3000:]
     counts = json.loads((out / "summary.json").read_text())["counts"]
     assert counts["reused"] == len(done) and counts["ok"] == n
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_twinkit_run_in_its_sweep(tmp_path):
+    """`twinkit run` interrupted in its sweep stage: exit 130 within 2 s; the nominal solve stays
+    recorded as done, the sweep stage is not (the next run resumes it), its samples stay."""
+    case, out = tmp_path / "plate.yaml", tmp_path / "run"
+    case.write_text(PLATE)
+    proc = _start("run", case, "--out", out, "-n", 16, "--test", 0)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("data/samples/0*.npz"))) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "the sweep did not start"
+        time.sleep(0.01)
+    seconds, _, err = _interrupt(proc, signal.SIGINT)
+    assert proc.returncode == 130 and seconds < 2.0, (proc.returncode, seconds, err[-3000:])
+    _one_line_interrupted(err)
+    stages = json.loads((out / "run.json").read_text())["stages"]
+    assert stages["solve"]["status"] == "done" and "sample" not in stages, stages
+    assert not (out / "data" / "dataset.nc").exists()
