@@ -59,7 +59,8 @@ class HeatConduction(HeatOutputs):
         else:
             self.T_n = fem.Function(V)
             self.T_nn = fem.Function(V)
-            self.dt = c(ts.end / ts.steps)
+            # end may be a parameter: dt is a Constant expression, updated with it per solve
+            self.dt = c(ts.end) / ts.steps
             rho_c = [
                 (c(m.density) * c(m.specific_heat), _measures(domain, m.regions))
                 for m in problem.materials
