@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 SLAB = """\
@@ -81,3 +82,118 @@ def test_parameter_where_only_a_fixed_value_goes(tmp_path, write_case, cli, old,
     r = cli("validate", path)
     assert r.returncode == 2, r.output
     assert key in r.stderr and "not a parameter" in r.stderr, r.stderr
+
+
+# ---- stress and strain outputs -----------------------------------------------------------------
+def test_field_names_match_the_physics():
+    """twinkit.case.fields keeps its own copy of the names (validation imports no FE code)."""
+    from twinkit.case import fields
+    from twinkit.physics import elasticity as el
+
+    assert fields.ELASTIC_SCALARS == el.SCALAR_FIELDS
+    assert fields.ELASTIC_PROBES == el.PROBE_FIELDS
+    assert fields.FIELD_QOIS == el.FIELD_QOIS
+    assert fields.ELASTIC_QOIS + fields.FIELD_QOIS == el.ELASTICITY_QOIS
+    assert set(fields.MODEL_FIELDS["elasticity"]) == {
+        "displacement",
+        "von_mises",
+        *el.TENSOR_FIELDS,
+    }
+
+
+def _lame(size: float, recovery: str = "projection") -> str:
+    """cases/benchmarks/lame.yaml at element size `size`, with σ_θθ probed at the bore on both
+    symmetry lines (σ_yy at (a, 0), σ_xx at (0, a))."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "cases/benchmarks/lame.yaml").read_text()
+    text = text.replace("size: 0.5 m", f"size: {size} m")
+    text = text.replace(
+        "probes:\n",
+        "probes:\n  s_a: {point: [3 m, 0 m], field: stress_yy}\n"
+        "  s_a2: {point: [0 m, 3 m], field: stress_xx}\n",
+    )
+    return text.replace("outputs:\n", f"outputs:\n  stress_recovery: {recovery}\n")
+
+
+def test_point_stress_converges_monotonically(tmp_path, write_case):
+    """Lamé (lame.yaml, ν = 0.4999, mixed u–p): σ_θθ(a) = 1.25 exactly. The recovered (L2
+    projected) stress at the bore, on four meshes halving the element size, approaches it
+    monotonically and is within 1 % from the first mesh on (measured: −0.90, −0.25, −0.20,
+    −0.065 %)."""
+    from twinkit.solve.point import solve_case
+
+    errors = []
+    for size in (1.0, 0.5, 0.25, 0.125):
+        path = write_case(_lame(size), f"lame_{size}.yaml")
+        _, summary_path = solve_case(path, {}, tmp_path / str(size), plots=False)
+        s = json.loads(summary_path.read_text())
+        assert s["solver"]["converged"]
+        assert s["units"]["s_a"] == "Pa"
+        errors.append([s["sensors"]["s_a"] / 1.25 - 1, s["sensors"]["s_a2"] / 1.25 - 1])
+    e = np.abs(np.array(errors))
+    assert (e < 0.01).all(), errors
+    assert (e[1:] < e[:-1]).all(), errors  # monotone, on both lines
+    assert e[-1].max() < 1e-3, errors
+
+
+BRICK = """\
+name: brick
+model: elasticity
+mesh: {generator: rectangle, length: 1 m, height: 1 m, cells: [2, 2]}
+materials:
+  steel: {youngs_modulus: 200 GPa, poisson_ratio: 0.3}
+boundary_conditions:
+  - {type: displacement, region: left, value: [0 m, null]}
+  - {type: displacement, region: bottom, value: [null, 0 m]}
+  - {type: traction, region: right, value: [1 MPa, 0 MPa]}
+probes:
+  s: {point: [0.5 m, 0.5 m], field: stress_xx}
+outputs:
+  qoi:
+    top: {type: max, field: principal_1, region: domain}
+    at: {type: point, field: strain_xx, point: [0.5 m, 0.5 m]}
+  fields: [displacement, stress, principal_stress]
+  display: {top: MPa}
+solver: {plane: stress}
+"""
+
+
+def test_stress_outputs_through_the_cli(tmp_path, write_case, cli):
+    path = write_case(BRICK)
+    out = tmp_path / "out"
+    r = cli("solve", path, "--no-plots", "--out", out)
+    assert r.returncode == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert {k: s["units"][k] for k in ("s", "top", "at")} == {"s": "Pa", "top": "Pa", "at": "1"}
+    assert s["sensors"]["s"] == pytest.approx(1e6, rel=1e-8)  # uniaxial: exact
+    assert s["qoi"]["top"] == pytest.approx(1e6, rel=1e-8)
+    assert s["qoi"]["at"] == pytest.approx(1e6 / 200e9, rel=1e-8)
+    for name in ("stress", "principal_stress"):
+        assert (out / f"{name}.xdmf").exists() and (out / f"{name}.pvd").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expect"),
+    [
+        ("field: stress_xx}", "field: stress_ww}", ("probes.s.field", "'stress_ww'", "stress_yy")),
+        ("field: principal_1, ", "", ("outputs.qoi.top.field", "needs a field")),
+        (", point: [0.5 m, 0.5 m]}", "}", ("outputs.qoi.at.point", "required by type point")),
+        ("[0.5 m, 0.5 m]}\n  fields", "[0.5 m]}\n  fields", ("outputs.qoi.at.point", "2D")),
+        ("type: max,", "type: maximum,", ("outputs.qoi.top.type", "'maximum'", "max, min")),
+        ("principal_stress]", "stresses]", ("outputs.fields", "'stresses'", "tresca")),
+        ("  fields:", "  stress_recovery: smooth\n  fields:", ("outputs.stress_recovery",)),
+        ("display: {top: MPa}", "display: {at: MPa}", ("outputs.display.at",)),
+    ],
+)
+def test_stress_output_errors(write_case, cli, old, new, expect):
+    assert BRICK.count(old) == 1
+    r = cli("validate", write_case(BRICK.replace(old, new)))
+    assert r.returncode == 2, r.output
+    for text in expect:
+        assert text in r.stderr, r.stderr
+
+
+def test_stress_recovery_only_for_structural_models(write_case, cli):
+    r = cli("validate", write_case(SLAB + "outputs: {stress_recovery: average}\n"))
+    assert r.returncode == 2 and "outputs.stress_recovery" in r.stderr, r.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twinkit.case import units
+from twinkit.case.fields import field_errors
 from twinkit.case.materials import (
     FLOW_BCS,
     HEAT_BCS,
@@ -340,6 +341,7 @@ def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
                     f"compatible with {q.unit}",
                 )
             )
+    errors += field_errors(case)
     errors += optimization_errors(case)
     errors += display_errors(case)
     return errors
@@ -349,6 +351,10 @@ FIELD_UNITS = {
     "temperature": "K",
     "displacement": "m",
     "von_mises": "Pa",
+    "stress": "Pa",
+    "strain": "1",
+    "principal_stress": "Pa",
+    "tresca": "Pa",
     "velocity": "m/s",
     "pressure": "Pa",
 }

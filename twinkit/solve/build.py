@@ -113,7 +113,10 @@ def _probes_and_qois(case: Case):
     from twinkit.physics.problem import Probe, QoI
 
     probes = [Probe(n, scalar(p.point), p.field) for n, p in case.probes.items()]
-    qois = [QoI(n, q.type, q.region, q.component) for n, q in case.outputs.qoi.items()]
+    qois = [
+        QoI(n, q.type, q.region, q.component, q.field or "", scalar(q.point) if q.point else None)
+        for n, q in case.outputs.qoi.items()
+    ]
     return probes, qois
 
 
@@ -171,6 +174,8 @@ def elastic_problem(case: Case, qois=None, probes=None):
         plane=case.solver.plane,
         formulation=case.solver.formulation,
         options=_options(case),
+        stress_recovery=case.outputs.stress_recovery,
+        fields=tuple(f for f in case.outputs.fields or () if f in el.TENSOR_FIELDS),
     )
 
 

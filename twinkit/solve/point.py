@@ -67,6 +67,8 @@ def solve_loaded(
 
         velocity = fields.get("velocity")  # drawn as arrows over the temperature
         for name, u in fields.items():
+            if u.ufl_shape and name not in ("displacement", "velocity"):
+                continue  # a tensor (stress, strain) or principal values: ParaView, not a PNG
             over = velocity if name == "temperature" else None
             unit = units.get(name, FIELD_UNITS.get(name, ""))
             shown = display.linear(name, unit) if unit else None
