@@ -197,3 +197,52 @@ def test_stress_output_errors(write_case, cli, old, new, expect):
 def test_stress_recovery_only_for_structural_models(write_case, cli):
     r = cli("validate", write_case(SLAB + "outputs: {stress_recovery: average}\n"))
     assert r.returncode == 2 and "outputs.stress_recovery" in r.stderr, r.output
+
+
+# ---- derived outputs ---------------------------------------------------------------------------
+KT = BRICK.replace(
+    "materials:",
+    "parameters:\n  load: {value: 10 kN}\n  height: {value: 1 m}\n  thickness: {value: 10 mm}\n"
+    "materials:",
+).replace(
+    "  fields: [displacement, stress, principal_stress]\n",
+    '    kt: {type: expression, value: "top / (load / (height * thickness))"}\n'
+    '    margin: {type: expression, value: "1 - 1 / (kt * 2)"}\n'
+    '    sx_MPa: {type: expression, value: "s / (1 MPa)"}\n',
+)
+
+
+def test_expression_qois(tmp_path, write_case, cli):
+    """kt = σ1,max / (F / (h·t)) = 1 for uniaxial tension; an expression may use one above it;
+    units are worked out (kt and margin dimensionless)."""
+    out = tmp_path / "out"
+    r = cli("solve", write_case(KT), "--no-plots", "--out", out)
+    assert r.returncode == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["qoi"]["kt"] == pytest.approx(1.0, rel=1e-8)
+    assert s["qoi"]["margin"] == pytest.approx(0.5, rel=1e-8)
+    assert s["qoi"]["sx_MPa"] == pytest.approx(1.0, rel=1e-8)
+    assert s["units"]["kt"] == "1" and s["units"]["margin"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expect"),
+    [
+        ("top / (load", "tpo / (load", ("outputs.qoi.kt.value", "unknown name 'tpo'", "'top'")),
+        ("1 - 1 / (kt * 2)", "1 - thickness", ("outputs.qoi.margin.value", "'-'", "[length]")),
+        ("1 - 1 / (kt * 2)", "sin(load)", ("sin() needs a dimensionless argument",)),
+        ("1 - 1 / (kt * 2)", "kt; import os", ("unexpected ';' at position 3",)),
+        ("1 - 1 / (kt * 2)", "__import__(1)", ("unknown function", "'__import__'")),
+        ("1 - 1 / (kt * 2)", "kt ** kt", ("exponent must be a constant",)),
+        ("1 - 1 / (kt * 2)", "margin * 2", ("refers to itself",)),
+        ("1 - 1 / (kt * 2)", "2 foos", ("unknown unit 'foos'",)),
+        ("1 - 1 / (kt * 2)", "t * 2", ("unknown name 't'", "only where a key allows")),
+        ('value: "s / (1 MPa)"', "region: domain", ("outputs.qoi.sx_MPa.value", "required")),
+    ],
+)
+def test_expression_errors(write_case, cli, old, new, expect):
+    assert KT.count(old) == 1
+    r = cli("validate", write_case(KT.replace(old, new)))
+    assert r.returncode == 2, r.output
+    for text in expect:
+        assert text in r.stderr, r.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twinkit.case import units
+from twinkit.case.derived import expression_errors
 from twinkit.case.fields import field_errors
 from twinkit.case.materials import (
     FLOW_BCS,
@@ -193,7 +194,7 @@ def _flow_output_errors(
     errors: list[tuple[str, str]] = []
     for name, q in case.outputs.qoi.items():
         key = f"outputs.qoi.{name}"
-        if q.type not in kinds:
+        if q.type not in kinds and q.type != "expression":
             errors.append(
                 (
                     f"{key}.type",
@@ -341,7 +342,7 @@ def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
                     f"compatible with {q.unit}",
                 )
             )
-    errors += field_errors(case)
+    errors += field_errors(case) + expression_errors(case, output_units)
     errors += optimization_errors(case)
     errors += display_errors(case)
     return errors

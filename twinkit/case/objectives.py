@@ -9,6 +9,7 @@ section into the goals an optimisation evaluates.
 from __future__ import annotations
 
 from twinkit.case import units
+from twinkit.case.derived import expression_unit
 from twinkit.case.fields import FIELD_QOIS, STRAIN_FIELDS, STRESS_FIELDS, field_unit
 from twinkit.case.mesh import GENERATOR_GDIM
 from twinkit.case.spec import CaseSpec
@@ -53,6 +54,8 @@ def output_units(case: CaseSpec, name: str) -> tuple[str, ...]:
     """The SI units output `name` can have (several only where the mesh dimension is unknown)."""
     if name in case.outputs.qoi:
         kind = case.outputs.qoi[name].type
+        if kind == "expression":
+            return (expression_unit(case, name, output_units),)
         if kind in FIELD_QOIS:
             return (field_unit(case.outputs.qoi[name].field or ""),)
         unit = QOI_UNITS.get(kind, "K")

@@ -62,6 +62,7 @@ class QoISpec(Strict):
     threshold: Temperature | None = None  # fraction_below: volume fraction with T < threshold
     field: str | None = Field(None, max_length=64)  # max, min, mean, point: which field
     point: Annotated[list[Length], Field(min_length=1, max_length=3)] | None = None  # point
+    value: str | None = Field(None, max_length=200)  # expression: a formula of outputs, parameters
 
 
 class Outputs(Strict):

@@ -116,6 +116,7 @@ def _probes_and_qois(case: Case):
     qois = [
         QoI(n, q.type, q.region, q.component, q.field or "", scalar(q.point) if q.point else None)
         for n, q in case.outputs.qoi.items()
+        if q.type != "expression"  # evaluated after the solve (twinkit.case.derived)
     ]
     return probes, qois
 

@@ -45,7 +45,22 @@ class CaseRunner:
             self._key = key
             if self.anchored and hasattr(self.model, "set_anchor"):
                 self._anchor(values)
-        return not_finite_fails(self.model.solve(values))
+        return not_finite_fails(self._derive(self.model.solve(values)))
+
+    def _derive(self, result: Any) -> Any:
+        """`result` with the case's expression QoIs evaluated and their units added."""
+        case = self.loaded.case
+        if not any(q.type == "expression" for q in case.outputs.qoi.values()):
+            return result
+        from twinkit.case.derived import evaluate_expressions, expression_qois
+        from twinkit.case.objectives import output_units
+
+        derived = evaluate_expressions(case, result.qoi, result.sensors, result.parameters)
+        result.qoi = {n: result.qoi.get(n, derived.get(n)) for n in case.outputs.qoi}
+        result.units = dict(result.units) | {
+            n: output_units(case, n)[0] for n in expression_qois(case)
+        }
+        return result
 
     def _check_dimensions(self) -> None:
         """Probe points and vectors with one component per dimension of the mesh (a mesh file's
