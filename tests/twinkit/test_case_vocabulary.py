@@ -246,3 +246,106 @@ def test_expression_errors(write_case, cli, old, new, expect):
     assert r.returncode == 2, r.output
     for text in expect:
         assert text in r.stderr, r.stderr
+
+
+# ---- values in time, time series ---------------------------------------------------------------
+def _ramp_exact(x, t):
+    """Carslaw & Jaeger §2.5 (cases/benchmarks/surface_ramp.yaml): T for a surface at 300 K + t."""
+    from scipy.special import erfc
+
+    z = x / (2 * np.sqrt(50 / (7800 * 480) * t))
+    return 300 + t * ((1 + 2 * z * z) * erfc(z) - 2 * z * np.exp(-z * z) / np.sqrt(np.pi))
+
+
+def _ramp_case(edit: tuple[str, str] = ("", "")) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "cases/benchmarks/surface_ramp.yaml").read_text()
+    return text.replace(*edit) if edit[0] else text
+
+
+@pytest.mark.parametrize("scheme", ["bdf2", "crank_nicolson"])
+def test_time_series_of_a_time_dependent_boundary_value(tmp_path, write_case, cli, scheme):
+    """A surface temperature rising in time (a formula of t): every probe at every step in
+    timeseries.nc matches the exact solution, the expression QoI too; summary.json keeps the
+    final values."""
+    import xarray as xr
+
+    path = write_case(_ramp_case(("scheme: bdf2", f"scheme: {scheme}")))
+    out = tmp_path / "out"
+    r = cli("solve", path, "--no-plots", "--out", out)
+    assert r.returncode == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert "timeseries.nc" in s["files"]
+    with xr.open_dataset(out / "timeseries.nc") as ds:
+        assert ds.sizes["time"] == 101 and ds.time.attrs["units"] == "s"
+        assert ds["T_10mm"].attrs["units"] == "K" and ds["rise_10mm"].attrs["units"] == "1"
+        t = ds.time.values
+        assert t[0] == 0.0 and t[-1] == pytest.approx(600.0)
+        for name, x in (("T_5mm", 0.005), ("T_10mm", 0.01), ("T_20mm", 0.02)):
+            series = ds[name].values
+            assert series[0] == 300.0
+            late = t >= 60
+            err = np.abs(series[late] - _ramp_exact(x, t[late])) / 600  # of the final rise
+            assert err.max() < 1e-3, (name, err.max())  # measured 6.5e-5 (bdf2)
+            assert s["sensors"][name] == series[-1]
+        assert s["qoi"]["rise_10mm"] == ds["rise_10mm"].values[-1]
+
+
+def test_table_in_time_equals_the_formula(tmp_path, write_case, cli):
+    """The same ramp as a CSV table (minutes, °C; linear in between) gives the same solution."""
+    (tmp_path / "ramp.csv").write_text("time (min),T (degC)\n0,26.85\n10,626.85\n")
+    text = _ramp_case(
+        ('value: "300 K + 1 K/s * t"', "value: {table: ramp.csv, time_unit: min, unit: degC}")
+    )
+    sensors = []
+    for name, case in (("formula", _ramp_case()), ("table", text)):
+        out = tmp_path / name
+        r = cli("solve", write_case(case, f"{name}.yaml"), "--no-plots", "--out", out)
+        assert r.returncode == 0, r.output
+        sensors.append(json.loads((out / "summary.json").read_text())["sensors"])
+    assert sensors[1] == pytest.approx(sensors[0], rel=1e-12)
+
+
+RAMP_VALUE = 'value: "300 K + 1 K/s * t"'
+
+
+@pytest.mark.parametrize(
+    ("edit", "expect"),
+    [
+        ((RAMP_VALUE, 'value: "300 K + 1 K * t"'), ("boundary_conditions[0].value", "dimension")),
+        ((RAMP_VALUE, 'value: "300 K + 1 K/s * tt"'), ("unknown name 'tt'", "'t'")),
+        ((RAMP_VALUE, 'value: "300 K * sin(t)"'), ("sin() needs a dimensionless argument",)),
+        (
+            ("  time: {end: 600 s, steps: 100, initial_temperature: 300 K, scheme: bdf2}\n", ""),
+            ("boundary_conditions[0].value", "t is known only in a transient heat_conduction run"),
+        ),
+        ((RAMP_VALUE, "value: {table: nowhere.csv, unit: K}"), ("table file not found",)),
+        ((RAMP_VALUE, "value: {table: ../x.csv, unit: K}"), ("outside the case file's folder",)),
+        ((RAMP_VALUE, "value: {table: bad.csv, unit: K}"), ("bad.csv, line 3", "increase")),
+        ((RAMP_VALUE, "value: {table: bad.csv, unit: m}"), ("'m' is not a unit compatible",)),
+        ((RAMP_VALUE, "value: {table: bad.csv}"), ("a table is {table: FILE.csv, unit",)),
+    ],
+)
+def test_time_value_errors(tmp_path, write_case, cli, edit, expect):
+    (tmp_path / "bad.csv").write_text("0, 300\n10, 310\n5, 320\n")
+    r = cli("validate", write_case(_ramp_case(edit)))
+    assert r.returncode == 2, r.output
+    for text in expect:
+        assert text in r.stderr, r.stderr
+
+
+def test_formulas_of_position_in_a_steady_run(tmp_path, write_case, cli):
+    """x, y, z are known in a steady run: T = 300 K + 100 K·x/L on the left of a bar whose
+    right end is at 300 K (a linear profile: the probe reads the exact mean)."""
+    case = SLAB.replace("  time: {end: $t_end, steps: 30, initial_temperature: $T0}\n", "")
+    case = case.replace(
+        "region: left, value: 300 K", 'region: left, value: "300 K + 100 K * (1 + x / (1 m))"'
+    )
+    case = case.replace("  t_end: {value: 750 s, range: [100 s, 1000 s]}\n", "")
+    out = tmp_path / "out"
+    r = cli("solve", write_case(case), "--no-plots", "--out", out)
+    assert r.returncode == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["sensors"]["T_centre"] == pytest.approx(350.0, rel=1e-10)
+    assert "timeseries.nc" not in s["files"]

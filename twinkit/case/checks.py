@@ -19,6 +19,7 @@ from twinkit.case.materials import (
 from twinkit.case.mesh import GENERATOR_GDIM
 from twinkit.case.objectives import optimization_errors, output_units
 from twinkit.case.spec import CaseSpec, quantities
+from twinkit.case.time_checks import time_value_errors
 from twinkit.case.units import clip, clip_names
 
 MODEL_BCS: dict[str, tuple[str, ...]] = {
@@ -342,7 +343,7 @@ def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
                     f"compatible with {q.unit}",
                 )
             )
-    errors += field_errors(case) + expression_errors(case, output_units)
+    errors += field_errors(case) + expression_errors(case, output_units) + time_value_errors(case)
     errors += optimization_errors(case)
     errors += display_errors(case)
     return errors

@@ -280,7 +280,7 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
         )
     _check_units(path, raw)
     try:
-        case = Case.model_validate(raw)
+        case = Case.model_validate(raw, context={"case_path": path})
     except ValidationError as e:
         raise CaseError(_format_validation(path, e, raw)) from None
     if not case.name:

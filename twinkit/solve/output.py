@@ -63,3 +63,31 @@ def write_fields(out: Path, fields: dict[str, Any]) -> list[str]:
             f.write_function(w)
         written += [f"{name}.xdmf", f"{name}.pvd"]
     return written
+
+
+def write_time_series(path: Path, loaded: Any, result: Any, units: dict[str, str]) -> None:
+    """A transient run's probes and QoIs at every step as an xarray Dataset in NetCDF: dimension
+    `time` (s, from 0), one variable per output with its SI `units`."""
+    import numpy as np
+    import xarray as xr
+
+    from twinkit.files import atomic_write
+
+    h = result.history
+    data = {
+        name: xr.Variable("time", np.asarray(v, dtype=float), {"units": units.get(name, "")})
+        for name, v in h.items()
+        if name != "time"
+    }
+    ds = xr.Dataset(
+        data,
+        coords={"time": xr.Variable("time", np.asarray(h["time"]), {"units": "s"})},
+        attrs={
+            "case": loaded.name,
+            "case_hash": loaded.hash,
+            "twinkit_version": __version__,
+            "description": "probe values and QoIs of a transient run at every time step (SI); "
+            "summary.json holds the final ones",
+        },
+    )
+    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"))

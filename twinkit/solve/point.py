@@ -74,6 +74,12 @@ def solve_loaded(
             shown = display.linear(name, unit) if unit else None
             plot_field(u, out / f"{name}.png", unit=unit, arrows=over, display=shown)
             files.append(f"{name}.png")
+    if result.history:
+        from twinkit.solve.output import write_time_series
+
+        if comm.rank == 0:
+            write_time_series(out / "timeseries.nc", loaded, result, units)
+        files.append("timeseries.nc")
     extra = {
         "dofs": int(runner.model.ndofs),
         "mpi_ranks": comm.size,

@@ -57,6 +57,12 @@ class CaseRunner:
 
         derived = evaluate_expressions(case, result.qoi, result.sensors, result.parameters)
         result.qoi = {n: result.qoi.get(n, derived.get(n)) for n in case.outputs.qoi}
+        h = result.history
+        if h:  # a transient run: the expressions at every step too
+            rows = [{n: h[n][i] for n in h if n != "time"} for i in range(len(h["time"]))]
+            steps = [evaluate_expressions(case, r, {}, result.parameters) for r in rows]
+            for name in derived:
+                h[name] = [row[name] for row in steps]
         result.units = dict(result.units) | {
             n: output_units(case, n)[0] for n in expression_qois(case)
         }
