@@ -41,6 +41,7 @@ TARGETS = [
     ("transient_slab", "sensors", "T_centre", _slab_centre(), 2e-3),
     ("lame", "sensors", "u_a", 5.0623e-3, 5e-3),  # ν = 0.4999, mixed u–p: no locking
     ("kirsch", "sensors", "sigma_top_of_hole", 3 * 100e6, 0.02),  # σ_θθ(a, 90°) = 3p
+    ("nafems_le1", "sensors", "sigma_yy_D", 92.7e6, 0.01),  # a recovered stress at a point
     # Blankenbach et al. (1989), 32×32: within 0.5 % (the solver is within ~0.01 %)
     ("blankenbach_1a", "qoi", "Nu", 4.884409, 5e-3),
     ("blankenbach_1a", "qoi", "vrms", 42.864947, 5e-3),
