@@ -157,3 +157,35 @@ def test_bad_requests_are_refused():
         ElasticityProblem(**base, stress_recovery="smooth")
     with pytest.raises(ValueError, match="unknown field"):
         ElasticityProblem(**base, fields=("stresses",))
+
+
+@pytest.mark.parametrize("plane", ["stress", "strain"])
+def test_free_thermal_expansion(plane):
+    """A uniform rise ΔT, free to expand in plane: σxx = σyy = 0; plane stress εxx = εzz = αΔT;
+    plane strain εzz = 0, εxx = (1 + ν)αΔT, σzz = −EαΔT (von Mises EαΔT)."""
+    from dolfinx import fem
+
+    alpha, dT = 1.2e-5, 100.0
+    mesh = rectangle(1.0, 1.0, 2, 2)
+    T = fem.Function(fem.functionspace(mesh.mesh, ("Lagrange", 1)))
+    T.x.array[:] = 293.15 + dT
+    names = ["stress_xx", "stress_yy", "stress_zz", "strain_xx", "strain_zz", "von_mises"]
+    problem = ElasticityProblem(
+        [ElasticMaterial(E, NU, thermal_expansion=alpha)],
+        bcs=[Displacement("left", (0.0, None)), Displacement("bottom", (None, 0.0))],
+        probes=[Probe(n, (0.5, 0.5), n) for n in names],
+        plane=plane,
+        options=SolverOptions(degree=2),
+    )
+    s = Elasticity(mesh, problem, {}, temperature=T).solve().sensors
+    e = alpha * dT
+    expect = (
+        {"strain_xx": e, "strain_zz": e, "stress_zz": 0.0, "von_mises": 0.0}
+        if plane == "stress"
+        else {"strain_xx": (1 + NU) * e, "strain_zz": 0.0, "stress_zz": -E * e, "von_mises": E * e}
+    )
+    assert s["stress_xx"] == pytest.approx(0.0, abs=1e-6 * E * e)
+    assert s["stress_yy"] == pytest.approx(0.0, abs=1e-6 * E * e)
+    for name, v in expect.items():
+        scale = e if name.startswith("strain") else E * e
+        assert s[name] == pytest.approx(v, abs=1e-8 * scale), name
