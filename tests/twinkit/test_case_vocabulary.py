@@ -349,3 +349,9 @@ def test_formulas_of_position_in_a_steady_run(tmp_path, write_case, cli):
     s = json.loads((out / "summary.json").read_text())
     assert s["sensors"]["T_centre"] == pytest.approx(350.0, rel=1e-10)
     assert "timeseries.nc" not in s["files"]
+
+
+def test_a_constant_in_a_time_key_keeps_its_checks(write_case, cli):
+    """'-300 degC' where a formula may go is still a temperature below absolute zero."""
+    r = cli("validate", write_case(_ramp_case((RAMP_VALUE, "value: -300 degC"))))
+    assert r.returncode == 2 and "absolute zero" in r.stderr, r.output

@@ -100,14 +100,26 @@ def _parse_time_value(v: Any, info: ValidationInfo, unit: str, rule: str) -> Q:
             tree = expressions.parse(v)
         except expressions.ExpressionError:
             raise plain from None
-        if isinstance(tree, expressions.Num):
-            raise
-        return Q(None, None, unit, v, rule=rule, formula=True)
+        if not all(_is_unit(n) for n in expressions.names(tree)):
+            return Q(None, None, unit, v, rule=rule, formula=True)
+        raise  # a constant ('-300 degC'): what the quantity's reading said
     try:
         expressions.parse(v)
     except expressions.ExpressionError as e:
         raise ValueError(str(e)) from None
     return Q(None, None, unit, v, rule=rule, formula=True)
+
+
+def _is_unit(name: str) -> bool:
+    if name in expressions.CONSTANTS:
+        return True
+    try:
+        expressions.unit_value(name)
+    except KeyError:
+        return False
+    except expressions.ExpressionError:
+        return True  # an offset unit (degC)
+    return True
 
 
 def time_quantity(unit: str, rule: str = "finite") -> PlainValidator:
