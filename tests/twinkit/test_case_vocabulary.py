@@ -355,3 +355,22 @@ def test_a_constant_in_a_time_key_keeps_its_checks(write_case, cli):
     """'-300 degC' where a formula may go is still a temperature below absolute zero."""
     r = cli("validate", write_case(_ramp_case((RAMP_VALUE, "value: -300 degC"))))
     assert r.returncode == 2 and "absolute zero" in r.stderr, r.output
+
+
+def test_a_sweep_stores_stress_fields_and_expressions(tmp_path, write_case, cli):
+    """A sweep keeps the expression QoIs (with units) and a 6-component stress field, whose
+    component dimension is its own (displacement keeps `component`)."""
+    import xarray as xr
+
+    case = KT.replace("  load: {value: 10 kN}\n", "  load: {value: 10 kN, range: [5 kN, 20 kN]}\n")
+    case = case.replace("  display: {top: MPa}\n", "  fields: [displacement, stress]\n")
+    out = tmp_path / "sweep"
+    r = cli("sample", write_case(case), "--samples", "8", "--out", out)
+    assert r.returncode == 0, r.output
+    with xr.open_dataset(out / "dataset.nc") as ds:
+        assert ds["field_stress"].dims == ("sample", "node", "stress_component")
+        assert ds.sizes["stress_component"] == 6 and ds.sizes["component"] == 2
+        kt = ds["qoi_kt"]
+        assert kt.attrs["units"] == "1"
+        # the traction is fixed at 1 MPa: kt = 1 MPa / (load / (1 m · 10 mm)) varies with load
+        assert kt.values == pytest.approx(1e6 / (ds["load"].values / 0.01), rel=1e-8)
