@@ -4,7 +4,7 @@ or transient (BDF2, Crank–Nicolson, backward Euler) for given parameter values
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -123,6 +123,8 @@ class HeatConduction(HeatOutputs):
             )
         self._residual = residual
         self.history: dict[str, list[float]] = {}  # a transient run's outputs per step
+        # called as on_step(step, t, fields) at t = 0 and after each step (e.g. to write fields)
+        self.on_step: Callable[[int, float, dict[str, Any]], None] | None = None
         self._evaluator: PointEvaluator | None = None
         self._qoi_forms: dict[str, Any] = {}
         self._initialised = False
@@ -211,6 +213,8 @@ class HeatConduction(HeatOutputs):
             self.T.x.array[:] = value_of(T0, self.c.values)
         self.T_n.x.array[:] = self.T.x.array
         self._record(0.0)
+        if self.on_step is not None:
+            self.on_step(0, 0.0, {"temperature": self.T})
         total = 0
         for step in range(ts.steps):
             self._set_prescribed((step + 1) * dt)
@@ -231,4 +235,6 @@ class HeatConduction(HeatOutputs):
             self.T_n.x.array[:] = self.T.x.array
             self.c.set_time((step + 1) * dt)
             self._record((step + 1) * dt)
+            if self.on_step is not None:
+                self.on_step(step + 1, (step + 1) * dt, {"temperature": self.T})
         return True, total

@@ -374,3 +374,22 @@ def test_a_sweep_stores_stress_fields_and_expressions(tmp_path, write_case, cli)
         assert kt.attrs["units"] == "1"
         # the traction is fixed at 1 MPa: kt = 1 MPa / (load / (1 m · 10 mm)) varies with load
         assert kt.values == pytest.approx(1e6 / (ds["load"].values / 0.01), rel=1e-8)
+
+
+def test_fields_as_a_paraview_time_series(tmp_path, write_case, cli):
+    """outputs.fields_every: 25 of 100 steps writes the temperature at t = 0, 150, ..., 600 s."""
+    import re
+
+    case = _ramp_case(("solver:", "  fields_every: 25\nsolver:"))
+    out = tmp_path / "out"
+    r = cli("solve", write_case(case), "--no-plots", "--out", out)
+    assert r.returncode == 0, r.output
+    files = json.loads((out / "summary.json").read_text())["files"]
+    assert "temperature_series.xdmf" in files and (out / "temperature_series.h5").exists()
+    times = re.findall(r'<Time Value="([^"]+)"', (out / "temperature_series.xdmf").read_text())
+    assert [float(t) for t in times] == pytest.approx([0, 150, 300, 450, 600])
+
+
+def test_fields_every_needs_a_transient_run(write_case, cli):
+    r = cli("validate", write_case(BRICK.replace("  display:", "  fields_every: 2\n  display:")))
+    assert r.returncode == 2 and "outputs.fields_every" in r.stderr, r.output

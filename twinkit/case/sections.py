@@ -68,6 +68,8 @@ class QoISpec(Strict):
 class Outputs(Strict):
     qoi: dict[Name, QoISpec] = {}
     fields: list[str] | None = None  # None: every field the model produces
+    # a transient run: the fields every N steps (and the last) as a ParaView time series
+    fields_every: int | None = Field(None, ge=1)
     # stress and strain at points and over regions: L2-projected, node-averaged, or raw FE
     stress_recovery: Literal["projection", "average", "none"] = "projection"
     plots: bool = True

@@ -14,6 +14,8 @@ def time_value_errors(case: CaseSpec) -> list[tuple[str, str]]:
     or in a model without time stepping."""
     transient = case.solver.time is not None and case.model in ("heat_conduction",)
     errors = []
+    if case.outputs.fields_every is not None and not transient:
+        errors.append(("outputs.fields_every", "applies only to a transient heat_conduction run"))
     for path, q in quantities(case):
         if q.table is not None and not transient:
             errors.append((path, "a table in time needs a transient heat_conduction run"))

@@ -30,8 +30,9 @@ class CaseRunner:
         self.domain: Any = None
         self.model: Any = None
 
-    def solve(self, values: Mapping[str, float]):
-        """The model's Result at `values`; not converged when any number it holds is not finite."""
+    def solve(self, values: Mapping[str, float], on_step: Any = None):
+        """The model's Result at `values`; not converged when any number it holds is not finite.
+        `on_step(step, t, fields)`: called during a transient run at t = 0 and after each step."""
         key = tuple(values[p] for p in sorted(self._geometry))
         if self.model is None or key != self._key:
             self.domain = build_mesh(self.loaded, values, self.comm)
@@ -45,6 +46,8 @@ class CaseRunner:
             self._key = key
             if self.anchored and hasattr(self.model, "set_anchor"):
                 self._anchor(values)
+        if hasattr(self.model, "on_step"):
+            self.model.on_step = on_step
         return not_finite_fails(self._derive(self.model.solve(values)))
 
     def _derive(self, result: Any) -> Any:
