@@ -318,7 +318,10 @@ RAMP_VALUE = 'value: "300 K + 1 K/s * t"'
         ((RAMP_VALUE, 'value: "300 K * sin(t)"'), ("sin() needs a dimensionless argument",)),
         (
             ("  time: {end: 600 s, steps: 100, initial_temperature: 300 K, scheme: bdf2}\n", ""),
-            ("boundary_conditions[0].value", "t is known only in a transient heat_conduction run"),
+            (
+                "boundary_conditions[0].value",
+                "t is known only in a transient run (solver.time) of heat_conduction or",
+            ),
         ),
         ((RAMP_VALUE, "value: {table: nowhere.csv, unit: K}"), ("table file not found",)),
         ((RAMP_VALUE, "value: {table: ../x.csv, unit: K}"), ("outside the case file's folder",)),
@@ -393,3 +396,36 @@ def test_fields_as_a_paraview_time_series(tmp_path, write_case, cli):
 def test_fields_every_needs_a_transient_run(write_case, cli):
     r = cli("validate", write_case(BRICK.replace("  display:", "  fields_every: 2\n  display:")))
     assert r.returncode == 2 and "outputs.fields_every" in r.stderr, r.output
+
+
+def test_thermo_elasticity_in_time(tmp_path, write_case, cli):
+    """A transient thermo_elasticity run with a boundary temperature in time: the thermal probes
+    per step in timeseries.nc; the stress is that of the final temperature."""
+    from pathlib import Path
+
+    import xarray as xr
+
+    text = (Path(__file__).parent / "test_thermo_elasticity.py").read_text()
+    case = text.split('CASE = """', 1)[1].split('"""', 1)[0]
+    case = case.replace("value: $T_hot}", 'value: "20 degC + 1 K/s * t"}')
+    case = case.replace(
+        "    conductivity: 50 W/(m*K)\n",
+        "    conductivity: 50 W/(m*K)\n    density: 7800 kg/m^3\n    specific_heat: 480 J/(kg*K)\n",
+    )
+    case = case.replace(
+        "solver: {plane: stress}",
+        "solver:\n  plane: stress\n  time: {end: 100 s, steps: 10, initial_temperature: 20 degC}",
+    )
+    case = case.replace(
+        "  end: {point:", "  sx: {point: [0.5 m, 0.05 m], field: stress_xx}\n  end: {point:"
+    )
+    out = tmp_path / "out"
+    r = cli("solve", write_case(case), "--no-plots", "--out", out)
+    assert r.returncode == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    with xr.open_dataset(out / "timeseries.nc") as ds:
+        assert ds["T_mid"].values[0] == pytest.approx(293.15)
+        assert ds["T_mid"].values[-1] == pytest.approx(s["sensors"]["T_mid"])
+        assert np.all(np.diff(ds["T_max"].values) > 0)  # the ends heat up
+        assert "sx" not in ds  # mechanical: final state only
+    assert s["sensors"]["T_mid"] < s["qoi"]["T_max"] == pytest.approx(393.15)
