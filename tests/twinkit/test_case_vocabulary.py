@@ -429,3 +429,16 @@ def test_thermo_elasticity_in_time(tmp_path, write_case, cli):
         assert np.all(np.diff(ds["T_max"].values) > 0)  # the ends heat up
         assert "sx" not in ds  # mechanical: final state only
     assert s["sensors"]["T_mid"] < s["qoi"]["T_max"] == pytest.approx(393.15)
+
+
+@pytest.mark.parametrize(
+    ("value", "expect"),
+    [
+        ('"300 K - 1 K/s * t"', "at t = 375 s: expected a temperature at or above absolute zero"),
+        ('"1e308 K * 1e308 * (1 + t / (1 s))"', "is not finite at t = 0 s"),
+    ],
+)
+def test_formula_values_are_checked_for_sense(write_case, cli, value, expect):
+    """A temperature formula is sampled over the run (t = 0 ... end, nominal parameters)."""
+    r = cli("validate", write_case(_ramp_case((RAMP_VALUE, f"value: {value}"))))
+    assert r.returncode == 2 and expect in r.stderr, r.output
