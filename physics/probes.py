@@ -33,6 +33,9 @@ class PointEvaluator:
             owned = links[links < ncells_local]
             if owned.size:
                 cells[i] = owned[0]
+        lost = np.flatnonzero(cells < 0)
+        if lost.size:
+            cells[lost] = _nearest_cells(mesh, pts[lost], ncells_local)
         comm = mesh.comm
         have = np.where(cells >= 0, comm.rank, comm.size).astype(np.int32)
         owner = np.empty_like(have)
@@ -66,3 +69,25 @@ class PointEvaluator:
         total = np.zeros_like(out)
         self.mesh.comm.Allreduce(out, total, op=MPI.SUM)
         return total[:, 0] if bs == 1 else total
+
+
+def _nearest_cells(mesh, pts: np.ndarray, ncells_local: int) -> np.ndarray:
+    """For points that no owned cell contains: an owned cell within round-off of each (-1 if
+    none). A point on a curved boundary can lie 1e-16 outside every cell, e.g. (0, a) on a hole
+    whose vertex gmsh put at x = 4e-16."""
+    from dolfinx import geometry
+
+    x = mesh.geometry.x
+    tol = 1e-10 * float(np.linalg.norm(x.max(axis=0) - x.min(axis=0)))
+    tree = geometry.bb_tree(mesh, mesh.topology.dim, padding=tol)
+    candidates = geometry.compute_collisions_points(tree, pts)
+    dofmap = mesh.geometry.dofmaps[0]
+    found = np.full(len(pts), -1, dtype=np.int32)
+    for i, p in enumerate(pts):
+        best = tol
+        for c in candidates.links(i):
+            if c < ncells_local:
+                d = np.linalg.norm(geometry.compute_distance_gjk(x[dofmap[c]], p))
+                if d <= best:
+                    best, found[i] = d, c
+    return found

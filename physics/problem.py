@@ -26,6 +26,8 @@ class QoI:
     kind: str
     region: str | None = None
     component: int | None = None
+    field: str = ""  # kinds max, min, mean, point: the field they read
+    point: tuple[Scalar, ...] | None = None  # kind point
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,5 @@ class Result:
     units: dict[str, str]
     solver: SolverStatus
     parameters: dict[str, float] = field(default_factory=dict)
+    # a transient run: "time" and each probe and QoI per step (from t = 0), SI
+    history: dict[str, list[float]] = field(default_factory=dict)

@@ -1,7 +1,8 @@
 r"""Thermal stress: heat conduction, then elasticity loaded by the thermal strain of that field.
 
 One-way coupling: :math:`\varepsilon_\mathrm{th} = \alpha (T - T_\mathrm{ref}) I` from the steady or
-final temperature; the mechanical state does not feed back into the heat problem.
+final temperature; the mechanical state does not feed back into the heat problem. A transient run's
+time series holds the thermal probes and QoIs (the mechanical ones are of the final state).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ class ThermoElasticity:
         self.elastic = Elasticity(domain, elastic, params, temperature=self.heat.T)
 
     @property
+    def on_step(self):
+        """The heat model's per-step callback (a transient run)."""
+        return self.heat.on_step
+
+    @on_step.setter
+    def on_step(self, f) -> None:
+        self.heat.on_step = f
+
+    @property
     def ndofs(self) -> int:
         return self.heat.ndofs + self.elastic.ndofs
 
@@ -53,4 +63,5 @@ class ThermoElasticity:
             units=h.units | e.units,
             solver=status,
             parameters=e.parameters,
+            history=h.history,  # the thermal probes and QoIs of a transient run, per step
         )

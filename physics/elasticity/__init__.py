@@ -30,7 +30,8 @@ unknown :math:`p = K_d(\operatorname{tr}\varepsilon - \vartheta)` and the constr
 
 Modules: `problem` (what: materials, supports, loads, formulation), `forms` (constitutive law
 and weak forms), `model` (`Elasticity`: set-up and solve), `solver` (PETSc helpers of the
-linear solve), `outputs` (QoIs, probes, units).
+linear solve), `outputs` (QoIs, probes, units), `recovery` (continuous stress and strain fields,
+principal stresses, von Mises, Tresca).
 """
 
 from twinkit.physics.elasticity.forms import (
@@ -45,8 +46,11 @@ from twinkit.physics.elasticity.forms import (
 from twinkit.physics.elasticity.model import Elasticity
 from twinkit.physics.elasticity.outputs import nodal_max
 from twinkit.physics.elasticity.problem import (
+    DISPLACEMENT_FIELDS,
     ELASTICITY_QOIS,
+    FIELD_QOIS,
     PROBE_FIELDS,
+    SCALAR_FIELDS,
     BodyForce,
     Displacement,
     ElasticBC,
@@ -59,11 +63,25 @@ from twinkit.physics.elasticity.problem import (
     Pressure,
     Traction,
 )
+from twinkit.physics.elasticity.recovery import (
+    RECOVERY,
+    STRAIN_FIELDS,
+    STRESS_FIELDS,
+    TENSOR_FIELDS,
+    Recovery,
+)
 from twinkit.physics.elasticity.solver import rigid_body_modes
 
 __all__ = [
+    "DISPLACEMENT_FIELDS",
     "ELASTICITY_QOIS",
+    "FIELD_QOIS",
     "PROBE_FIELDS",
+    "RECOVERY",
+    "SCALAR_FIELDS",
+    "STRAIN_FIELDS",
+    "STRESS_FIELDS",
+    "TENSOR_FIELDS",
     "BodyForce",
     "Displacement",
     "ElasticBC",
@@ -75,6 +93,7 @@ __all__ = [
     "Force",
     "Gravity",
     "Pressure",
+    "Recovery",
     "Traction",
     "constitutive_law",
     "external_work",

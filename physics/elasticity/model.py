@@ -17,12 +17,14 @@ from twinkit.physics.elasticity.forms import (
     constitutive_law,
     external_work,
     internal_work,
+    strain,
     stress,
     stress_zz,
     von_mises,
 )
 from twinkit.physics.elasticity.outputs import ElasticityOutputs
 from twinkit.physics.elasticity.problem import ElasticityProblem, ElasticMaterial, Fixed
+from twinkit.physics.elasticity.recovery import STRAIN_FIELDS, STRESS_FIELDS, Recovery, voigt
 from twinkit.physics.elasticity.solver import _reason_name, rigid_body_modes
 from twinkit.physics.params import ConstantPool
 from twinkit.physics.problem import linear_solver_options, petsc_prefix
@@ -142,6 +144,8 @@ class Elasticity(ElasticityOutputs):
         ]
         self._evaluator: Any = None
         self._qoi_forms: dict[str, Any] = {}
+        self._field_cache: dict[str, Any] = {}
+        self.recovered = self._recoveries(max(1, degree - 1))
 
     # ---- construction helpers ------------------------------------------------------------
     def _dirichlet(self, U) -> list:
@@ -157,6 +161,40 @@ class Elasticity(ElasticityOutputs):
                     dofs = fem.locate_dofs_topological(U.sub(i), fdim, facets)
                     bcs.append(fem.dirichletbc(self.c(val), dofs, U.sub(i)))
         return bcs
+
+    def _recoveries(self, degree: int) -> dict[str, Recovery]:
+        """Recovered stress and strain (`recovery.Recovery`), each only if an output needs it."""
+        p = self.problem
+        wanted = {q.field for q in p.qois} | {pr.field for pr in p.probes} | set(p.fields)
+        needs = {
+            "stress": bool(wanted & {*STRESS_FIELDS, "stress", "principal_stress", "tresca"}),
+            "strain": bool(wanted & {*STRAIN_FIELDS, "strain"}),
+        }
+        u, pressure = self._split()
+        out = {}
+        for name, tensor in (("stress", self._stress_voigt), ("strain", self._strain_voigt)):
+            if needs[name]:
+                parts = [
+                    (tensor(law, u, pressure), law.dxs, _material_cells(self.domain, law.material))
+                    for law in self.laws
+                ]
+                out[name] = Recovery(self.domain, parts, degree, p.stress_recovery, name)
+        return out
+
+    def _stress_voigt(self, law: _Law, u, p):
+        sigma = stress(law, u, p)
+        szz = stress_zz(law, sigma, self.problem.plane) if self.domain.gdim == 2 else 0.0
+        return voigt(sigma, szz)
+
+    def _strain_voigt(self, law: _Law, u, p):
+        """ε(u); in 2D εzz = 0 (plane strain) or (σzz − ν(σxx + σyy))/E + αΔT (plane stress)."""
+        import ufl
+
+        ezz: Any = 0.0
+        if self.domain.gdim == 2 and self.problem.plane == "stress":
+            sigma = stress(law, u, p)
+            ezz = -law.nu * ufl.tr(sigma) / law.E + law.alpha_dT
+        return voigt(strain(u), ezz)
 
     def _split(self):
         import ufl
@@ -215,7 +253,7 @@ class Elasticity(ElasticityOutputs):
         self._update_outputs()
         status = SolverStatus(converged, its, time.perf_counter() - t0, message)
         return Result(
-            fields={"displacement": self.u, "von_mises": self.von_mises},
+            fields={"displacement": self.u, "von_mises": self.von_mises} | self.extra_fields(),
             qoi=self.qois(),
             sensors=self.sensors(),
             units=self.units(),
@@ -232,6 +270,8 @@ class Elasticity(ElasticityOutputs):
             cells = _material_cells(self.domain, law.material)
             self.von_mises.interpolate(expr, cells0=cells)
         self.von_mises.x.scatter_forward()
+        for r in self.recovered.values():
+            r.update()
 
 
 def _material_cells(domain: RegionMesh, m: ElasticMaterial) -> np.ndarray:

@@ -11,8 +11,13 @@ from mpi4py import MPI
 
 from twinkit.physics.domain import RegionMesh
 from twinkit.physics.elasticity.forms import _Law
-from twinkit.physics.elasticity.problem import ElasticityProblem
-from twinkit.physics.params import ConstantPool
+from twinkit.physics.elasticity.problem import (
+    DISPLACEMENT_FIELDS,
+    FIELD_QOIS,
+    ElasticityProblem,
+)
+from twinkit.physics.elasticity.recovery import PRINCIPAL, STRAIN_FIELDS, derived
+from twinkit.physics.params import ConstantPool, value_of
 from twinkit.physics.problem import QoI
 
 
@@ -30,8 +35,10 @@ class ElasticityOutputs:
     u: Any
     von_mises: Any
     _residual: Callable[[Any, Any], Any]
+    recovered: dict[str, Any]  # name → recovery.Recovery
     _evaluator: Any
     _qoi_forms: dict[str, Any]
+    _field_cache: dict[str, Any]
 
     def units(self) -> dict[str, str]:
         per_len = "" if self.domain.gdim == 3 else "/m"
@@ -42,8 +49,56 @@ class ElasticityOutputs:
             "mass": "kg" + per_len,
             "safety_factor": "1",
         }
-        u = {q.name: kind_units[q.kind] for q in self.problem.qois}
-        return u | {p.name: "Pa" if p.field == "von_mises" else "m" for p in self.problem.probes}
+        u = {
+            q.name: field_unit(q.field) if q.kind in FIELD_QOIS else kind_units[q.kind]
+            for q in self.problem.qois
+        }
+        return u | {p.name: field_unit(p.field) for p in self.problem.probes}
+
+    def extra_fields(self) -> dict[str, Any]:
+        """The fields named in `problem.fields`: recovered stress and strain (6 components, VTK's
+        symmetric-tensor order), principal stresses (σ1 ≥ σ2 ≥ σ3) and Tresca."""
+        from dolfinx import fem
+
+        out = {}
+        for name in self.problem.fields:
+            if name in ("stress", "strain"):
+                out[name] = self.recovered[name].field
+                continue
+            r = self.recovered["stress"]
+            if name not in self._field_cache:
+                shape = (3,) if name == "principal_stress" else ()
+                V = fem.functionspace(r.R.mesh, (r.family, r.degree, shape))
+                self._field_cache[name] = fem.Function(V, name=name)
+            f = self._field_cache[name]
+            v = r.values()
+            if name == "principal_stress":
+                f.x.array[:] = np.stack([derived(n, v) for n in PRINCIPAL], axis=1).ravel()
+            else:
+                f.x.array[:] = derived(name, v)
+            out[name] = f
+        return out
+
+    def _at_points(self, fields: Sequence[str], evaluator: Any) -> dict[str, np.ndarray]:
+        """Values of scalar fields (displacement components, stress and strain scalars) at the
+        evaluator's points; stress and strain from their recovered fields."""
+        out: dict[str, np.ndarray] = {}
+        tensors: dict[str, np.ndarray] = {}
+        for name in fields:
+            if name in out:
+                continue
+            if name in DISPLACEMENT_FIELDS or name in ("", "displacement"):
+                u = tensors.setdefault("u", evaluator(self.u))
+                out[name] = (
+                    np.linalg.norm(u, axis=1)
+                    if name in ("", "displacement")
+                    else u[:, "xyz".index(name[-1])]
+                )
+            else:
+                kind = "strain" if name.startswith("strain_") else "stress"
+                v = tensors.setdefault(kind, evaluator(self.recovered[kind].field))
+                out[name] = derived(name, v)
+        return out
 
     def sensors(self) -> dict[str, float]:
         from twinkit.physics.probes import PointEvaluator
@@ -53,19 +108,8 @@ class ElasticityOutputs:
             return {}
         if self._evaluator is None:
             self._evaluator = PointEvaluator.for_probes(self.domain.mesh, probes, self.c.values)
-        uvals = self._evaluator(self.u)
-        vm = (
-            self._evaluator(self.von_mises) if any(p.field == "von_mises" for p in probes) else None
-        )
-        out = {}
-        for i, p in enumerate(probes):
-            if p.field == "von_mises":
-                out[p.name] = float(vm[i])  # type: ignore[index]
-            elif p.field.startswith("displacement_"):
-                out[p.name] = float(uvals[i, "xyz".index(p.field[-1])])
-            else:
-                out[p.name] = float(np.linalg.norm(uvals[i]))
-        return out
+        vals = self._at_points([p.field for p in probes], self._evaluator)
+        return {p.name: float(vals[p.field][i]) for i, p in enumerate(probes)}
 
     def qois(self) -> dict[str, float]:
         return {q.name: self._qoi(q) for q in self.problem.qois}
@@ -81,7 +125,48 @@ class ElasticityOutputs:
             return assemble_scalar(self._reaction_form(q))
         if q.kind == "mass":
             return assemble_scalar(self._mass_form(q))
+        if q.kind in FIELD_QOIS:
+            return self._field_qoi(q)
         return self._safety_factor(q.region)
+
+    def _field_qoi(self, q: QoI) -> float:
+        """max, min or mean over q.region (nodal values; the mean integrates the field) or the
+        value at q.point of scalar field q.field."""
+        from dolfinx import fem
+
+        from twinkit.physics.fields import assemble_scalar, region_dofs
+        from twinkit.physics.probes import PointEvaluator
+
+        if q.kind == "point":
+            if q.name not in self._qoi_forms:
+                point = np.array([[value_of(x, self.c.values) for x in q.point or ()]])
+                self._qoi_forms[q.name] = PointEvaluator(self.domain.mesh, point, [q.name])
+            return float(self._at_points([q.field], self._qoi_forms[q.name])[q.field][0])
+        if q.field in DISPLACEMENT_FIELDS:
+            space, values = (
+                self.V,
+                self.u.x.array.reshape(-1, self.domain.gdim)[:, "xyz".index(q.field[-1])],
+            )
+        else:
+            r = self.recovered["strain" if q.field.startswith("strain_") else "stress"]
+            space, values = r.scalar_space, derived(q.field, r.values())
+        if q.kind == "mean":
+            if q.name not in self._qoi_forms:
+                if q.field in DISPLACEMENT_FIELDS:  # a blocked space's node i is block i
+                    degree = space.ufl_element().embedded_superdegree
+                    space = fem.functionspace(self.domain.mesh, ("Lagrange", degree))
+                f = fem.Function(space)
+                one = fem.Constant(self.domain.mesh, 1.0)
+                dx = self.domain.dx(q.region)
+                self._qoi_forms[q.name] = (f, fem.form(f * dx), fem.form(one * dx))
+            f, num, den = self._qoi_forms[q.name]
+            f.x.array[:] = values
+            return assemble_scalar(num) / assemble_scalar(den)
+        vals = values[region_dofs(space, self.domain, q.region)]
+        comm = self.domain.mesh.comm
+        if q.kind == "max":
+            return float(comm.allreduce(vals.max(initial=-np.inf), op=MPI.MAX))
+        return float(comm.allreduce(vals.min(initial=np.inf), op=MPI.MIN))
 
     def _max_displacement(self, region: str | None) -> float:
         from twinkit.physics.fields import region_dofs
@@ -150,3 +235,14 @@ def nodal_max(f, domain: RegionMesh, region: str | None) -> float:
     from twinkit.physics.fields import nodal_extreme
 
     return nodal_extreme(f, domain, region, True)
+
+
+def field_unit(name: str) -> str:
+    """SI unit of a probe or QoI field of the elasticity model."""
+    return (
+        "1"
+        if name in STRAIN_FIELDS
+        else "m"
+        if name.startswith("displacement") or not name
+        else "Pa"
+    )

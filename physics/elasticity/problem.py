@@ -6,6 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from twinkit.physics.elasticity.recovery import (
+    RECOVERY,
+    STRAIN_FIELDS,
+    STRESS_FIELDS,
+    TENSOR_FIELDS,
+)
 from twinkit.physics.params import Scalar
 from twinkit.physics.problem import Probe, QoI, SolverOptions
 
@@ -64,15 +70,18 @@ class Gravity:
 ElasticBC = Fixed | Displacement
 ElasticLoad = Traction | Pressure | Force | BodyForce | Gravity
 
-ELASTICITY_QOIS = ("max_von_mises", "max_displacement", "reaction_force", "mass", "safety_factor")
-PROBE_FIELDS = (
-    "",
-    "displacement",
-    "von_mises",
-    "displacement_x",
-    "displacement_y",
-    "displacement_z",
+FIELD_QOIS = ("max", "min", "mean", "point")  # of a scalar field named by the QoI's `field`
+ELASTICITY_QOIS = (
+    "max_von_mises",
+    "max_displacement",
+    "reaction_force",
+    "mass",
+    "safety_factor",
+    *FIELD_QOIS,
 )
+DISPLACEMENT_FIELDS = ("displacement_x", "displacement_y", "displacement_z")
+SCALAR_FIELDS = DISPLACEMENT_FIELDS + STRESS_FIELDS + STRAIN_FIELDS
+PROBE_FIELDS = ("", "displacement", *SCALAR_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,8 @@ class ElasticityProblem:
     plane: str = "strain"  # 2D only: "strain" or "stress"
     formulation: str = "displacement"  # or "mixed" (Taylor–Hood u/p, near-incompressible)
     options: SolverOptions = field(default_factory=SolverOptions)
+    stress_recovery: str = "projection"  # or "average", "none" (see `recovery`)
+    fields: tuple[str, ...] = ()  # extra output fields: stress, strain, principal_stress, tresca
 
     def __post_init__(self) -> None:
         if not self.materials:
@@ -108,6 +119,17 @@ class ElasticityProblem:
                 )
             if q.kind == "reaction_force" and (q.region is None or q.component is None):
                 raise ValueError(f"QoI '{q.name}': reaction_force needs a region and a component")
+            if q.kind in FIELD_QOIS and q.field not in SCALAR_FIELDS:
+                raise ValueError(
+                    f"QoI '{q.name}': kind {q.kind} needs a field, one of {SCALAR_FIELDS}"
+                )
+            if (q.kind == "point") != (q.point is not None):
+                raise ValueError(f"QoI '{q.name}': a point is given with kind point, and only then")
+        if self.stress_recovery not in RECOVERY:
+            raise ValueError(f"stress_recovery must be one of {RECOVERY}")
+        for name in self.fields:
+            if name not in TENSOR_FIELDS:
+                raise ValueError(f"unknown field '{name}'; expected one of {tuple(TENSOR_FIELDS)}")
         for p in self.probes:
             if p.field not in PROBE_FIELDS:
                 raise ValueError(

@@ -4,7 +4,7 @@ or transient (BDF2, Crank–Nicolson, backward Euler) for given parameter values
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from twinkit.physics.domain import RegionMesh
 from twinkit.physics.heat.forms import _measures, boundary_fluxes, diffusion, volume_sources
 from twinkit.physics.heat.outputs import HeatOutputs
 from twinkit.physics.heat.problem import FixedTemperature, HeatFlux, HeatProblem, TimeStepping
-from twinkit.physics.params import ConstantPool, value_of
+from twinkit.physics.params import ConstantPool, TimeSeries, value_of
 from twinkit.physics.probes import PointEvaluator
 from twinkit.physics.problem import linear_solver_options, petsc_prefix
 from twinkit.physics.result import Result, SolverStatus
@@ -59,7 +59,8 @@ class HeatConduction(HeatOutputs):
         else:
             self.T_n = fem.Function(V)
             self.T_nn = fem.Function(V)
-            self.dt = c(ts.end / ts.steps)
+            # end may be a parameter: dt is a Constant expression, updated with it per solve
+            self.dt = c(ts.end) / ts.steps
             rho_c = [
                 (c(m.density) * c(m.specific_heat), _measures(domain, m.regions))
                 for m in problem.materials
@@ -77,14 +78,21 @@ class HeatConduction(HeatOutputs):
                     F = F + rc * dTdt * v * dx
 
         self.bcs = []
+        # prescribed values that depend on x, t or a table: (function or constant, how to set it)
+        self._prescribed: list[tuple[Any, Any]] = []
         tdim = domain.tdim
         for bc in problem.bcs:
             if isinstance(bc, FixedTemperature):
                 dofs = fem.locate_dofs_topological(V, tdim - 1, domain.facets(bc.region))
                 if callable(bc.value):
                     g = fem.Function(V)
-                    g.interpolate(fem.Expression(c(bc.value), V.element.interpolation_points))
+                    expr = fem.Expression(c(bc.value), V.element.interpolation_points)
+                    self._prescribed.append((g, expr))
                     self.bcs.append(fem.dirichletbc(g, dofs))
+                elif isinstance(bc.value, TimeSeries):
+                    g = fem.Constant(mesh, bc.value.at(0.0))  # its own: set at t_{n+1} always
+                    self._prescribed.append((g, bc.value))
+                    self.bcs.append(fem.dirichletbc(g, dofs, V))
                 else:
                     self.bcs.append(fem.dirichletbc(c(bc.value), dofs, V))
 
@@ -114,6 +122,9 @@ class HeatConduction(HeatOutputs):
                 a, L, u=T, bcs=self.bcs, petsc_options_prefix=prefix, petsc_options=opts
             )
         self._residual = residual
+        self.history: dict[str, list[float]] = {}  # a transient run's outputs per step
+        # called as on_step(step, t, fields) at t = 0 and after each step (e.g. to write fields)
+        self.on_step: Callable[[int, float, dict[str, Any]], None] | None = None
         self._evaluator: PointEvaluator | None = None
         self._qoi_forms: dict[str, Any] = {}
         self._initialised = False
@@ -139,6 +150,7 @@ class HeatConduction(HeatOutputs):
             self.c.update(params)
         ts = self.problem.time
         if ts is None:
+            self._set_prescribed(0.0)
             if not self._initialised:
                 self.T.x.array[:] = self._initial_guess()
             converged, its = self._newton()
@@ -157,7 +169,24 @@ class HeatConduction(HeatOutputs):
             units=self.units(),
             solver=status,
             parameters=self.c.values,
+            history=self.history if ts is not None else {},
         )
+
+    def _set_prescribed(self, t: float) -> None:
+        """Prescribed temperatures at time t (functions of x and t re-interpolated, tables
+        looked up); parameters in them take their current values."""
+        self.c.set_time(t)
+        for g, how in self._prescribed:
+            if isinstance(how, TimeSeries):
+                g.value = how.at(t)
+            else:
+                g.interpolate(how)
+
+    def _record(self, t: float) -> None:
+        """Append time t's probe values and QoIs to `history`."""
+        self.history.setdefault("time", []).append(t)
+        for name, v in (self.sensors() | self.qois()).items():
+            self.history.setdefault(name, []).append(v)
 
     def _newton(self) -> tuple[bool, int]:
         """One nonlinear (Newton) or linear solve; (converged, iterations)."""
@@ -170,6 +199,11 @@ class HeatConduction(HeatOutputs):
         return ok, max(1, int(solver.getIterationNumber()))
 
     def _march(self, ts: TimeStepping) -> tuple[bool, int]:
+        """Fixed steps from t = 0 to the end; boundary values and sources that depend on time
+        are taken at t_{n+1} (Crank–Nicolson: sources and fluxes at t_{n+1/2})."""
+        dt = value_of(ts.end, self.c.values) / ts.steps
+        self.history = {}
+        self._set_prescribed(0.0)
         T0 = ts.initial_temperature
         if callable(T0):
             from dolfinx import fem
@@ -178,8 +212,14 @@ class HeatConduction(HeatOutputs):
         else:
             self.T.x.array[:] = value_of(T0, self.c.values)
         self.T_n.x.array[:] = self.T.x.array
+        self._record(0.0)
+        if self.on_step is not None:
+            self.on_step(0, 0.0, {"temperature": self.T})
         total = 0
         for step in range(ts.steps):
+            self._set_prescribed((step + 1) * dt)
+            if ts.scheme == "crank_nicolson":
+                self.c.set_time((step + 0.5) * dt)
             if ts.scheme == "bdf2":
                 coeffs = (1.0, -1.0, 0.0) if step == 0 else (1.5, -2.0, 0.5)
             else:
@@ -193,4 +233,8 @@ class HeatConduction(HeatOutputs):
                 return False, total
             self.T_nn.x.array[:] = self.T_n.x.array
             self.T_n.x.array[:] = self.T.x.array
+            self.c.set_time((step + 1) * dt)
+            self._record((step + 1) * dt)
+            if self.on_step is not None:
+                self.on_step(step + 1, (step + 1) * dt, {"temperature": self.T})
         return True, total

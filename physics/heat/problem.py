@@ -55,7 +55,7 @@ class HeatSource:
 
 @dataclass(frozen=True)
 class TimeStepping:
-    end: float
+    end: Scalar  # s; may be a parameter
     steps: int
     initial_temperature: Scalar
     scheme: str = "bdf2"  # or "crank_nicolson", "backward_euler"

@@ -23,6 +23,7 @@ ROOT = Path(__file__).parents[2]
 SHIPPED = sorted((ROOT / "cases").glob("*.yaml")) + sorted(
     (ROOT / "cases" / "benchmarks").glob("*.yaml")
 )
+MESHES = sorted((ROOT / "cases" / "benchmarks").glob("*.geo"))  # beside the cases that use them
 
 
 def _nested(depth: int) -> list:
@@ -147,7 +148,7 @@ def run_fuzz(tmp: Path, examples: int = 1000) -> dict[str, Any]:
     def place(p: Path) -> Path:
         return work / "cases" / p.relative_to(ROOT / "cases")
 
-    for f in [*(ROOT / "cases").iterdir(), *SHIPPED]:
+    for f in [*(ROOT / "cases").iterdir(), *SHIPPED, *MESHES]:
         if f.is_file():
             shutil.copy(f, place(f))
     originals = {p: yaml.safe_load(p.read_text()) for p in SHIPPED}
@@ -202,7 +203,7 @@ def run_fuzz(tmp: Path, examples: int = 1000) -> dict[str, Any]:
         os.chdir(cwd)
     expected = {work / "cases" / f.name for f in (ROOT / "cases").iterdir() if f.is_file()}
     expected |= {work / "meshes" / "heatsink.geo", work / "run", work / "cases" / "benchmarks"}
-    expected |= {place(p) for p in SHIPPED} | {work / "cases", work / "meshes"}
+    expected |= {place(p) for p in [*SHIPPED, *MESHES]} | {work / "cases", work / "meshes"}
     stats["written"] = sorted(
         str(p) for p in [*work.rglob("*"), *outside.rglob("*")] if p not in expected
     )

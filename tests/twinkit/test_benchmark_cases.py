@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.optimize import brentq
+from scipy.special import erfc
 
 from twinkit.solve.point import solve_case
 
@@ -25,13 +26,22 @@ def _slab_centre() -> float:
     )
 
 
+def _surface_ramp(x: float, t: float = 600.0) -> float:
+    """Carslaw & Jaeger §2.5: (T − T_i) / (C t) = 4 i²erfc z, z = x / (2√(αt))."""
+    z = x / (2 * np.sqrt(50 / (7800 * 480) * t))
+    return float((1 + 2 * z * z) * erfc(z) - 2 * z * np.exp(-z * z) / np.sqrt(np.pi))
+
+
 # case file, output group, name, exact value, relative tolerance (docs/validation.md)
 TARGETS = [
+    ("surface_ramp", "qoi", "rise_10mm", _surface_ramp(0.01), 1e-3),  # 0.1 % of the rise
+    ("surface_ramp", "sensors", "T_5mm", 300 + 600 * _surface_ramp(0.005), 1e-4),
     ("nafems_t4", "sensors", "T_A", 18.254 + 273.15, 0.01),
     ("radiation_1d", "sensors", "T_end", _radiation_exact(), 1e-3),
     ("transient_slab", "sensors", "T_centre", _slab_centre(), 2e-3),
     ("lame", "sensors", "u_a", 5.0623e-3, 5e-3),  # ν = 0.4999, mixed u–p: no locking
     ("kirsch", "sensors", "sigma_top_of_hole", 3 * 100e6, 0.02),  # σ_θθ(a, 90°) = 3p
+    ("nafems_le1", "sensors", "sigma_yy_D", 92.7e6, 0.01),  # a recovered stress at a point
     # Blankenbach et al. (1989), 32×32: within 0.5 % (the solver is within ~0.01 %)
     ("blankenbach_1a", "qoi", "Nu", 4.884409, 5e-3),
     ("blankenbach_1a", "qoi", "vrms", 42.864947, 5e-3),

@@ -76,6 +76,8 @@ class Q:
     text: str
     sign: float = 1.0  # "-$name" refers to minus the parameter
     rule: str = "finite"
+    formula: bool = False  # `text` is a formula of t, x, y, z and parameters (timevalues)
+    table: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # (times s, values SI)
 
     def __repr__(self) -> str:
         return self.text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from twinkit.case import units
+from twinkit.case.derived import expression_errors
+from twinkit.case.fields import field_errors
 from twinkit.case.materials import (
     FLOW_BCS,
     HEAT_BCS,
@@ -17,6 +19,7 @@ from twinkit.case.materials import (
 from twinkit.case.mesh import GENERATOR_GDIM
 from twinkit.case.objectives import optimization_errors, output_units
 from twinkit.case.spec import CaseSpec, quantities
+from twinkit.case.time_checks import time_value_errors
 from twinkit.case.units import clip, clip_names
 
 MODEL_BCS: dict[str, tuple[str, ...]] = {
@@ -192,7 +195,7 @@ def _flow_output_errors(
     errors: list[tuple[str, str]] = []
     for name, q in case.outputs.qoi.items():
         key = f"outputs.qoi.{name}"
-        if q.type not in kinds:
+        if q.type not in kinds and q.type != "expression":
             errors.append(
                 (
                     f"{key}.type",
@@ -340,6 +343,7 @@ def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
                     f"compatible with {q.unit}",
                 )
             )
+    errors += field_errors(case) + expression_errors(case, output_units) + time_value_errors(case)
     errors += optimization_errors(case)
     errors += display_errors(case)
     return errors
@@ -349,6 +353,10 @@ FIELD_UNITS = {
     "temperature": "K",
     "displacement": "m",
     "von_mises": "Pa",
+    "stress": "Pa",
+    "strain": "1",
+    "principal_stress": "Pa",
+    "tresca": "Pa",
     "velocity": "m/s",
     "pressure": "Pa",
 }

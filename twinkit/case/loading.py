@@ -221,6 +221,9 @@ def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
         elif kind == "union_tag_not_found":
             loc += "." + ctx["discriminator"].strip("'")
             kind, msg = "missing", "required key is missing"
+        if isinstance(value, str) and value.strip().lstrip("-").startswith("$"):
+            # a `$parameter` where only a fixed value can go (an integer, a choice)
+            msg = f"must be a fixed value, not a parameter; {msg}"
         got = f" (got {_fmt_value(value)})"
         if kind == "missing" or (isinstance(value, str) and value in msg):
             got = ""
@@ -277,7 +280,7 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
         )
     _check_units(path, raw)
     try:
-        case = Case.model_validate(raw)
+        case = Case.model_validate(raw, context={"case_path": path})
     except ValidationError as e:
         raise CaseError(_format_validation(path, e, raw)) from None
     if not case.name:

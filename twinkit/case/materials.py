@@ -15,6 +15,7 @@ from twinkit.case.base import (
     Temperature,
     quantity,
 )
+from twinkit.case.timevalues import TimeTemperature, time_quantity
 
 Viscosity = Annotated[Q, quantity("Pa*s", "positive")]
 PositiveStress = Annotated[Q, quantity("Pa", "positive")]
@@ -79,18 +80,18 @@ class _Region(Strict):
 
 class TemperatureBC(_Region):
     type: Literal["temperature"]
-    value: Temperature
+    value: TimeTemperature  # may be a formula of t, x, y, z or a table (transient)
 
 
 class HeatFluxBC(_Region):
     type: Literal["heat_flux"]
-    value: Annotated[Q, quantity("W/m^2")]
+    value: Annotated[Q, time_quantity("W/m^2")]
 
 
 class ConvectionBC(_Region):
     type: Literal["convection"]
     h: Annotated[Q, quantity("W/(m^2*K)", "positive")]
-    ambient: Temperature
+    ambient: TimeTemperature
 
 
 class RadiationBC(_Region):
@@ -159,7 +160,7 @@ BoundaryCondition = Annotated[
 
 class HeatSourceLoad(Strict):
     type: Literal["heat_source"]
-    value: Annotated[Q, quantity("W/m^3")]
+    value: Annotated[Q, time_quantity("W/m^3")]
     region: str | None = None
 
 

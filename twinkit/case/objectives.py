@@ -9,6 +9,8 @@ section into the goals an optimisation evaluates.
 from __future__ import annotations
 
 from twinkit.case import units
+from twinkit.case.derived import expression_unit
+from twinkit.case.fields import FIELD_QOIS, STRAIN_FIELDS, STRESS_FIELDS, field_unit
 from twinkit.case.mesh import GENERATOR_GDIM
 from twinkit.case.spec import CaseSpec
 from twinkit.case.units import clip, clip_names
@@ -52,6 +54,10 @@ def output_units(case: CaseSpec, name: str) -> tuple[str, ...]:
     """The SI units output `name` can have (several only where the mesh dimension is unknown)."""
     if name in case.outputs.qoi:
         kind = case.outputs.qoi[name].type
+        if kind == "expression":
+            return (expression_unit(case, name, output_units),)
+        if kind in FIELD_QOIS:
+            return (field_unit(case.outputs.qoi[name].field or ""),)
         unit = QOI_UNITS.get(kind, "K")
         if kind not in PER_DEPTH:
             return (unit,)
@@ -62,8 +68,8 @@ def output_units(case: CaseSpec, name: str) -> tuple[str, ...]:
         field = case.probes[name].field or {"elasticity": "d", "thermo_elasticity": "d"}.get(
             case.model, "temperature"
         )
-        if field == "von_mises":
-            return ("Pa",)
+        if field in STRESS_FIELDS or field in STRAIN_FIELDS:
+            return (field_unit(field),)
         return (
             ("m/s",)
             if field.startswith("velocity")

@@ -60,11 +60,18 @@ class QoISpec(Strict):
     region: str | None = None
     component: int | None = Field(None, ge=0, le=2)
     threshold: Temperature | None = None  # fraction_below: volume fraction with T < threshold
+    field: str | None = Field(None, max_length=64)  # max, min, mean, point: which field
+    point: Annotated[list[Length], Field(min_length=1, max_length=3)] | None = None  # point
+    value: str | None = Field(None, max_length=200)  # expression: a formula of outputs, parameters
 
 
 class Outputs(Strict):
     qoi: dict[Name, QoISpec] = {}
     fields: list[str] | None = None  # None: every field the model produces
+    # a transient run: the fields every N steps (and the last) as a ParaView time series
+    fields_every: int | None = Field(None, ge=1)
+    # stress and strain at points and over regions: L2-projected, node-averaged, or raw FE
+    stress_recovery: Literal["projection", "average", "none"] = "projection"
     plots: bool = True
     # name (QoI, probe, field, parameter) → the unit people see it in (files stay SI)
     display: dict[str, str] = {}

@@ -26,10 +26,63 @@ def scalar(q: Any) -> Any:
     from twinkit.physics.params import Param
 
     if isinstance(q, Q):
+        if q.formula or q.table is not None:
+            return time_value(q)
         return Param(q.param, q.sign) if q.param else q.si
     if isinstance(q, list | tuple):
         return tuple(scalar(v) for v in q)
     return q
+
+
+def time_value(q: Q) -> Any:
+    """A formula (of t, x, y, z, parameters) as a function (x, pool) → UFL that reads t from the
+    pool's time constant; a table as a `TimeSeries`."""
+    from twinkit.case import expressions as ex
+    from twinkit.physics.params import Param, TimeSeries
+
+    if q.table is not None:
+        return TimeSeries(*q.table)
+    tree = ex.parse(q.text)
+
+    def value(x: Any, c: Any) -> Any:
+        def lookup(name: str) -> Any:
+            if name == "t":
+                return c.time()
+            if name in ("x", "y", "z"):
+                return x["xyz".index(name)]
+            if name in c.values:
+                return c(Param(name))
+            return ex.resolver({})(name)
+
+        return ex.evaluate(tree, lookup, _ufl_functions())
+
+    return value
+
+
+def _ufl_functions() -> dict[str, Any]:
+    """The functions of a formula as UFL operators."""
+    import ufl
+
+    def fold(f: Any) -> Any:
+        def apply(*args: Any) -> Any:
+            out = args[0]
+            for a in args[1:]:
+                out = f(out, a)
+            return out
+
+        return apply
+
+    return {
+        "sqrt": ufl.sqrt,
+        "abs": abs,
+        "exp": ufl.exp,
+        "log": ufl.ln,
+        "sin": ufl.sin,
+        "cos": ufl.cos,
+        "tan": ufl.tan,
+        "min": fold(ufl.min_value),
+        "max": fold(ufl.max_value),
+    }
 
 
 def resolve(q: Any, values: Mapping[str, float]) -> Any:
@@ -125,7 +178,11 @@ def _probes_and_qois(case: Case):
     from twinkit.physics.problem import Probe, QoI
 
     probes = [Probe(n, scalar(p.point), p.field) for n, p in case.probes.items()]
-    qois = [QoI(n, q.type, q.region, q.component) for n, q in case.outputs.qoi.items()]
+    qois = [
+        QoI(n, q.type, q.region, q.component, q.field or "", scalar(q.point) if q.point else None)
+        for n, q in case.outputs.qoi.items()
+        if q.type != "expression"  # evaluated after the solve (twinkit.case.derived)
+    ]
     return probes, qois
 
 
@@ -183,6 +240,8 @@ def elastic_problem(case: Case, qois=None, probes=None):
         plane=case.solver.plane,
         formulation=case.solver.formulation,
         options=_options(case),
+        stress_recovery=case.outputs.stress_recovery,
+        fields=tuple(f for f in case.outputs.fields or () if f in el.TENSOR_FIELDS),
     )
 
 

@@ -63,3 +63,61 @@ def write_fields(out: Path, fields: dict[str, Any]) -> list[str]:
             f.write_function(w)
         written += [f"{name}.xdmf", f"{name}.pvd"]
     return written
+
+
+def write_time_series(path: Path, loaded: Any, result: Any, units: dict[str, str]) -> None:
+    """A transient run's probes and QoIs at every step as an xarray Dataset in NetCDF: dimension
+    `time` (s, from 0), one variable per output with its SI `units`."""
+    import numpy as np
+    import xarray as xr
+
+    from twinkit.files import atomic_write
+
+    h = result.history
+    data = {
+        name: xr.Variable("time", np.asarray(v, dtype=float), {"units": units.get(name, "")})
+        for name, v in h.items()
+        if name != "time"
+    }
+    ds = xr.Dataset(
+        data,
+        coords={"time": xr.Variable("time", np.asarray(h["time"]), {"units": "s"})},
+        attrs={
+            "case": loaded.name,
+            "case_hash": loaded.hash,
+            "twinkit_version": __version__,
+            "description": "probe values and QoIs of a transient run at every time step (SI); "
+            "summary.json holds the final ones",
+        },
+    )
+    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+
+
+class FieldSeries:
+    """Fields of a transient run every `every` steps (and the last) as `<name>_series.xdmf` (+ .h5):
+    a ParaView time series; a `CaseRunner.solve` `on_step` callback."""
+
+    def __init__(self, out: Path, every: int, steps: int):
+        self.out, self.every, self.steps = out, every, steps
+        self._files: dict[str, Any] = {}
+
+    def __call__(self, step: int, t: float, fields: dict[str, Any]) -> None:
+        from dolfinx.io import XDMFFile
+
+        if step % self.every and step != self.steps:
+            return
+        for name, u in fields.items():
+            w = output_function(u)
+            w.name = name
+            if name not in self._files:
+                mesh = w.function_space.mesh
+                f = XDMFFile(mesh.comm, self.out / f"{name}_series.xdmf", "w")
+                f.write_mesh(mesh)
+                self._files[name] = f
+            self._files[name].write_function(w, t)
+
+    def close(self) -> list[str]:
+        """Close the files; their names."""
+        for f in self._files.values():
+            f.close()
+        return [f"{n}_series{ext}" for n in self._files for ext in (".xdmf", ".h5")]

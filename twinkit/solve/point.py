@@ -44,7 +44,19 @@ def solve_loaded(
     out = out or Path("runs") / loaded.name
     comm = MPI.COMM_WORLD
     runner = runner or CaseRunner(loaded, comm)
-    result = runner.solve(values)
+    time, every = loaded.case.solver.time, loaded.case.outputs.fields_every
+    series = None
+    if time is not None and every is not None:
+        from twinkit.solve.output import FieldSeries
+
+        if comm.rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+        comm.barrier()
+        series = FieldSeries(out, every, time.steps)
+    try:
+        result = runner.solve(values, on_step=series)
+    finally:
+        series_files = series.close() if series is not None else []
     units = dict(result.units) | {p: loaded.case.parameter_unit(p) for p in values}
     result.units = units
 
@@ -61,17 +73,25 @@ def solve_loaded(
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     comm.barrier()
-    files = write_fields(out, fields)
+    files = write_fields(out, fields) + series_files
     if plots and loaded.case.outputs.plots and comm.size == 1:
         from twinkit.solve.plotting import plot_field
 
         velocity = fields.get("velocity")  # drawn as arrows over the temperature
         for name, u in fields.items():
+            if u.ufl_shape and name not in ("displacement", "velocity"):
+                continue  # a tensor (stress, strain) or principal values: ParaView, not a PNG
             over = velocity if name == "temperature" else None
             unit = units.get(name, FIELD_UNITS.get(name, ""))
             shown = display.linear(name, unit) if unit else None
             plot_field(u, out / f"{name}.png", unit=unit, arrows=over, display=shown)
             files.append(f"{name}.png")
+    if result.history:
+        from twinkit.solve.output import write_time_series
+
+        if comm.rank == 0:
+            write_time_series(out / "timeseries.nc", loaded, result, units)
+        files.append("timeseries.nc")
     extra = {
         "dofs": int(runner.model.ndofs),
         "mpi_ranks": comm.size,

@@ -31,9 +31,10 @@ class CaseRunner:
         self.domain: Any = None
         self.model: Any = None
 
-    def solve(self, values: Mapping[str, float]):
+    def solve(self, values: Mapping[str, float], on_step: Any = None):
         """The model's Result at `values`; not converged when any number it holds is not finite,
-        or a temperature lies below 0 K."""
+        or a temperature lies below 0 K.
+        `on_step(step, t, fields)`: called during a transient run at t = 0 and after each step."""
         key = tuple(values[p] for p in sorted(self._geometry))
         if self.model is None or key != self._key:
             self.domain = build_mesh(self.loaded, values, self.comm)
@@ -47,11 +48,34 @@ class CaseRunner:
             self._key = key
             if self.anchored and hasattr(self.model, "set_anchor"):
                 self._anchor(values)
+        if hasattr(self.model, "on_step"):
+            self.model.on_step = on_step
         result = self.model.solve(values)
         raise_if_interrupted()  # PETSc made the interrupt a failed solve: not a result
-        result = not_finite_fails(result)
+        result = not_finite_fails(self._derive(result))
         if self.loaded.case.nondimensional is None:  # scaled temperatures may be negative
             result = below_absolute_zero_fails(result)
+        return result
+
+    def _derive(self, result: Any) -> Any:
+        """`result` with the case's expression QoIs evaluated and their units added."""
+        case = self.loaded.case
+        if not any(q.type == "expression" for q in case.outputs.qoi.values()):
+            return result
+        from twinkit.case.derived import evaluate_expressions, expression_qois
+        from twinkit.case.objectives import output_units
+
+        derived = evaluate_expressions(case, result.qoi, result.sensors, result.parameters)
+        result.qoi = {n: result.qoi.get(n, derived.get(n)) for n in case.outputs.qoi}
+        h = result.history
+        if h:  # a transient run: the expressions at every step too
+            rows = [{n: h[n][i] for n in h if n != "time"} for i in range(len(h["time"]))]
+            steps = [evaluate_expressions(case, r, {}, result.parameters) for r in rows]
+            for name in derived:
+                h[name] = [row[name] for row in steps]
+        result.units = dict(result.units) | {
+            n: output_units(case, n)[0] for n in expression_qois(case)
+        }
         return result
 
     def _check_dimensions(self) -> None:

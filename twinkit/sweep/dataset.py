@@ -126,7 +126,9 @@ def _add_fields(ds: Any, folder: Path, recs: list[SampleRecord], fields: list[st
         for i, r in enumerate(recs):
             if name in r.fields:
                 values[i] = r.fields[name]
-        dims = ("sample", "node", "component")[: values.ndim]
+        # vectors share `component`; a tensor (stress: 6) has its own, e.g. `stress_component`
+        last = "component" if values.shape[-1] <= 3 else f"{name}_component"
+        dims = ("sample", "node", last)[: values.ndim]
         unit = units.get(name, FIELD_UNITS.get(name, ""))
         ds[f"field_{name}"] = (dims, values, {"units": unit, "kind": "field"})
 

@@ -1,0 +1,79 @@
+"""The case's values in time checked: formulas of `t`, `x`, `y`, `z` and parameters with the
+dimension of their key; `t` and tables only in a transient run (heat_conduction,
+thermo_elasticity)."""
+
+from __future__ import annotations
+
+import math
+
+from twinkit.case import dimensions, expressions, units
+from twinkit.case.base import Q, rule_error
+from twinkit.case.spec import CaseSpec, quantities
+from twinkit.case.timevalues import VARIABLES
+from twinkit.case.units import clip
+
+TRANSIENT_MODELS = ("heat_conduction", "thermo_elasticity")
+RUN = "a transient run (solver.time) of heat_conduction or thermo_elasticity"
+
+
+def time_value_errors(case: CaseSpec) -> list[tuple[str, str]]:
+    """Formulas whose names or dimension do not fit their key, or whose values break its rule;
+    `t` or a table in a steady run or in a model without time stepping."""
+    transient = case.solver.time is not None and case.model in TRANSIENT_MODELS
+    errors = []
+    if case.outputs.fields_every is not None and not transient:
+        errors.append(("outputs.fields_every", f"applies only to {RUN}"))
+    for path, q in quantities(case):
+        if q.table is not None and not transient:
+            errors.append((path, f"a table in time needs {RUN}"))
+        if not q.formula:
+            continue
+        known: dict[str, str | None] = {n: case.parameter_unit(n) for n in case.parameters}
+        known |= {k: u for k, u in VARIABLES.items() if k != "t" or transient}
+        try:
+            tree = expressions.parse(q.text)
+            got = dimensions.dimension(tree, known, " (not t, x, y, z, a parameter or a unit)")
+        except expressions.ExpressionError as e:
+            if "'t'" in str(e) and not transient:
+                e = expressions.ExpressionError(f"t is known only in {RUN}")
+            errors.append((path, str(e)))
+            continue
+        want = units._unit(q.unit)
+        if got is not None and got.dimensionality != want.dimensionality:
+            errors.append(
+                (
+                    path,
+                    f"'{clip(q.text)}' has dimension {got.dimensionality}; expected units "
+                    f"compatible with {q.unit}",
+                )
+            )
+            continue
+        problem = _sampled_problem(case, tree, q, transient)
+        if problem:
+            errors.append((path, problem))
+    return errors
+
+
+def _sampled_problem(case: CaseSpec, tree: expressions.Node, q: Q, transient: bool) -> str | None:
+    """What is wrong with a formula's values at the origin over the run (t = 0 ... end, nominal
+    parameters): not finite, or against its key's rule (a temperature below 0 K). Samples where
+    the arithmetic itself fails (log(x) at x = 0) are skipped: x may lie outside the mesh."""
+    end = None
+    if transient and case.solver.time is not None:
+        e = case.solver.time.end
+        p = case.parameters.get(e.param or "")
+        end = e.si if e.si is not None else (p.si if p is not None else None)
+    times = [end * k / 8 for k in range(9)] if end else [0.0]
+    values = {n: p.si for n, p in case.parameters.items()} | {"x": 0.0, "y": 0.0, "z": 0.0}
+    for t in times:
+        try:
+            v = float(expressions.evaluate(tree, expressions.resolver(values | {"t": t})))
+        except (ArithmeticError, ValueError):
+            continue
+        at = f" at t = {t:.6g} s" if transient else ""
+        if not math.isfinite(v):
+            return f"'{clip(q.text)}' is not finite{at}"
+        problem = rule_error(q.rule, v, q.unit)
+        if problem:
+            return f"'{clip(q.text)}'{at}: {problem}"
+    return None
