@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twinkit.case import units
+from twinkit.case.alert_checks import alert_errors
 from twinkit.case.derived import expression_errors
 from twinkit.case.fields import field_errors
 from twinkit.case.materials import (
@@ -107,7 +108,7 @@ def sensor_errors(case: CaseSpec) -> list[tuple[str, str]]:
         for n in case.alerts.qoi
         if n not in case.outputs.qoi
     ]
-    return errors
+    return errors + alert_errors(case)
 
 
 def glass_flow_errors(case: CaseSpec) -> list[tuple[str, str]]:

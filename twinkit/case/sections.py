@@ -12,6 +12,7 @@ from pydantic import (
     model_validator,
 )
 
+from twinkit.case.alerting import AlertKind, Duration, ForecastSpec, RouteSpec, Severity
 from twinkit.case.base import (
     Dimensionless,
     Length,
@@ -53,6 +54,11 @@ class AlertSpec(Strict):
     drift: dict[str, float] = {}  # latent parameter: relative change from its baseline
     residual: float = Field(4.0, gt=0)  # a sensor residual beyond this many σ
     qoi: dict[str, tuple[str | float | None, str | float | None]] = {}  # QoI: [lower, upper]
+    # event management and forecasts (twinkit.case.alerting)
+    forecast: dict[str, ForecastSpec] = {}  # latent parameter: its limit and horizon
+    severity: dict[AlertKind, Severity] = {}  # kind: severity, overriding the defaults
+    routes: list[RouteSpec] = Field([], max_length=64)
+    escalate_after: Duration | None = None  # unacknowledged this long: severity up one level
 
 
 class QoISpec(Strict):

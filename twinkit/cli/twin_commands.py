@@ -168,6 +168,7 @@ def live(
     opts = LiveOptions(
         asset, _seconds(cadence, "--cadence"), members, drift_rate,
         max_skew=_limit(max_skew, "--max-skew"), max_jump=_limit(max_jump, "--max-jump"),
+        run_dir=state.parent,  # alert log files go beside the state
     )  # fmt: skip
     twin = live_command(case, cfg, surrogate, state, opts, topic, duration)
     q = twin.validator.report()

@@ -2,61 +2,155 @@
 
 Kinds: `sensor_fault` (a stream mostly rejected as implausible, or stuck), `drift` (a latent
 parameter moved beyond its relative threshold from the baseline estimate), `residual` (a sensor
-beyond k·σ from the twin's prediction) and `qoi_limit` (a predicted QoI outside its limits).
+beyond k·σ from the twin's prediction), `qoi_limit` (a predicted QoI outside its limits) and
+`forecast` (a latent parameter's trend reaches its limit within the horizon).
 Raising and clearing have hysteresis, so a value hovering at a threshold gives one alert.
+
+Event management: each alert has a severity (info, warning, critical: `SEVERITY` per kind, the
+case's `alerts.severity` overrides). One episode per key is open at a time; raises while it is
+open are counted (`repeats`), not sent again. An episode can be acknowledged (`ack`); one left
+unacknowledged for `escalate_after` seconds of the clock escalates (severity up one level, sent
+and routed again) until it is critical. Every message (raised, escalated, acknowledged, cleared)
+goes to the alerts topic and to the routes it matches (`twinkit.twin.routing`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger("twinkit.twin.alerts")
+SEVERITIES = ("info", "warning", "critical")
+SEVERITY = {"sensor_fault": "warning", "drift": "warning", "residual": "info",
+            "qoi_limit": "critical", "forecast": "warning"}  # fmt: skip
+Publish = Callable[[str, Any, bool], None]
+
+
+class Router(Protocol):
+    def send(self, doc: dict[str, Any], publish: Publish) -> None: ...
+
+    def close(self, timeout: float = 1.0) -> None: ...
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 class Alerts:
-    """Active episodes and the alerts raised; `publish(topic, doc, retain)` sends each one."""
+    """Open episodes and the alerts raised; `publish(topic, doc, retain)` sends each message.
 
-    def __init__(self, topic: str, publish: Callable[[str, Any, bool], None]):
+    `clock` (wall-clock seconds, injectable for tests) times acknowledgement and escalation;
+    `t` given to `update` is plant time."""
+
+    def __init__(
+        self,
+        topic: str,
+        publish: Publish,
+        severity: Mapping[str, str] | None = None,
+        escalate_after: float | None = None,
+        router: Router | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.topic, self.publish = topic, publish
-        self.active: set[str] = set()
+        self.severity = SEVERITY | dict(severity or {})
+        self.escalate_after, self.router, self.clock = escalate_after, router, clock
+        self.active: dict[str, dict[str, Any]] = {}  # key → its open episode
         self.raised: list[dict[str, Any]] = []  # the most recent 100
         self.count: dict[str, int] = {}
 
     def update(
         self, key: str, start: bool, end: bool, t: float, kind: str, message: str, **data: Any
     ) -> None:
-        """Raise `key` if `start` and not active; clear it if active and `end`."""
-        if key not in self.active and start:
-            self.active.add(key)
-            self._send("raised", key, t, kind, message, data)
+        """Raise `key` if `start` and not open (count a repeat if open); clear it if open and
+        `end`."""
+        ep = self.active.get(key)
+        if ep is None and start:
+            now = self.clock()
+            ep = {"key": key, "kind": kind, "severity": self.severity.get(kind, "warning"),
+                  "raised": _iso(t), "since": now, "repeats": 0, "acknowledged": None,
+                  "escalations": 0, "message": message, "data": data}  # fmt: skip
+            self.active[key] = ep
+            self._send("raised", ep, _iso(t), message, data)
             self.count[kind] = self.count.get(kind, 0) + 1
-        elif key in self.active and end:
-            self.active.discard(key)
-            self._send("cleared", key, t, kind, message, data)
+        elif ep is not None and end:
+            del self.active[key]
+            self._send("cleared", ep, _iso(t), f"cleared: {message}", data)
+        elif ep is not None and start:
+            ep["repeats"] += 1
 
-    def _send(self, state: str, key: str, t: float, kind: str, message: str, data: dict) -> None:
-        doc = {
-            "state": state,
-            "kind": kind,
-            "key": key,
-            "t": datetime.fromtimestamp(t, UTC).isoformat(),
-            "message": message if state == "raised" else f"cleared: {message}",
-            **data,
-        }
+    def ack(self, key: str, by: str = "") -> bool:
+        """Acknowledge the open episode `key`: no more escalation. False if none is open."""
+        ep = self.active.get(key)
+        if ep is None:
+            log.warning("acknowledgement of %r: no such open alert", key[:200])
+            return False
+        if ep["acknowledged"] is None:
+            now = _iso(self.clock())
+            ep["acknowledged"] = {"t": now, "by": by[:200]}
+            self._send("acknowledged", ep, now, f"acknowledged: {ep['message']}", ep["data"])
+        return True
+
+    def ack_message(self, payload: bytes) -> bool:
+        """An acknowledgement from MQTT: the key as text, or JSON `{"key": ..., "by": ...}`."""
+        text = payload[:4096].decode("utf-8", "replace").strip()
+        key, by = text, ""
+        if text.startswith("{"):
+            try:
+                doc = json.loads(text)
+                key, by = str(doc.get("key", "")), str(doc.get("by", ""))
+            except (ValueError, AttributeError):
+                log.warning("acknowledgement: not a JSON object with a key")
+                return False
+        return self.ack(key, by)
+
+    def tick(self) -> None:
+        """Escalate the open, unacknowledged episodes older than `escalate_after`."""
+        if self.escalate_after is None:
+            return
+        now = self.clock()
+        for ep in self.active.values():
+            if ep["acknowledged"] is not None or ep["severity"] == SEVERITIES[-1]:
+                continue
+            if now - ep["since"] >= self.escalate_after:
+                level = SEVERITIES.index(ep["severity"]) if ep["severity"] in SEVERITIES else 0
+                ep["severity"], ep["since"] = SEVERITIES[level + 1], now
+                ep["escalations"] += 1
+                self._send("escalated", ep, _iso(now), f"escalated to {ep['severity']} "
+                           f"(unacknowledged): {ep['message']}", ep["data"])  # fmt: skip
+
+    def _send(self, state: str, ep: dict[str, Any], t: str, message: str, data: dict) -> None:
+        doc = {"state": state, "kind": ep["kind"], "key": ep["key"], "severity": ep["severity"],
+               "t": t, "message": message, "repeats": ep["repeats"],
+               "acknowledged": ep["acknowledged"], **data}  # fmt: skip
         if state == "raised":
             self.raised = [*self.raised[-99:], doc]
-            log.warning("alert %s: %s", key, message)
+            log.warning("alert %s (%s): %s", ep["key"], ep["severity"], message)
         self.publish(self.topic, doc, False)
+        if self.router is not None:
+            self.router.send(doc, self.publish)
+
+    def summary(self) -> dict[str, Any]:
+        """For the twin's published state: open keys, counts and the open episodes."""
+        open_ = [{k: v for k, v in ep.items() if k not in ("data", "since")}
+                 for ep in self.active.values()]  # fmt: skip
+        return {"active": sorted(self.active), "count": self.count, "open": open_}
 
     def state(self) -> dict[str, Any]:
-        return {"active": sorted(self.active), "raised": self.raised, "count": self.count}
+        return {"active": self.active, "raised": self.raised, "count": self.count}
 
     def load(self, s: dict[str, Any]) -> None:
-        self.active, self.raised, self.count = set(s["active"]), list(s["raised"]), dict(s["count"])
+        active = s["active"]
+        if isinstance(active, list):  # states written before episodes were kept
+            active = {k: {"key": k, "kind": k.split(":", 1)[0], "severity":
+                          self.severity.get(k.split(":", 1)[0], "warning"), "raised": None,
+                          "since": self.clock(), "repeats": 0, "acknowledged": None,
+                          "escalations": 0, "message": k, "data": {}} for k in active}  # fmt: skip
+        self.active, self.raised, self.count = dict(active), list(s["raised"]), dict(s["count"])
 
 
 def drift_check(
@@ -101,3 +195,21 @@ def limit_check(
             qoi=name,
             value=v,
         )
+
+
+def forecast_check(
+    alerts: Alerts,
+    t: float,
+    forecasts: Mapping[str, Any],
+    horizons: Mapping[str, float],
+    texts: Mapping[str, str],
+) -> None:
+    """A forecast crossing (`twinkit.twin.forecast.Forecast`) within its horizon; cleared when
+    none is predicted or it moved beyond 1.25 horizons. `texts`: each forecast in words."""
+    for name, f in forecasts.items():
+        h, eta = horizons[name], f.eta
+        alerts.update(
+            f"forecast:{name}", eta is not None and eta <= h, eta is None or eta > 1.25 * h, t,
+            "forecast", texts[name], parameter=name, eta=eta, crossing=f.crossing,
+            lower=f.lower, upper=f.upper, limit=f.limit,
+        )  # fmt: skip

@@ -26,9 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from twinkit.case import CaseError, LoadedCase, units
+from twinkit.case.display import DisplayUnits
 from twinkit.sensors.limits import MAX_PAYLOAD
 from twinkit.sensors.readings import Clock, NanPolicy, SensorValidator, rules_from_case
-from twinkit.twin.alerts import Alerts, drift_check, limit_check
+from twinkit.twin.alerts import drift_check, forecast_check, limit_check
+from twinkit.twin.forecast import Forecaster, describe
+from twinkit.twin.routing import alerts_from_case
 
 log = logging.getLogger("twinkit.twin.live")
 FAULTS = {"out_of_range", "rate_limit", "stuck", "bad_quality", "bad_timestamp", "future"}
@@ -47,6 +50,7 @@ class LiveOptions:
     seed: int = 0
     max_skew: float | None = 300.0  # s ahead of the wall clock (None: off, for replays)
     max_jump: float | None = 3600.0  # s ahead of the plant clock, unless other sensors agree
+    run_dir: Path | None = None  # where alert log files go (default runs/<case>)
 
 
 class LiveTwin:
@@ -87,7 +91,12 @@ class LiveTwin:
         self.publish = publish
         prefix = f"plant/{self.opts.asset}"
         self.topics = {"state": f"{prefix}/twin/state", "params": f"{prefix}/twin/parameters"}
-        self.alerts = Alerts(f"{prefix}/alerts", publish)
+        self.topics["ack"] = f"{prefix}/ack"  # acknowledgements: an alert's key
+        run_dir = self.opts.run_dir or Path("runs") / loaded.name
+        self.alerts = alerts_from_case(loaded, f"{prefix}/alerts", publish, run_dir)
+        self.forecaster = Forecaster.from_case(c)
+        self.forecast: dict[str, dict[str, Any]] = {}  # the latest, per parameter
+        self.display = DisplayUnits.from_case(c)
         self.limits = {
             n: (
                 -math.inf if lo is None else units.si_value(lo),
@@ -144,6 +153,10 @@ class LiveTwin:
             self.validator.counts[("", "inbox_full")] += dropped
             self._overflow_counted += dropped
         try:
+            self.alerts.tick()  # escalation of unacknowledged alerts
+            if topic == self.topics["ack"]:
+                self.alerts.ack_message(payload)
+                return
             self._process(topic, payload)
         except Exception:  # the twin keeps running; the failure is logged and counted
             log.exception("failed to process a message on %s", topic[:80])
@@ -221,8 +234,21 @@ class LiveTwin:
             self.baseline = dict(est)
         if warm:
             drift_check(self.alerts, self.t, est, self.baseline, self.loaded.case.alerts.drift)
+            self._forecast(est, std)
         limit_check(self.alerts, self.t, pred, self.limits)  # type: ignore[arg-type]
         self._publish(est, std, pred, residuals)
+
+    def _forecast(self, est: dict, std: dict) -> None:
+        """Add the estimates to the forecaster's series; forecast; alert within the horizon."""
+        if not self.forecaster.settings:
+            return
+        self.forecaster.add(self.t, est, std)
+        found, show = self.forecaster.forecasts(), self.display
+        texts = {n: describe(f, show.format(n, f.limit, self.units[n])) for n, f in found.items()}
+        horizons = {n: s.horizon for n, s in self.forecaster.settings.items()}
+        forecast_check(self.alerts, self.t, found, horizons, texts)
+        self.forecast = {n: f.doc() | {"unit": self.units[n], "text": texts[n]}
+                         for n, f in found.items()}  # fmt: skip
 
     def _publish(self, est: dict, std: dict, pred: dict, residuals: dict) -> None:
         t = datetime.fromtimestamp(self.t, UTC).isoformat()
@@ -247,7 +273,8 @@ class LiveTwin:
             },
             "sensors": residuals,
             "quality": self.validator.report(),
-            "alerts": {"active": sorted(self.alerts.active), "count": self.alerts.count},
+            "alerts": self.alerts.summary(),
+            "forecast": self.forecast,  # stored with the update by the history
         }
         self.publish(self.topics["state"], self.doc, True)
         for n, p in params.items():
@@ -266,6 +293,7 @@ class LiveTwin:
             "baseline": self.baseline,
             "filter": self.filter.state(),
             "alerts": self.alerts.state(),
+            "forecast": self.forecaster.state(),
             "validator": self.validator.state(),
             "recent": {n: list(h) for n, h in self.recent.items()},
             "pending": {n: {"sum": a, "n": k} for n, (a, k) in self.pending.items()},
@@ -297,6 +325,7 @@ class LiveTwin:
         self.baseline = dict(s["baseline"])
         self.filter.load(s["filter"])
         self.alerts.load(s["alerts"])
+        self.forecaster.load(s.get("forecast"))
         self.validator.load(s["validator"])
         self.recent = {n: deque(h, maxlen=20) for n, h in s["recent"].items()}
         self.pending = pending

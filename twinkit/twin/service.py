@@ -39,6 +39,8 @@ class _Worker(threading.Thread):
             if item is None:
                 if self.deadline < float("inf"):
                     return
+                with self.lock:  # alerts escalate also while no message comes
+                    self.twin.alerts.tick()
                 continue
             with self.lock:
                 self.twin.handle(item)
@@ -87,7 +89,7 @@ def serve_twin(
     """Run `twin` (a `LiveTwin`) until `stop` is set or `duration` s passed; save its state
     every `save_every` s and at the end. BrokerRefused if the broker refuses the credentials."""
     topic = topic or f"plant/{twin.opts.asset}/sensors/+"
-    conn = Connection(cfg, [topic], twin.on_message)
+    conn = Connection(cfg, [topic, twin.topics["ack"]], twin.on_message)  # ack: alert keys
     twin.publish = lambda t, doc, retain: conn.publish(t, doc, retain)
     twin.alerts.publish = twin.publish
     worker = _Worker(twin)
@@ -114,6 +116,8 @@ def serve_twin(
             log.warning("a message was still being handled after %g s; the twin state in %s: %s",
                         GRACE, state_path, kept)  # fmt: skip
         conn.stop()
+        if twin.alerts.router is not None:
+            twin.alerts.router.close(timeout=1.0)  # webhooks: post what is queued, briefly
     return conn
 
 
