@@ -25,6 +25,7 @@ class Alerts:
         self.active: set[str] = set()
         self.raised: list[dict[str, Any]] = []  # the most recent 100
         self.count: dict[str, int] = {}
+        self.record: Callable[[float, dict[str, Any]], None] | None = None  # the history's
 
     def update(
         self, key: str, start: bool, end: bool, t: float, kind: str, message: str, **data: Any
@@ -51,6 +52,8 @@ class Alerts:
             self.raised = [*self.raised[-99:], doc]
             log.warning("alert %s: %s", key, message)
         self.publish(self.topic, doc, False)
+        if self.record is not None:
+            self.record(t, doc)
 
     def state(self) -> dict[str, Any]:
         return {"active": sorted(self.active), "raised": self.raised, "count": self.count}
