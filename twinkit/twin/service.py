@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,8 @@ def live_command(
     from twinkit.twin.live import LiveTwin
 
     single_threaded()
+    if not cfg.client_id:  # one session per asset: readings sent while the twin is down wait
+        cfg = replace(cfg, client_id=f"twinkit-live-{opts.asset}"[:23], session=True)
     loaded = load_case(case, check_regions=False)
     path = surrogate_path or default_surrogate(loaded)
     twin = LiveTwin(loaded, load(path), opts)
