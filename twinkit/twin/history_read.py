@@ -108,8 +108,9 @@ def read_history(
     for c in TIMES:
         if c in df:
             df[c] = pd.to_datetime(df[c].astype(float), unit="s", utc=True)
-    if "update" in df:
-        df["update"] = df["update"].astype("int64")
+    for c in ("update", "readings"):
+        if c in df:
+            df[c] = df[c].astype("int64")
     return df
 
 
