@@ -66,6 +66,9 @@ def check_complete(twin: LiveTwin, plant: Plant, url: str) -> None:
     assert set(last["kind"]) == {"parameter", "input", "sensor", "qoi"}
     assert last.loc["T2", "measured"] == pytest.approx(twin.doc["sensors"]["T2"]["measured"])
     assert last.loc["T2", "sigma"] == pytest.approx(twin.doc["sensors"]["T2"]["sigma"])
+    virtual = twin.doc["virtual"]["T_max"]  # the QoI over the posterior ensemble
+    assert (last.loc["T_max", "value"], last.loc["T_max", "std"]) == (virtual["value"],
+                                                                      virtual["std"])  # fmt: skip
     per_update = updates.drop_duplicates("update")
     assert set(per_update["case_hash"]) == {twin.loaded.hash}
     assert set(per_update["surrogate_hash"]) == {"slab-exact"}
@@ -78,8 +81,9 @@ def check_complete(twin: LiveTwin, plant: Plant, url: str) -> None:
     assert len(drift) == 1 and json.loads(drift["data"].iloc[0])["parameter"] == "h"
 
 
-def test_history_holds_every_reading_update_and_alert(loaded, tmp_path):
-    url = f"sqlite:///{tmp_path}/h.sqlite"
+def test_history_holds_every_reading_update_and_alert(loaded, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the case's run folder: runs/slab
+    url = "sqlite:///runs/slab/history.sqlite"
     twin, plant = new_twin(loaded, url), new_plant(loaded)
     feed(twin, plant, range(plant.ticks + 1))
     twin.flush()
@@ -87,9 +91,9 @@ def test_history_holds_every_reading_update_and_alert(loaded, tmp_path):
     check_complete(twin, plant, url)
     # a window on plant time: the last 10 min of readings, as the API reads it
     end = twin.t
-    recent = tk.history(tmp_path / "h.sqlite", since=end - 600, until=end)
+    recent = tk.history(tk.Case(loaded), since=end - 600, until=end)
     assert len(recent) > 0 and recent["t"].min().timestamp() >= end - 600
-    assert len(recent) < len(tk.history(tmp_path / "h.sqlite"))
+    assert len(recent) < len(tk.history("runs/slab")) == len(tk.history(loaded.path))
     assert time_bound("6h", "--since", now=1e9) == 1e9 - 6 * 3600
     assert time_bound("2026-01-01T00:00Z", "--since") == 1_767_225_600.0
     with pytest.raises(CaseError, match="--since yesterday: expected a duration"):
@@ -217,3 +221,23 @@ def test_postgresql_history(loaded, postgres):
     with pytest.raises(CaseError) as e:
         History(secret)
     assert "s3cr3t-pw" not in str(e.value) and "***" in str(e.value)
+
+
+@pytest.mark.slow
+def test_a_postgresql_restart_loses_nothing(loaded, postgres_server):
+    import time
+
+    url = postgres_server.url
+    twin, plant = new_twin(loaded, url), new_plant(loaded)
+    third = (plant.ticks + 1) // 3
+    feed(twin, plant, range(third))
+    twin.flush()
+    postgres_server.stop()
+    feed(twin, plant, range(third, 2 * third))
+    assert not twin.history.commit(twin.state()) and twin.history.pending > 0  # the rows wait
+    postgres_server.start()
+    time.sleep(1.1)  # the next attempt
+    feed(twin, plant, range(2 * third, plant.ticks + 1))
+    assert twin.history.pending < 1000  # written again as they come
+    twin.history.close(twin.state())
+    check_complete(twin, plant, url)

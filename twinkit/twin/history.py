@@ -251,9 +251,11 @@ class History:
         return True
 
     def _failed(self, e: Exception) -> None:
-        why = redact_text(f"{type(e).__name__}: {e}", self.url).strip()
-        log.warning("history %s: cannot write (%s); %d rows wait, retrying", redact(self.url),
-                    why, self.pending)  # fmt: skip
+        why = str(e) if isinstance(e, CaseError) else f"cannot write ({type(e).__name__}: {e})"
+        why = " ".join(redact_text(why, self.url).split())
+        if not why.startswith("history "):
+            why = f"history {redact(self.url)}: {why}"
+        log.warning("%s; %d rows wait, retrying", why, self.pending)
         if self.db is not None:
             try:
                 self.db.conn.rollback()
