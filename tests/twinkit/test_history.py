@@ -186,6 +186,13 @@ def test_history_command_writes_csv_and_parquet(loaded, tmp_path, cli):
         assert r.returncode == 2 and message in r.stderr, r.output
     r = cli("history", loaded.path, "--history", tmp_path / "none.sqlite")
     assert r.returncode == 2 and "none.sqlite: no such file" in r.stderr
+    for url, message in [
+        ("mysql://ann:s3cr3t-pw@db/twin", "expected sqlite:///FILE, postgresql://"),
+        ("postgresql://ann:s3cr3t-pw@127.0.0.1:1/twin", "cannot open"),
+    ]:
+        r = cli("history", loaded.path, "--history", url)
+        assert r.returncode == 2 and message in r.stderr and "ann:***@" in r.stderr, r.output
+        assert "s3cr3t" not in r.output
 
 
 def test_a_database_that_fails_keeps_the_rows_until_it_is_back(loaded, tmp_path):

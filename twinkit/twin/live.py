@@ -276,8 +276,9 @@ class LiveTwin:
                 y = obs.get(o)
                 z = None if y is None else (y[0] - m) / math.hypot(y[1], s)
                 rows.append(("sensor", name, m, s, y and y[0], z, self.rules[name].unit))
-            elif o.startswith("qoi_") and name in c.outputs.qoi:
-                rows.append(("qoi", name, m, s, None, None, output_units(c, name)[0]))
+            elif o.startswith("qoi_"):  # virtual sensors: the QoIs over the posterior ensemble
+                unit = output_units(c, name)[0] if name in c.outputs.qoi else ""
+                rows.append(("qoi", name, m, s, None, None, unit))
         lineage = {
             "case_hash": self.loaded.hash,
             "surrogate_hash": self.surrogate_hash,
