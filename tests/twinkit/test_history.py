@@ -142,6 +142,7 @@ def test_hostile_readings_are_stored_as_rejected_with_their_reason(loaded, tmp_p
     twin.process(
         "plant/plant/sensors/T3", json.dumps({"t": t, "value": None, "unit": "K"}).encode()
     )
+    twin.process("plant/plant/sensors/T\x004", b'{"t": 1, "value": "\x00"}')
     twin.flush()
     r = read_history(url).set_index("sensor")
     assert r.loc["T1"]["status"].tolist() == ["accepted", "rejected"]
@@ -151,6 +152,8 @@ def test_hostile_readings_are_stored_as_rejected_with_their_reason(loaded, tmp_p
     assert r.loc["T2", "t"].timestamp() == START_T  # the plant clock, not the claimed time
     assert r.loc["T3"]["reason"].tolist() == ["malformed_json", "missing"]
     assert r.loc["T1"].iloc[0]["value"] == 400.0 and r.loc["T1"].iloc[0]["unit"] == "K"
+    nul = r.loc["T\\x004"]  # NUL characters escaped: PostgreSQL would refuse them
+    assert nul["reason"] == "malformed_json" and nul["payload"] == '{"t": 1, "value": "\\x00"}'
 
 
 def test_history_command_writes_csv_and_parquet(loaded, tmp_path, cli):
@@ -217,7 +220,10 @@ def test_a_database_that_fails_keeps_the_rows_until_it_is_back(loaded, tmp_path)
 def test_postgresql_history(loaded, postgres):
     twin, plant = new_twin(loaded, postgres), new_plant(loaded)
     feed(twin, plant, range(plant.ticks // 2))
+    twin.process("plant/plant/sensors/T\x004", b'{"t": 1, "value": "\x00"}')
     twin.flush()
+    assert twin.history.pending == 0  # NUL characters did not stop the commit
+    plant.sent["malformed_json"] += 1
     again = new_twin(loaded, postgres)  # resumes from the state in the database
     assert again.updates == twin.updates and again.validator.report() == twin.validator.report()
     feed(again, plant, range(plant.ticks // 2, plant.ticks + 1))

@@ -195,11 +195,11 @@ class History:
     ) -> None:  # fmt: skip
         """One reading: `status` accepted, repaired or rejected (then `reason`, `detail`, and
         the start of the raw `payload`)."""
-        raw = None if payload is None else payload[:200].decode("utf-8", "replace")
+        raw = None if payload is None else _text(payload[:200].decode("utf-8", "replace"))
         if value is not None and not math.isfinite(value):
             value = None
-        self._add("readings", (t, time.time(), sensor[:64], value, unit, status, reason,
-                               detail and detail[:200], raw))  # fmt: skip
+        self._add("readings", (t, time.time(), _text(sensor[:64]), value, unit, status, reason,
+                               detail and _text(detail[:200]), raw))  # fmt: skip
 
     def update(self, n: int, t: float, lineage: dict[str, Any], values: list[tuple]) -> None:
         """Update number `n` at plant time `t`: its lineage (case_hash, surrogate_hash,
@@ -280,3 +280,9 @@ class History:
         if self.db is not None:
             self.db.close()
             self.db = None
+
+
+def _text(s: str) -> str:
+    """Text from a message as a database keeps it: PostgreSQL refuses NUL characters (one such
+    row would fail every commit), so they are written as the escape \\x00."""
+    return s.replace("\x00", "\\x00")
