@@ -107,7 +107,10 @@ class Database:
             require("psycopg2", "a PostgreSQL history")
             import psycopg2
 
-            return psycopg2.connect(self.url.replace("postgres://", "postgresql://", 1))
+            dsn = self.url.replace("postgres://", "postgresql://", 1)
+            # a server that stops answering is noticed within about 25 s, not TCP's minutes
+            return psycopg2.connect(dsn, connect_timeout=5, keepalives_idle=10,
+                                    keepalives_interval=5, keepalives_count=3)  # fmt: skip
         import sqlite3
 
         path = Path(self.url.removeprefix("sqlite:///"))
@@ -115,7 +118,8 @@ class Database:
             raise CaseError(f"history {path}: no such file (has the live twin run with it?)")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        # a lock held by another writer fails the commit after 2 s (retried) instead of stalling
+        conn = sqlite3.connect(path, timeout=2, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
