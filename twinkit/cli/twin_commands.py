@@ -228,10 +228,9 @@ def history_command(
 ) -> None:
     """Print or save the live twin's history: readings, updates or alerts, in a time window."""
     from twinkit.api.history import history as read
-
-    table = read(case, kind, since, until, asset, history)
     from twinkit.twin.history_read import write_table
 
+    table = read(case, kind, since, until, asset, history)
     text = write_table(table, fmt, output)
     if text is not None:
         typer.echo(text, nl=False)
