@@ -206,7 +206,7 @@ def main() -> None:
         twin.process(topic, payload)
         dt = time.perf_counter() - t0
         (with_update if twin.updates > n else reading).append(dt)
-    twin.flush()
+    twin.flush(wait=True)  # every row written
     loop_s = time.perf_counter() - start_loop
     upd, bare = list(twin.update_seconds), bare_call_seconds(s, args.members)
     q = twin.validator.report()

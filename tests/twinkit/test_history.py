@@ -86,7 +86,7 @@ def test_history_holds_every_reading_update_and_alert(loaded, tmp_path, monkeypa
     url = "sqlite:///runs/slab/history.sqlite"
     twin, plant = new_twin(loaded, url), new_plant(loaded)
     feed(twin, plant, range(plant.ticks + 1))
-    twin.flush()
+    twin.flush(wait=True)
     assert twin.history.written > 0 and twin.history.pending == 0
     check_complete(twin, plant, url)
     # a window on plant time: the last 10 min of readings, as the API reads it
@@ -115,7 +115,7 @@ def test_a_killed_twin_resumes_its_history_without_duplicates(loaded, tmp_path):
     replay(whole, slice(None))
     first = new_twin(loaded, url)
     replay(first, slice(0, 120))
-    first.flush()
+    first.flush(wait=True)
     committed = first.updates
     replay(first, slice(120, 140))  # handled, never committed: lost with the process
     assert first.history.pending > 0 and first.updates > committed
@@ -123,7 +123,7 @@ def test_a_killed_twin_resumes_its_history_without_duplicates(loaded, tmp_path):
     second = new_twin(loaded, url)
     assert second.updates == committed
     replay(second, slice(120, None))  # the broker's queue: from the commit on
-    second.flush()
+    second.flush(wait=True)
     assert second.updates == whole.updates
     assert second.filter.U.tolist() == whole.filter.U.tolist()
     check_complete(second, plant, url)
@@ -143,7 +143,7 @@ def test_hostile_readings_are_stored_as_rejected_with_their_reason(loaded, tmp_p
         "plant/plant/sensors/T3", json.dumps({"t": t, "value": None, "unit": "K"}).encode()
     )
     twin.process("plant/plant/sensors/T\x004", b'{"t": 1, "value": "\x00"}')
-    twin.flush()
+    twin.flush(wait=True)
     r = read_history(url).set_index("sensor")
     assert r.loc["T1"]["status"].tolist() == ["accepted", "rejected"]
     wrong = r.loc["T1"].iloc[1]
@@ -160,7 +160,7 @@ def test_history_command_writes_csv_and_parquet(loaded, tmp_path, cli):
     db = tmp_path / "h.sqlite"
     twin, plant = new_twin(loaded, db), new_plant(loaded, duration=10.0)
     feed(twin, plant, range(plant.ticks + 1))
-    twin.flush()
+    twin.flush(wait=True)
     r = cli("history", loaded.path, "--history", db, "--kind", "updates")
     assert r.returncode == 0, r.output
     lines = r.stdout.splitlines()
@@ -203,16 +203,17 @@ def test_a_database_that_fails_keeps_the_rows_until_it_is_back(loaded, tmp_path)
     twin = new_twin(loaded, db)
     plant = new_plant(loaded, duration=5.0)
     feed(twin, plant, range(20))
-    twin.flush()
+    twin.flush(wait=True)
     lock = sqlite3.connect(db, timeout=0)
     lock.execute("BEGIN EXCLUSIVE")  # another writer holds the file
     twin.history.db.conn.execute("PRAGMA busy_timeout = 10")
     feed(twin, plant, range(20, 40))
-    assert not twin.history.commit(twin.state()) and twin.history.pending > 0
+    twin.flush()
+    assert not twin.history.sync(timeout=0.5) and twin.history.pending > 0  # the rows wait
+    assert not twin.history.commit()  # and say so
     lock.rollback()
     lock.close()
-    twin.history.commit(twin.state())
-    assert twin.history.pending == 0
+    assert twin.history.sync(timeout=10) and twin.history.pending == 0
     assert len(read_history(str(db))) == sum(plant.sent.values()) - plant.sent["dropped"]
 
 
@@ -221,7 +222,7 @@ def test_postgresql_history(loaded, postgres):
     twin, plant = new_twin(loaded, postgres), new_plant(loaded)
     feed(twin, plant, range(plant.ticks // 2))
     twin.process("plant/plant/sensors/T\x004", b'{"t": 1, "value": "\x00"}')
-    twin.flush()
+    twin.flush(wait=True)
     assert twin.history.pending == 0  # NUL characters did not stop the commit
     plant.sent["malformed_json"] += 1
     again = new_twin(loaded, postgres)  # resumes from the state in the database
@@ -238,19 +239,17 @@ def test_postgresql_history(loaded, postgres):
 
 @pytest.mark.slow
 def test_a_postgresql_restart_loses_nothing(loaded, postgres_server):
-    import time
-
     url = postgres_server.url
     twin, plant = new_twin(loaded, url), new_plant(loaded)
     third = (plant.ticks + 1) // 3
     feed(twin, plant, range(third))
-    twin.flush()
+    twin.flush(wait=True)
     postgres_server.stop()
     feed(twin, plant, range(third, 2 * third))
-    assert not twin.history.commit(twin.state()) and twin.history.pending > 0  # the rows wait
+    twin.flush()
+    assert not twin.history.sync(timeout=1.0) and twin.history.pending > 0  # the rows wait
     postgres_server.start()
-    time.sleep(1.1)  # the next attempt
+    assert twin.history.sync(timeout=15)  # written at the next attempt
     feed(twin, plant, range(2 * third, plant.ticks + 1))
-    assert twin.history.pending < 1000  # written again as they come
     twin.history.close(twin.state())
     check_complete(twin, plant, url)

@@ -4,9 +4,10 @@ as it happens into a database chosen by URL: an SQLite file (the default,
 `runs/<case>/history.sqlite`) or PostgreSQL (`postgresql://user@host/db`) for a plant.
 
 Rows are buffered and committed together every `every` seconds (0.5 s) or `rows` rows, with the
-twin's state in the same transaction: a twin killed with SIGKILL loses at most what it handled
-since the last commit, and a restart resumes from the state that matches the history, so nothing
-is written twice (a unique index on each table refuses a second copy all the same). SQLite runs
+twin's state in the same transaction, by a thread of their own (the twin never waits for the
+database): a twin killed with SIGKILL loses at most what it handled since the last commit, and a
+restart resumes from the state that matches the history, so nothing is written twice (a unique
+index on each table refuses a second copy all the same). SQLite runs
 in WAL mode (readers never block the twin) with synchronous=NORMAL: a killed process loses
 nothing committed; a power cut may lose the last commits. A database that fails (a PostgreSQL
 restart, a full disk) is retried every second; rows wait in memory meanwhile, up to `MAX_ROWS`.
@@ -17,7 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -166,21 +169,36 @@ class Database:
 
 
 class History:
-    """The writer the live twin holds: `reading`, `update` and `alert` buffer rows, `commit`
-    writes them with the twin's state in one transaction (`due` says when)."""
+    """The writer the live twin holds: `reading`, `update` and `alert` buffer rows; `commit`
+    hands them, with the twin's state, to a writer thread that writes each batch in one
+    transaction (`due` says when to commit; `sync` waits until all is written). The twin never
+    waits for the database: one that is slow or down only makes the batches wait."""
 
     def __init__(self, url: str | Path, asset: str = "plant", every: float = 0.5,
                  rows: int = 5000):  # fmt: skip
         self.url, self.asset, self.every, self.rows = history_url(url), asset, every, rows
         self.db: Database | None = Database(self.url)
         self.buffers: dict[str, list[tuple]] = {t: [] for t in TABLES}
-        self.pending = 0  # rows buffered
+        self.buffered = 0  # rows not yet handed to the writer
         self.dropped = 0  # rows lost because the database was down too long
         self.written = 0
+        self.failing = False  # the last write failed
         self._next = time.monotonic() + every
+        self._batches: deque[tuple[dict[str, list[tuple]], int, str | None]] = deque()
+        self._queued = 0  # rows in `_batches`
+        self._cv = threading.Condition()
+        self._closing = False
+        self._give_up = math.inf  # when a closed history stops trying
+        self._writer = threading.Thread(target=self._run, name="history", daemon=True)
+        self._writer.start()
 
     def __repr__(self) -> str:
         return f"History({redact(self.url)!r}, asset={self.asset!r})"
+
+    @property
+    def pending(self) -> int:
+        """Rows not written yet (buffered or waiting for the writer)."""
+        return self.buffered + self._queued
 
     # ---- rows ---------------------------------------------------------------------------------
     def _add(self, table: str, row: tuple) -> None:
@@ -191,7 +209,7 @@ class History:
                           self.dropped)  # fmt: skip
             return
         self.buffers[table].append((self.asset, *row))
-        self.pending += 1
+        self.buffered += 1
 
     def reading(
         self, t: float, sensor: str, value: float | None, unit: str | None, status: str,
@@ -223,35 +241,64 @@ class History:
     # ---- commits ------------------------------------------------------------------------------
     def due(self) -> bool:
         """Whether `commit` should run now: enough rows, or rows older than `every`."""
-        return self.pending >= self.rows or (self.pending > 0 and time.monotonic() >= self._next)
+        return self.buffered >= self.rows or (self.buffered > 0 and time.monotonic() >= self._next)
 
     def commit(self, state: dict[str, Any] | None = None) -> bool:
-        """Write the buffered rows and `state` in one transaction; False (rows kept, retried
-        after `RETRY` s) if the database failed."""
-        now = time.monotonic()
-        self._next = now + self.every
-        if not self.pending and state is None:
-            return True
+        """Hand the buffered rows and `state` (as it is now) to the writer, to be written in one
+        transaction; returns whether the last write succeeded."""
+        self._next = time.monotonic() + self.every
+        if self.buffered or state is not None:
+            doc = None if state is None else json.dumps(state, default=float)
+            with self._cv:
+                self._batches.append((self.buffers, self.buffered, doc))
+                self._queued += self.buffered
+                self._cv.notify_all()
+            self.buffers = {t: [] for t in TABLES}
+            self.buffered = 0
+        return not self.failing
+
+    def sync(self, timeout: float | None = None) -> bool:
+        """Wait until everything handed over is written; False if `timeout` s passed first."""
+        with self._cv:
+            return self._cv.wait_for(lambda: not self._batches, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._batches or self._closing)
+                if not self._batches:
+                    return
+                buffers, n, doc = self._batches[0]
+            if self._write(buffers, doc):
+                with self._cv:
+                    self._batches.popleft()
+                    self._queued -= n
+                    self.written += n
+                    self._cv.notify_all()
+            else:
+                with self._cv:  # try again after RETRY s, or give up once closed
+                    if self._closing and time.monotonic() > self._give_up:
+                        return
+                    self._cv.wait(RETRY)
+
+    def _write(self, buffers: dict[str, list[tuple]], doc: str | None) -> bool:
         try:
             if self.db is None:
                 self.db = Database(self.url)
                 log.info("history %s reachable again", redact(self.url))
-            for table, rows in self.buffers.items():
+            for table, rows in buffers.items():
                 self.db.insert(table, rows)
-            if state is not None:
+            if doc is not None:
                 self.db.run(
                     "INSERT INTO twin_state (asset, saved, state) VALUES (?, ?, ?) ON CONFLICT "
                     "(asset) DO UPDATE SET saved = excluded.saved, state = excluded.state",
-                    (self.asset, time.time(), json.dumps(state, default=float)),
+                    (self.asset, time.time(), doc),
                 )
             self.db.conn.commit()
         except Exception as e:
             self._failed(e)
-            self._next = now + RETRY
             return False
-        self.written += self.pending
-        self.buffers = {t: [] for t in TABLES}
-        self.pending = 0
+        self.failing = False
         return True
 
     def _failed(self, e: Exception) -> None:
@@ -259,7 +306,9 @@ class History:
         why = " ".join(redact_text(why, self.url).split())
         if not why.startswith("history "):
             why = f"history {redact(self.url)}: {why}"
-        log.warning("%s; %d rows wait, retrying", why, self.pending)
+        if not self.failing:
+            log.warning("%s; %d rows wait, retrying every %g s", why, self.pending, RETRY)
+        self.failing = True
         if self.db is not None:
             try:
                 self.db.conn.rollback()
@@ -269,16 +318,24 @@ class History:
             self.db = None
 
     def last_state(self) -> dict[str, Any] | None:
-        """The twin state committed last with the history of this asset, or None."""
+        """The twin state committed last with the history of this asset, or None (call it
+        before the first commit: it shares the writer's connection)."""
         if self.db is None:
             return None
         row = self.db.run("SELECT state FROM twin_state WHERE asset = ?", (self.asset,)).fetchone()
         self.db.conn.commit()  # end the read transaction (PostgreSQL opens one)
         return None if row is None else json.loads(row[0])
 
-    def close(self, state: dict[str, Any] | None = None) -> None:
-        """Commit what is buffered (with `state`) and close."""
+    def close(self, state: dict[str, Any] | None = None, timeout: float = 5.0) -> None:
+        """Commit what is buffered (with `state`), wait up to `timeout` s for it to be written,
+        stop the writer and close."""
         self.commit(state)
+        self._give_up = time.monotonic() + timeout
+        self.sync(timeout)
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        self._writer.join(timeout + RETRY)
         if self.pending:
             log.error("history %s: %d rows could not be written", redact(self.url), self.pending)
         if self.db is not None:

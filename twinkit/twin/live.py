@@ -170,10 +170,12 @@ class LiveTwin:
         if h is not None and h.due():
             h.commit(self.state())
 
-    def flush(self) -> None:
-        """Commit the history now (with the state), if anything waits."""
-        if self.history is not None and self.history.pending:
+    def flush(self, wait: bool = False) -> None:
+        """Commit the history now (with the state), if anything waits; `wait` until written."""
+        if self.history is not None and self.history.buffered:
             self.history.commit(self.state())
+        if wait and self.history is not None:
+            self.history.sync()
 
     def _process(self, topic: str, payload: bytes) -> None:
         v = self.validator

@@ -130,8 +130,8 @@ def serve_twin(
             kept = f"kept the one saved {time.monotonic() - saved:.0f} s ago" if saved else "none"
             log.warning("a message was still being handled after %g s; the twin state in %s: %s",
                         GRACE, state_path, kept)  # fmt: skip
-        if twin.history is not None and finished:
-            twin.history.close(twin.state())
+        if twin.history is not None and finished:  # a database that is down: a second, no more
+            twin.history.close(twin.state(), timeout=1.0)
         conn.stop()
     return conn
 
