@@ -71,12 +71,13 @@ TlsOpt = Annotated[bool, typer.Option("--tls", help="Connect with TLS.")]
 CaOpt = Annotated[Path | None, typer.Option("--ca", help="TLS: CA certificate file.")]
 CertOpt = Annotated[Path | None, typer.Option("--cert", help="TLS: client certificate.")]
 KeyOpt = Annotated[Path | None, typer.Option("--key", help="TLS: client key.")]
+_DB = "sqlite:///FILE, a file, or postgresql://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass)"
 HistoryOpt = Annotated[
     str | None,
     typer.Option(
         "--history",
-        help="History database: sqlite:///FILE, a file, or postgresql://USER@HOST/DB (password "
-        "from PGPASSWORD or ~/.pgpass); default history.sqlite beside the --state file; 'off'.",
+        help=f"Record the history here: {_DB}; default history.sqlite beside the --state file; "
+        "'off' for none.",
     ),
 ]
 
@@ -207,7 +208,10 @@ def _history_url(text: str | None, folder: Path) -> str | None:
 @guard
 def history_command(
     case: CaseArg,
-    history: HistoryOpt = None,
+    history: Annotated[
+        str | None,
+        typer.Option("--history", help=f"Read it here: {_DB}; default runs/<case>/history.sqlite."),
+    ] = None,
     kind: Annotated[
         str, typer.Option("--kind", help="readings, updates (with lineage) or alerts.")
     ] = "readings",
