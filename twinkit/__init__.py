@@ -33,6 +33,7 @@ _API = {
     "calibrate": "twinkit.api.twin",
     "TwinState": "twinkit.api.twin",
     "load_twin_state": "twinkit.api.twin",
+    "history": "twinkit.api.history",
     "OptimizationResult": "twinkit.api.optimize",
     "optimize": "twinkit.api.optimize",
     "RunResult": "twinkit.api.run",
@@ -54,6 +55,7 @@ __all__ = [
     "__version__",
     "calibrate",
     "example",
+    "history",
     "load_case",
     "load_surrogate",
     "load_twin_state",
@@ -64,6 +66,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from twinkit.api.case import Case, Result, load_case
+    from twinkit.api.history import history
     from twinkit.api.optimize import OptimizationResult, optimize
     from twinkit.api.run import RunResult, example, run
     from twinkit.api.surrogate import Prediction, Surrogate, load_surrogate, train

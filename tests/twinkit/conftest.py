@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from postgres import postgres, postgres_server  # noqa: F401 (fixtures: PostgreSQL)
 
 # A small valid heat-conduction case (NAFEMS T4 geometry on a coarse mesh); tests edit its text.
 BASE_CASE = """\

@@ -7,7 +7,6 @@ by pydantic, so that no error message shows them unredacted.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -15,14 +14,11 @@ from pydantic import Field, model_validator
 
 from twinkit.case.base import Q, Strict, quantity
 from twinkit.case.units import clip
+from twinkit.redaction import redact
 
 Severity = Literal["info", "warning", "critical"]
 AlertKind = Literal["sensor_fault", "drift", "residual", "qoi_limit", "forecast"]
 Duration = Annotated[Q, quantity("s", "positive")]
-
-_SECRET_QUERY = re.compile(
-    r"(?i)([?&;](?:password|passwd|pwd|pass|secret|token|api_?key|key)=)[^&;#]*"
-)
 
 
 class ForecastSpec(Strict):
@@ -62,21 +58,9 @@ class RouteSpec(Strict):
         return self
 
 
-def redact_url(url: str) -> str:
-    """`url` with the password of `user:password@` and secret query values shown as ***."""
-    out = _SECRET_QUERY.sub(lambda m: m.group(1) + "***", url)
-    scheme = out.find("://")
-    start = scheme + 3 if scheme >= 0 else 0
-    at = out.rfind("@", start)
-    colon = out.find(":", start, at)
-    if at >= 0 and colon >= 0 and "/" not in out[start:colon]:
-        out = out[: colon + 1] + "***" + out[at:]
-    return out
-
-
 def webhook_error(url: str) -> str | None:
     """What is wrong with a webhook URL (None if nothing); the message shows it redacted."""
-    shown = f"'{clip(redact_url(url), 200)}'"
+    shown = f"'{clip(redact(url), 200)}'"
     if len(url) > 2048 or any(c.isspace() or ord(c) < 32 for c in url):
         return f"{shown}: expected a URL of at most 2048 characters without spaces"
     try:

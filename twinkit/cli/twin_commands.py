@@ -1,4 +1,5 @@
-"""The twin against the plant: `calibrate` (recorded data), `live` and `plant` (MQTT)."""
+"""The twin against the plant: `calibrate` (recorded data), `live` and `plant` (MQTT), and the
+live twin's `history`."""
 
 from __future__ import annotations
 
@@ -70,6 +71,15 @@ TlsOpt = Annotated[bool, typer.Option("--tls", help="Connect with TLS.")]
 CaOpt = Annotated[Path | None, typer.Option("--ca", help="TLS: CA certificate file.")]
 CertOpt = Annotated[Path | None, typer.Option("--cert", help="TLS: client certificate.")]
 KeyOpt = Annotated[Path | None, typer.Option("--key", help="TLS: client key.")]
+_DB = "sqlite:///FILE, a file, or postgresql://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass)"
+HistoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--history",
+        help=f"Record the history here: {_DB}; default history.sqlite beside the --state file; "
+        "'off' for none.",
+    ),
+]
 
 
 def _broker(address: str, tls: bool, ca: Path | None, cert: Path | None, key: Path | None):
@@ -149,12 +159,14 @@ def live(
             "reading) unless 3 sensors agree; 'off' for no check.",
         ),
     ] = "1 h",
+    history: HistoryOpt = None,
     tls: TlsOpt = False,
     ca: CaOpt = None,
     cert: CertOpt = None,
     key: KeyOpt = None,
 ) -> None:
-    """Run the live twin: subscribe to sensors, update the estimates, publish state and alerts."""
+    """Run the live twin: subscribe to sensors, update the estimates, publish state and alerts,
+    record every reading, update and alert in its history."""
     import logging
 
     from twinkit.case import load_case
@@ -165,17 +177,70 @@ def live(
     cfg = _broker(mqtt, tls, ca, cert, key)
     name = load_case(case, check_regions=False).name
     state = state or Path("runs") / name / "live.json"
+    url = _history_url(history, state.parent)
     opts = LiveOptions(
         asset, _seconds(cadence, "--cadence"), members, drift_rate,
         max_skew=_limit(max_skew, "--max-skew"), max_jump=_limit(max_jump, "--max-jump"),
         run_dir=state.parent,  # alert log files go beside the state
     )  # fmt: skip
-    twin = live_command(case, cfg, surrogate, state, opts, topic, duration)
+    twin = live_command(case, cfg, surrogate, state, opts, topic, duration, url)
     q = twin.validator.report()
+    where = ""
+    if twin.history is not None:
+        from twinkit.redaction import redact
+
+        where = f"; history in {redact(twin.history.url)}"
     typer.echo(
         f"stopped after {twin.updates} updates; readings {q['accepted']} accepted, "
-        f"{q['rejected']} rejected; alerts {twin.alerts.count}; state in {state}"
+        f"{q['rejected']} rejected; alerts {twin.alerts.count}; state in {state}{where}"
     )
+
+
+def _history_url(text: str | None, folder: Path) -> str | None:
+    """--history: a URL or file, 'off' for none, by default history.sqlite in `folder`."""
+    from twinkit.twin.history import FILE_NAME, history_url
+
+    if text is not None and text.strip().lower() in ("off", "none"):
+        return None
+    return history_url(text or folder / FILE_NAME)
+
+
+@app.command("history")
+@guard
+def history_command(
+    case: CaseArg,
+    history: Annotated[
+        str | None,
+        typer.Option("--history", help=f"Read it here: {_DB}; default runs/<case>/history.sqlite."),
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="readings, updates (with lineage) or alerts.")
+    ] = "readings",
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="From this time (ISO-8601) or this long ago (6h, 30 min)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Up to this time or this long ago.")
+    ] = None,
+    asset: Annotated[
+        str | None, typer.Option("--asset", help="Only this asset (default: all).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (CSV: default stdout).")
+    ] = None,
+) -> None:
+    """Print or save the live twin's history: readings, updates or alerts, in a time window."""
+    from twinkit.api.history import history as read
+    from twinkit.twin.history_read import write_table
+
+    table = read(case, kind, since, until, asset, history)
+    text = write_table(table, fmt, output)
+    if text is not None:
+        typer.echo(text, nl=False)
+    else:
+        typer.echo(f"{len(table)} {kind} rows written to {output}", err=True)
 
 
 @app.command()

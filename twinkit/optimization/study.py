@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import numpy as np
 
 from twinkit.case import CaseError
 from twinkit.optimization.design_space import Problem
+from twinkit.redaction import redact, redact_text
 
 PENALTY = 1e3  # cmaes ignores constraints: objective + PENALTY·(1 + |f|)·violation
 SAVE_EVERY = 1.0  # seconds between writes of a local study to its file
@@ -177,55 +177,6 @@ def _postgres_driver(url: str) -> str:
     if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
         return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     return url
-
-
-# query-string or libpq keyword parameters that hold a secret
-_SECRET = re.compile(
-    r"""(?ix)((?:^|[?&;\s])(?:password|passwd|pwd|pass|sslpassword|secret|token|api_?key)\s*=\s*)
-    ('[^']*'|"[^"]*"|[^&;\s]*)"""
-)
-_SCHEME = re.compile(r"^[A-Za-z][\w+.-]*://")
-
-
-def _userinfo(url: str) -> tuple[str, str, str] | None:
-    """(before the password, the password, from the '@' on) of `user:password@host...`, with or
-    without a scheme; None without a password. The last '@' ends it: a password may hold '@'."""
-    scheme = _SCHEME.match(url)
-    start = scheme.end() if scheme else 0
-    at = url.rfind("@", start)
-    colon = url.find(":", start, at)
-    if at < 0 or colon < 0 or "/" in url[start:colon]:
-        return None
-    return url[: colon + 1], url[colon + 1 : at], url[at:]
-
-
-def secrets(url: str) -> list[str]:
-    """The passwords and other secrets written in a storage URL."""
-    found = [m.group(2).strip("'\"") for m in _SECRET.finditer(url)]
-    parts = _userinfo(url)
-    if parts is not None:
-        found.append(parts[1])
-    return [f for f in found if f]
-
-
-def redact(url: str) -> str:
-    """`url` with every secret in it shown as ***: the password of `user:password@host`
-    (with or without a scheme) and parameters such as `?password=`, `sslpassword=`, `token=`."""
-    out = _SECRET.sub(lambda m: m.group(1) + "***", url)
-    parts = _userinfo(out)
-    if parts is not None and parts[1]:
-        out = parts[0] + "***" + parts[2]
-    return out
-
-
-def redact_text(text: str, url: str) -> str:
-    """`text` (an error message) with `url` and every secret of it redacted, also the pieces of
-    a secret that a URL parser may have split it into at ':', '@' or '/'."""
-    text = text.replace(url, redact(url))
-    pieces = {p for s in secrets(url) for p in [s, *re.split(r"[:@/]", s)] if len(p) >= 3}
-    for piece in sorted(pieces, key=len, reverse=True):
-        text = text.replace(piece, "***")
-    return text
 
 
 @contextmanager

@@ -46,6 +46,8 @@ class BrokerConfig:
     keyfile: str | None = None
     client_id: str = ""
     keepalive: int = 15
+    session: bool = False  # a persistent session (needs a client_id): the broker keeps QoS-1
+    # messages for the client while it is away and delivers them when it comes back
 
     @classmethod
     def from_address(
@@ -92,7 +94,8 @@ class Connection:
         self.answered = threading.Event()  # connected, or refused for good
         self.refused: str | None = None  # the broker's reason, e.g. "Not authorized"
         self._ever = self._stopping = False
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id)
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id,
+                        clean_session=not (cfg.session and cfg.client_id))  # fmt: skip
         if cfg.username is not None:
             c.username_pw_set(cfg.username, cfg.password)
         if cfg.tls:

@@ -135,6 +135,7 @@ class SensorValidator:
     counts: Counter = field(default_factory=Counter)
     accepted: int = 0
     last_reason: str | None = None  # the reason of the latest rejection or repair
+    last_detail: str | None = None  # and what it said
     clock: Clock = field(default_factory=Clock)
     _tracks: dict[str, _Track] = field(default_factory=dict)
 
@@ -142,7 +143,7 @@ class SensorValidator:
         """Count (and log) a reading that is dropped or repaired for `reason`; returns None."""
         name = sensor if sensor in self.rules else ""  # unknown names: one count, not one each
         n = self.counts[(name, reason)] = self.counts[(name, reason)] + 1
-        self.last_reason = reason
+        self.last_reason, self.last_detail = reason, detail or None
         # each one at DEBUG; the 1st, 10th, 100th ... of a kind at WARNING, so logs stay readable
         level = logging.WARNING if math.log10(n).is_integer() else logging.DEBUG
         log.log(level, "sensor %s: %s%s (%d so far)", sensor[:40] or "?", reason,

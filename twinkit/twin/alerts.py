@@ -62,6 +62,7 @@ class Alerts:
         self.active: dict[str, dict[str, Any]] = {}  # key → its open episode
         self.raised: list[dict[str, Any]] = []  # the most recent 100
         self.count: dict[str, int] = {}
+        self.record: Callable[[float, dict[str, Any]], None] | None = None  # the history's
 
     def update(
         self, key: str, start: bool, end: bool, t: float, kind: str, message: str, **data: Any
@@ -75,11 +76,11 @@ class Alerts:
                   "raised": _iso(t), "since": now, "repeats": 0, "acknowledged": None,
                   "escalations": 0, "message": message, "data": data}  # fmt: skip
             self.active[key] = ep
-            self._send("raised", ep, _iso(t), message, data)
+            self._send("raised", ep, t, message, data)
             self.count[kind] = self.count.get(kind, 0) + 1
         elif ep is not None and end:
             del self.active[key]
-            self._send("cleared", ep, _iso(t), f"cleared: {message}", data)
+            self._send("cleared", ep, t, f"cleared: {message}", data)
         elif ep is not None and start:
             ep["repeats"] += 1
 
@@ -90,8 +91,8 @@ class Alerts:
             log.warning("acknowledgement of %r: no such open alert", key[:200])
             return False
         if ep["acknowledged"] is None:
-            now = _iso(self.clock())
-            ep["acknowledged"] = {"t": now, "by": by[:200]}
+            now = self.clock()
+            ep["acknowledged"] = {"t": _iso(now), "by": by[:200]}
             self._send("acknowledged", ep, now, f"acknowledged: {ep['message']}", ep["data"])
         return True
 
@@ -120,12 +121,12 @@ class Alerts:
                 level = SEVERITIES.index(ep["severity"]) if ep["severity"] in SEVERITIES else 0
                 ep["severity"], ep["since"] = SEVERITIES[level + 1], now
                 ep["escalations"] += 1
-                self._send("escalated", ep, _iso(now), f"escalated to {ep['severity']} "
+                self._send("escalated", ep, now, f"escalated to {ep['severity']} "
                            f"(unacknowledged): {ep['message']}", ep["data"])  # fmt: skip
 
-    def _send(self, state: str, ep: dict[str, Any], t: str, message: str, data: dict) -> None:
+    def _send(self, state: str, ep: dict[str, Any], t: float, message: str, data: dict) -> None:
         doc = {"state": state, "kind": ep["kind"], "key": ep["key"], "severity": ep["severity"],
-               "t": t, "message": message, "repeats": ep["repeats"],
+               "t": _iso(t), "message": message, "repeats": ep["repeats"],
                "acknowledged": ep["acknowledged"], **data}  # fmt: skip
         if state == "raised":
             self.raised = [*self.raised[-99:], doc]
@@ -133,6 +134,8 @@ class Alerts:
         self.publish(self.topic, doc, False)
         if self.router is not None:
             self.router.send(doc, self.publish)
+        if self.record is not None:
+            self.record(t, doc)
 
     def summary(self) -> dict[str, Any]:
         """For the twin's published state: open keys, counts and the open episodes."""

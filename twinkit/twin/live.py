@@ -9,6 +9,9 @@ No message can stall it: a reading from the future (ahead of the wall clock by m
 `max_skew`, or of the plant clock by more than `max_jump` unless other sensors confirm the jump)
 is rejected, so the plant clock only moves with the plant; what it keeps is bounded (unknown
 sensors are counted together, payloads and the inbox have limits).
+
+With a `history` (`twinkit.twin.history.History`) every reading, update and alert is also
+written to a database, committed with the twin's state every half second.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from twinkit.sensors.limits import MAX_PAYLOAD
 from twinkit.sensors.readings import Clock, NanPolicy, SensorValidator, rules_from_case
 from twinkit.twin.alerts import drift_check, forecast_check, limit_check
 from twinkit.twin.forecast import Forecaster, describe
+from twinkit.twin.history import History, record_update
 from twinkit.twin.routing import alerts_from_case
 
 log = logging.getLogger("twinkit.twin.live")
@@ -113,6 +117,14 @@ class LiveTwin:
         self.overflow = self._overflow_counted = 0  # messages dropped because the inbox was full
         self.latency: deque[float] = deque(maxlen=100_000)  # seconds per reading
         self.update_seconds: deque[float] = deque(maxlen=100_000)
+        self.window = [math.inf, -math.inf, 0]  # the pending readings' first and last time, count
+        self.history: History | None = None
+        self.surrogate_hash = ""  # for the lineage of each update (the surrogate file's hash)
+
+    def attach(self, history: History) -> None:
+        """Write every reading, update and alert to `history` from now on."""
+        self.history = history
+        self.alerts.record = history.alert
 
     # ---- readings ------------------------------------------------------------------------
     def on_message(self, topic: str, payload: bytes) -> None:
@@ -149,9 +161,13 @@ class LiveTwin:
     def process(self, topic: str, payload: bytes) -> None:
         """Validate one message; update when a cadence of plant time has passed. Never raises."""
         dropped = self.overflow - self._overflow_counted
+        h = self.history
         if dropped:
             self.validator.counts[("", "inbox_full")] += dropped
             self._overflow_counted += dropped
+            if h is not None:
+                h.reading(self._now(), "", None, None, "rejected", "inbox_full",
+                          f"{dropped} messages dropped")  # fmt: skip
         try:
             self.alerts.tick()  # escalation of unacknowledged alerts
             if topic == self.topics["ack"]:
@@ -161,12 +177,31 @@ class LiveTwin:
         except Exception:  # the twin keeps running; the failure is logged and counted
             log.exception("failed to process a message on %s", topic[:80])
             self.validator.counts[("", "internal_error")] += 1
+            if h is not None:
+                h.reading(self._now(), topic.rsplit("/", 1)[-1], None, None, "rejected",
+                          "internal_error", None, payload)  # fmt: skip
+        if h is not None and h.due():
+            h.commit(self.state())
+
+    def flush(self, wait: bool = False) -> None:
+        """Commit the history now (with the state), if anything waits; `wait` until written."""
+        if self.history is not None and self.history.buffered:
+            self.history.commit(self.state())
+        if wait and self.history is not None:
+            self.history.sync()
 
     def _process(self, topic: str, payload: bytes) -> None:
         v = self.validator
-        v.last_reason = None
+        v.last_reason = v.last_detail = None
         r = v.check_mqtt(topic, payload)
         sensor = topic.rsplit("/", 1)[-1]
+        if self.history is not None:
+            if r is None:
+                self.history.reading(self._now(), sensor, None, None, "rejected", v.last_reason,
+                                     v.last_detail, payload)  # fmt: skip
+            else:
+                status = "repaired" if v.last_reason else "accepted"
+                self.history.reading(r.t, r.sensor, r.value, r.unit, status, v.last_reason)
         if sensor in self.rules and v.last_reason not in ("malformed_json", "bad_topic"):
             hist = self.recent.setdefault(sensor, deque(maxlen=20))
             hist.append(r is None and v.last_reason in FAULTS)
@@ -183,6 +218,8 @@ class LiveTwin:
         acc = self.pending.setdefault(r.sensor, [0.0, 0])
         acc[0] += r.value
         acc[1] += 1
+        w = self.window
+        w[0], w[1], w[2] = min(w[0], r.t), max(w[1], r.t), w[2] + 1
         if math.isnan(self.last_t):
             self.last_t = r.t
         self.t = max(r.t, self.t) if math.isfinite(self.t) else r.t
@@ -237,6 +274,9 @@ class LiveTwin:
             self._forecast(est, std)
         limit_check(self.alerts, self.t, pred, self.limits)  # type: ignore[arg-type]
         self._publish(est, std, pred, residuals)
+        if self.history is not None:
+            record_update(self, est, std, pred, obs)
+        self.window = [math.inf, -math.inf, 0]
 
     def _forecast(self, est: dict, std: dict) -> None:
         """Add the estimates to the forecaster's series; forecast; alert within the horizon."""
@@ -297,6 +337,7 @@ class LiveTwin:
             "validator": self.validator.state(),
             "recent": {n: list(h) for n, h in self.recent.items()},
             "pending": {n: {"sum": a, "n": k} for n, (a, k) in self.pending.items()},
+            "window": self.window,
             "last": self.doc,  # the last published state, for people (tk.load_twin_state)
         }
 
@@ -312,6 +353,10 @@ class LiveTwin:
             s = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise CaseError(f"{path}: cannot read the twin state ({e})") from None
+        self.load(s, str(path))
+
+    def load(self, s: dict[str, Any], path: str) -> None:
+        """Continue from a state (`state()`, from a file or the history) read from `path`."""
         if s.get("format") != STATE_FORMAT or s.get("inputs") != list(self.s.inputs):
             raise CaseError(f"{path}: not a state of this twin (inputs {self.s.inputs})")
         self.updates, self.last_t, self.t = s["updates"], s["last_t"], s["t"]
@@ -329,6 +374,7 @@ class LiveTwin:
         self.validator.load(s["validator"])
         self.recent = {n: deque(h, maxlen=20) for n, h in s["recent"].items()}
         self.pending = pending
+        self.window = list(s.get("window", [math.inf, -math.inf, 0]) if pending else self.window)
 
 
 def _sum_count(v: dict[str, float] | list[float]) -> list[float]:

@@ -25,7 +25,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from twinkit.case import CaseError, LoadedCase
-from twinkit.case.alerting import RouteSpec, redact_url
+from twinkit.case.alerting import RouteSpec
+from twinkit.redaction import redact
 from twinkit.twin.alerts import Alerts, Publish
 
 log = logging.getLogger("twinkit.twin.routing")
@@ -44,7 +45,7 @@ class Webhook:
 
     def __init__(self, url: str, opts: WebhookOptions | None = None):
         self.opts = opts or WebhookOptions()
-        self.shown = redact_url(url)
+        self.shown = redact(url)
         parts = urlsplit(url)
         self.headers = {"Content-Type": "application/json", "User-Agent": "twinkit"}
         if parts.username is not None:  # credentials travel as a header, not in the URL

@@ -5,6 +5,10 @@ same `--state` file resumes from it. The twin handles messages on a thread of it
 never waits for more than `GRACE` seconds on a message: if one is still being handled then, the
 state saved last (every 10 s) stays. A broker that refuses the credentials stops both with an
 error (exit code 2); one that does not answer is retried by the twin and named by the plant.
+
+The twin's history (`twinkit.twin.history`) is committed at least every half second, between two
+messages, with the state; a restart resumes from whichever of the history's state and the state
+file is newer, so a twin killed with SIGKILL continues its history where the last commit left it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +55,16 @@ class _Worker(threading.Thread):
         self.deadline = time.monotonic() + grace
         self.join(grace + 0.2)
         return not self.is_alive()
+
+    def flush(self, timeout: float) -> bool:
+        """Commit the twin's history between two messages; False if none ended in time."""
+        if not self.lock.acquire(timeout=timeout):
+            return False
+        try:
+            self.twin.flush()
+        finally:
+            self.lock.release()
+        return True
 
     def save(self, path: Path, timeout: float) -> bool:
         """Write the twin's state between two messages; False if none ended within `timeout` s."""
@@ -101,6 +116,8 @@ def serve_twin(
     try:
         while not stop.wait(0.1) and time.monotonic() < end:
             conn.check()
+            if twin.history is not None and twin.history.due():
+                worker.flush(timeout=0.1)
             if waiting and not conn.connected.is_set() and time.monotonic() - start > 10:
                 log.warning("no broker answered at %s:%d yet; still trying", cfg.host, cfg.port)
                 waiting = False
@@ -115,6 +132,8 @@ def serve_twin(
             kept = f"kept the one saved {time.monotonic() - saved:.0f} s ago" if saved else "none"
             log.warning("a message was still being handled after %g s; the twin state in %s: %s",
                         GRACE, state_path, kept)  # fmt: skip
+        if twin.history is not None and finished:  # a database that is down: a second, no more
+            twin.history.close(twin.state(), timeout=1.0)
         conn.stop()
         if twin.alerts.router is not None:
             twin.alerts.router.close(timeout=1.0)  # webhooks: post what is queued, briefly
@@ -129,19 +148,23 @@ def live_command(
     opts: Any,
     topic: str | None,
     duration: float | None,
+    history: str | None = None,
 ) -> Any:
-    """`twinkit live`: load, resume if the state file exists, serve until a signal."""
+    """`twinkit live`: load, resume from the newer of the state file and the `history`'s state
+    (a URL; None: no history), serve until a signal."""
     from twinkit.case import load_case
     from twinkit.training import default_surrogate
     from twinkit.training import read_surrogate as load
     from twinkit.twin.live import LiveTwin
 
     single_threaded()
+    if not cfg.client_id:  # one session per asset: readings sent while the twin is down wait
+        cfg = replace(cfg, client_id=f"twinkit-live-{opts.asset}"[:23], session=True)
     loaded = load_case(case, check_regions=False)
-    twin = LiveTwin(loaded, load(surrogate_path or default_surrogate(loaded)), opts)
-    if state_path and state_path.exists():
-        twin.restore(state_path)
-        log.info("resumed from %s after %d updates", state_path, twin.updates)
+    path = surrogate_path or default_surrogate(loaded)
+    twin = LiveTwin(loaded, load(path), opts)
+    twin.surrogate_hash = file_hash(path)
+    resume(twin, state_path, history)
     stop = threading.Event()
     restore = stop_on_signals(stop)
     try:
@@ -149,6 +172,48 @@ def live_command(
     finally:
         restore()
     return twin
+
+
+def file_hash(path: Path) -> str:
+    """The first 16 hex digits of a file's SHA-256 (a surrogate's identity in the lineage)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def resume(twin: Any, state_path: Path | None, history: str | None) -> None:
+    """Attach the history (if any) and continue from the newer of the two saved states: the
+    history's is committed every half second, the file every 10 s and at a clean stop."""
+    import json
+
+    from twinkit.redaction import redact
+    from twinkit.twin.history import History
+
+    saved: list[tuple[dict, str]] = []
+    if state_path and state_path.exists():
+        try:
+            saved.append((json.loads(state_path.read_text()), str(state_path)))
+        except (OSError, ValueError):
+            twin.restore(state_path)  # says what is wrong with it
+    if history is not None:
+        twin.attach(h := History(history, twin.opts.asset))
+        last = h.last_state()
+        if last is not None:
+            saved.append((last, f"history {redact(h.url)}"))
+    if not saved:
+        return
+    s, source = max(saved, key=lambda x: (x[0].get("updates", 0), _plant_time(x[0])))
+    twin.load(s, source)
+    log.info("resumed from %s after %d updates", source, twin.updates)
+
+
+def _plant_time(s: dict) -> float:
+    t = s.get("t")
+    return t if isinstance(t, int | float) and t == t else float("-inf")
 
 
 def plant_command(case: Path, cfg: BrokerConfig, truth: Path, opts: Any) -> dict[str, int]:

@@ -1,0 +1,63 @@
+"""The live twin's history in a notebook: `tk.history(case, since="6h")` → a pandas DataFrame."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+TimeLike = str | float | datetime | None
+
+
+def history_location(source: Any, url: str | None = None) -> str:
+    """The history URL of `source`: a `tk.Case` or case file (its run folder,
+    ``runs/<case>/history.sqlite``), a run folder, a history file, or a URL; `url` wins."""
+    from twinkit.twin.history import FILE_NAME, history_url
+
+    if url is not None:
+        return history_url(url)
+    if hasattr(source, "loaded"):
+        return history_url(Path("runs") / source.name / FILE_NAME)
+    text = str(source)
+    if "://" in text:
+        return history_url(text)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml"):
+        from twinkit.case import load_case
+
+        return history_url(Path("runs") / load_case(path, check_regions=False).name / FILE_NAME)
+    return history_url(path / FILE_NAME if path.is_dir() else path)
+
+
+def history(
+    source: Any,
+    kind: str = "readings",
+    since: TimeLike = None,
+    until: TimeLike = None,
+    asset: str | None = None,
+    url: str | None = None,
+) -> Any:
+    """What the live twin recorded, as a pandas DataFrame (times UTC, values SI).
+
+    Parameters
+    ----------
+    source
+        A `tk.Case` or case file (the history in its run folder), a run folder, a history
+        file, or a database URL (``sqlite:///FILE``, ``postgresql://USER@HOST/DB``).
+    kind
+        ``readings`` (each with its status and, if refused, the reason), ``updates`` (one row
+        per estimate, input, predicted sensor and QoI of each update, with its lineage) or
+        ``alerts``.
+    since, until
+        A time window on plant time: ISO-8601 times, epoch seconds, datetimes, or durations
+        before now (``"6h"``).
+    asset
+        Only this asset's records (a database may hold several).
+    url
+        The history's URL, overriding where `source` points.
+    """
+    from twinkit.twin.history_read import read_history, time_bound
+
+    where = history_location(source, url)
+    lo, hi = time_bound(since, "--since"), time_bound(until, "--until")
+    return read_history(where, kind, lo, hi, asset)

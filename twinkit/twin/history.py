@@ -1,0 +1,379 @@
+"""The live twin's history: every reading (accepted, repaired or rejected, with its reason), every
+update (estimates ± std, predicted sensors and QoIs, residuals, lineage) and every alert, written
+as it happens into a database chosen by URL: an SQLite file (the default,
+`runs/<case>/history.sqlite`) or PostgreSQL (`postgresql://user@host/db`) for a plant.
+
+Rows are buffered and committed together every `every` seconds (0.5 s) or `rows` rows, with the
+twin's state in the same transaction, by a thread of their own (the twin never waits for the
+database): a twin killed with SIGKILL loses at most what it handled since the last commit, and a
+restart resumes from the state that matches the history, so nothing is written twice (a unique
+index on each table refuses a second copy all the same). SQLite runs
+in WAL mode (readers never block the twin) with synchronous=NORMAL: a killed process loses
+nothing committed; a power cut may lose the last commits. A database that fails (a PostgreSQL
+restart, a full disk) is retried every second; rows wait in memory meanwhile, up to `MAX_ROWS`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from twinkit.case import CaseError
+from twinkit.redaction import redact, redact_text
+
+log = logging.getLogger("twinkit.twin.history")
+MAX_ROWS = 2_000_000  # rows waiting for a failed database; beyond them new rows are dropped
+RETRY = 1.0  # s between attempts to reach a failed database
+FILE_NAME = "history.sqlite"
+
+# table → its columns after `id` and `asset` (`?` types are DOUBLE PRECISION, else TEXT)
+TABLES = {
+    "readings": (
+        "t?",
+        "received?",
+        "sensor",
+        "value?",
+        "unit",
+        "status",
+        "reason",
+        "detail",
+        "payload",
+    ),  # fmt: skip
+    "updates": (
+        "n?",
+        "t?",
+        "case_hash",
+        "surrogate_hash",
+        "readings_from?",
+        "readings_to?",
+        "readings?",
+        "seconds?",
+    ),  # fmt: skip
+    "update_values": ("n?", "kind", "name", "value?", "std?", "measured?", "sigma?", "unit"),
+    "alerts": ("t?", "received?", "state", "kind", "key", "message", "data"),
+}
+INDEXES = (
+    # at most one accepted or repaired reading per sensor and time, one update per number
+    "CREATE UNIQUE INDEX IF NOT EXISTS readings_once ON readings (asset, sensor, t) "
+    "WHERE status <> 'rejected'",
+    "CREATE INDEX IF NOT EXISTS readings_t ON readings (asset, t)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS updates_once ON updates (asset, n)",
+    "CREATE INDEX IF NOT EXISTS updates_t ON updates (asset, t)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS update_values_once ON update_values (asset, n, kind, name)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS alerts_once ON alerts (asset, t, key, state)",
+)
+
+
+def columns(table: str) -> list[str]:
+    return [c.rstrip("?") for c in TABLES[table]]
+
+
+def history_url(text: str | Path) -> str:
+    """A history location as a URL: `sqlite:///relative/file`, `sqlite:////absolute/file`,
+    `postgresql://user@host:port/db`, or a plain file path (SQLite)."""
+    text = str(text)
+    if text.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        return text
+    if "://" in text:
+        raise CaseError(
+            f"--history {redact(text)}: expected sqlite:///FILE, postgresql://... or a file path"
+        )
+    return f"sqlite:///{text}"
+
+
+class Database:
+    """One connection, SQLite (stdlib) or PostgreSQL (psycopg2): `?` placeholders for both."""
+
+    def __init__(self, url: str, create: bool = True):
+        self.url = history_url(url)
+        self.postgres = not self.url.startswith("sqlite:///")
+        try:
+            self.conn = self._connect(create)
+            if create:
+                self._schema()
+        except CaseError:
+            raise
+        except Exception as e:  # unreachable server, bad credentials, unwritable file
+            why = redact_text(f"{type(e).__name__}: {e}", self.url)
+            raise CaseError(f"history {redact(self.url)}: cannot open ({why})") from None
+
+    def _connect(self, create: bool) -> Any:
+        if self.postgres:
+            from twinkit.extras import require
+
+            require("psycopg2", "a PostgreSQL history")
+            import psycopg2
+
+            dsn = self.url.replace("postgres://", "postgresql://", 1)
+            # a server that stops answering is noticed within about 25 s, not TCP's minutes
+            return psycopg2.connect(dsn, connect_timeout=5, keepalives_idle=10,
+                                    keepalives_interval=5, keepalives_count=3)  # fmt: skip
+        import sqlite3
+
+        path = Path(self.url.removeprefix("sqlite:///"))
+        if not create and not path.is_file():
+            raise CaseError(f"history {path}: no such file (has the live twin run with it?)")
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # a lock held by another writer fails the commit after 2 s (retried) instead of stalling
+        conn = sqlite3.connect(path, timeout=2, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _schema(self) -> None:
+        key = "id BIGSERIAL PRIMARY KEY" if self.postgres else "id INTEGER PRIMARY KEY"
+        for table, cols in TABLES.items():
+            defs = ", ".join(
+                f"{c.rstrip('?')} {'DOUBLE PRECISION' if c.endswith('?') else 'TEXT'}" for c in cols
+            )
+            self.run(f"CREATE TABLE IF NOT EXISTS {table} ({key}, asset TEXT NOT NULL, {defs})")
+        self.run("CREATE TABLE IF NOT EXISTS twin_state "
+                 "(asset TEXT PRIMARY KEY, saved DOUBLE PRECISION, state TEXT)")  # fmt: skip
+        for sql in INDEXES:
+            self.run(sql)
+        self.conn.commit()
+
+    def run(self, sql: str, params: tuple = ()) -> Any:
+        cur = self.conn.cursor()
+        cur.execute(sql.replace("?", "%s") if self.postgres else sql, params)
+        return cur
+
+    def insert(self, table: str, rows: list[tuple]) -> None:
+        """Insert rows (asset first); a row already there is left alone."""
+        if not rows:
+            return
+        names = ", ".join(["asset", *columns(table)])
+        cur = self.conn.cursor()
+        if self.postgres:
+            from psycopg2.extras import execute_values
+
+            sql = f"INSERT INTO {table} ({names}) VALUES %s ON CONFLICT DO NOTHING"
+            execute_values(cur, sql, rows, page_size=1000)
+        else:
+            marks = ", ".join("?" * (len(TABLES[table]) + 1))
+            sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+            cur.executemany(sql, rows)
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # already broken
+            pass
+
+
+class History:
+    """The writer the live twin holds: `reading`, `update` and `alert` buffer rows; `commit`
+    hands them, with the twin's state, to a writer thread that writes each batch in one
+    transaction (`due` says when to commit; `sync` waits until all is written). The twin never
+    waits for the database: one that is slow or down only makes the batches wait."""
+
+    def __init__(self, url: str | Path, asset: str = "plant", every: float = 0.5,
+                 rows: int = 5000):  # fmt: skip
+        self.url, self.asset, self.every, self.rows = history_url(url), asset, every, rows
+        self.db: Database | None = Database(self.url)
+        self.buffers: dict[str, list[tuple]] = {t: [] for t in TABLES}
+        self.buffered = 0  # rows not yet handed to the writer
+        self.dropped = 0  # rows lost because the database was down too long
+        self.written = 0
+        self.failing = False  # the last write failed
+        self._next = time.monotonic() + every
+        self._batches: deque[tuple[dict[str, list[tuple]], int, str | None]] = deque()
+        self._queued = 0  # rows in `_batches`
+        self._cv = threading.Condition()
+        self._closing = False
+        self._give_up = math.inf  # when a closed history stops trying
+        self._writer = threading.Thread(target=self._run, name="history", daemon=True)
+        self._writer.start()
+
+    def __repr__(self) -> str:
+        return f"History({redact(self.url)!r}, asset={self.asset!r})"
+
+    @property
+    def pending(self) -> int:
+        """Rows not written yet (buffered or waiting for the writer)."""
+        return self.buffered + self._queued
+
+    # ---- rows ---------------------------------------------------------------------------------
+    def _add(self, table: str, row: tuple) -> None:
+        if self.pending >= MAX_ROWS:
+            self.dropped += 1
+            if math.log10(self.dropped).is_integer():
+                log.error("history %s unreachable: %d rows dropped", redact(self.url),
+                          self.dropped)  # fmt: skip
+            return
+        self.buffers[table].append((self.asset, *row))
+        self.buffered += 1
+
+    def reading(
+        self, t: float, sensor: str, value: float | None, unit: str | None, status: str,
+        reason: str | None = None, detail: str | None = None, payload: bytes | None = None,
+    ) -> None:  # fmt: skip
+        """One reading: `status` accepted, repaired or rejected (then `reason`, `detail`, and
+        the start of the raw `payload`)."""
+        raw = None if payload is None else _text(payload[:200].decode("utf-8", "replace"))
+        if value is not None and not math.isfinite(value):
+            value = None
+        self._add("readings", (t, time.time(), _text(sensor[:64]), value, unit, status, reason,
+                               detail and _text(detail[:200]), raw))  # fmt: skip
+
+    def update(self, n: int, t: float, lineage: dict[str, Any], values: list[tuple]) -> None:
+        """Update number `n` at plant time `t`: its lineage (case_hash, surrogate_hash,
+        readings_from, readings_to, readings, seconds) and its values, rows of (kind, name,
+        value, std, measured, sigma, unit)."""
+        self._add("updates", (n, t, *(lineage.get(c) for c in columns("updates")[2:])))
+        for v in values:
+            self._add("update_values", (n, *v))
+
+    def alert(self, t: float, doc: dict[str, Any]) -> None:
+        """An alert raised or cleared (and, later, acknowledged) at plant time `t`."""
+        known = ("state", "kind", "key", "message", "t")
+        data = json.dumps({k: v for k, v in doc.items() if k not in known}, default=float)
+        row = (t, time.time(), doc["state"], doc["kind"], doc["key"], doc["message"], data)
+        self._add("alerts", row)
+
+    # ---- commits ------------------------------------------------------------------------------
+    def due(self) -> bool:
+        """Whether `commit` should run now: enough rows, or rows older than `every`."""
+        return self.buffered >= self.rows or (self.buffered > 0 and time.monotonic() >= self._next)
+
+    def commit(self, state: dict[str, Any] | None = None) -> bool:
+        """Hand the buffered rows and `state` (as it is now) to the writer, to be written in one
+        transaction; returns whether the last write succeeded."""
+        self._next = time.monotonic() + self.every
+        if self.buffered or state is not None:
+            doc = None if state is None else json.dumps(state, default=float)
+            with self._cv:
+                self._batches.append((self.buffers, self.buffered, doc))
+                self._queued += self.buffered
+                self._cv.notify_all()
+            self.buffers = {t: [] for t in TABLES}
+            self.buffered = 0
+        return not self.failing
+
+    def sync(self, timeout: float | None = None) -> bool:
+        """Wait until everything handed over is written; False if `timeout` s passed first."""
+        with self._cv:
+            return self._cv.wait_for(lambda: not self._batches, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._batches or self._closing)
+                if not self._batches:
+                    return
+                buffers, n, doc = self._batches[0]
+            if self._write(buffers, doc):
+                with self._cv:
+                    self._batches.popleft()
+                    self._queued -= n
+                    self.written += n
+                    self._cv.notify_all()
+            else:
+                with self._cv:  # try again after RETRY s, or give up once closed
+                    if self._closing and time.monotonic() > self._give_up:
+                        return
+                    self._cv.wait(RETRY)
+
+    def _write(self, buffers: dict[str, list[tuple]], doc: str | None) -> bool:
+        try:
+            if self.db is None:
+                self.db = Database(self.url)
+                log.info("history %s reachable again", redact(self.url))
+            for table, rows in buffers.items():
+                self.db.insert(table, rows)
+            if doc is not None:
+                self.db.run(
+                    "INSERT INTO twin_state (asset, saved, state) VALUES (?, ?, ?) ON CONFLICT "
+                    "(asset) DO UPDATE SET saved = excluded.saved, state = excluded.state",
+                    (self.asset, time.time(), doc),
+                )
+            self.db.conn.commit()
+        except Exception as e:
+            self._failed(e)
+            return False
+        self.failing = False
+        return True
+
+    def _failed(self, e: Exception) -> None:
+        why = str(e) if isinstance(e, CaseError) else f"cannot write ({type(e).__name__}: {e})"
+        why = " ".join(redact_text(why, self.url).split())
+        if not why.startswith("history "):
+            why = f"history {redact(self.url)}: {why}"
+        if not self.failing:
+            log.warning("%s; %d rows wait, retrying every %g s", why, self.pending, RETRY)
+        self.failing = True
+        if self.db is not None:
+            try:
+                self.db.conn.rollback()
+            except Exception:  # the connection is gone
+                pass
+            self.db.close()
+            self.db = None
+
+    def last_state(self) -> dict[str, Any] | None:
+        """The twin state committed last with the history of this asset, or None (call it
+        before the first commit: it shares the writer's connection)."""
+        if self.db is None:
+            return None
+        row = self.db.run("SELECT state FROM twin_state WHERE asset = ?", (self.asset,)).fetchone()
+        self.db.conn.commit()  # end the read transaction (PostgreSQL opens one)
+        return None if row is None else json.loads(row[0])
+
+    def close(self, state: dict[str, Any] | None = None, timeout: float = 5.0) -> None:
+        """Commit what is buffered (with `state`), wait up to `timeout` s for it to be written,
+        stop the writer and close."""
+        self.commit(state)
+        self._give_up = time.monotonic() + timeout
+        self.sync(timeout)
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        self._writer.join(timeout + RETRY)
+        if self.pending:
+            log.error("history %s: %d rows could not be written", redact(self.url), self.pending)
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+def _text(s: str) -> str:
+    """Text from a message as a database keeps it: PostgreSQL refuses NUL characters (one such
+    row would fail every commit), so they are written as the escape \\x00."""
+    return s.replace("\x00", "\\x00")
+
+
+def record_update(twin: Any, est: dict, std: dict, pred: dict, obs: dict) -> None:
+    """A live twin's update into its history: the estimates, the measured inputs, each sensor's
+    prediction beside its measured mean (residual in σ), the QoIs over the posterior ensemble
+    (virtual sensors), and the lineage (case and surrogate hashes, the readings it used)."""
+    from twinkit.case.objectives import output_units
+
+    w, c = twin.window, twin.loaded.case
+    rows: list[tuple] = [("parameter", n, est[n], std[n], None, None, twin.units[n])
+                         for n in est]  # fmt: skip
+    rows += [("input", n, v, None, None, None, twin.units[n]) for n, v in twin.fixed.items()]
+    for o, (m, s) in pred.items():
+        name = o.partition("_")[2]
+        if o.startswith("sensor_") and name in twin.rules:
+            y = obs.get(o)
+            z = None if y is None else (y[0] - m) / math.hypot(y[1], s)
+            rows.append(("sensor", name, m, s, y and y[0], z, twin.rules[name].unit))
+        elif o.startswith("qoi_"):  # virtual sensors: the QoIs over the posterior ensemble
+            unit = output_units(c, name)[0] if name in c.outputs.qoi else ""
+            rows.append(("qoi", name, m, s, None, None, unit))
+    lineage = {
+        "case_hash": twin.loaded.hash,
+        "surrogate_hash": twin.surrogate_hash,
+        "readings_from": w[0] if w[2] else None,
+        "readings_to": w[1] if w[2] else None,
+        "readings": w[2],
+        "seconds": twin.update_seconds[-1],
+    }
+    twin.history.update(twin.updates, twin.t, lineage, rows)

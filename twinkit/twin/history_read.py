@@ -1,0 +1,130 @@
+"""Reading the live twin's history back (`twinkit history`, `tk.history`): one kind of record at a
+time, in a time window, as a pandas DataFrame whose times are UTC timestamps and values SI.
+
+- `readings`: t, received, sensor, value, unit, status (accepted, repaired, rejected), reason,
+  detail, payload (the start of a rejected message).
+- `updates`: one row per value of each update: t, update, kind (parameter, input, sensor, qoi),
+  name, value, std, measured and sigma (sensors: the reading's mean and its residual in σ), unit,
+  and the update's lineage: case_hash, surrogate_hash, readings_from, readings_to, readings
+  (the time range and count of the readings it used), seconds (its computing time).
+- `alerts`: t, received, state (raised, cleared), kind, key, message, data (JSON).
+
+`t` is plant time (a reading's timestamp; for a rejected reading the twin's plant clock when it
+came); `received` is the wall clock. A window (`since`, `until`) applies to `t`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from twinkit.case import CaseError
+from twinkit.redaction import redact, redact_text
+from twinkit.twin.history import Database, columns
+
+KINDS = ("readings", "updates", "alerts")
+TIMES = ("t", "received", "readings_from", "readings_to")
+
+
+def time_bound(value: Any, option: str, now: float | None = None) -> float | None:
+    """Epoch seconds from a duration before now ('6h', '30 min'), a time (ISO-8601, epoch
+    seconds, a datetime) or None."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip()
+    from twinkit.sensors.timestamps import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError:
+        pass
+    from twinkit.case.units import UnitError, parse
+
+    try:
+        seconds = parse(text, "s")
+    except UnitError:
+        raise CaseError(
+            f"{option} {text}: expected a duration before now (6h, 30 min) or a time "
+            "(2026-01-01T06:00Z)"
+        ) from None
+    return (time.time() if now is None else now) - seconds
+
+
+def _query(kind: str, since: float | None, until: float | None, asset: str | None) -> tuple:
+    prefix = "u." if kind == "updates" else ""
+    where: list[str] = []
+    params: list[Any] = []
+    for op, bound in ((">=", since), ("<=", until)):
+        if bound is not None:
+            where.append(f"{prefix}t {op} ?")
+            params.append(bound)
+    if asset is not None:
+        where.append(f"{prefix}asset = ?")
+        params.append(asset)
+    cond = f" WHERE {' AND '.join(where)}" if where else ""
+    if kind == "updates":
+        lineage = [f"u.{c}" for c in columns("updates")[2:]]
+        values = [f"v.{c}" for c in columns("update_values")[1:]]
+        sql = (
+            f"SELECT u.asset, u.t, u.n, {', '.join(values + lineage)} FROM updates u "
+            f"JOIN update_values v ON v.asset = u.asset AND v.n = u.n{cond} "
+            "ORDER BY u.asset, u.t, u.n, v.id"
+        )
+        names = ["asset", "t", "update", *columns("update_values")[1:], *columns("updates")[2:]]
+    else:
+        names = ["asset", *columns(kind)]
+        sql = f"SELECT {', '.join(names)} FROM {kind}{cond} ORDER BY asset, t, id"
+    return sql, tuple(params), names
+
+
+def read_history(
+    url: str,
+    kind: str = "readings",
+    since: float | None = None,
+    until: float | None = None,
+    asset: str | None = None,
+) -> Any:
+    """The records of `kind` in [since, until] (epoch seconds) as a pandas DataFrame."""
+    import pandas as pd
+
+    if kind not in KINDS:
+        raise CaseError(f"--kind {kind}: expected one of {', '.join(KINDS)}")
+    db = Database(url, create=False)
+    try:
+        sql, params, names = _query(kind, since, until, asset)
+        try:
+            rows = db.run(sql, params).fetchall()
+        except Exception as e:  # a database the twin has not written yet
+            why = redact_text(str(e).strip(), db.url)
+            raise CaseError(f"history {redact(db.url)}: cannot read {kind} ({why})") from None
+    finally:
+        db.close()
+    df = pd.DataFrame.from_records(rows, columns=names)
+    for c in TIMES:
+        if c in df:
+            df[c] = pd.to_datetime(df[c].astype(float), unit="s", utc=True)
+    for c in ("update", "readings"):
+        if c in df:
+            df[c] = df[c].astype("int64")
+    return df
+
+
+def write_table(df: Any, fmt: str, path: Any = None) -> str | None:
+    """`df` as CSV (returned as text when `path` is None) or Parquet (`path` needed)."""
+    if fmt == "csv":
+        text = df.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+        return text
+    if fmt == "parquet":
+        if path is None:
+            raise CaseError("--format parquet needs --output FILE")
+        from twinkit.extras import require
+
+        require("pyarrow", "Parquet output")
+        df.to_parquet(path, index=False)
+        return None
+    raise CaseError(f"--format {fmt}: expected csv or parquet")
