@@ -253,3 +253,28 @@ def test_a_postgresql_restart_loses_nothing(loaded, postgres_server):
     feed(twin, plant, range(2 * third, plant.ticks + 1))
     twin.history.close(twin.state())
     check_complete(twin, plant, url)
+
+
+def test_forecasts_and_acknowledgements_are_in_the_history(tmp_path, monkeypatch):
+    """Each update stores the wear forecast (crossing time and its interval, epoch s); an alert's
+    acknowledgement is a row of its own beside its raising."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "slab.yaml").write_text(SLAB_CASE + SLAB_SENSORS + (
+        "alerts:\n  forecast: {h: {limit: 0.085 kW/(m^2*K), horizon: 15 min}}\n"))  # fmt: skip
+    loaded = load_case(tmp_path / "slab.yaml", check_regions=False)
+    url = "sqlite:///runs/slab/history.sqlite"
+    twin, plant = new_twin(loaded, url), new_plant(loaded, duration=40.0)
+    feed(twin, plant, range(plant.ticks + 1))
+    assert twin.alerts.ack("forecast:h", by="operator")
+    twin.flush(wait=True)
+    updates = read_history(url, "updates")
+    f = twin.forecast["h"]
+    forecast = updates[(updates.kind == "forecast") & (updates["update"] == twin.updates)]
+    crossing = forecast.set_index("name")["value"]
+    assert (crossing["h"], crossing["h:lower"], crossing["h:upper"]) == (
+        f["crossing"], f["lower"], f["upper"])  # fmt: skip
+    alerts = read_history(url, "alerts")
+    states = alerts[alerts.key == "forecast:h"]["state"].tolist()
+    assert states[:1] == ["raised"] and "acknowledged" in states
+    acked = alerts[(alerts.key == "forecast:h") & (alerts.state == "acknowledged")]
+    assert json.loads(acked["data"].iloc[0])["acknowledged"]["by"] == "operator"

@@ -368,6 +368,10 @@ def record_update(twin: Any, est: dict, std: dict, pred: dict, obs: dict) -> Non
         elif o.startswith("qoi_"):  # virtual sensors: the QoIs over the posterior ensemble
             unit = output_units(c, name)[0] if name in c.outputs.qoi else ""
             rows.append(("qoi", name, m, s, None, None, unit))
+    for name, f in twin.forecast.items():  # when a wear limit will be reached (epoch s)
+        for suffix, key in (("", "crossing"), (":lower", "lower"), (":upper", "upper")):
+            if f.get(key) is not None:
+                rows.append(("forecast", name + suffix, f[key], None, None, None, "s"))
     lineage = {
         "case_hash": twin.loaded.hash,
         "surrogate_hash": twin.surrogate_hash,
