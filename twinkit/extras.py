@@ -8,6 +8,7 @@ from twinkit.case.base import CaseError
 
 EXTRAS = {
     "paho": "live",
+    "asyncua": "opcua",
     "pyarrow": "parquet",
     "dask": "cluster",
     "distributed": "cluster",

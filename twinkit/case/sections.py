@@ -46,6 +46,7 @@ class SensorSpec(Strict):
     rate: str | None = None  # largest plausible rate of change, e.g. '50 K/min'
     stuck: str | None = None  # the same value for longer than this: a stuck sensor, e.g. '10 min'
     hold: str | None = None  # a missing value repeats the last good one within this time
+    opcua: str | dict[str, str] | None = None  # its OPC UA node id, or {node, unit} (live twin)
 
 
 class AlertSpec(Strict):
