@@ -117,7 +117,19 @@ def _limit(text: str, option: str) -> float | None:
 @guard
 def live(
     case: CaseArg,
-    mqtt: MqttArg,
+    mqtt: Annotated[
+        str | None, typer.Option("--mqtt", help="Broker HOST:PORT: readings, state and alerts.")
+    ] = None,
+    opcua: Annotated[
+        str | None,
+        typer.Option("--opcua", help="Readings from this OPC UA server, opc.tcp://HOST:PORT."),
+    ] = None,
+    opcua_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--opcua-map", help="YAML file, sensor: node id (default: the case's sensors.*.opcua)."
+        ),
+    ] = None,
     asset: AssetOpt = "plant",
     topic: Annotated[
         str | None,
@@ -165,8 +177,8 @@ def live(
     cert: CertOpt = None,
     key: KeyOpt = None,
 ) -> None:
-    """Run the live twin: subscribe to sensors, update the estimates, publish state and alerts,
-    record every reading, update and alert in its history."""
+    """Run the live twin: subscribe to sensors (MQTT, OPC UA), update the estimates, publish
+    state and alerts (MQTT), record every reading, update and alert in its history."""
     import logging
 
     from twinkit.case import load_case
@@ -174,8 +186,9 @@ def live(
     from twinkit.twin.service import live_command
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    cfg = _broker(mqtt, tls, ca, cert, key)
-    name = load_case(case, check_regions=False).name
+    cfg = _broker(mqtt, tls, ca, cert, key) if mqtt is not None else None
+    loaded = load_case(case, check_regions=False)
+    name, server = loaded.name, _opcua(loaded, opcua, opcua_map, mqtt)
     state = state or Path("runs") / name / "live.json"
     url = _history_url(history, state.parent)
     opts = LiveOptions(
@@ -183,7 +196,11 @@ def live(
         max_skew=_limit(max_skew, "--max-skew"), max_jump=_limit(max_jump, "--max-jump"),
         run_dir=state.parent,  # alert log files go beside the state
     )  # fmt: skip
-    twin = live_command(case, cfg, surrogate, state, opts, topic, duration, url)
+    if cfg is None:
+        logging.getLogger("twinkit.twin.live").info(
+            "no --mqtt: the twin's outputs are the state file %s and the history", state
+        )
+    twin = live_command(case, cfg, surrogate, state, opts, topic, duration, url, server)
     q = twin.validator.report()
     where = ""
     if twin.history is not None:
@@ -194,6 +211,25 @@ def live(
         f"stopped after {twin.updates} updates; readings {q['accepted']} accepted, "
         f"{q['rejected']} rejected; alerts {twin.alerts.count}; state in {state}{where}"
     )
+
+
+def _opcua(loaded, url: str | None, nodes: Path | None, mqtt: str | None):
+    """The OPC UA server and node map (checked now, before anything connects), or None."""
+    from twinkit.case import CaseError
+    from twinkit.sensors.opcua import ServerConfig, node_map
+
+    if url is None:
+        if nodes is not None:
+            raise CaseError(f"--opcua-map {nodes}: needs --opcua opc.tcp://HOST:PORT")
+        if mqtt is None:
+            raise CaseError("give --mqtt HOST:PORT, --opcua opc.tcp://HOST:PORT or both")
+        return None
+    import logging
+    from dataclasses import replace
+
+    logging.getLogger("asyncua").setLevel(logging.WARNING)  # its INFO is every notification
+    server = ServerConfig.from_url(url, ())
+    return replace(server, nodes=node_map(loaded, nodes))
 
 
 def _history_url(text: str | None, folder: Path) -> str | None:

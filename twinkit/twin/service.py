@@ -5,6 +5,9 @@ same `--state` file resumes from it. The twin handles messages on a thread of it
 never waits for more than `GRACE` seconds on a message: if one is still being handled then, the
 state saved last (every 10 s) stays. A broker that refuses the credentials stops both with an
 error (exit code 2); one that does not answer is retried by the twin and named by the plant.
+With `opcua` the readings come from an OPC UA server (`twinkit.sensors.opcua`), beside or
+instead of the broker; the same holds for it. Without a broker the state file and the history
+are the twin's only outputs.
 
 The twin's history (`twinkit.twin.history`) is committed at least every half second, between two
 messages, with the state; a restart resumes from whichever of the history's state and the state
@@ -20,10 +23,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twinkit.process import single_threaded
 from twinkit.sensors.mqtt import BrokerConfig, Connection
+
+if TYPE_CHECKING:
+    from twinkit.sensors.opcua import ServerConfig
 
 log = logging.getLogger("twinkit.twin.live")
 GRACE = 3.0  # s a stop waits for the messages already queued, then for the one being handled
@@ -94,37 +100,48 @@ def stop_on_signals(stop: threading.Event) -> Callable[[], None]:
 
 def serve_twin(
     twin: Any,
-    cfg: BrokerConfig,
+    cfg: BrokerConfig | None,
     stop: threading.Event,
     state_path: Path | None = None,
     topic: str | None = None,
     duration: float | None = None,
     save_every: float = 10.0,
-) -> Connection:
+    opcua: ServerConfig | None = None,
+) -> Connection | None:
     """Run `twin` (a `LiveTwin`) until `stop` is set or `duration` s passed; save its state
-    every `save_every` s and at the end. BrokerRefused if the broker refuses the credentials."""
-    topic = topic or f"plant/{twin.opts.asset}/sensors/+"
-    conn = Connection(cfg, [topic, twin.topics["ack"]], twin.on_message)  # ack: alert keys
-    twin.publish = lambda t, doc, retain: conn.publish(t, doc, retain)
-    twin.alerts.publish = twin.publish
+    every `save_every` s and at the end. BrokerRefused (ServerRefused) if the broker (the OPC UA
+    server) refuses the credentials."""
+    conn, sources = None, _opcua_sources(twin, opcua)
+    if cfg is not None:
+        topic = topic or f"plant/{twin.opts.asset}/sensors/+"
+        conn = Connection(cfg, [topic, twin.topics["ack"]], twin.on_message)  # ack: alert keys
+        twin.publish = lambda t, doc, retain: conn.publish(t, doc, retain)
+        twin.alerts.publish = twin.publish
+        sources.insert(0, conn)
     worker = _Worker(twin)
     worker.start()
-    conn.start()
+    for source in sources:
+        source.start()
     start = time.monotonic()
     end = start + duration if duration else float("inf")
     saved, waiting = None, True
     try:
         while not stop.wait(0.1) and time.monotonic() < end:
-            conn.check()
+            for source in sources:
+                source.check()
             if twin.history is not None and twin.history.due():
                 worker.flush(timeout=0.1)
-            if waiting and not conn.connected.is_set() and time.monotonic() - start > 10:
-                log.warning("no broker answered at %s:%d yet; still trying", cfg.host, cfg.port)
+            if waiting and time.monotonic() - start > 10:
+                for source in sources:
+                    if not source.answered.is_set():
+                        log.warning("no answer from %s yet; still trying", _where(source))
                 waiting = False
             if state_path and time.monotonic() - (saved or start) > save_every:
                 if worker.save(state_path, timeout=1.0):
                     saved = time.monotonic()
     finally:
+        for source in sources[conn is not None :]:
+            source.close()  # no more readings; the broker stays for the last state and alerts
         finished = worker.finish(GRACE)
         if state_path and finished and worker.save(state_path, timeout=1.0):
             log.info("wrote the twin state to %s", state_path)
@@ -134,31 +151,48 @@ def serve_twin(
                         GRACE, state_path, kept)  # fmt: skip
         if twin.history is not None and finished:  # a database that is down: a second, no more
             twin.history.close(twin.state(), timeout=1.0)
-        conn.stop()
+        for source in sources:
+            source.stop()
         if twin.alerts.router is not None:
             twin.alerts.router.close(timeout=1.0)  # webhooks: post what is queued, briefly
     return conn
 
 
+def _opcua_sources(twin: Any, cfg: ServerConfig | None) -> list[Any]:
+    if cfg is None:
+        return []
+    from twinkit.sensors.opcua import OpcuaSource
+
+    return [OpcuaSource(cfg, twin.opts.asset, twin.on_message)]
+
+
+def _where(source: Any) -> str:
+    c = source.cfg
+    return c.url if hasattr(c, "url") else f"the broker at {c.host}:{c.port}"
+
+
 def live_command(
     case: Path,
-    cfg: BrokerConfig,
+    cfg: BrokerConfig | None,
     surrogate_path: Path | None,
     state_path: Path | None,
     opts: Any,
     topic: str | None,
     duration: float | None,
     history: str | None = None,
+    opcua: ServerConfig | None = None,
 ) -> Any:
     """`twinkit live`: load, resume from the newer of the state file and the `history`'s state
-    (a URL; None: no history), serve until a signal."""
+    (a URL; None: no history), serve until a signal. Readings from the broker `cfg` and/or the
+    OPC UA server `opcua`."""
     from twinkit.case import load_case
     from twinkit.training import default_surrogate
     from twinkit.training import read_surrogate as load
     from twinkit.twin.live import LiveTwin
 
     single_threaded()
-    if not cfg.client_id:  # one session per asset: readings sent while the twin is down wait
+    # one session per asset: readings sent while the twin is down wait
+    if cfg is not None and not cfg.client_id:
         cfg = replace(cfg, client_id=f"twinkit-live-{opts.asset}"[:23], session=True)
     loaded = load_case(case, check_regions=False)
     path = surrogate_path or default_surrogate(loaded)
@@ -168,7 +202,7 @@ def live_command(
     stop = threading.Event()
     restore = stop_on_signals(stop)
     try:
-        serve_twin(twin, cfg, stop, state_path, topic, duration)
+        serve_twin(twin, cfg, stop, state_path, topic, duration, opcua=opcua)
     finally:
         restore()
     return twin
