@@ -35,6 +35,7 @@ SENSORS = (
         for p in ("T0", "T1", "T2", "T3")
     )
     + '  T4: {range: [250 K, 1000 K], opcua: "ns=2;s=Slab.T4"}\n'
+    + '  power: {opcua: {node: "ns=2;s=Slab.note", unit: W/m^2}}\n'  # a hostile node: 1 MB text
 )  # unit: EngineeringUnits (degC)
 TRUE = {"power": 2000.0, "k": 10.0, "h": 40.0}  # the twin starts at h = 50
 
@@ -69,6 +70,8 @@ class OpcuaServer:
         await self.vars["T4"].add_property(ua.NodeId("Slab.T4.EU", idx), name, eu)
         for p in PROBES:
             await self.vars[p].write_value(self._value(p, t))
+        huge = ua.Variant("x" * 1_000_000, ua.VariantType.String)
+        await slab.add_variable(ua.NodeId("Slab.note", idx), "note", huge)
         await self.server.start()
 
     def start(self, t: float) -> None:
@@ -159,6 +162,8 @@ def test_readings_reach_the_history_and_the_twin(tmp_path, loaded, server):
         assert twin.updates == 2 and twin.filter.estimate()[0]["h"] < 48  # moved toward 40
         server.write("T2", t0 + 200, 1.0, ua.StatusCodes.BadSensorFailure)
         assert wait_for(lambda: twin.validator.counts[("T2", "bad_quality")] == 1)
+        server.write("T3", t0 + 210, math.nan)
+        assert wait_for(lambda: twin.validator.counts[("T3", "missing")] == 1)
 
         server.stop()  # the server goes away, comes back on the same port
         time.sleep(1.5)
@@ -178,7 +183,9 @@ def test_readings_reach_the_history_and_the_twin(tmp_path, loaded, server):
     t4 = ok[ok.sensor == "T4"].sort_values("t")["value"]  # degC by the node's EngineeringUnits
     assert t4.iloc[1] == pytest.approx(true_t(L) + 0.01 * math.sin(t0 + 30), abs=1e-6)
     bad = readings[readings.status == "rejected"]
-    assert list(zip(bad.sensor, bad.reason, strict=True)) == [("T2", "bad_quality")]
+    assert sorted(zip(bad.sensor, bad.reason, strict=True)) == [
+        ("T2", "bad_quality"), ("T3", "missing"), ("power", "bad_value"), ("power", "bad_value")
+    ]  # the text at each subscription: cut short, refused  # fmt: skip
     assert len(read_history(url, "updates").drop_duplicates("update")) == twin.updates
 
 
