@@ -189,9 +189,8 @@ class ElasticityOutputs:
                 raise ValueError(f"QoI '{q.name}': component {q.component} out of range")
             w = fem.Function(self.W)
             U = self.W.sub(0) if self.problem.formulation == "mixed" else self.W
-            dofs = fem.locate_dofs_topological(
-                U.sub(q.component), self.domain.tdim - 1, self.domain.facets(q.region)
-            )
+            # the reaction on a support: facets, or (from a file) edges and points
+            dofs = fem.locate_dofs_topological(U.sub(q.component), *self.domain.entities(q.region))
             w.x.array[dofs] = 1.0
             self._qoi_forms[q.name] = fem.form(self._residual(self.w, w))
         return self._qoi_forms[q.name]
