@@ -97,7 +97,7 @@ class Elasticity(ElasticityOutputs):
             else:
                 u, p, v, q = w, None, v_q, None
             F = internal_work(self.laws, u, v, p, q)
-            ext = external_work(domain, problem.loads, self.laws, v, c)
+            ext = external_work(domain, problem.loads, self.laws, v, c, problem.thickness)
             if ext is not None:
                 F = F - ext
             if extra_load is not None:

@@ -41,7 +41,7 @@ class ElasticityOutputs:
     _field_cache: dict[str, Any]
 
     def units(self) -> dict[str, str]:
-        per_len = "" if self.domain.gdim == 3 else "/m"
+        per_len = "" if self.domain.gdim == 3 or self.problem.thickness is not None else "/m"
         kind_units = {
             "max_von_mises": "Pa",
             "max_displacement": "m",
@@ -121,10 +121,12 @@ class ElasticityOutputs:
             return nodal_extreme(self.von_mises, self.domain, q.region, True)
         if q.kind == "max_displacement":
             return self._max_displacement(q.region)
+        t = self.problem.thickness
+        depth = 1.0 if t is None else value_of(t, self.c.values)  # per metre, or per body
         if q.kind == "reaction_force":
-            return assemble_scalar(self._reaction_form(q))
+            return depth * assemble_scalar(self._reaction_form(q))
         if q.kind == "mass":
-            return assemble_scalar(self._mass_form(q))
+            return depth * assemble_scalar(self._mass_form(q))
         if q.kind in FIELD_QOIS:
             return self._field_qoi(q)
         return self._safety_factor(q.region)
