@@ -44,6 +44,52 @@ def fin(tmp_path_factory):
     return d / "fin.yaml", d / "fin.pt"
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_source_reads_only_what_is_new(backend, tmp_path, request):
+    """The dashboard's poller: one asset's rows, by kind, each row once however often it polls,
+    from a history that did not exist at the first poll (SQLite) or on PostgreSQL."""
+    from twinkit.dashboard.source import HistorySource
+    from twinkit.twin.history import History
+
+    url = str(tmp_path / "h.sqlite") if backend == "sqlite" else request.getfixturevalue("postgres")
+    src = HistorySource(url, "a1")
+    if backend == "sqlite":
+        assert src.poll(force=True) == 0 and "no such file" in src.error
+    h, other = History(url, "a1"), History(url, "a2")
+    h.reading(100.0, "T0", 350.0, "K", "accepted")
+    h.reading(100.5, "T0", None, None, "rejected", "out_of_range")
+    h.reading(100.0, "T1", 351.0, "K", "repaired")
+    other.reading(100.0, "T0", 999.0, "K", "accepted")
+    h.update(1, 100.0, {}, [("parameter", "h", 30.0, 1.5, None, None, "W/(m^2*K)"),
+                            ("sensor", "T0", 349.0, 0.5, 350.0, 2.0, "K"),
+                            ("forecast", "h", 2e9, None, None, None, "s"),
+                            ("forecast", "h:upper", 2.1e9, None, None, None, "s")])  # fmt: skip
+    h.alert(100.0, {"state": "raised", "kind": "drift", "key": "drift:h", "message": "m",
+                    "severity": "warning"})  # fmt: skip
+    for w in (h, other):
+        w.commit()
+        assert w.sync(timeout=10)
+    v = src.poll(force=True)
+    assert src.error is None and v >= 1
+    assert src.readings["T0"].value == [350.0] and src.readings["T1"].t == [100.0]
+    assert src.quality["T0"] == {"accepted": 1, "rejected: out_of_range": 1}
+    assert src.quality["T1"] == {"repaired": 1}
+    est = src.updates["parameter"]["h"]
+    assert (est.t, est.value, est.std, est.unit) == ([100.0], [30.0], [1.5], "W/(m^2*K)")
+    assert src.forecast == {"h": {"crossing": 2e9, "upper": 2.1e9}}
+    assert src.alerts[0]["severity"] == "warning" and src.open_alerts() == ["drift:h"]
+    assert src.poll(force=True) == v  # nothing new: nothing read twice
+    h.reading(160.0, "T0", 352.0, "K", "accepted")
+    h.alert(101.0, {"state": "acknowledged", "kind": "drift", "key": "drift:h", "message": "m"})
+    h.commit()
+    assert h.sync(timeout=10)
+    assert src.poll(force=True) == v + 1
+    assert src.readings["T0"].t == [100.0, 160.0] and src.open_alerts() == []
+    src.close()
+    h.close()
+    other.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

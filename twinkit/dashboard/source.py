@@ -25,8 +25,8 @@ MAX_POINTS = 2000  # per line sent to a page
 
 @dataclass
 class Series:
-    """One line over time: plant time (epoch s), value, std and, for a sensor, its reading's
-    mean over the update window (`measured`); SI, with the unit."""
+    """One line over time: plant time (epoch s), value and std (NaN where none); SI, with the
+    unit."""
 
     unit: str = ""
     t: list[float] = field(default_factory=list)
@@ -120,12 +120,12 @@ class HistorySource:
 
     def _updates(self) -> int:
         rows = self._rows(
-            "SELECT u.n, u.t, v.kind, v.name, v.value, v.std, v.measured, v.unit FROM updates u "
+            "SELECT u.n, u.t, v.kind, v.name, v.value, v.std, v.unit FROM updates u "
             "JOIN update_values v ON v.asset = u.asset AND v.n = u.n "
             "WHERE u.asset = ? AND u.n > ? ORDER BY u.n, v.id",
             self._last["updates"],
         )
-        for n, t, kind, name, value, std, measured, unit in rows:
+        for n, t, kind, name, value, std, unit in rows:
             if kind == "forecast":
                 base, _, which = name.partition(":")
                 self.forecast.setdefault(base, {})[which or "crossing"] = value
@@ -133,8 +133,6 @@ class HistorySource:
             s = self.updates[kind][name]
             s.unit = unit or s.unit
             s.add(t, value, std)
-            if kind == "sensor":
-                self.updates["measured"][name].add(t, measured)
             self.last_update = (int(n), float(t))
         if rows:
             self._last["updates"] = int(rows[-1][0])
