@@ -46,8 +46,8 @@ def line_data(s: Series, shown: Shown, max_points: int = MAX_POINTS) -> dict[str
     if not s.t:
         return dict(EMPTY)
     i = thin(len(s.t), max_points)
-    y = np.asarray(s.value)[i] * shown.scale + shown.offset
-    σ = np.asarray(s.std)[i] * abs(shown.scale)
+    y = np.asarray(s.value, dtype=float)[i] * shown.scale + shown.offset
+    σ = np.asarray(s.std, dtype=float)[i] * abs(shown.scale) if s.std else np.zeros(len(i))
     return {"x": np.asarray(s.t)[i] * 1000.0, "y": y, "lower": y - 2 * σ, "upper": y + 2 * σ}
 
 

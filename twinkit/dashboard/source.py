@@ -25,18 +25,14 @@ MAX_POINTS = 2000  # per line sent to a page
 
 @dataclass
 class Series:
-    """One line over time: plant time (epoch s), value and std (NaN where none); SI, with the
-    unit."""
+    """One line over time: plant time (epoch s), value and std (None where none; a reading has
+    no std: `std` stays empty); SI, with the unit. Plain lists: appending is what a poll does
+    most, and `numpy.asarray(..., float)` turns None into NaN when a page asks."""
 
     unit: str = ""
     t: list[float] = field(default_factory=list)
-    value: list[float] = field(default_factory=list)
-    std: list[float] = field(default_factory=list)
-
-    def add(self, t: float, value: Any, std: Any = None) -> None:
-        self.t.append(t)
-        self.value.append(np.nan if value is None else float(value))
-        self.std.append(np.nan if std is None else float(std))
+    value: list[float | None] = field(default_factory=list)
+    std: list[float | None] = field(default_factory=list)
 
 
 def thin(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
@@ -113,7 +109,8 @@ class HistorySource:
             self.quality[sensor][status] += 1
             s = self.readings[sensor]
             s.unit = unit or s.unit
-            s.add(t, value)
+            s.t.append(t)
+            s.value.append(value)
         if rows:
             self._last["readings"] = rows[-1][0]
         return len(rows)
@@ -125,17 +122,19 @@ class HistorySource:
             "WHERE u.asset = ? AND u.n > ? ORDER BY u.n, v.id",
             self._last["updates"],
         )
-        for n, t, kind, name, value, std, unit in rows:
+        for _, t, kind, name, value, std, unit in rows:
             if kind == "forecast":
                 base, _, which = name.partition(":")
                 self.forecast.setdefault(base, {})[which or "crossing"] = value
                 continue
             s = self.updates[kind][name]
             s.unit = unit or s.unit
-            s.add(t, value, std)
-            self.last_update = (int(n), float(t))
+            s.t.append(t)
+            s.value.append(value)
+            s.std.append(std)
         if rows:
             self._last["updates"] = int(rows[-1][0])
+            self.last_update = (int(rows[-1][0]), float(rows[-1][1]))
         return len(rows)
 
     def _alerts(self) -> int:

@@ -60,13 +60,13 @@ class WhatIf:
     def _current(self, name: str) -> float:
         """The input the twin used last (a measured operating input), else the nominal value."""
         series = self.ctx.source.updates["input"].get(name)
-        if series is not None and series.value:
+        if series is not None and series.value and series.value[-1] is not None:
             return series.value[-1]
         return self.ctx.loaded.case.parameters[name].si
 
     def _latent(self) -> dict[str, float]:
         est = self.ctx.source.updates["parameter"]
-        return {n: s.value[-1] for n, s in est.items() if s.value}
+        return {n: v for n, s in est.items() if s.value and (v := s.value[-1]) is not None}
 
     def refresh(self) -> None:
         """Predict again when the twin's estimates changed."""
