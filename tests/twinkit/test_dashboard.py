@@ -90,6 +90,32 @@ def test_the_source_reads_only_what_is_new(backend, tmp_path, request):
     other.close()
 
 
+def test_a_page_on_a_long_history_without_broker_or_surrogate(tmp_path):
+    """The Bokeh document of one session, built in-process: a line of 5,000 readings reaches the
+    page as at most 2,000 points ending with the newest; without --broker the button is off and
+    says why, without a surrogate the what-if panel says where it looked."""
+    from bokeh.document import Document
+
+    from twinkit.dashboard.page import Page
+    from twinkit.dashboard.server import context
+    from twinkit.twin.history import History
+
+    (case := tmp_path / "fin.yaml").write_text(FIN_CASE)
+    h = History(url := str(tmp_path / "h.sqlite"))
+    for k in range(5000):
+        h.reading(1.7e9 + 60.0 * k, "T_tip", 300.0 + k / 100, "K", "accepted")
+    h.commit()
+    assert h.sync(timeout=10)
+    page = Page(context(case, url, surrogate=tmp_path / "none.pt"), doc := Document())
+    points = doc.get_model_by_name("readings:T_tip").data
+    assert len(points["x"]) == 2000 and points["x"][-1] == (1.7e9 + 60.0 * 4999) * 1000
+    assert points["y"][-1] == pytest.approx(349.99)
+    assert page.ack.disabled and "--broker" in page.ack_note.text
+    assert "none.pt" in doc.get_model_by_name("whatif-note").text
+    assert doc.get_model_by_name("quality").data["accepted"] == [5000]
+    h.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
