@@ -15,6 +15,7 @@ EXTRAS = {
     "cmaes": "cmaes",
     "onnx": "onnx",
     "onnxruntime": "onnx",
+    "bokeh": "dashboard",
 }
 
 
