@@ -1,91 +1,36 @@
 """Meshes with named regions: built-in generators, gmsh `.geo`/`.msh` files and meshio formats.
 
-A region is a named set of cells (subdomain) or facets (boundary part). Generators name theirs
-(`left`, `right`, `bottom`, `top`, ... and `domain` for all cells); files use gmsh physical names.
+A region is a named set of cells (subdomain), facets (boundary part) or, from a file, edges and
+points (gmsh physical curves and points of a 3D mesh, points of a 2D one), where constraints may
+go. Generators name theirs (`left`, `right`, `bottom`, `top`, ... and `domain` for all cells);
+files use gmsh physical names.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from mpi4py import MPI
 
-ALL_CELLS = "domain"
+from twinkit.physics.regions import ALL_CELLS, KIND, MeshError, RegionMesh
 
-
-class MeshError(ValueError):
-    """A mesh cannot be built or read (message names the file or generator)."""
-
-
-@dataclass
-class RegionMesh:
-    """A dolfinx mesh with named cell and facet regions."""
-
-    mesh: Any
-    cell_tags: Any
-    facet_tags: Any
-    regions: dict[str, tuple[int, int]]  # name -> (topological dimension, tag)
-    _measures: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def tdim(self) -> int:
-        return int(self.mesh.topology.dim)
-
-    @property
-    def gdim(self) -> int:
-        return int(self.mesh.geometry.dim)
-
-    def cell_regions(self) -> list[str]:
-        return [n for n, (d, _) in self.regions.items() if d == self.tdim]
-
-    def facet_regions(self) -> list[str]:
-        return [n for n, (d, _) in self.regions.items() if d == self.tdim - 1]
-
-    def _region(self, name: str, dim: int) -> int:
-        if name not in self.regions or self.regions[name][0] != dim:
-            kind = "cell" if dim == self.tdim else "facet"
-            names = self.cell_regions() if dim == self.tdim else self.facet_regions()
-            raise MeshError(f"no {kind} region '{name}' in the mesh; it has {sorted(names)}")
-        return self.regions[name][1]
-
-    def dx(self, name: str | None = None):
-        """Volume measure over region `name` (all cells if None or 'domain')."""
-        import ufl
-
-        if "dx" not in self._measures:
-            self._measures["dx"] = ufl.Measure(
-                "dx", domain=self.mesh, subdomain_data=self.cell_tags
-            )
-        if name is None or (name == ALL_CELLS and self.cell_tags is None):
-            return self._measures["dx"]
-        if name == ALL_CELLS and ALL_CELLS not in self.regions:
-            return self._measures["dx"]
-        return self._measures["dx"](self._region(name, self.tdim))
-
-    def ds(self, name: str):
-        """Boundary measure over facet region `name`."""
-        import ufl
-
-        if "ds" not in self._measures:
-            self._measures["ds"] = ufl.Measure(
-                "ds", domain=self.mesh, subdomain_data=self.facet_tags
-            )
-        return self._measures["ds"](self._region(name, self.tdim - 1))
-
-    def facets(self, name: str) -> np.ndarray:
-        tag = self._region(name, self.tdim - 1)
-        return self.facet_tags.indices[self.facet_tags.values == tag]
-
-    def cells(self, name: str | None) -> np.ndarray:
-        if name is None or (name == ALL_CELLS and ALL_CELLS not in self.regions):
-            cmap = self.mesh.topology.index_map(self.tdim)
-            return np.arange(cmap.size_local, dtype=np.int32)
-        tag = self._region(name, self.tdim)
-        return self.cell_tags.indices[self.cell_tags.values == tag]
+__all__ = [
+    "ALL_CELLS",
+    "MeshError",
+    "RegionMesh",
+    "box",
+    "from_mesh_data",
+    "gmsh_model_to_regionmesh",
+    "interval",
+    "read_file",
+    "read_gmsh",
+    "read_meshio",
+    "rectangle",
+    "region_names",
+]
 
 
 def _tag_boxes(msh, markers: dict[str, Any]) -> RegionMesh:
@@ -168,20 +113,26 @@ def box(
 
 
 def from_mesh_data(data, what: str) -> RegionMesh:
-    """Wrap `dolfinx.io.gmsh.MeshData`, keeping named physical groups of cells and facets."""
+    """Wrap `dolfinx.io.gmsh.MeshData`, keeping named physical groups of every dimension."""
     msh = data.mesh
     tdim = msh.topology.dim
     regions = {
         name: (int(g.dim), int(g.tag))
         for name, g in data.physical_groups.items()
-        if g.dim in (tdim, tdim - 1)
+        if 0 <= g.dim <= tdim
     }
+    lower = {tdim - 2: data.ridge_tags, tdim - 3: data.peak_tags}
+    entity_tags = {d: t for d, t in lower.items() if d >= 0 and t is not None}
+    for d in {d for d, _ in regions.values() if d < tdim - 1}:
+        if d not in entity_tags:
+            raise MeshError(f"{what}: {KIND[d]} groups are named but none is tagged")
+        msh.topology.create_connectivity(d, tdim)
     if not any(d == tdim for d, _ in regions.values()):
         regions.pop(ALL_CELLS, None)
     if data.facet_tags is None and any(d == tdim - 1 for d, _ in regions.values()):
         raise MeshError(f"{what}: facet groups are named but no facets are tagged")
     msh.topology.create_connectivity(tdim - 1, tdim)
-    return RegionMesh(msh, data.cell_tags, data.facet_tags, regions)
+    return RegionMesh(msh, data.cell_tags, data.facet_tags, regions, entity_tags)
 
 
 def gmsh_model_to_regionmesh(gmsh_mod, gdim: int, comm=MPI.COMM_WORLD, what: str = "gmsh model"):

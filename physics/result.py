@@ -12,6 +12,8 @@ class SolverStatus:
     iterations: int
     seconds: float
     message: str = ""
+    # a result that converged but needs a look (e.g. the motionless state of a convecting flow)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The servers some tests start on 127.0.0.1: the MQTT broker (live twin) and PostgreSQL (many
-# optimisation workers on one study), from Debian's packages. Installs what is missing when it
+# optimisation workers on one study), and the headless browser the dashboard test drives
+# (Chromium), from Debian's packages. Installs what is missing when it
 # can (root, or sudo without a password); otherwise names it and fails, so no test is skipped
 # silently.
 set -euo pipefail
@@ -8,6 +9,7 @@ need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
     || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing the test servers: ${need[*]}"
 if [ "$(id -u)" = 0 ]; then

@@ -142,7 +142,7 @@ LAYER_ORDER = [
     {"twinkit.solve"},
     {"twinkit.sweep", "twinkit.sensors"},
     {"twinkit.training", "twinkit.twin", "twinkit.optimization"},
-    {"twinkit.pipeline"},
+    {"twinkit.pipeline", "twinkit.dashboard"},
 ]
 
 

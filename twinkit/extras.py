@@ -16,6 +16,7 @@ EXTRAS = {
     "cmaes": "cmaes",
     "onnx": "onnx",
     "onnxruntime": "onnx",
+    "bokeh": "dashboard",
 }
 
 

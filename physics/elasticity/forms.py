@@ -101,8 +101,11 @@ def internal_work(laws: Sequence[_Law], u, v, p=None, q=None):
     return sum(terms[1:], terms[0])
 
 
-def external_work(domain: RegionMesh, loads, laws: Sequence[_Law], v, c: ConstantPool):
-    """∫ t·v ds + ∫ f·v dx of the loads (None if there are none)."""
+def external_work(
+    domain: RegionMesh, loads, laws: Sequence[_Law], v, c: ConstantPool, thickness=None
+):
+    """∫ t·v ds + ∫ f·v dx of the loads (None if there are none); a `Force` acts on the
+    region's area, its length times `thickness` in 2D when one is given."""
     import ufl
 
     from twinkit.physics.fields import assemble_scalar
@@ -123,6 +126,8 @@ def external_work(domain: RegionMesh, loads, laws: Sequence[_Law], v, c: Constan
                 raise ValueError(f"force on region '{ld.region}', which has zero area")
             # The area is a Constant, not a literal, so another mesh reuses the compiled form.
             t = c.vector(_vec(ld.value, domain)) / c(area)
+            if thickness is not None:
+                t = t / c(thickness)
             terms.append(ufl.inner(t, v) * domain.ds(ld.region))
         elif isinstance(ld, BodyForce):
             terms.append(ufl.inner(c.vector(_vec(ld.value, domain)), v) * domain.dx(ld.region))

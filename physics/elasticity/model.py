@@ -97,7 +97,7 @@ class Elasticity(ElasticityOutputs):
             else:
                 u, p, v, q = w, None, v_q, None
             F = internal_work(self.laws, u, v, p, q)
-            ext = external_work(domain, problem.loads, self.laws, v, c)
+            ext = external_work(domain, problem.loads, self.laws, v, c, problem.thickness)
             if ext is not None:
                 F = F - ext
             if extra_load is not None:
@@ -152,13 +152,12 @@ class Elasticity(ElasticityOutputs):
         from dolfinx import fem
 
         bcs = []
-        fdim = self.domain.tdim - 1
         for bc in self.problem.bcs:
             values: tuple = (0.0,) * self.domain.gdim if isinstance(bc, Fixed) else bc.value
-            facets = self.domain.facets(bc.region)
+            dim, entities = self.domain.entities(bc.region)  # facets, edges or points
             for i, val in enumerate(_vec(values, self.domain)):
                 if val is not None:
-                    dofs = fem.locate_dofs_topological(U.sub(i), fdim, facets)
+                    dofs = fem.locate_dofs_topological(U.sub(i), dim, entities)
                     bcs.append(fem.dirichletbc(self.c(val), dofs, U.sub(i)))
         return bcs
 

@@ -41,7 +41,7 @@ class ElasticityOutputs:
     _field_cache: dict[str, Any]
 
     def units(self) -> dict[str, str]:
-        per_len = "" if self.domain.gdim == 3 else "/m"
+        per_len = "" if self.domain.gdim == 3 or self.problem.thickness is not None else "/m"
         kind_units = {
             "max_von_mises": "Pa",
             "max_displacement": "m",
@@ -121,10 +121,12 @@ class ElasticityOutputs:
             return nodal_extreme(self.von_mises, self.domain, q.region, True)
         if q.kind == "max_displacement":
             return self._max_displacement(q.region)
+        t = self.problem.thickness
+        depth = 1.0 if t is None else value_of(t, self.c.values)  # per metre, or per body
         if q.kind == "reaction_force":
-            return assemble_scalar(self._reaction_form(q))
+            return depth * assemble_scalar(self._reaction_form(q))
         if q.kind == "mass":
-            return assemble_scalar(self._mass_form(q))
+            return depth * assemble_scalar(self._mass_form(q))
         if q.kind in FIELD_QOIS:
             return self._field_qoi(q)
         return self._safety_factor(q.region)
@@ -189,9 +191,8 @@ class ElasticityOutputs:
                 raise ValueError(f"QoI '{q.name}': component {q.component} out of range")
             w = fem.Function(self.W)
             U = self.W.sub(0) if self.problem.formulation == "mixed" else self.W
-            dofs = fem.locate_dofs_topological(
-                U.sub(q.component), self.domain.tdim - 1, self.domain.facets(q.region)
-            )
+            # the reaction on a support: facets, or (from a file) edges and points
+            dofs = fem.locate_dofs_topological(U.sub(q.component), *self.domain.entities(q.region))
             w.x.array[dofs] = 1.0
             self._qoi_forms[q.name] = fem.form(self._residual(self.w, w))
         return self._qoi_forms[q.name]

@@ -96,6 +96,9 @@ class ElasticityProblem:
     options: SolverOptions = field(default_factory=SolverOptions)
     stress_recovery: str = "projection"  # or "average", "none" (see `recovery`)
     fields: tuple[str, ...] = ()  # extra output fields: stress, strain, principal_stress, tresca
+    # 2D plane stress: the plate's thickness; forces (`Force` loads, reactions) and masses are
+    # then per body (N, kg), not per metre of depth
+    thickness: Scalar | None = None
 
     def __post_init__(self) -> None:
         if not self.materials:
@@ -108,6 +111,8 @@ class ElasticityProblem:
                 raise TypeError(f"{type(ld).__name__} is not a load: pass it in `bcs`")
         if self.plane not in ("strain", "stress"):
             raise ValueError(f"plane must be 'strain' or 'stress', not '{self.plane}'")
+        if self.thickness is not None and self.plane != "stress":
+            raise ValueError("a thickness goes with plane stress")
         if self.formulation not in ("displacement", "mixed"):
             raise ValueError(
                 f"formulation must be 'displacement' or 'mixed', not '{self.formulation}'"

@@ -13,6 +13,7 @@ from mpi4py import MPI
 
 from twinkit.physics.fields import reduce_array
 from twinkit.physics.glass_flow.forms import viscosity_value
+from twinkit.physics.glass_flow.onset import at_rest, perturb
 from twinkit.physics.glass_flow.outputs import GlassFlowOutputs
 from twinkit.physics.heat import FixedTemperature
 from twinkit.physics.params import ConstantPool, value_of
@@ -133,8 +134,13 @@ class GlassFlowSolver(GlassFlowOutputs):
         if not converged:
             converged, its = self._cold_start()
             total += its
+        warnings = []
+        if converged:
+            rest, its = self._leave_rest()
+            total += its
+            warnings += [rest] if rest else []
         self._initialised = converged
-        status = SolverStatus(converged, total, time.perf_counter() - t0)
+        status = SolverStatus(converged, total, time.perf_counter() - t0, warnings=warnings)
         if not converged:
             reason = self._solver.solver.getConvergedReason()
             status.message = f"Newton did not converge (SNES reason {reason})"
@@ -146,6 +152,20 @@ class GlassFlowSolver(GlassFlowOutputs):
             solver=status,
             parameters=self.c.values,
         )
+
+    def _leave_rest(self) -> tuple[str | None, int]:
+        """A converged state at rest far above onset (`onset.at_rest`): perturb it and follow the
+        evolution (Ψtc); keep what that reaches if it moves, else the state at rest and why."""
+        rest = at_rest(self)
+        if rest is None:
+            return None, 0
+        backup = self.w.x.array.copy()
+        perturb(self)
+        ok, its = self._pseudo_transient()
+        if ok and at_rest(self) is None:
+            return None, its
+        self.w.x.array[:] = backup
+        return rest + "; a perturbed start came back to it too", its
 
     def _parameter_continuation(
         self, start: Mapping[str, float], end: Mapping[str, float]
@@ -264,13 +284,15 @@ class GlassFlowSolver(GlassFlowOutputs):
             step = (target - value) / 2  # smaller (arithmetic) steps from here on
         return True, total
 
-    def rayleigh_estimate(self, delta_T: float) -> float:
-        """ρ₀ β |g| ΔT H³ / (η_ref κ) with H the smallest extent and κ from `diffusion_time`."""
+    def rayleigh_estimate(self, delta_T: float, eta: float | None = None) -> float:
+        """ρ₀ β |g| ΔT H³ / (η κ) with H the smallest extent, κ from `diffusion_time` and η
+        given, else η_ref."""
         m, vals = self.problem.melt, self.c.values
         g = np.linalg.norm([value_of(x, vals) for x in self.problem.gravity])
         rho0, beta = value_of(m.density, vals), value_of(m.thermal_expansion, vals)
         H, tau = self._extent(), self.diffusion_time()
-        return float(rho0 * abs(beta) * g * delta_T * H * tau / float(self.eta_ref.value))
+        eta = float(self.eta_ref.value) if eta is None else eta
+        return float(rho0 * abs(beta) * g * delta_T * H * tau / eta)
 
     def _extent(self) -> float:
         x = self.domain.mesh.geometry.x[:, : self.domain.gdim]

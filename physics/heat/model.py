@@ -80,10 +80,9 @@ class HeatConduction(HeatOutputs):
         self.bcs = []
         # prescribed values that depend on x, t or a table: (function or constant, how to set it)
         self._prescribed: list[tuple[Any, Any]] = []
-        tdim = domain.tdim
         for bc in problem.bcs:
             if isinstance(bc, FixedTemperature):
-                dofs = fem.locate_dofs_topological(V, tdim - 1, domain.facets(bc.region))
+                dofs = fem.locate_dofs_topological(V, *domain.entities(bc.region))
                 if callable(bc.value):
                     g = fem.Function(V)
                     expr = fem.Expression(c(bc.value), V.element.interpolation_points)

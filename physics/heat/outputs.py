@@ -93,9 +93,7 @@ class HeatOutputs:
                 for bc in self.problem.bcs
             ):
                 w = fem.Function(self.V)
-                dofs = fem.locate_dofs_topological(
-                    self.V, self.domain.tdim - 1, self.domain.facets(q.region)
-                )
+                dofs = fem.locate_dofs_topological(self.V, *self.domain.entities(q.region))
                 w.x.array[dofs] = 1.0
                 # The steady residual tested with w vanishes except for ∫_Γ k ∂T/∂n w = inflow.
                 form = -self._residual(self.T, w)
@@ -110,6 +108,8 @@ class HeatOutputs:
 
     def _touches_bcs(self, region: str) -> bool:
         facets = self.domain.facets(region)
-        others = [self.domain.facets(bc.region) for bc in self.problem.bcs]
+        fdim = self.domain.tdim - 1
+        held = [self.domain.entities(bc.region) for bc in self.problem.bcs]
+        others = [e for d, e in held if d == fdim]  # a curve or point holds no facet
         local = any(np.intersect1d(facets, f).size for f in others)
         return bool(self.domain.mesh.comm.allreduce(local, op=MPI.LOR))

@@ -86,3 +86,25 @@ def test_missing_and_unreadable_files(tmp_path):
     bad.write_text("not a mesh")
     with pytest.raises(MeshError, match="bad.vtu"):
         read_file(bad)
+
+
+def test_curves_and_points_of_a_3d_file_are_regions_constraints_can_hold(tmp_path):
+    geo = tmp_path / "cube.geo"
+    geo.write_text(
+        'SetFactory("OpenCASCADE");\nBox(1) = {0, 0, 0, 1, 1, 1};\n'
+        'Physical Volume("solid") = {1};\nPhysical Surface("top") = {6};\n'
+        'Physical Curve("x_axis") = {9};\nPhysical Point("origin") = {2};\n'
+    )
+    m = read_file(geo, size=0.5)
+    x = m.mesh.geometry.x
+    dim, edges = m.entities("x_axis")
+    assert dim == 1 and edges.size >= 2
+    from dolfinx import mesh as dmesh
+
+    ends = dmesh.entities_to_geometry(m.mesh, 1, edges)
+    assert np.allclose(x[ends][..., 1:], 0.0)  # every edge lies on y = z = 0
+    dim, points = m.entities("origin")
+    assert dim == 0 and points.size == 1
+    assert m.entities("top")[0] == 2 and m.interior_facets("top") == 0
+    with pytest.raises(MeshError, match="'x_axis' is a curve \\(dimension 1\\) of the 3D mesh"):
+        m.ds("x_axis")

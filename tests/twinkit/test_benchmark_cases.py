@@ -42,6 +42,10 @@ TARGETS = [
     ("lame", "sensors", "u_a", 5.0623e-3, 5e-3),  # ν = 0.4999, mixed u–p: no locking
     ("kirsch", "sensors", "sigma_top_of_hole", 3 * 100e6, 0.02),  # σ_θθ(a, 90°) = 3p
     ("nafems_le1", "sensors", "sigma_yy_D", 92.7e6, 0.01),  # a recovered stress at a point
+    # Lamé in 3D, plane strain by its end faces: σ_θ(a) = p(a² + b²)/(b² − a²),
+    # σ_zz = 2νpa²/(b² − a²)
+    ("lame_3d", "sensors", "sigma_theta_a", 100e6 * 0.05 / 0.03, 0.01),
+    ("lame_3d", "sensors", "sigma_zz_a", 2 * 0.3 * 100e6 * 0.01 / 0.03, 0.01),
     # Blankenbach et al. (1989), 32×32: within 0.5 % (the solver is within ~0.01 %)
     ("blankenbach_1a", "qoi", "Nu", 4.884409, 5e-3),
     ("blankenbach_1a", "qoi", "vrms", 42.864947, 5e-3),

@@ -48,8 +48,8 @@ def test_ctrl_c_stops_a_furnace_solve_within_2_s_and_writes_no_result(tmp_path):
     summary.json, no traceback."""
     out = tmp_path / "out"
     proc = _start("solve", ROOT / "cases" / "furnace.yaml", "--out", out, "--no-plots")
-    assert proc.stdout is not None
-    line = proc.stdout.readline()  # printed before meshing starts
+    assert proc.stderr is not None
+    line = proc.stderr.readline()  # printed (on stderr) before meshing starts
     assert line.startswith("solving furnace"), line
     time.sleep(2.0)  # into meshing, compiling and the first Newton steps (about 12 s in all)
     seconds, _, err = _interrupt(proc, signal.SIGINT)

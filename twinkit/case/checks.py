@@ -266,11 +266,12 @@ def vector_errors(case: CaseSpec, gdim: int) -> list[tuple[str, str]]:
             vectors.append((f"loads[{i}].acceleration", ld.acceleration))
         elif isinstance(ld, BodyForceLoad):
             vectors.append((f"loads[{i}].value", ld.value))
-    return [
-        (key, f"has {len(v)} components; the mesh is {gdim}D")
-        for key, v in vectors
-        if len(v) != gdim
+    errors = [
+        (k, f"has {len(v)} components; the mesh is {gdim}D") for k, v in vectors if len(v) != gdim
     ]
+    if case.solver.thickness is not None and gdim != 2:
+        errors.append(("solver.thickness", f"applies to a 2D mesh; the mesh is {gdim}D"))
+    return errors
 
 
 def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
@@ -347,6 +348,11 @@ def consistency_errors(case: CaseSpec) -> list[tuple[str, str]]:
     errors += field_errors(case) + expression_errors(case, output_units) + time_value_errors(case)
     errors += optimization_errors(case)
     errors += display_errors(case)
+    if case.solver.thickness is not None and (case.model, case.solver.plane) != (
+        "elasticity",
+        "stress",
+    ):
+        errors.append(("solver.thickness", "applies to model elasticity with plane: stress"))
     return errors
 
 

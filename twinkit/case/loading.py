@@ -27,9 +27,10 @@ from twinkit.case import units
 from twinkit.case.base import NAME_RULE, CaseError, check_name
 from twinkit.case.bounds import bounds_errors
 from twinkit.case.checks import consistency_errors
-from twinkit.case.mesh import GENERATOR_REGIONS, FileMesh
+from twinkit.case.mesh import FileMesh
 from twinkit.case.paths import mesh_file
 from twinkit.case.reading import YAMLLimitError, read_yaml
+from twinkit.case.regions import check_mesh_regions
 from twinkit.case.spec import CaseSpec
 from twinkit.case.units import clip
 
@@ -326,50 +327,3 @@ def _check_units(path: Path, raw: Any) -> None:
         raise CaseError(
             f"{path}: it writes {n} different units; a case file may use at most {units.MAX_UNITS}"
         )
-
-
-def _mesh_region_dims(loaded: LoadedCase) -> dict[str, int | None]:
-    """Region names the mesh will have; dimension known for files, None for generators."""
-    m = loaded.case.mesh
-    if isinstance(m, FileMesh):
-        f = loaded.mesh_file()
-        assert f is not None
-        if not f.is_file():
-            raise CaseError(
-                f"{loaded.path}: mesh.file: '{clip(m.file, 200)}': mesh file not found at {f}"
-            )
-        from twinkit.physics.domain import MeshError, region_names
-
-        try:
-            return dict(region_names(f))
-        except MeshError as e:
-            raise CaseError(f"{loaded.path}: mesh.file: {e}") from None
-    return {r: None for r in GENERATOR_REGIONS[m.generator]}
-
-
-def check_mesh_regions(loaded: LoadedCase) -> None:
-    """Every region named in the case exists in the mesh."""
-    regions = _mesh_region_dims(loaded)
-    c = loaded.case
-    used: list[tuple[str, str]] = []
-    for i, bc in enumerate(c.boundary_conditions):
-        used.append((f"boundary_conditions[{i}].region", bc.region))
-    for i, ld in enumerate(c.loads):
-        if getattr(ld, "region", None):
-            used.append((f"loads[{i}].region", str(ld.region)))  # type: ignore[union-attr]
-    for name, mat in c.materials.items():
-        for j, r in enumerate(mat.regions or ()):
-            used.append((f"materials.{name}.regions[{j}]", r))
-    for name, q in c.outputs.qoi.items():
-        if q.region:
-            used.append((f"outputs.qoi.{name}.region", q.region))
-    have = clip(sorted(regions), 300)
-    bad = [
-        f"{loaded.path}: {key}: region '{clip(r)}' is not in the mesh; it has {have}"
-        for key, r in used
-        if r not in regions and r != "domain"
-    ]
-    if len(bad) > 20:
-        bad = bad[:20] + [f"{loaded.path}: ... and {len(bad) - 20} more regions not in the mesh"]
-    if bad:
-        raise CaseError("\n".join(bad))

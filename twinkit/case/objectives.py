@@ -49,6 +49,8 @@ PER_DEPTH = {
     "enthalpy_outflow",
 }
 
+QOI_BODY = {"reaction_force", "mass"}  # per body, not per metre, with solver.thickness
+
 
 def output_units(case: CaseSpec, name: str) -> tuple[str, ...]:
     """The SI units output `name` can have (several only where the mesh dimension is unknown)."""
@@ -59,7 +61,7 @@ def output_units(case: CaseSpec, name: str) -> tuple[str, ...]:
         if kind in FIELD_QOIS:
             return (field_unit(case.outputs.qoi[name].field or ""),)
         unit = QOI_UNITS.get(kind, "K")
-        if kind not in PER_DEPTH:
+        if kind not in PER_DEPTH or (case.solver.thickness is not None and kind in QOI_BODY):
             return (unit,)
         by_dim = {3: unit, 2: f"{unit}/m", 1: f"{unit}/m^2"}
         gdim = GENERATOR_GDIM.get(getattr(case.mesh, "generator", ""))

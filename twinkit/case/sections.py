@@ -157,6 +157,7 @@ class SolverSpec(Strict):
     max_iterations: int = Field(50, ge=1, le=100_000)
     time: TimeSpec | None = None
     plane: Literal["strain", "stress"] = "strain"
+    thickness: PositiveLength | None = None  # 2D plane stress: forces and masses per body
     formulation: Literal["displacement", "mixed"] = "displacement"
     stabilization: Literal["supg", "none"] = "supg"
     initial_temperature: Temperature | None = None

@@ -2,7 +2,12 @@
 parses its options, calls the API and prints what it returned; heavy imports happen inside the
 commands, so `twinkit --help` stays fast."""
 
-from twinkit.cli import case_commands, run_commands, twin_commands  # noqa: F401  (they register)
+from twinkit.cli import (  # noqa: F401  (they register)
+    case_commands,
+    dashboard_command,
+    run_commands,
+    twin_commands,
+)
 from twinkit.cli.app import app
 
 

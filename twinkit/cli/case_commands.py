@@ -44,7 +44,7 @@ def solve(
     except CaseError as e:
         raise CaseError(f"{c.path}: parameters: {e}") from None
     if rank() == 0:  # meshing, compiling and solving a case may take a while
-        typer.echo(f"solving {c.name} ({c.model}) ...")
+        typer.echo(f"solving {c.name} ({c.model}) ...", err=True)  # progress: stderr
     result = c.solve(out, plots, **sets)
     if rank() == 0:
         result_table(result)

@@ -48,6 +48,8 @@ def result_table(result: Any) -> None:
         f"solver: converged={s.converged} iterations={s.iterations} seconds={s.seconds:.2f}; "
         f"wrote {result.summary_path}"
     )
+    for w in s.warnings:
+        con.print(f"warning: {w}", markup=False, highlight=False)
 
 
 def sweep_line(sweep: Any) -> list[str]:

@@ -4,7 +4,7 @@ live twin's `history`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -172,6 +172,12 @@ def live(
         ),
     ] = "1 h",
     history: HistoryOpt = None,
+    dashboard: Annotated[
+        str | None,
+        typer.Option(
+            "--dashboard", help="Also serve the dashboard (twinkit dashboard) at HOST:PORT."
+        ),
+    ] = None,
     tls: TlsOpt = False,
     ca: CaOpt = None,
     cert: CertOpt = None,
@@ -191,6 +197,8 @@ def live(
     name, server = loaded.name, _opcua(loaded, opcua, opcua_map, mqtt)
     state = state or Path("runs") / name / "live.json"
     url = _history_url(history, state.parent)
+    if dashboard:
+        _serve_dashboard(dashboard, case, url, cfg, asset, surrogate)
     opts = LiveOptions(
         asset, _seconds(cadence, "--cadence"), members, drift_rate,
         max_skew=_limit(max_skew, "--max-skew"), max_jump=_limit(max_jump, "--max-jump"),
@@ -230,6 +238,21 @@ def _opcua(loaded, url: str | None, nodes: Path | None, mqtt: str | None):
     logging.getLogger("asyncua").setLevel(logging.WARNING)  # its INFO is every notification
     server = ServerConfig.from_url(url, ())
     return replace(server, nodes=node_map(loaded, nodes))
+
+
+def _serve_dashboard(
+    address: str, case: Path, url: str | None, cfg: Any, asset: str, surrogate: Path | None
+) -> None:
+    """--dashboard HOST:PORT: the dashboard on a thread of this process, reading its history."""
+    from twinkit.case import CaseError
+    from twinkit.dashboard import start
+
+    host, _, port = address.rpartition(":")
+    if url is None or not host or not port.isdigit():
+        why = "needs a history (not --history off)" if url is None else "expected HOST:PORT"
+        raise CaseError(f"--dashboard {address}: {why}")
+    start(case, url, cfg, host, int(port), asset, surrogate)
+    typer.echo(f"dashboard at http://{host}:{port}/", err=True)
 
 
 def _history_url(text: str | None, folder: Path) -> str | None:

@@ -242,6 +242,7 @@ def elastic_problem(case: Case, qois=None, probes=None):
         options=_options(case),
         stress_recovery=case.outputs.stress_recovery,
         fields=tuple(f for f in case.outputs.fields or () if f in el.TENSOR_FIELDS),
+        thickness=None if case.solver.thickness is None else scalar(case.solver.thickness),
     )
 
 

@@ -25,6 +25,7 @@ def summary(loaded: Any, result: Any, units: dict[str, str], extra: dict[str, An
             "iterations": s.iterations,
             "seconds": round(s.seconds, 4),
             "message": s.message,
+            "warnings": list(s.warnings),
         },
         **extra,
     }

@@ -30,6 +30,7 @@ class CaseRunner:
         self._key: tuple[float, ...] | None = None
         self.domain: Any = None
         self.model: Any = None
+        self._warnings: list[str] = []
 
     def solve(self, values: Mapping[str, float], on_step: Any = None):
         """The model's Result at `values`; not converged when any number it holds is not finite,
@@ -39,6 +40,7 @@ class CaseRunner:
         if self.model is None or key != self._key:
             self.domain = build_mesh(self.loaded, values, self.comm)
             self._check_dimensions()
+            self._warnings = interior_facet_warnings(self.loaded, self.domain)
             try:
                 self.model = build_model(self.loaded, self.domain, values)
             except ValueError as e:  # what the physics refuses in the case (a QoI, a field ...)
@@ -52,6 +54,7 @@ class CaseRunner:
             self.model.on_step = on_step
         result = self.model.solve(values)
         raise_if_interrupted()  # PETSc made the interrupt a failed solve: not a result
+        result.solver.warnings = self._warnings + list(result.solver.warnings)
         result = not_finite_fails(self._derive(result))
         if self.loaded.case.nondimensional is None:  # scaled temperatures may be negative
             result = below_absolute_zero_fails(result)
@@ -98,6 +101,22 @@ class CaseRunner:
         raise_if_interrupted()
         if converged:
             self.model.set_anchor()
+
+
+def interior_facet_warnings(loaded: LoadedCase, domain: Any) -> list[str]:
+    """A warning per boundary condition whose facet region also holds facets inside the mesh
+    (between two cells): a support or load meant for an outer face may then act on a layer."""
+    out = []
+    for i, bc in enumerate(loaded.case.boundary_conditions):
+        if bc.region not in domain.facet_regions():
+            continue
+        n = domain.interior_facets(bc.region)
+        if n:
+            out.append(
+                f"boundary_conditions[{i}].region: region '{bc.region}' holds {n} interior "
+                "facets (shared by two cells); the condition acts on them too"
+            )
+    return out
 
 
 def not_finite_fails(result: Any) -> Any:

@@ -1,0 +1,165 @@
+"""One browser session of the dashboard: a Bokeh document laid out from the case (a chart per
+sensor, latent parameter and QoI), the alerts and data-quality tables, the acknowledge button
+and the what-if panel; a periodic callback (1 s) polls the history and pushes what changed to
+the page over Bokeh's websocket."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bokeh.layouts import column, gridplot, row
+from bokeh.models import Button, ColumnDataSource, DataTable, Div, Select, TableColumn
+
+from twinkit.dashboard.charts import BandChart, Shown
+from twinkit.dashboard.context import Context
+from twinkit.dashboard.whatif import WhatIf
+
+ALERT_COLUMNS = {"time": "time (plant)", "state": "state", "severity": "severity",
+                 "kind": "kind", "key": "key", "message": "message"}  # fmt: skip
+QUALITY_COLUMNS = {"sensor": "sensor", "accepted": "accepted", "repaired": "repaired",
+                   "rejected": "rejected", "reasons": "rejected by reason"}  # fmt: skip
+SHOWN_ALERTS = 500  # the newest rows in the table
+
+
+def _time(t: float | None) -> str:
+    if t is None:
+        return ""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(columns: dict[str, str], name: str, height: int, **widths: int) -> DataTable:
+    source = ColumnDataSource({c: [] for c in columns}, name=name)
+    cols = [TableColumn(field=c, title=t, width=widths.get(c, 80)) for c, t in columns.items()]
+    return DataTable(source=source, columns=cols, height=height, sizing_mode="stretch_width",
+                     index_position=None, name=f"{name}-table")  # fmt: skip
+
+
+class Page:
+    """The charts and tables of one document, refreshed from `ctx.source` when it has news."""
+
+    def __init__(self, ctx: Context, doc: Any):
+        self.ctx, self.doc, self.seen = ctx, doc, -1
+        c, show = ctx.loaded.case, ctx.display
+        probes = list(c.probes)
+        measured = [n for n, p in c.parameters.items() if p.role in ("operating", "design")]
+        streams = probes + [n for n in [*c.sensors, *measured] if n not in probes]
+        streams = list(dict.fromkeys(streams))
+        unit = ctx.units
+        self.sensors = {n: BandChart("prediction" if n in probes else "input", n,
+                                     Shown.of(show, n, unit(n)), points=True,
+                                     legend="twin ± 2σ" if n in probes else "input used")
+                        for n in streams}  # fmt: skip
+        latent = [n for n, p in c.parameters.items() if p.role == "latent"]
+        self.params = {n: BandChart("parameter", n, Shown.of(show, n, unit(n)),
+                                    legend="estimate ± 2σ") for n in latent}  # fmt: skip
+        self.qois = {n: BandChart("qoi", n, Shown.of(show, n, unit(n)), legend="virtual ± 2σ")
+                     for n in ctx.qois()}  # fmt: skip
+        self.header = Div(text=self._header(), sizing_mode="stretch_width", name="header")
+        self.alerts = _table(ALERT_COLUMNS, "alerts", 200, time=140, message=360, key=120)
+        self.quality = _table(QUALITY_COLUMNS, "quality", 200, sensor=90, reasons=260)
+        self.ack_key = Select(title="open alert", options=[], width=260, name="ack-key")
+        ready = ctx.acknowledger is not None
+        label = "Acknowledge" if ready else "Acknowledge (needs --broker)"
+        self.ack = Button(label=label, button_type="warning", disabled=not ready, name="ack")
+        why = "" if ready else "the dashboard was started without --broker: it cannot publish"
+        self.ack_note = Div(text=why, name="ack-note", sizing_mode="stretch_width")
+        self.ack.on_click(self._acknowledge)
+        self.alerts.source.selected.on_change("indices", self._picked)
+        self.whatif = WhatIf(ctx)
+        doc.add_root(self._layout())
+        doc.title = f"twinkit: {c.name}"
+        self.refresh()
+        doc.add_periodic_callback(self.refresh, 1000)
+
+    def _section(self, title: str, charts: dict[str, BandChart], note: str = "") -> Any:
+        head = Div(text=f"<h3>{title}</h3>{note}", sizing_mode="stretch_width")
+        if not charts:
+            return column(head, Div(text="<i>none in this case</i>"), sizing_mode="stretch_width")
+        grid = gridplot([ch.fig for ch in charts.values()], ncols=2, sizing_mode="stretch_width",
+                        toolbar_location="right")  # fmt: skip
+        return column(head, grid, sizing_mode="stretch_width")
+
+    def _layout(self) -> Any:
+        side = column(
+            Div(text="<h3>Alerts</h3>"), self.alerts,
+            row(self.ack_key, column(Div(text="&nbsp;"), self.ack)), self.ack_note,
+            Div(text="<h3>Data quality (readings per sensor)</h3>"), self.quality,
+            width=620,
+        )  # fmt: skip
+        sensors = self._section("Sensors: readings and the twin's prediction ± 2σ", self.sensors)
+        return column(
+            self.header,
+            row(sensors, side, sizing_mode="stretch_width"),
+            row(self._section("Latent parameters: estimate ± 2σ and forecast", self.params),
+                self._section("Virtual sensors (QoIs) ± 2σ", self.qois),
+                sizing_mode="stretch_width"),
+            self.whatif.layout,
+            sizing_mode="stretch_width",
+        )  # fmt: skip
+
+    def _header(self) -> str:
+        s, c = self.ctx.source, self.ctx.loaded.case
+        if s.error:
+            state = f"<b style='color:#c44e52'>history not readable yet: {s.error}</b>"
+        elif s.last_update is None:
+            state = "no update in the history yet"
+        else:
+            n, t = s.last_update
+            state = f"update {n} at {_time(t)} UTC (plant time)"
+        return (f"<h2 style='margin:4px 0'>twinkit dashboard: {c.name} (asset "
+                f"{self.ctx.asset})</h2><div>history {s.where()} · {state} · "
+                f"{len(s.alerts)} alert messages</div>")  # fmt: skip
+
+    def refresh(self) -> None:
+        """Poll the history (shared by all sessions) and redraw what it brought."""
+        s = self.ctx.source
+        version = s.poll()
+        self.header.text = self._header()
+        if version == self.seen:
+            return
+        self.seen = version
+        for n, ch in self.sensors.items():
+            ch.set(s.updates["sensor"].get(n) or s.updates["input"].get(n), s.readings.get(n))
+        for n, ch in self.params.items():
+            ch.set(s.updates["parameter"].get(n))
+            if n in s.forecast:
+                ch.forecast(s.forecast[n])
+        for n, ch in self.qois.items():
+            ch.set(s.updates["qoi"].get(n))
+        self._tables()
+        self.whatif.refresh()
+
+    def _tables(self) -> None:
+        s = self.ctx.source
+        shown = s.alerts[-SHOWN_ALERTS:][::-1]  # newest first
+        self.alerts.source.data = {
+            "time": [_time(a["t"]) for a in shown],
+            **{c: [a[c] or "" for a in shown] for c in list(ALERT_COLUMNS)[1:]},
+        }
+        rows: dict[str, list] = {c: [] for c in QUALITY_COLUMNS}
+        for sensor, counts in sorted(s.quality.items()):
+            reasons = {k.split(": ", 1)[1]: v for k, v in counts.items() if ":" in k}
+            rows["sensor"].append(sensor)
+            rows["accepted"].append(counts["accepted"])
+            rows["repaired"].append(counts["repaired"])
+            rows["rejected"].append(sum(reasons.values()))
+            rows["reasons"].append(", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())))
+        self.quality.source.data = rows
+        keys = s.open_alerts()
+        self.ack_key.options = keys
+        if self.ack_key.value not in keys:
+            self.ack_key.value = keys[0] if keys else ""
+
+    def _picked(self, attr: str, old: list[int], new: list[int]) -> None:
+        """A row clicked in the alerts table chooses that alert for the button."""
+        keys = self.alerts.source.data["key"]
+        if new and new[0] < len(keys) and keys[new[0]] in self.ack_key.options:
+            self.ack_key.value = keys[new[0]]
+
+    def _acknowledge(self) -> None:
+        key = self.ack_key.value
+        if not key or self.ctx.acknowledger is None:
+            self.ack_note.text = "no open alert to acknowledge"
+            return
+        self.ack_note.text = self.ctx.acknowledger.ack(key)

@@ -1,0 +1,137 @@
+"""Serving the dashboard: a Bokeh server (Tornado) embedded in the process, BokehJS served by
+it (no CDN), one document per browser session, all sessions sharing one history poller."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from twinkit.dashboard.context import Acknowledger, Context, find_surrogate
+from twinkit.dashboard.source import HistorySource
+
+log = logging.getLogger("twinkit.dashboard")
+
+
+def context(
+    case: str | Path,
+    history: str,
+    broker: Any = None,
+    asset: str = "plant",
+    surrogate: Path | None = None,
+) -> Context:
+    """Load the case and the surrogate, and read the history once (the first page is then
+    drawn from memory). `broker`: a `BrokerConfig` for acknowledgements, or None."""
+    from twinkit.case import load_case
+    from twinkit.extras import require
+    from twinkit.twin.history import history_url
+
+    require("bokeh", "the dashboard")
+    loaded = load_case(case, check_regions=False)
+    source = HistorySource(history_url(history), asset)
+    source.poll(force=True)
+    if source.error:
+        log.warning("history %s: %s (will keep trying)", source.where(), source.error)
+    sur, note = find_surrogate(loaded, surrogate)
+    ack = Acknowledger(broker, asset) if broker is not None else None
+    return Context(loaded, source, asset, ack, sur, note)
+
+
+def _server(ctx: Context, host: str, port: int) -> Any:
+    from bokeh.application import Application
+    from bokeh.application.handlers.function import FunctionHandler
+    from bokeh.server.server import Server
+
+    from twinkit.dashboard.page import Page
+
+    def document(doc: Any) -> None:
+        Page(ctx, doc)
+
+    origins = ["*"] if host in ("0.0.0.0", "::", "") else [f"{host}:{port}"]
+    if host in ("127.0.0.1", "localhost"):
+        origins = [f"127.0.0.1:{port}", f"localhost:{port}"]
+    return Server({"/": Application(FunctionHandler(document))}, address=host, port=port,
+                  allow_websocket_origin=origins, num_procs=1)  # fmt: skip
+
+
+def start(
+    case: str | Path,
+    history: str,
+    broker: Any = None,
+    host: str = "127.0.0.1",
+    port: int = 5006,
+    asset: str = "plant",
+    surrogate: Path | None = None,
+) -> Any:
+    """`serve` on a thread of its own (`twinkit live --dashboard`); returns the Bokeh `Server`
+    once it listens (it stops with the process)."""
+    ctx = context(case, history, broker, asset, surrogate)
+    ready, box = threading.Event(), dict[str, Any]()
+
+    def run() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        try:
+            box["server"] = server = _server(ctx, host, port)
+            server.start()
+        except Exception as e:  # the port is taken: say so in the caller's thread
+            box["error"] = e
+            ready.set()
+            return
+        ready.set()
+        server.io_loop.start()
+
+    threading.Thread(target=run, name="dashboard", daemon=True).start()
+    ready.wait(30)
+    if "error" in box:
+        from twinkit.case import CaseError
+
+        raise CaseError(f"dashboard {host}:{port}: cannot serve ({box['error']})")
+    log.info("dashboard at http://%s:%d/", host, port)
+    return box["server"]
+
+
+def serve(
+    case: str | Path,
+    history: str,
+    broker: Any = None,
+    host: str = "127.0.0.1",
+    port: int = 5006,
+    asset: str = "plant",
+    surrogate: Path | None = None,
+    ready: Any = None,
+) -> None:
+    """Serve the dashboard of `case` from its `history` (a URL or file) until SIGINT/SIGTERM.
+
+    Parameters
+    ----------
+    broker
+        A `twinkit.sensors.mqtt.BrokerConfig`: the acknowledge button publishes there; None
+        disables it (the page says why).
+    surrogate
+        The surrogate file for the what-if panel (default runs/<case>/surrogate.pt, if there).
+    ready
+        Called with the URL once the server listens.
+    """
+    from twinkit.case import CaseError
+
+    ctx = context(case, history, broker, asset, surrogate)
+    try:
+        server = _server(ctx, host, port)
+        server.start()
+    except OSError as e:
+        raise CaseError(f"dashboard {host}:{port}: cannot serve ({e})") from None
+    loop = server.io_loop
+    for s in (signal.SIGINT, signal.SIGTERM):
+        loop.asyncio_loop.add_signal_handler(s, loop.stop)
+    if ready is not None:
+        ready(f"http://{host}:{port}/")
+    try:
+        loop.start()
+    finally:
+        server.stop()
+        ctx.source.close()
+        if ctx.acknowledger is not None:
+            ctx.acknowledger.close()
