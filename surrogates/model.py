@@ -12,6 +12,7 @@ whichever cross-validated best. The std is the members' spread (times 1 − w) a
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Mapping
@@ -230,15 +231,13 @@ class Surrogate:
         fastest and immune to a busy machine: threads waiting for each other cost 10x), except
         for a head with GPs on a large batch (:meth:`inference_threads`).
         """
-        from threadpoolctl import threadpool_limits
-
         a = self.as_array(x)
         self.check_range(a, strict)
         xs = torch.from_numpy(self.scaler.transform(a))
         mean, std = {}, {}
         for head in [*self.scalar_heads, *self.field_heads.values()]:
             n = self.inference_threads(len(a), [head])
-            with threads(n), threadpool_limits(n):
+            with threads(n), blas_controller().limit(limits=n):
                 m, s = head.mean_std(xs)
             if head.shape:
                 name = head.names[0]
@@ -288,6 +287,15 @@ class Surrogate:
         torch.save(state, tmp)
         os.replace(tmp, path)
         return path
+
+
+@functools.cache
+def blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once: looking them up (reading
+    /proc/self/maps) took 7 ms per call, as long as 1000 predictions of a head."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def plain(obj: Any) -> Any:
