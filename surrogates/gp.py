@@ -31,24 +31,33 @@ BOUNDS = {"lengthscale": (1e-2, 1e2), "amplitude": (1e-2, 1e2), "noise": (1e-9, 
 R2_MAX = {0: 400.0, 1: 1600.0, 2: 1600.0}
 
 
-def kernel_of_r2(r2: torch.Tensor, kind: int) -> torch.Tensor:
-    """κ(r) from r² (any shape) for kernel ``kind`` (index into :data:`KERNELS`)."""
-    r2 = r2.clamp(0.0, R2_MAX[kind])
+def kernel_of_r2(r2: torch.Tensor, kind: int, inplace: bool = False) -> torch.Tensor:
+    """κ(r) from r² (any shape) for kernel ``kind`` (index into :data:`KERNELS`); ``inplace``
+    overwrites r² (prediction without gradients: fewer temporaries, ~2x faster)."""
+    if not inplace:
+        r2 = r2.clamp(0.0, R2_MAX[kind])
+    else:
+        r2 = r2.clamp_(0.0, R2_MAX[kind])
     if kind == 0:
-        return torch.exp(-0.5 * r2)
-    r = torch.sqrt(r2 + 1e-24)  # finite gradient at r = 0
-    if kind == 1:
-        s = math.sqrt(5.0) * r
-        return (1.0 + s + s * s / 3.0) * torch.exp(-s)
-    s = math.sqrt(3.0) * r
-    return (1.0 + s) * torch.exp(-s)
+        return r2.mul_(-0.5).exp_() if inplace else torch.exp(-0.5 * r2)
+    c = math.sqrt(5.0) if kind == 1 else math.sqrt(3.0)
+    if inplace:
+        s = r2.add_(1e-24).sqrt_().mul_(c)
+        e = torch.exp(-s)
+        poly = s.mul(1.0 / 3.0).add_(1.0).mul_(s).add_(1.0) if kind == 1 else s.add_(1.0)
+        return poly.mul_(e)
+    s = c * torch.sqrt(r2 + 1e-24)  # finite gradient at r = 0
+    poly = 1.0 + s + s * s / 3.0 if kind == 1 else 1.0 + s
+    return poly * torch.exp(-s)
 
 
 def scaled_r2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """|a_i − b_j|² (..., m, n) for a (..., m, d), b (..., n, d), by one batched GEMM."""
     aa = (a * a).sum(-1, keepdim=True)
-    bb = (b * b).sum(-1, keepdim=True)
-    return (aa + bb.transpose(-1, -2) - 2.0 * a @ b.transpose(-1, -2)).clamp_min_(0.0)
+    bb = (b * b).sum(-1, keepdim=True).transpose(-1, -2)
+    if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
+        return (aa + bb - 2.0 * a @ b.transpose(-1, -2)).clamp_min(0.0)
+    return (a @ b.transpose(-1, -2)).mul_(-2.0).add_(aa).add_(bb).clamp_min_(0.0)
 
 
 def _bounded(theta: torch.Tensor, name: str) -> torch.Tensor:

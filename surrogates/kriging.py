@@ -72,9 +72,11 @@ class KrigingCodes:
         if len(xs) <= BATCHED_POINTS and not torch.onnx.is_in_onnx_export():
             return self._mean_std_batched(xs)
         means, stds = [], []
+        inplace = not (torch.is_grad_enabled() and xs.requires_grad)
         for j in range(len(self.index)):
             ls = self.lengthscale[j]
-            k = self.amplitude[j] * kernel_of_r2(scaled_r2(xs / ls, self.x / ls), int(self.kind[j]))
+            k = kernel_of_r2(scaled_r2(xs / ls, self.x / ls), int(self.kind[j]), inplace)
+            k = k.mul_(self.amplitude[j]) if inplace else k * self.amplitude[j]
             means.append(k @ self.alpha[j])
             if torch.onnx.is_in_onnx_export() and self.chol_inv is not None:
                 v = self.chol_inv[j] @ k.T
