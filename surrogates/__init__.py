@@ -1,4 +1,5 @@
-"""surrogates: PyTorch surrogates of FE sweeps. Deep ensembles of MLPs, POD for sensors and fields.
+"""surrogates: PyTorch surrogates of FE sweeps. Per output a Gaussian process, a deep ensemble of
+MLPs or their blend (chosen by cross-validation); POD for sensors and fields.
 
 Pure torch/numpy/xarray/scipy; never imports dolfinx, ``physics`` or ``twinkit``, so a saved
 surrogate loads and predicts on a machine without the FE stack.

@@ -1,14 +1,18 @@
 """The trained surrogate: predict mean ± std of QoIs, sensors and fields; save and load one file.
 
-A :class:`Surrogate` is a set of heads on one input scaling. Each head is a deep ensemble
-(:class:`twinkit.surrogates.mlp.EnsembleMLP`) whose codes a
-:class:`twinkit.surrogates.pod.LinearCodec` decodes into
-outputs: the QoIs, the sensors, and one head per field. The mean is the ensemble mean; the std is
-the members' spread times a calibration factor per output (fitted on out-of-fold residuals).
+A :class:`Surrogate` is a set of heads on one input scaling. Each head predicts codes that a
+:class:`twinkit.surrogates.pod.LinearCodec` decodes into outputs: the QoIs, the sensors, and one
+head per field. Each code comes from a deep ensemble
+(:class:`twinkit.surrogates.mlp.EnsembleMLP`), a Gaussian process
+(:class:`twinkit.surrogates.kriging.KrigingCodes`) or their blend w GP + (1 − w) ensemble,
+whichever cross-validated best. The std is the members' spread (times 1 − w) and the GP's std
+(times w), added in quadrature through the decoder, times a calibration factor per output
+(fitted on out-of-fold residuals).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Mapping
@@ -25,7 +29,7 @@ from twinkit.surrogates.normalise import InputScaler
 from twinkit.surrogates.pod import LinearCodec
 
 FORMAT = "twinkit-surrogate"
-FORMAT_VERSION = 2  # 2: trend + residual heads, kriging codes (older files: retrain)
+FORMAT_VERSION = 3  # 3: GP kernels per code, GPs on POD codes (older files: retrain)
 # From this batch size a head with GPs predicts on every core: 1000 points, 15 GPs of 256 samples
 # take 64 ms on one thread and 36 ms on two (furnace, benchmarks/surrogate.py --kriging).
 KRIGING_PARALLEL_POINTS = 256
@@ -52,7 +56,9 @@ class Head:
     std_scale: np.ndarray  # (p,) calibration of the ensemble spread
     names: list[str]
     shape: tuple[int, ...] = ()  # field shape per sample, e.g. (node,) or (node, component)
-    kriging: KrigingCodes | None = None  # GPs for some codes of a per-output (identity) codec
+    kriging: KrigingCodes | None = None  # GPs for some codes of the head
+    # (p,) std of what the codes cannot hold (POD truncation of a new snapshot), in quadrature
+    std_floor: np.ndarray | None = None
 
     def ensemble_codes(self) -> list[int]:
         """The codes the ensemble predicts: all, or (networks of GP-only codes dropped) the rest."""
@@ -72,68 +78,69 @@ class Head:
         return z
 
     def kriged_columns(self) -> tuple[np.ndarray, np.ndarray]:
-        """Output columns of the kriging codes and their decode factor (identity codec)."""
+        """Output columns of the kriging codes and their decode factor (identity codec only)."""
         assert self.kriging is not None
         cols = np.argmax(self.codec.modes[:, self.kriging.index], axis=0)
         return cols, self.codec.z_scale * self.codec.scale[cols]
 
-    def kriged(self, xs: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-        """Output columns of the kriging codes and their GP mean and std (n, g) in outputs (the
-        GP alone; :meth:`blend` mixes them with the ensemble's)."""
-        cols, f = self.kriged_columns()
+    def gp_variance(self, s: Any) -> Any:
+        """Output variance (n, p) from independent GP stds s (n, g) of the kriging codes, numpy
+        or torch: Σ_codes (s modes)² times the decoder's scale²."""
         assert self.kriging is not None
-        zm, zs = self.kriging.mean_std(xs)
-        f_t = torch.as_tensor(f, dtype=zm.dtype)
-        offset = torch.as_tensor(self.codec.offset[cols], dtype=zm.dtype)
-        return cols, offset + zm * f_t, zs * f_t
+        c = self.codec
+        m2 = (c.modes[:, self.kriging.index] ** 2).T * (c.z_scale * c.scale) ** 2  # (g, p)
+        if isinstance(s, torch.Tensor):
+            return (s * s) @ torch.as_tensor(m2, dtype=s.dtype)
+        return (s * s) @ m2
+
+    def _blend(self, z: Any, xs: torch.Tensor, torch_out: bool) -> tuple[Any, Any]:
+        """Members' codes z (m, n, k) with each kriging code moved to w GP + (1 − w) member
+        (the members' spread shrinks by 1 − w), and the GPs' output variance (n, p)."""
+        assert self.kriging is not None
+        t_zg, t_sg = self.kriging.mean_std(xs)
+        t_w = self.kriging.weight
+        t_pick = torch.zeros(len(t_w), self.codec.n_codes, dtype=t_zg.dtype)
+        t_pick[torch.arange(len(t_w)), torch.as_tensor(self.kriging.index)] = 1.0
+        parts: list[Any] = [t_zg, t_sg, t_w, t_pick, 1.0 - t_pick.sum(0)]
+        zg, sg, w, pick, keep = parts if torch_out else [v.numpy() for v in parts]
+        # through a one-hot (g, k) matrix, not index assignment: differentiable, and an ONNX
+        # graph of it keeps its batch size free
+        z = z * keep + ((1 - w) * (z @ pick.T) + w * zg) @ pick
+        return z, self.gp_variance(w * sg)
 
     def mean_std_torch(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        y = self.codec.decode_torch(self.codes(xs))  # (m, n, p)
-        mean = y.mean(0)
-        if len(y) < 2:
-            std = torch.zeros_like(mean)
-        else:
-            tiny = torch.as_tensor((1e-12 * self.codec.scale) ** 2, dtype=y.dtype)
-            d = y - mean  # by hand: torch's var over the members' axis is 20x slower here
-            std = ((d * d).sum(0) / (len(y) - 1)).clamp_min(tiny).sqrt()
+        z = self.codes(xs)
+        gp_var = None
         if self.kriging is not None:
-            # kriged columns through a one-hot (g, p) matrix, not index assignment: exact, and
-            # an ONNX graph of it keeps its batch size free
-            cols, k_mean, k_std = self.kriged(xs)
-            pick = torch.zeros(len(cols), mean.shape[1], dtype=mean.dtype)
-            pick[torch.arange(len(cols)), torch.as_tensor(cols)] = 1.0
-            b_mean, b_std = self.blend(mean @ pick.T, std @ pick.T, k_mean, k_std)
-            keep = 1.0 - pick.sum(0)
-            mean, std = mean * keep + b_mean @ pick, std * keep + b_std @ pick
+            z, gp_var = self._blend(z, xs, True)
+        y = self.codec.decode_torch(z)  # (m, n, p)
+        mean = y.mean(0)
+        tiny = torch.as_tensor((1e-12 * self.codec.scale) ** 2, dtype=y.dtype)
+        d = y - mean  # by hand: torch's var over the members' axis is 20x slower here
+        var = (d * d).sum(0) / max(len(y) - 1, 1)
+        if gp_var is not None:
+            var = var + gp_var
+        if self.std_floor is not None:
+            var = var + torch.as_tensor(self.std_floor**2, dtype=y.dtype)
+        std = var.clamp_min(tiny).sqrt()
         return mean, std * torch.as_tensor(self.std_scale, dtype=y.dtype)
-
-    def blend(self, e_mean: Any, e_std: Any, k_mean: Any, k_std: Any) -> tuple[Any, Any]:
-        """Kriged columns: w GP + (1 - w) ensemble, mean and std alike (w per code; 1: GP only,
-        then the ensemble's part, which has no networks, is ignored)."""
-        assert self.kriging is not None
-        w = self.kriging.weight
-        if bool(torch.all(w == 1.0)):
-            return k_mean, k_std
-        wv = w if isinstance(k_mean, torch.Tensor) else w.numpy()
-        return wv * k_mean + (1 - wv) * e_mean, wv * k_std + (1 - wv) * e_std
 
     def mean_std(self, xs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std without forming every member's output at once (fields can be large)."""
         with torch.no_grad():
             z = self.codes(xs).numpy()
+            gp_var = 0.0
+            if self.kriging is not None:
+                z, gp_var = self._blend(z, xs, False)
         z_mean = z.mean(0)
         mean = self.codec.decode(z_mean)
         var = np.zeros_like(mean)
         for zm in z:
             var += self.codec.decode_deviation(zm - z_mean) ** 2
-        std = np.sqrt(var / (len(z) - 1)) if len(z) > 1 else var
-        if self.kriging is not None:
-            with torch.no_grad():
-                cols, k_mean, k_std = self.kriged(xs)
-            mean[:, cols], std[:, cols] = self.blend(
-                mean[:, cols], std[:, cols], k_mean.numpy(), k_std.numpy()
-            )
-        return mean, std * self.std_scale
+        var = var / max(len(z) - 1, 1) + gp_var
+        if self.std_floor is not None:
+            var += self.std_floor**2
+        return mean, np.sqrt(var) * self.std_scale
 
     def state(self) -> dict[str, Any]:
         return {
@@ -143,6 +150,7 @@ class Head:
             "names": list(self.names),
             "shape": list(self.shape),
             "kriging": None if self.kriging is None else self.kriging.state(),
+            "std_floor": None if self.std_floor is None else torch.from_numpy(self.std_floor),
         }
 
     @classmethod
@@ -154,6 +162,7 @@ class Head:
             list(s["names"]),
             tuple(s["shape"]),
             None if s.get("kriging") is None else KrigingCodes.from_state(s["kriging"]),
+            None if s.get("std_floor") is None else s["std_floor"].numpy(),
         )
 
 
@@ -222,15 +231,13 @@ class Surrogate:
         fastest and immune to a busy machine: threads waiting for each other cost 10x), except
         for a head with GPs on a large batch (:meth:`inference_threads`).
         """
-        from threadpoolctl import threadpool_limits
-
         a = self.as_array(x)
         self.check_range(a, strict)
         xs = torch.from_numpy(self.scaler.transform(a))
         mean, std = {}, {}
         for head in [*self.scalar_heads, *self.field_heads.values()]:
             n = self.inference_threads(len(a), [head])
-            with threads(n), threadpool_limits(n):
+            with threads(n), blas_controller().limit(limits=n):
                 m, s = head.mean_std(xs)
             if head.shape:
                 name = head.names[0]
@@ -280,6 +287,15 @@ class Surrogate:
         torch.save(state, tmp)
         os.replace(tmp, path)
         return path
+
+
+@functools.cache
+def blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once: looking them up (reading
+    /proc/self/maps) took 7 ms per call, as long as 1000 predictions of a head."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def plain(obj: Any) -> Any:

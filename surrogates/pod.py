@@ -122,6 +122,25 @@ class LinearCodec:
         return cls(z_scale=float(state["z_scale"]), **arrays)
 
 
+def truncation_rms(y: np.ndarray, codec: LinearCodec, fold: np.ndarray, n_folds: int) -> np.ndarray:
+    """Per output (p,) the RMS error of projecting held-out snapshots on ``codec``'s number of
+    modes from a POD of the other folds: the part of a new snapshot the kept modes miss (in the
+    training snapshots' own POD it is smaller, as they span the basis)."""
+    if codec.n_codes >= min(len(y) - 1, y.shape[1]) or bool(np.all(codec.singular_values == 0)):
+        return np.zeros(y.shape[1])
+    sq, count = np.zeros(y.shape[1]), 0
+    for f in range(n_folds):
+        held = fold == f
+        if not held.any() or held.all():
+            continue
+        rest = (y[~held] - y[~held].mean(0)) / codec.scale
+        vt = np.linalg.svd(rest, full_matrices=False)[2][: codec.n_codes]
+        d = (y[held] - y[~held].mean(0)) / codec.scale
+        sq += (((d - d @ vt.T @ vt) * codec.scale) ** 2).sum(0)
+        count += int(held.sum())
+    return np.sqrt(sq / max(count, 1))
+
+
 def n_modes(singular_values: np.ndarray, energy: float) -> int:
     """Fewest leading modes whose squared singular values hold ``energy`` of the total (≥ 1)."""
     e = singular_values**2

@@ -42,11 +42,19 @@ def train_case(
     baselines: bool = True,
     plots: bool = True,
     log: Callable[[str], None] = lambda _: None,
-    kriging: bool = False,
+    model: str = "auto",
 ) -> tuple[dict[str, Any], Path]:
-    """Train, evaluate and write the outputs; returns the summary and the path of its JSON file."""
+    """Train, evaluate and write the outputs; returns the summary and the path of its JSON file.
+
+    ``model``: per output the best of GP, ensemble and blend by cross-validation ("auto"), or
+    one family for all ("gp", "mlp"); see `twinkit.surrogates.fit`.
+    """
     from twinkit.surrogates import FitConfig, TrainConfig, from_dataset, split
+    from twinkit.surrogates.fit import MODELS
     from twinkit.surrogates.workflow import run_study
+
+    if model not in MODELS:
+        raise CaseError(f"--model {model}: expected one of {', '.join(MODELS)}")
 
     loaded = load_case(case_path)
     data_dir = data_dir or Path("runs") / loaded.name / "data"
@@ -84,7 +92,7 @@ def train_case(
             if k in ds.attrs
         },
     }
-    config = FitConfig(train=train_cfg, kriging=kriging)
+    config = FitConfig(train=train_cfg, model=model)
     study = run_study(train, test, config, provenance, baselines, curve, log)
     out.mkdir(parents=True, exist_ok=True)
     model_path = study.surrogate.save(out / "surrogate.pt")
@@ -101,7 +109,7 @@ def train_case(
         "seed": seed,
         "members": members,
         "epochs": train_cfg.epochs,
-        "kriging": kriging,
+        "model": model,
         "test_set": "dataset split" if has_test else "seeded 20 % hold-out of the training samples",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **study.summary,

@@ -9,12 +9,14 @@ import numpy as np
 from twinkit.surrogates import FitConfig, TrainConfig, TrainingData
 
 # Small enough for the test budget, large enough for the accuracy bars of the contract suite.
-CONTRACT_CONFIG = FitConfig(train=TrainConfig(members=5, epochs=500, seed=3), kriging=False)
+CONTRACT_CONFIG = FitConfig(train=TrainConfig(members=5, epochs=500, seed=3), model="mlp")
 
 
 def config(kind: str) -> FitConfig:
-    """The contract settings; the "kriging" kind lets GPs take the outputs they predict better."""
-    return replace(CONTRACT_CONFIG, kriging=kind == "kriging")
+    """The contract settings: the default model choice ("auto": per output GP, ensemble or blend;
+    GPs on a field's POD codes) for the "kriging" and field kinds, networks only for the others."""
+    auto = kind in ("kriging", "pod_field", "pod_vector_field")
+    return replace(CONTRACT_CONFIG, model="auto" if auto else "mlp")
 
 
 def only(data: TrainingData, kind: str) -> TrainingData:

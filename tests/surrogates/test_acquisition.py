@@ -12,9 +12,9 @@ from twinkit.surrogates.acquisition import choose_batch, disagreement, length_sc
 def test_disagreement_is_larger_where_there_is_no_data(fin_split):
     train, test = (only(d, "scalar_mlp") for d in fin_split)
     low = train.x[:, 0] < 3e3  # power in the lower half of [1e3, 5e3] only
-    # the ensemble's spread (kriging off: on this smooth function the GP extrapolates well and
+    # the ensemble's spread (networks only: on this smooth function the GP extrapolates well and
     # rightly stays confident)
-    cfg = FitConfig(train=TrainConfig(members=5, epochs=200), kriging=False)
+    cfg = FitConfig(train=TrainConfig(members=5, epochs=200), model="mlp")
     s = fit_surrogate(train.subset(low), cfg)
     score = disagreement(s, test.x, train.subset(low))
     inside, outside = score[test.x[:, 0] < 2.8e3], score[test.x[:, 0] > 3.6e3]

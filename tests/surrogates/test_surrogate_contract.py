@@ -103,10 +103,13 @@ def test_same_seed_same_model(kind, fin_split):
     p3 = fit_surrogate(data, other).predict(x)
     kriged = {h.names[j] for h in s1.scalar_heads if h.kriging for j in h.kriged_columns()[0]}
     assert (kind == "kriging") == bool(kriged)
+    # a field's POD codes are GPs by default ("auto"), fitted deterministically too
+    fitted = kriged | {h.names[0] for h in s1.field_heads.values() if h.kriging is not None}
+    assert bool(s1.field_heads) == bool(fitted - kriged)
     for name in p1.mean:
         np.testing.assert_array_equal(p1.mean[name], p2.mean[name])
         np.testing.assert_array_equal(p1.std[name], p2.std[name])
-        if name not in kriged:  # maximum likelihood without restarts does not draw at random
+        if name not in fitted:  # maximum likelihood does not draw at random
             assert not np.allclose(p1.mean[name], p3.mean[name], rtol=1e-6, atol=0)
 
 

@@ -57,7 +57,7 @@ def test_calibration_factor_recovers_a_misscaled_spread():
     sigma = rng.uniform(0.5, 2.0, size=(20000, 1))
     residual = rng.normal(size=sigma.shape) * sigma
     c = calibration_factor(residual, sigma / 3.0, 0.95, np.array([1e-12]))
-    assert c[0] == pytest.approx(3.0 * 1.96 / 2.0, rel=0.03)  # 2 c σ/3 = 1.96 σ
+    assert c[0] == pytest.approx(3.0, rel=0.03)  # the ± 1.96 c σ/3 interval is ± 1.96 σ
 
 
 def test_from_dataset_drops_failed_samples_and_reads_netcdf(tmp_path):
@@ -92,32 +92,41 @@ def test_baselines_interpolate_and_gp_gives_std():
 
 
 def test_kriging_codes_give_scikit_learns_mean_and_std():
-    """The torch GP (one GEMM and an in-place exp per GP) against scikit-learn's own predict."""
+    """The torch GP (fitted by `twinkit.surrogates.gp`, any of its kernels) against
+    scikit-learn's own predict with the same hyperparameters."""
     from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 
+    from twinkit.surrogates.gp import KERNELS
     from twinkit.surrogates.kriging import fit_gps, kriging_codes
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (40, 3))
-    z = np.column_stack([np.sin(2 * x[:, 0]) + x[:, 1] ** 2, np.exp(x[:, 2]) * x[:, 0]])
+    z = np.column_stack([np.sin(2 * x[:, 0]) + x[:, 1] ** 2, np.exp(x[:, 2]) * x[:, 0],
+                         np.abs(x[:, 0] - 0.2) + x[:, 1]])  # fmt: skip
     fit = fit_gps(x, z, np.arange(40) % 5, 5)
-    codes = kriging_codes(x, fit, [1, 0])
+    assert fit.cv.shape == z.shape and np.all(fit.cv_std > 0)
+    codes = kriging_codes(x, fit, [1, 0, 2])
     xq = rng.uniform(-1, 1, (300, 3))
     mean, std = codes.mean_std(torch.from_numpy(xq))  # one GP at a time
     small = codes.mean_std(torch.from_numpy(xq[:10]))  # all GPs at once (a small batch)
     np.testing.assert_allclose(small[0].numpy(), mean[:10].numpy(), rtol=0, atol=1e-7)
     np.testing.assert_allclose(small[1].numpy(), std[:10].numpy(), rtol=0, atol=2e-5)
+    shapes = {"rbf": lambda ls: RBF(ls), "matern52": lambda ls: Matern(ls, nu=2.5),
+              "matern32": lambda ls: Matern(ls, nu=1.5)}  # fmt: skip
     for col, j in enumerate(codes.index):
-        p = fit.params[j]
-        kernel = ConstantKernel(p["amplitude"]) * RBF(p["lengthscale"]) + WhiteKernel(p["noise"])
-        gp = GaussianProcessRegressor(kernel, normalize_y=True, optimizer=None).fit(x, z[:, j])
+        kernel = ConstantKernel(fit.amplitude[j]) * shapes[KERNELS[fit.kind[j]]](
+            fit.lengthscale[j]) + WhiteKernel(fit.noise[j])  # fmt: skip
+        gp = GaussianProcessRegressor(kernel, alpha=0.0, normalize_y=True, optimizer=None)
+        gp.fit(x, z[:, j])
         m_ref, s_ref = gp.predict(xq, return_std=True)
-        # K is ill-conditioned (noise 1e-8..1e-11 here): both lose digits, the mean ~1e-8 of the
-        # data's spread (the former (g, m, n, d) formula: 4e-9), the std ~3e-6 (both formulas)
+        # K is ill-conditioned for smooth responses (noise down to 1e-9): both lose digits (a
+        # wrong kernel formula would be off by 1e-2 of the spread or more)
         scale = z[:, j].std()
-        np.testing.assert_allclose(mean[:, col].numpy(), m_ref, rtol=0, atol=1e-7 * scale)
+        np.testing.assert_allclose(mean[:, col].numpy(), m_ref, rtol=0, atol=1e-6 * scale)
         np.testing.assert_allclose(std[:, col].numpy(), s_ref, rtol=0, atol=2e-5 * scale)
+    # the kink (|x − 0.2|) is rough: a Matérn kernel cross-validates better than the RBF
+    assert KERNELS[fit.kind[2]] != "rbf"
 
 
 def test_stacking_weight_blends_by_cross_validated_error():
@@ -186,7 +195,8 @@ def test_a_blended_code_mixes_gp_and_ensemble_by_its_weight(trained, fin_split, 
         want = w * gp_alone.mean[name] + (1 - w) * ens.mean[name]
         np.testing.assert_allclose(got.mean[name], want, rtol=1e-12)
         np.testing.assert_allclose(mean_t[:, j].detach().numpy(), want, rtol=1e-12)
-        want_std = w * gp_alone.std[name] + (1 - w) * ens.std[name]
+        # independent parts: the GP's std and the members' spread, shares w and 1 - w
+        want_std = np.hypot(w * gp_alone.std[name], (1 - w) * ens.std[name])
         np.testing.assert_allclose(std_t[:, j].detach().numpy(), want_std, rtol=1e-10)
 
 

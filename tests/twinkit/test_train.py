@@ -86,3 +86,24 @@ def test_train_errors_name_the_problem(cli, write_case, base_case, tmp_path):
     r = cli("train", case, "--data", data)
     assert r.returncode == 2
     assert "the dataset belongs to case 'furnace', not 'small'" in r.output
+
+
+def test_train_model_option_forces_one_family(cli, write_case, base_case, tmp_path):
+    case = write_case(base_case)
+    data = _dataset_dir(tmp_path, n_train=24, n_test=8)
+    args = ["train", case, "--data", data, "--members", "2", "--epochs", "20", "--no-curve",
+            "--no-baselines"]  # fmt: skip
+    for name, option, model in (("gp", ["--model", "gp"], "gp"), ("mlp", ["--model", "mlp"], "mlp"),
+                                ("alias", ["--kriging"], "gp")):  # fmt: skip
+        out = tmp_path / name
+        r = cli(*args, "--out", out, *option)
+        assert r.returncode == 0, r.output
+        assert json.loads((out / "train_summary.json").read_text())["model"] == model
+        s = load_surrogate(out / "surrogate.pt")
+        heads = [*s.scalar_heads, *s.field_heads.values()]
+        if model == "gp":  # every code a GP, no networks kept
+            assert all(h.kriging is not None and not h.ensemble_codes() for h in heads)
+        else:
+            assert all(h.kriging is None for h in heads)
+    r = cli(*args, "--out", tmp_path / "x", "--model", "forest")
+    assert r.returncode == 2 and "--model forest: expected one of auto, gp, mlp" in r.output

@@ -162,7 +162,7 @@ def train(
     seed: int | None = None,
     curve: bool = False,
     baselines: bool = False,
-    kriging: bool = False,
+    model: str = "auto",
     plots: bool = False,
     log: Any = None,
 ) -> Surrogate:
@@ -170,7 +170,8 @@ def train(
 
     Writes ``surrogate.pt`` and ``train_summary.json`` to `out` (default ``runs/<case>``);
     ``curve`` and ``baselines`` add the error-vs-size study and the RBF/GP comparison,
-    ``plots`` their PNGs, as ``twinkit train`` does.
+    ``plots`` their PNGs, as ``twinkit train`` does. ``model``: "auto" (per output the GP,
+    the ensemble or their blend, whichever cross-validates best), "gp" or "mlp".
     """
     from twinkit.surrogates import load_surrogate as load
     from twinkit.training import train_case
@@ -186,7 +187,7 @@ def train(
         baselines,
         plots=plots,
         log=log or (lambda _: None),
-        kriging=kriging,
+        model=model,
     )
     file = path.parent / "surrogate.pt"
     return Surrogate(load(file), sweep.case, summary, path, file)

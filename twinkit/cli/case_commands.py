@@ -111,12 +111,16 @@ def train(
     baselines: Annotated[
         bool, typer.Option(help="Compare with RBF and Gaussian-process baselines.")
     ] = True,
-    kriging: Annotated[
-        bool,
+    model: Annotated[
+        str,
         typer.Option(
-            help="Blend a Gaussian process into each scalar output, weighted by "
-            "cross-validation (more accurate on smooth outputs; predictions ~2x slower)."
+            "--model",
+            help="Per output: auto (GP, ensemble or their blend, whichever cross-validates "
+            "best), gp or mlp (that family for every output).",
         ),
+    ] = "auto",
+    kriging: Annotated[
+        bool, typer.Option("--kriging", hidden=True, help="Same as --model gp (older name).")
     ] = False,
 ) -> None:
     """Train a surrogate on a sweep; write surrogate.pt, train_summary.json and PNGs."""
@@ -128,8 +132,9 @@ def train(
     c = load_case(case, check_regions=False)
     sweep = Sweep.open(c, data)
     sur = train_surrogate(
-        sweep, out, members, epochs, seed, curve, baselines, kriging, plots=True, log=_log
-    )
+        sweep, out, members, epochs, seed, curve, baselines,
+        model="gp" if kriging else model, plots=True, log=_log,
+    )  # fmt: skip
     assert sur.summary is not None
     train_table(sur.summary, sur.summary_path, c.display)
 

@@ -196,7 +196,10 @@ def _next_batch(
     if not data.outputs:
         raise CaseError(f"{loaded.path}: adaptive sampling needs QoIs or sensors to predict")
     seed = int(state["seed"]) + 7919 * len(state["rounds"])  # reproducible on resume
-    config = FitConfig(train=TrainConfig(members=a.members, epochs=a.epochs, seed=seed))
+    # the ensemble alone: its members' disagreement is the score this design was measured with
+    config = FitConfig(
+        train=TrainConfig(members=a.members, epochs=a.epochs, seed=seed), model="mlp"
+    )
     surrogate = fit_surrogate(data, config)
     pool = candidate_pool(loaded, inputs, a.pool, int(state["seed"]))
     score = disagreement(surrogate, pool, data)

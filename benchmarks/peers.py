@@ -1,0 +1,259 @@
+"""Peer benchmark: twinkit's default surrogate against other libraries' on the same furnace sweep.
+
+    twinkit sample cases/furnace.yaml -n 128 --test 64 --workers 2 --out runs/peers/data
+    python benchmarks/peers.py runs/peers/data                 # training sizes 32 and 128
+
+Needs the ``bench`` extra (``pip install -e .[bench]``: SMT; scikit-learn is a base dependency).
+For each training size n the first n training samples of the sweep (a Sobol design's prefix is
+itself a balanced design) train every model; all are scored on the sweep's fixed test split:
+
+* twinkit default (``fit_surrogate(data)``: per output the GP, the ensemble or their blend, by
+  cross-validation; std calibrated on cross-validation residuals);
+* scikit-learn ``GaussianProcessRegressor``, constant × anisotropic RBF + WhiteKernel,
+  ``normalize_y``, 2 optimiser restarts, one per output;
+* SMT ``KRG`` (constant mean, squared-exponential correlation, anisotropic), one per output;
+* AutoEmulate: not run. Its current release (2.1.2) pins torch to 2.12, older than the torch
+  this project runs on; installing it would downgrade torch for the whole environment.
+
+Peers get the inputs on the same scaled box as twinkit ([-1, 1], log inputs by their log). Per
+output: RMSE, the ratio peer / twinkit (median and worst over outputs, and how many outputs the
+peer predicts better), the coverage of the 95 % interval mean ± 1.96 std; per model the fit time
+and the time to predict 1,000 points with std (all scalar outputs, one thread). Outputs that are
+round-off only in training (the furnace's energy imbalance, zero to 1e-13) are left out. Then the
+temperature field: twinkit's field head against POD (the modes holding 0.99999 of the snapshot
+energy) with one scikit-learn GP per coefficient, mean relative L2 error on the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from threadpoolctl import threadpool_limits
+
+from twinkit.surrogates import TrainingData, fit_surrogate, from_dataset, split
+from twinkit.surrogates.normalise import InputScaler, constant_columns
+
+Predictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # x → mean, std (n, p)
+
+
+def _sklearn_gp(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Any:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.ones(x.shape[1]), (1e-2, 1e2))
+    kernel += WhiteKernel(1e-6, (1e-12, 1e-1))
+    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2,
+                                  random_state=seed)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return gp.fit(x, y)
+
+
+def fit_sklearn(x: np.ndarray, y: np.ndarray) -> Predictor:
+    gps = [_sklearn_gp(x, y[:, j]) for j in range(y.shape[1])]
+
+    def predict(xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = [gp.predict(xq, return_std=True) for gp in gps]
+        return np.column_stack([m for m, _ in out]), np.column_stack([s for _, s in out])
+
+    return predict
+
+
+def fit_smt(x: np.ndarray, y: np.ndarray) -> Predictor:
+    from smt.surrogate_models import KRG
+
+    models = []
+    for j in range(y.shape[1]):
+        sm = KRG(poly="constant", corr="squar_exp", print_global=False)
+        sm.set_training_values(x, y[:, j])
+        sm.train()
+        models.append(sm)
+
+    def predict(xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = np.column_stack([sm.predict_values(xq).ravel() for sm in models])
+        var = np.column_stack([sm.predict_variances(xq).ravel() for sm in models])
+        return mean, np.sqrt(np.maximum(var, 0.0))
+
+    return predict
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def predict_seconds(predict: Predictor, x: np.ndarray, repeat: int = 3) -> float:
+    """Best of ``repeat`` runs of 1,000 predictions with std, on one thread."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            predict(x[:8])  # warm-up
+            return min(timed(lambda: predict(x))[1] for _ in range(repeat))
+    finally:
+        torch.set_num_threads(prev)
+
+
+def pod_gp_field(train: np.ndarray, x: np.ndarray, xq: np.ndarray, energy: float) -> np.ndarray:
+    """POD of the snapshots (n, nodes) and one scikit-learn GP per kept coefficient."""
+    mean = train.mean(0)
+    u, s, vt = np.linalg.svd(train - mean, full_matrices=False)
+    e = np.cumsum(s**2) / np.sum(s**2)
+    k = int(np.searchsorted(e, energy) + 1)
+    coef = u[:, :k] * s[:k]
+    pred = np.column_stack([_sklearn_gp(x, coef[:, j]).predict(xq) for j in range(k)])
+    return mean + pred @ vt[:k]
+
+
+def rel_l2(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.linalg.norm(pred - y, axis=1) / np.linalg.norm(y, axis=1)))
+
+
+def run_size(train: TrainingData, test: TrainingData, field: str | None) -> dict[str, Any]:
+    scaler = InputScaler.from_bounds(
+        [train.bounds[n] for n in train.inputs], [train.log_inputs[n] for n in train.inputs]
+    )
+    x, xt = scaler.transform(train.x), scaler.transform(test.x)
+    keep = ~constant_columns(train.scalars)
+    names = [n for n, k in zip(train.outputs, keep, strict=True) if k]
+    y, yt = train.scalars[:, keep], test.scalars[:, keep]
+    u = np.random.default_rng(0).uniform(size=(1000, x.shape[1]))
+    lo, hi = (np.array([train.bounds[n][i] for n in train.inputs]) for i in (0, 1))
+    log = np.array([train.log_inputs[n] for n in train.inputs])
+    with np.errstate(all="ignore"):  # the log branch of a linear input may be nan: not taken
+        x1000_si = np.where(log, lo * (hi / lo) ** u, lo + (hi - lo) * u)  # 1,000 in the box
+    x1000 = scaler.transform(x1000_si)
+
+    sur, t_fit = timed(lambda: fit_surrogate(train))
+    scalars_only = replace(sur, field_heads={})
+
+    def twinkit_predict(xq_si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = scalars_only.predict(xq_si)
+        return (np.column_stack([p.mean[n] for n in names]),
+                np.column_stack([p.std[n] for n in names]))  # fmt: skip
+
+    models: dict[str, dict[str, Any]] = {}
+    m, s = twinkit_predict(test.x)
+    t_predict = predict_seconds(twinkit_predict, x1000_si)
+    models["twinkit default"] = {"mean": m, "std": s, "fit_s": t_fit, "predict_s": t_predict}
+    for label, fit in (("scikit-learn GP", fit_sklearn), ("SMT KRG", fit_smt)):
+        with threadpool_limits(1):
+            predict, t = timed(lambda fit=fit: fit(x, y))
+        m, s = predict(xt)
+        models[label] = {"mean": m, "std": s, "fit_s": t,
+                         "predict_s": predict_seconds(predict, x1000)}  # fmt: skip
+    for v in models.values():
+        v["rmse"] = np.sqrt(np.mean((v["mean"] - yt) ** 2, axis=0))
+        v["coverage"] = np.mean(np.abs(v["mean"] - yt) <= 1.96 * v["std"], axis=0)
+    out: dict[str, Any] = {"n": train.n, "names": names, "models": models}
+    if field and field in train.fields:
+        f_train = train.fields[field].reshape(train.n, -1)
+        f_test = test.fields[field].reshape(test.n, -1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mine = sur.predict(test.x).mean[field].reshape(test.n, -1)
+        energy = 0.99999
+        (ref, t_ref) = timed(lambda: pod_gp_field(f_train, x, xt, energy))
+        out["field"] = {"name": field, "twinkit": rel_l2(mine, f_test),
+                        "pod_gp": rel_l2(ref, f_test), "pod_gp_fit_predict_s": t_ref}  # fmt: skip
+    return out
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    cells = [header, *rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def report(r: dict[str, Any]) -> str:
+    models, names = r["models"], r["names"]
+    base = models["twinkit default"]
+    rows = []
+    for label, v in models.items():
+        ratio = v["rmse"] / base["rmse"]
+        own = label == "twinkit default"
+        rows.append([
+            label,
+            "1" if own else f"{np.median(ratio):.2f}",
+            "–" if own else f"{ratio.min():.2f}",
+            "–" if own else f"{int(np.sum(ratio < 1.0))} of {len(names)}",
+            f"{np.median(v['coverage']):.2f}, {v['coverage'].min():.2f}",
+            f"{v['fit_s']:.1f}",
+            f"{1e3 * v['predict_s']:.1f}",
+        ])  # fmt: skip
+    head = ["model", "RMSE ratio peer/twinkit, median", "lowest",
+            "outputs where the peer is better", "95 % coverage (median, min)", "fit [s]",
+            "1,000 predictions [ms]"]  # fmt: skip
+    text = [f"{r['n']} training solves, {len(names)} scalar outputs", table(head, rows), ""]
+    per = [[n, f"{base['rmse'][j]:.4g}"]
+           + [f"{v['rmse'][j] / base['rmse'][j]:.2f}" for k, v in models.items()
+              if k != "twinkit default"]
+           + [f"{base['coverage'][j]:.2f}"] for j, n in enumerate(names)]  # fmt: skip
+    peers = [k for k in models if k != "twinkit default"]
+    text.append(table(["output", "twinkit RMSE", *[f"{p} / twinkit" for p in peers],
+                       "twinkit coverage"], per))  # fmt: skip
+    worst = max((models[p]["rmse"] / base["rmse"]).max() for p in peers)
+    best_peer = np.min([models[p]["rmse"] for p in peers], axis=0)
+    vs_best = base["rmse"] / best_peer
+    text.append(f"twinkit / best peer per output: median {np.median(vs_best):.2f}, worst "
+                f"{vs_best.max():.2f} ({names[int(vs_best.argmax())]}); largest peer/twinkit "
+                f"{worst:.2f}")  # fmt: skip
+    if "field" in r:
+        f = r["field"]
+        text.append(f"field {f['name']}: mean rel. L2 twinkit {f['twinkit']:.3e}, POD + "
+                    f"scikit-learn GP per coefficient {f['pod_gp']:.3e} "
+                    f"(ratio {f['twinkit'] / f['pod_gp']:.2f})")  # fmt: skip
+    return "\n".join(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("data", type=Path, help="folder with dataset.nc (train and test splits)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[32, 128])
+    ap.add_argument("--field", default="temperature")
+    ap.add_argument("--json", type=Path, help="write every number here")
+    a = ap.parse_args(argv)
+    path = a.data / "dataset.nc"
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    tr, te = split(ds, 0)
+    full, test = from_dataset(tr, str(path)), from_dataset(te, str(path))
+    print(f"dataset {path}: {full.n} train / {test.n} test samples, {len(full.inputs)} inputs; "
+          f"torch {torch.__version__}, predictions on 1 thread")  # fmt: skip
+    results = []
+    for n in a.sizes:
+        if n > full.n:
+            print(f"skipping {n}: the sweep has {full.n} training samples", file=sys.stderr)
+            continue
+        r = run_size(full.subset(np.arange(n)), test, a.field)
+        results.append(r)
+        print()
+        print(report(r))
+    if a.json:
+        keys = ("rmse", "coverage", "fit_s", "predict_s")
+        plain = [r | {"models": {m: {k: np.asarray(v[k]).tolist() for k in keys}
+                                 for m, v in r["models"].items()}} for r in results]  # fmt: skip
+        a.json.write_text(json.dumps(plain, indent=2))
+    print("\nAutoEmulate: not run (its 2.1.2 release pins torch 2.12, older than this project's)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
