@@ -224,3 +224,51 @@ def test_a_good_fleet_file_resolves_its_paths(tmp_path, cli, monkeypatch):
     assert (south.cadence, south.history, south.max_skew) == (300.0, None, None)
     r = cli("fleet", "fleet.yaml", "--check")
     assert r.returncode == 0 and "north, south" in r.output, r.output
+
+
+def test_the_fleet_dashboard_lists_the_assets_and_links_their_pages(loaded, tmp_path, monkeypatch):
+    """Two assets' histories in one database: the index at / lists both with their status and
+    latest update, linking /north and /south, which serve the one-asset page."""
+    import socket
+    import urllib.request
+
+    from bokeh.document import Document
+
+    from twinkit.dashboard.fleet import FleetIndex, contexts, start_fleet
+    from twinkit.twin.fleet_file import load_fleet
+
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///fleet.sqlite"
+    for n, plant in plants(loaded, duration=3.0).items():
+        twin = LiveTwin(loaded, SlabSurrogate(), LiveOptions(n, cadence=60.0, run_dir=tmp_path))
+        resume(twin, None, url)
+        for k in range(plant.ticks + 1):
+            for topic, payload in plant.tick(k):
+                twin.process(topic, payload)
+        twin.flush(wait=True)
+        twin.history.close(twin.state())
+    (tmp_path / "fleet.yaml").write_text(
+        "name: test\nhistory: fleet.sqlite\nassets:\n  north: {case: slab.yaml}\n"
+        "  south: {case: slab.yaml}\n  east: {case: slab.yaml, history: off}\n"
+    )
+    f = load_fleet("fleet.yaml")
+    index = FleetIndex("test", contexts(f), doc := Document())
+    text = index.div.text
+    for n in DRIFTS:
+        assert f"<a href='/{n}' name='asset:{n}'>{n}</a>" in text
+    assert "no history (history: off)" in text and "href='/east'" not in text
+    north = text.split("data-asset='north'>")[1].split("</tr>")[0]
+    assert "<td style='padding:4px 12px'>ok</td>" in north and "2026-01-01" in north
+    assert doc.roots == [index.div]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = start_fleet(f, None, "127.0.0.1", port)
+    try:
+        for path in ("/", "/north", "/south"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+                assert r.status == 200
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/east", timeout=30)
+    finally:
+        server.io_loop.add_callback(server.stop)

@@ -23,6 +23,10 @@ def fleet(
     check: Annotated[
         bool, typer.Option("--check", help="Only read and check the fleet file and its cases.")
     ] = False,
+    dashboard: Annotated[
+        str | None,
+        typer.Option("--dashboard", help="Also serve the fleet's dashboard at HOST:PORT."),
+    ] = None,
     tls: Annotated[bool, typer.Option("--tls", help="Connect with TLS.")] = False,
     ca: Annotated[Path | None, typer.Option("--ca", help="TLS: CA certificate file.")] = None,
 ) -> None:
@@ -48,6 +52,14 @@ def fleet(
         raise CaseError(f"{file}: broker: not given; give broker: HOST:PORT or --mqtt")
     tls_files = {"ca_certs": str(ca)} if ca else {}
     cfg = BrokerConfig.from_address(address, None, tls=tls or bool(ca), **tls_files)
+    if dashboard:
+        from twinkit.dashboard.fleet import start_fleet
+
+        host, _, port = dashboard.rpartition(":")
+        if not host or not port.isdigit():
+            raise CaseError(f"--dashboard {dashboard}: expected HOST:PORT")
+        start_fleet(spec, cfg, host, int(port))
+        typer.echo(f"fleet dashboard at http://{host}:{port}/", err=True)
     service = fleet_command(spec, cfg, duration)
     for n, a in service.status()["assets"].items():
         typer.echo(f"{n}: {a['updates']} updates; readings {a['accepted']} accepted, "
