@@ -195,6 +195,10 @@ GOOD = "name: test\nbroker: localhost:1883\nassets:\n  north: {case: slab.yaml}\
         ("assets:\n  a: {case: ../slab.yaml}\n", "assets.a.case: '../slab.yaml': leads to"),
         ("assets:\n  a/b: {case: slab.yaml}\n", "assets.a/b"),
         ("assets:\n  a: {case: slab.yaml, history: ftp://x}\n", "assets.a.history: expected"),
+        (
+            "assets:\n  a: {case: slab.yaml, state: s}\n  b: {case: slab.yaml, state: s}\n",
+            "assets.b.state: ",
+        ),
     ],
 )
 def test_a_bad_fleet_file_exits_2_naming_the_key(tmp_path, cli, text, says):

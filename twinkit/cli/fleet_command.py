@@ -39,7 +39,6 @@ def fleet(
     from twinkit.twin.fleet import fleet_command
     from twinkit.twin.fleet_file import load_fleet
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     spec = load_fleet(file)
     for a in spec.assets.values():
         load_case(a.case, check_regions=False)  # every case's errors before anything starts
@@ -47,20 +46,23 @@ def fleet(
         typer.echo(f"{file}: fleet {spec.name} with {len(spec.assets)} assets: "
                    f"{', '.join(spec.assets)}")  # fmt: skip
         return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     address = mqtt or spec.broker
     if address is None:
         raise CaseError(f"{file}: broker: not given; give broker: HOST:PORT or --mqtt")
     tls_files = {"ca_certs": str(ca)} if ca else {}
     cfg = BrokerConfig.from_address(address, None, tls=tls or bool(ca), **tls_files)
-    if dashboard:
+    host, _, port = (dashboard or "").rpartition(":")
+    if dashboard and (not host or not port.isdigit()):
+        raise CaseError(f"--dashboard {dashboard}: expected HOST:PORT")
+
+    def serve_dashboard() -> None:
         from twinkit.dashboard.fleet import start_fleet
 
-        host, _, port = dashboard.rpartition(":")
-        if not host or not port.isdigit():
-            raise CaseError(f"--dashboard {dashboard}: expected HOST:PORT")
         start_fleet(spec, cfg, host, int(port))
         typer.echo(f"fleet dashboard at http://{host}:{port}/", err=True)
-    service = fleet_command(spec, cfg, duration)
+
+    service = fleet_command(spec, cfg, duration, serve_dashboard if dashboard else None)
     for n, a in service.status()["assets"].items():
         typer.echo(f"{n}: {a['updates']} updates; readings {a['accepted']} accepted, "
                    f"{a['rejected']} rejected; alerts {a['alerts']}; state in "

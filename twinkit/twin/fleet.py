@@ -211,8 +211,14 @@ def build_members(fleet: Any, read: Callable[[Path], Any] | None = None) -> list
     return members
 
 
-def fleet_command(fleet: Any, cfg: BrokerConfig, duration: float | None = None) -> FleetService:
-    """`twinkit fleet`: build every asset's twin, serve them until a signal or `duration`."""
+def fleet_command(
+    fleet: Any,
+    cfg: BrokerConfig,
+    duration: float | None = None,
+    built: Callable[[], None] | None = None,
+) -> FleetService:
+    """`twinkit fleet`: build every asset's twin (then call `built`, e.g. to start the fleet's
+    dashboard on the histories they opened), serve them until a signal or `duration`."""
     from dataclasses import replace
 
     from twinkit.process import single_threaded
@@ -222,6 +228,8 @@ def fleet_command(fleet: Any, cfg: BrokerConfig, duration: float | None = None) 
     if not cfg.client_id:  # one session: readings sent while the service is down wait
         cfg = replace(cfg, client_id=f"twinkit-fleet-{fleet.name}"[:23], session=True)
     service = FleetService(fleet.name, build_members(fleet), cfg)
+    if built is not None:
+        built()
     stop = threading.Event()
     restore = stop_on_signals(stop)
     try:

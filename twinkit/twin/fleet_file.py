@@ -224,4 +224,9 @@ def load_fleet(path: str | Path) -> Fleet:
             a.topic or f"plant/{n}/sensors/+", _duration(a.cadence, False) or 0.0, a.members,
             a.drift_rate, _duration(a.max_skew, True), _duration(a.max_jump, True),
         )  # fmt: skip
+        for other in list(assets.values())[:-1]:  # two twins on one file or topic: say which
+            for k in ("state", "topic"):
+                if (v := getattr(other, k)) == getattr(assets[n], k):
+                    why = f"is also asset {other.name}'s; give each asset its own"
+                    raise CaseError(f"{path}: {key}.{k}: '{clip(str(v))}' {why}")
     return Fleet(name, path, spec.broker, assets)
