@@ -276,3 +276,40 @@ def test_the_fleet_dashboard_lists_the_assets_and_links_their_pages(loaded, tmp_
             urllib.request.urlopen(f"http://127.0.0.1:{port}/east", timeout=30)
     finally:
         server.io_loop.add_callback(server.stop)
+
+
+@pytest.mark.slow
+def test_the_fleet_command_stops_on_sigint_with_every_state_written(broker, tmp_path):
+    """`twinkit fleet` as a user runs it (a real surrogate file): SIGINT stops both assets, each
+    with its state file and history written, and exit code 0."""
+    import signal
+    import subprocess
+    import sys
+
+    from test_live_cli import FIN_CASE
+
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate, from_dataset
+    from twinkit.surrogates.synthetic import fin_dataset
+
+    (tmp_path / "fin.yaml").write_text(FIN_CASE)
+    cfg = FitConfig(train=TrainConfig(members=2, hidden=(8,), epochs=20))
+    fit_surrogate(from_dataset(fin_dataset(16, 8)), cfg).save(tmp_path / "fin.pt")
+    (tmp_path / "fleet.yaml").write_text(
+        f"name: fins\nbroker: 127.0.0.1:{broker.port}\nassets:\n"
+        "  a: {case: fin.yaml, surrogate: fin.pt}\n  b: {case: fin.yaml, surrogate: fin.pt}\n"
+    )
+    log = tmp_path / "fleet.log"
+    with log.open("w") as out:
+        p = subprocess.Popen([sys.executable, "-m", "twinkit.cli", "fleet", "fleet.yaml"],
+                             cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    for _ in range(600):
+        if "connected to" in log.read_text() or p.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert "connected to" in log.read_text(), log.read_text()
+    p.send_signal(signal.SIGINT)
+    assert p.wait(30) == 0, log.read_text()
+    for n in "ab":
+        assert json.loads((tmp_path / "runs/fins" / n / "live.json").read_text())["updates"] == 0
+        assert (tmp_path / "runs/fins" / n / "history.sqlite").exists()
+        assert f"{n}: 0 updates" in log.read_text()
