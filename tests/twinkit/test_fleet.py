@@ -169,6 +169,8 @@ def test_a_flood_and_a_slow_update_on_one_asset_leave_the_other_going(loaded, br
     assert elapsed < 5.0
     assert json.loads((tmp_path / "north.json").read_text())["updates"] == north.updates
     assert south.updates == 2 and south.inbox.qsize() > 0
+    final = retained(broker, "fleet/test/state")["assets"]
+    assert (final["north"]["status"], final["south"]["status"]) == ("stopped", "busy")
     release.set()
 
 

@@ -92,6 +92,7 @@ class FleetService:
             m.twin.alerts.publish = self.conn.publish
         self.workers = {n: AssetWorker(n, m.twin) for n, m in self.members.items()}
         self.saved: dict[str, float] = {}
+        self._rows: dict[str, dict[str, Any]] = {}  # the summary's last row per asset
 
     def on_message(self, topic: str, payload: bytes) -> None:
         """For the MQTT thread: queue the message for its asset's twin (never blocks)."""
@@ -109,14 +110,18 @@ class FleetService:
             busy = w.busy_since is not None and now - w.busy_since > STALLED
             status = "failed" if w.ident and not w.is_alive() else "busy" if busy else (
                 "ok" if twin.updates else "waiting")  # fmt: skip
-            q = twin.validator.report()
-            assets[n] = {
-                "case": m.case, "status": status, "updates": twin.updates,
-                "t": twin.doc.get("t"), "queued": twin.inbox.qsize(), "dropped": twin.overflow,
-                "accepted": q["accepted"], "rejected": q["rejected"],
-                "alerts": sum(twin.alerts.count.values()), "errors": w.errors,
-                "state": f"plant/{n}/twin/state",
-            }  # fmt: skip
+            try:  # read while the asset's thread writes: a count may change under us
+                q = twin.validator.report()
+                self._rows[n] = {
+                    "case": m.case, "updates": twin.updates, "t": twin.doc.get("t"),
+                    "queued": twin.inbox.qsize(), "dropped": twin.overflow,
+                    "accepted": q["accepted"], "rejected": q["rejected"],
+                    "alerts": sum(list(twin.alerts.count.values())), "errors": w.errors,
+                    "state": f"plant/{n}/twin/state",
+                }  # fmt: skip
+            except RuntimeError:  # changed size during iteration: the last row read, this once
+                pass
+            assets[n] = {"status": status} | self._rows.get(n, {"case": m.case})
         return {"fleet": self.name, "t": datetime.now(UTC).isoformat(timespec="seconds"),
                 "connected": self.conn.connected.is_set(), "unrouted": self.unrouted,
                 "assets": assets}  # fmt: skip
@@ -125,6 +130,12 @@ class FleetService:
         for n, m in self.members.items():
             if m.state is not None and self.workers[n].save(m.state, timeout):
                 self.saved[n] = time.monotonic()
+
+    def _summary(self) -> None:
+        try:
+            self.conn.publish(self.topic, self.status(), retain=True)
+        except Exception:  # a summary never stops the service
+            log.exception("could not publish the fleet summary on %s", self.topic)
 
     def _write(self, m: Member) -> None:
         """Write one asset's state file and close its history, unless its worker still runs."""
@@ -160,7 +171,7 @@ class FleetService:
                     self._save_all(timeout=0.2)
                     last_save = time.monotonic()
                 if time.monotonic() - last_summary > summary_every:
-                    self.conn.publish(self.topic, self.status(), retain=True)
+                    self._summary()
                     last_summary = time.monotonic()
         finally:
             self._stop()
@@ -180,8 +191,8 @@ class FleetService:
         for t in writers:
             t.join(max(end - time.monotonic(), 0.0))
         final = self.status()
-        for a in final["assets"].values():
-            a["status"] = "stopped" if a["status"] != "busy" else "busy"
+        for n, a in final["assets"].items():  # still inside a message: busy, left behind
+            a["status"] = "busy" if self.workers[n].is_alive() else "stopped"
         self.conn.publish(self.topic, final, retain=True)
         time.sleep(0.1)  # let the summary leave
         self.conn.stop()
