@@ -5,6 +5,7 @@ commands, so `twinkit --help` stays fast."""
 from twinkit.cli import (  # noqa: F401  (they register)
     case_commands,
     dashboard_command,
+    fleet_command,
     run_commands,
     twin_commands,
 )

@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from twinkit.cli.app import CaseArg, app, guard
+from twinkit.cli.app import app, guard
 
 
 @app.command()
 @guard
 def dashboard(
-    case: CaseArg,
+    case: Annotated[
+        Path | None, typer.Argument(help="Case file (YAML); none with --fleet.", show_default=False)
+    ] = None,
     history: Annotated[
         str | None,
         typer.Option(
@@ -40,6 +42,12 @@ def dashboard(
             help="Surrogate for the what-if panel (default runs/<case>/surrogate.pt).",
         ),
     ] = None,
+    fleet: Annotated[
+        Path | None,
+        typer.Option(
+            "--fleet", help="A fleet file (twinkit fleet): list its assets, a page for each."
+        ),
+    ] = None,
 ) -> None:
     """Serve the live dashboard: sensors against the twin ± 2σ, latent parameters and their
     forecast, virtual sensors, alerts (acknowledge), data quality and a what-if panel."""
@@ -50,7 +58,19 @@ def dashboard(
     from twinkit.sensors.mqtt import BrokerConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    url = history_location(case, history)
     cfg = BrokerConfig.from_address(broker, None) if broker else None
+    if (case is None) == (fleet is None):
+        from twinkit.case import CaseError
+
+        raise CaseError("give a case file or --fleet FILE (one of them)")
+    if fleet is not None:
+        from twinkit.dashboard.fleet import serve_fleet
+        from twinkit.twin.fleet_file import load_fleet
+
+        say = "fleet dashboard at {} (Ctrl+C stops)"
+        serve_fleet(load_fleet(fleet), cfg, host, port, ready=lambda u: typer.echo(say.format(u)))
+        return
+    assert case is not None
+    url = history_location(case, history)
     serve(case, url, cfg, host, port, asset, surrogate,
           ready=lambda u: typer.echo(f"dashboard at {u} (Ctrl+C stops)"))  # fmt: skip

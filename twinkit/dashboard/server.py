@@ -41,20 +41,26 @@ def context(
 
 
 def _server(ctx: Context, host: str, port: int) -> Any:
-    from bokeh.application import Application
-    from bokeh.application.handlers.function import FunctionHandler
-    from bokeh.server.server import Server
-
     from twinkit.dashboard.page import Page
 
     def document(doc: Any) -> None:
         Page(ctx, doc)
 
+    return bokeh_server({"/": document}, host, port)
+
+
+def bokeh_server(pages: dict[str, Any], host: str, port: int) -> Any:
+    """A Bokeh server with a document function per URL path (`/`, `/<asset>`)."""
+    from bokeh.application import Application
+    from bokeh.application.handlers.function import FunctionHandler
+    from bokeh.server.server import Server
+
     origins = ["*"] if host in ("0.0.0.0", "::", "") else [f"{host}:{port}"]
     if host in ("127.0.0.1", "localhost"):
         origins = [f"127.0.0.1:{port}", f"localhost:{port}"]
-    return Server({"/": Application(FunctionHandler(document))}, address=host, port=port,
-                  allow_websocket_origin=origins, num_procs=1)  # fmt: skip
+    apps = {path: Application(FunctionHandler(f)) for path, f in pages.items()}
+    return Server(apps, address=host, port=port, allow_websocket_origin=origins,
+                  num_procs=1)  # fmt: skip
 
 
 def start(
