@@ -386,7 +386,9 @@ def test_a_solve_without_finite_numbers_is_not_converged(base_case, write_case, 
     model = SimpleNamespace(solve=lambda values: Result(
         {"temperature": field}, {"T_max": 300.0}, {"T_A": 5.7e145}, {}, SolverStatus(True, 3, 0.1)
     ))  # fmt: skip
-    monkeypatch.setattr(runner, "build_mesh", lambda *a: SimpleNamespace(gdim=2))
+    monkeypatch.setattr(
+        runner, "build_mesh", lambda *a: SimpleNamespace(gdim=2, facet_regions=dict)
+    )
     monkeypatch.setattr(runner, "build_model", lambda *a: model)
     result = runner.CaseRunner(load_case(write_case(base_case))).solve({})
     assert result.solver.converged  # 5.7e145 is finite (the schema refuses what led to it)

@@ -265,16 +265,20 @@ def test_one_writer_per_sweep_folder(write_case, tmp_path, cli_process):
     each remaining sample once."""
     case, out, n = plate(write_case, nx=160, ny=80), tmp_path / "data", 16
     args = ["sample", str(case), "-n", str(n), "--out", str(out)]
-    first = subprocess.Popen([sys.executable, "-m", "twinkit.cli", *args], stdout=subprocess.PIPE)
+    first = subprocess.Popen([sys.executable, "-m", "twinkit.cli", *args],
+                             stdout=subprocess.PIPE, start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while not list(out.glob("samples/0*.npz")):
             assert first.poll() is None and time.monotonic() < deadline, "the sweep did not start"
             time.sleep(0.01)
+        # frozen mid-sweep (its workers too), still holding the lock: however slowly the second
+        # command starts on a loaded machine, the first cannot finish meanwhile
+        os.killpg(first.pid, signal.SIGSTOP)
         second = cli_process(*args)
         assert first.poll() is None, "the first sweep ended before the second was refused"
     finally:
-        first.kill()
+        os.killpg(first.pid, signal.SIGKILL)
         first.communicate()
     assert second.returncode == 2 and "Traceback" not in second.output, second.output
     assert f"{out}: another twinkit sample or run is writing to this sweep folder" in second.stderr
