@@ -231,7 +231,7 @@ def elastic_problem(case: Case, qois=None, probes=None):
     bcs = case.boundary_conditions
     p, q = _probes_and_qois(case)
     return el.ElasticityProblem(
-        materials=[convert(m, el.ElasticMaterial) for m in case.materials.values()],
+        materials=[_elastic_material(m) for m in case.materials.values()],
         bcs=[convert(b, supports[b.type]) for b in bcs if b.type in supports],
         loads=[convert(b, surface_loads[b.type]) for b in bcs if b.type in surface_loads]
         + [convert(ld, load_types[ld.type]) for ld in case.loads if ld.type in load_types],
@@ -244,6 +244,15 @@ def elastic_problem(case: Case, qois=None, probes=None):
         fields=tuple(f for f in case.outputs.fields or () if f in el.TENSOR_FIELDS),
         thickness=None if case.solver.thickness is None else scalar(case.solver.thickness),
     )
+
+
+def _elastic_material(m: Any):
+    """An ElasticMaterial; the initial strain as (component, value) pairs."""
+    from twinkit.physics import elasticity as el
+
+    material = convert(m.model_copy(update={"initial_strain": None}), el.ElasticMaterial)
+    strain = tuple((k, scalar(v)) for k, v in (m.initial_strain or {}).items())
+    return dataclasses.replace(material, initial_strain=strain)
 
 
 def _melt(case: Case):
@@ -355,6 +364,9 @@ def glass_flow_problem(loaded: LoadedCase, domain: Any):
 
 def build_model(loaded: LoadedCase, domain: Any, values: Mapping[str, float]):
     """The physics model named by the case, compiled on `domain`."""
+    from twinkit.solve.position_checks import check_position_formulas
+
+    check_position_formulas(loaded, domain, values)
     case = loaded.case
     if case.model == "heat_conduction":
         from twinkit.physics.heat import HeatConduction
