@@ -23,9 +23,14 @@ VECTOR = Field(min_length=1, max_length=3)  # one component per space dimension
 StrainComponent = Literal["xx", "yy", "zz", "xy", "xz", "yz"]  # of the symmetric tensor
 
 
+# η(T, x) = law(T) · factor(x): a dimensionless formula of x, y, z (a depth term)
+ViscosityFactor = Annotated[Q, space_quantity("1", "positive")]
+
+
 class ConstantViscositySpec(Strict):
     law: Literal["constant"]
     value: Viscosity
+    factor: ViscosityFactor | None = None
 
 
 class VFTViscositySpec(Strict):
@@ -36,6 +41,7 @@ class VFTViscositySpec(Strict):
     B: Annotated[Q, quantity("K", "positive")]  # a temperature scale, not a temperature
     T_V: Temperature
     max_viscosity: Viscosity | None = None  # cap for practically solid glass
+    factor: ViscosityFactor | None = None
 
 
 class ExponentialViscositySpec(Strict):
@@ -45,6 +51,7 @@ class ExponentialViscositySpec(Strict):
     eta0: Viscosity
     gamma: Annotated[Q, quantity("1/K")]
     T_ref: Temperature
+    factor: ViscosityFactor | None = None
 
 
 ViscositySpec = Annotated[

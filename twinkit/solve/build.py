@@ -268,11 +268,20 @@ def _melt(case: Case):
     (m,) = case.materials.values()
     assert m.viscosity is not None  # checked by the case schema
     law = convert(m.viscosity, laws[m.viscosity.law])
+    factor = scalar(m.viscosity.factor) if m.viscosity.factor is not None else None
     if case.nondimensional is None:
-        return dataclasses.replace(convert(m, gf.Melt), viscosity=law)
+        return dataclasses.replace(convert(m, gf.Melt), viscosity=law, viscosity_factor=factor)
     T_ref = scalar(m.reference_temperature) if m.reference_temperature else 0.0
     ra = scalar(case.nondimensional.rayleigh)
-    return gf.Melt(law, 1.0, 1.0, 1.0, thermal_expansion=ra, reference_temperature=T_ref)
+    return gf.Melt(
+        law,
+        1.0,
+        1.0,
+        1.0,
+        thermal_expansion=ra,
+        reference_temperature=T_ref,
+        viscosity_factor=factor,
+    )
 
 
 def _perturbed_start(case: Case, domain: Any):
