@@ -19,6 +19,7 @@ from twinkit.case.mesh import (
     QuarterAnnulusMesh,
     RectangleMesh,
 )
+from twinkit.solve.formulas import time_value
 
 
 def scalar(q: Any) -> Any:
@@ -32,57 +33,6 @@ def scalar(q: Any) -> Any:
     if isinstance(q, list | tuple):
         return tuple(scalar(v) for v in q)
     return q
-
-
-def time_value(q: Q) -> Any:
-    """A formula (of t, x, y, z, parameters) as a function (x, pool) → UFL that reads t from the
-    pool's time constant; a table as a `TimeSeries`."""
-    from twinkit.case import expressions as ex
-    from twinkit.physics.params import Param, TimeSeries
-
-    if q.table is not None:
-        return TimeSeries(*q.table)
-    tree = ex.parse(q.text)
-
-    def value(x: Any, c: Any) -> Any:
-        def lookup(name: str) -> Any:
-            if name == "t":
-                return c.time()
-            if name in ("x", "y", "z"):
-                return x["xyz".index(name)]
-            if name in c.values:
-                return c(Param(name))
-            return ex.resolver({})(name)
-
-        return ex.evaluate(tree, lookup, _ufl_functions())
-
-    return value
-
-
-def _ufl_functions() -> dict[str, Any]:
-    """The functions of a formula as UFL operators."""
-    import ufl
-
-    def fold(f: Any) -> Any:
-        def apply(*args: Any) -> Any:
-            out = args[0]
-            for a in args[1:]:
-                out = f(out, a)
-            return out
-
-        return apply
-
-    return {
-        "sqrt": ufl.sqrt,
-        "abs": abs,
-        "exp": ufl.exp,
-        "log": ufl.ln,
-        "sin": ufl.sin,
-        "cos": ufl.cos,
-        "tan": ufl.tan,
-        "min": fold(ufl.min_value),
-        "max": fold(ufl.max_value),
-    }
 
 
 def resolve(q: Any, values: Mapping[str, float]) -> Any:
