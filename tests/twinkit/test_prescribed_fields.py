@@ -57,10 +57,17 @@ def test_clamped_plate_with_a_prescribed_temperature(cli, write_case, tmp_path, 
     assert abs(s["strain_xx"]) < 1e-12
 
 
-def test_a_temperature_linear_in_x(cli, write_case, tmp_path):
+@pytest.mark.parametrize(
+    "key",
+    [
+        'temperature_change: "100 K * x / (1 m)"',
+        'temperature: "20 degC + 100 K * x / (1 m)"\n    reference_temperature: 20 degC',
+    ],
+)
+def test_a_temperature_linear_in_x(cli, write_case, tmp_path, key):
     """ΔT = 100 K · x / (1 m) in a plate held at y = 0 and y = 1 m (v = 0; plane stress):
     σxx = σxy = 0, σyy = −E α ΔT(x), εxx = (1 + ν) α ΔT(x), u = (1 + ν) α k x² / 2."""
-    material = '    thermal_expansion: 1.2e-5 1/K\n    temperature_change: "100 K * x / (1 m)"'
+    material = f"    thermal_expansion: 1.2e-5 1/K\n    {key}"
     supports = FREE + "\n  - {type: displacement, region: top, value: [null, 0 m]}"
     probes = _probes("strain_xx", "stress_yy", "stress_xx", at="[0.75 m, 0.25 m]")
     text = SQUARE.format(material=material, supports=supports, probes=probes, plane="stress")
@@ -70,14 +77,19 @@ def test_a_temperature_linear_in_x(cli, write_case, tmp_path):
     assert abs(s["stress_xx"]) < 1e-6 * E * ALPHA * 75
 
 
-@pytest.mark.parametrize("plane", ["strain", "stress"])
+@pytest.mark.parametrize("plane", ["strain", "stress", "mixed"])
 def test_clamped_plate_with_an_initial_strain(cli, write_case, tmp_path, plane):
     """ε = 0 everywhere, so σ = −C : ε₀. With ε₀ = (xx 1e-3, zz 2e-3, xy 5e-4): plane strain
     σxx = −(λ + 2μ) 1e-3 − λ 2e-3, σyy = −λ 3e-3, σzz = −λ 1e-3 − (λ + 2μ) 2e-3, σxy = −2μ 5e-4;
-    plane stress (σzz = 0, ε₀_zz free) σxx = −E/(1 − ν²) 1e-3, σyy = ν σxx."""
+    plane stress (σzz = 0, ε₀_zz free) σxx = −E/(1 − ν²) 1e-3, σyy = ν σxx. `mixed`: plane
+    strain in the u–p formulation."""
     material = "    initial_strain: {xx: 1e-3, zz: 2e-3, xy: 5e-4}"
     fields = ("stress_xx", "stress_yy", "stress_zz", "stress_xy", "strain_zz")
+    mixed = plane == "mixed"
+    plane = "strain" if mixed else plane
     text = SQUARE.format(material=material, supports=CLAMPED, probes=_probes(*fields), plane=plane)
+    if mixed:
+        text = text.replace("degree: 2}", "degree: 2, formulation: mixed}")
     s = _solve(cli, write_case, tmp_path, text)["sensors"]
     if plane == "strain":
         exact = {
@@ -93,6 +105,36 @@ def test_clamped_plate_with_an_initial_strain(cli, write_case, tmp_path, plane):
     exact["stress_xy"] = -2 * MU * 5e-4
     for name, value in exact.items():
         assert s[name] == pytest.approx(value, rel=1e-8, abs=1e-6), name
+
+
+def test_clamped_cube_with_an_initial_shear_strain(cli, write_case, tmp_path):
+    """3D, held on every face, ε₀ = (xx 1e-3, xz 5e-4): σxx = −(λ + 2μ) 1e-3,
+    σyy = σzz = −λ 1e-3, σxz = −2μ 5e-4."""
+    faces = ("left", "right", "front", "back", "bottom", "top")
+    supports = "".join(f"  - {{type: fixed, region: {r}}}\n" for r in faces)
+    fields = ("stress_xx", "stress_yy", "stress_zz", "stress_xz", "stress_xy")
+    text = f"""name: cube
+model: elasticity
+mesh: {{generator: box, length: 1 m, width: 1 m, height: 1 m, cells: [1, 1, 1]}}
+materials:
+  steel: {{youngs_modulus: 200 GPa, poisson_ratio: 0.3, initial_strain: {{xx: 1e-3, xz: 5e-4}}}}
+boundary_conditions:
+{supports}
+probes:
+{_probes(*fields, at="[0.5 m, 0.5 m, 0.5 m]")}
+outputs: {{plots: false}}
+solver: {{degree: 2}}
+"""
+    s = _solve(cli, write_case, tmp_path, text)["sensors"]
+    exact = {
+        "stress_xx": -(LAM + 2 * MU) * 1e-3,
+        "stress_yy": -LAM * 1e-3,
+        "stress_zz": -LAM * 1e-3,
+        "stress_xz": -2 * MU * 5e-4,
+        "stress_xy": 0.0,
+    }
+    for name, value in exact.items():
+        assert s[name] == pytest.approx(value, rel=1e-8, abs=1e-3), name
 
 
 def test_free_plate_takes_its_initial_strain(cli, write_case, tmp_path):
