@@ -1,5 +1,6 @@
 """Prescribed fields in elasticity: a temperature (rise) per material for the thermal strain, an
-initial strain, Young's modulus as a formula of position; each against its closed form."""
+initial strain, Young's modulus and the conductivity as formulas of position; each against its
+closed form."""
 
 import json
 
@@ -234,3 +235,30 @@ boundary_conditions:
     assert r.returncode == 2, r.output
     assert "materials.steel.youngs_modulus" in r.output
     assert "at the node (1, " in r.output and "expected a positive value" in r.output
+
+
+def test_graded_conductivity_in_a_bar(cli, write_case, tmp_path):
+    """k(x) = 10 W/(m·K) (1 + x / (1 m)), ends at 400 K and 300 K: the flux is uniform,
+    q = k₀ ΔT / (L ln 2), and T(x) = 400 K − ΔT ln(1 + x/L) / ln 2 (a constant k₀: 350 K)."""
+    import math
+
+    text = """name: bar
+model: heat_conduction
+mesh: {generator: interval, length: 1 m, cells: 20}
+materials:
+  bar: {conductivity: "10 W/(m*K) * (1 + x / (1 m))"}
+boundary_conditions:
+  - {type: temperature, region: left, value: 400 K}
+  - {type: temperature, region: right, value: 300 K}
+probes:
+  T_mid: {point: [0.5 m]}
+outputs:
+  plots: false
+  qoi:
+    q_out: {type: heat_flow, region: right}
+solver: {degree: 2}
+"""
+    s = _solve(cli, write_case, tmp_path, text)
+    exact = 400 - 100 * math.log(1.5) / math.log(2)
+    assert s["sensors"]["T_mid"] == pytest.approx(exact, rel=1e-6)
+    assert s["qoi"]["q_out"] == pytest.approx(10 * 100 / math.log(2), rel=1e-6)

@@ -64,7 +64,7 @@ class Material(Strict):
     """Material data; each model uses what it needs. `regions`: cell regions (all if unset)."""
 
     regions: tuple[str, ...] | None = None
-    conductivity: Annotated[Q, quantity("W/(m*K)", "positive")] | None = None
+    conductivity: Annotated[Q, space_quantity("W/(m*K)", "positive")] | None = None
     conductivity_slope: Annotated[Q, quantity("W/(m*K^2)")] | None = None
     reference_temperature: Temperature | None = None
     density: Annotated[Q, quantity("kg/m^3", "positive")] | None = None
