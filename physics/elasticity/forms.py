@@ -1,5 +1,9 @@
 """Constitutive law and weak forms: each material's coefficients in the d-dimensional split
-σ = 2μ dev ε + K_d (tr ε − ϑ) I, strain, stress, von Mises, internal and external work."""
+σ = 2μ (dev ε − dev ε₀) + K_d (tr ε − ϑ) I, strain, stress, von Mises, internal and external work.
+
+ε₀ = α ΔT I + ε_init is the eigenstrain (thermal plus initial). With λ, μ the Lamé constants,
+σ = C : (ε − ε₀) gives ϑ = tr ε₀ in 3D, ϑ = tr₂ ε₀ in plane stress (ε₀_zz only adds to ε_zz) and
+ϑ = tr₂ ε₀ + 2ν ε₀_zz in plane strain (K₂ = λ + μ, so K₂ϑ = μ tr₂ ε₀ + λ tr₃ ε₀)."""
 
 from __future__ import annotations
 
@@ -28,8 +32,9 @@ class _Law:
     nu: Any
     mu: Any
     inv_K: Any
-    theta: Any  # volumetric thermal strain ϑ (0 without temperature)
-    alpha_dT: Any  # α ΔT (0 without temperature)
+    theta: Any  # volumetric eigenstrain ϑ (0 without temperature or initial strain)
+    eps0_zz: Any  # out-of-plane eigenstrain α ΔT + ε_init,zz of a 2D model (in 3D unused)
+    dev0: Any  # in-plane deviatoric eigenstrain (None: 0, e.g. a thermal strain alone)
     rho: Any
     dxs: list
 
@@ -44,11 +49,43 @@ def constitutive_law(
         inv_K, factor = 2 * (1 + nu) * (1 - 2 * nu) / E, 2 * (1 + nu)
     else:
         inv_K, factor = 2 * (1 - nu) / E, 2.0
-    alpha_dT = 0.0
-    if temperature is not None and m.thermal_expansion != 0.0:
-        alpha_dT = c(m.thermal_expansion) * (temperature - c(m.reference_temperature))
+    dT: Any = None
+    if m.temperature is not None:
+        dT = c(m.temperature) - c(m.reference_temperature)
+    elif m.temperature_change is not None:
+        dT = c(m.temperature_change)
+    elif temperature is not None:
+        dT = temperature - c(m.reference_temperature)
+    alpha_dT: Any = 0.0
+    if dT is not None and m.thermal_expansion != 0.0:
+        alpha_dT = c(m.thermal_expansion) * dT
+    theta, eps0_zz, dev0 = factor * alpha_dT, alpha_dT, None
+    if m.initial_strain:
+        import ufl
+
+        d = domain.gdim
+        e0 = _initial_strain(m, c, d)
+        tr_d = sum((e0[i][i] for i in range(d)), 0.0)
+        dev0 = ufl.as_matrix([[e0[i][j] for j in range(d)] for i in range(d)])
+        dev0 = dev0 - tr_d / d * ufl.Identity(d)
+        if d == 3:
+            theta = theta + tr_d
+        else:
+            eps0_zz = eps0_zz + e0[2][2]
+            theta = theta + tr_d + (2 * nu * e0[2][2] if plane == "strain" else 0.0)
     dxs = [domain.dx(None)] if not m.regions else [domain.dx(r) for r in m.regions]
-    return _Law(m, E, nu, E / (2 * (1 + nu)), inv_K, factor * alpha_dT, alpha_dT, c(m.density), dxs)
+    return _Law(m, E, nu, E / (2 * (1 + nu)), inv_K, theta, eps0_zz, dev0, c(m.density), dxs)
+
+
+def _initial_strain(m: ElasticMaterial, c: ConstantPool, d: int) -> list[list[Any]]:
+    """The initial strain as a symmetric 3×3 table of constants (0.0 where not given)."""
+    e0: list[list[Any]] = [[0.0] * 3 for _ in range(3)]
+    for comp, value in m.initial_strain:
+        i, j = ("xyz".index(comp[0]), "xyz".index(comp[1]))
+        if d == 2 and comp in ("xz", "yz"):
+            raise ValueError(f"initial strain component '{comp}' needs a 3D mesh")
+        e0[i][j] = e0[j][i] = c(value)
+    return e0
 
 
 def strain(u):
@@ -66,14 +103,17 @@ def stress(law: _Law, u, p=None):
     I = ufl.Identity(d)
     if p is None:
         p = (ufl.tr(eps) - law.theta) / law.inv_K
-    return 2 * law.mu * (eps - ufl.tr(eps) / d * I) + p * I
+    dev = eps - ufl.tr(eps) / d * I
+    if law.dev0 is not None:
+        dev = dev - law.dev0
+    return 2 * law.mu * dev + p * I
 
 
 def stress_zz(law: _Law, sigma, plane: str):
-    """Out-of-plane stress of a 2D model: 0 in plane stress, ν tr σ − E α ΔT in plane strain."""
+    """Out-of-plane stress of a 2D model: 0 in plane stress, ν tr σ − E ε₀_zz in plane strain."""
     import ufl
 
-    return 0.0 if plane == "stress" else law.nu * ufl.tr(sigma) - law.E * law.alpha_dT
+    return 0.0 if plane == "stress" else law.nu * ufl.tr(sigma) - law.E * law.eps0_zz
 
 
 def von_mises(sigma, szz=None):

@@ -186,13 +186,13 @@ class Elasticity(ElasticityOutputs):
         return voigt(sigma, szz)
 
     def _strain_voigt(self, law: _Law, u, p):
-        """ε(u); in 2D εzz = 0 (plane strain) or (σzz − ν(σxx + σyy))/E + αΔT (plane stress)."""
+        """ε(u); in 2D εzz = 0 (plane strain) or (σzz − ν(σxx + σyy))/E + ε₀_zz (plane stress)."""
         import ufl
 
         ezz: Any = 0.0
         if self.domain.gdim == 2 and self.problem.plane == "stress":
             sigma = stress(law, u, p)
-            ezz = -law.nu * ufl.tr(sigma) / law.E + law.alpha_dT
+            ezz = -law.nu * ufl.tr(sigma) / law.E + law.eps0_zz
         return voigt(strain(u), ezz)
 
     def _split(self):

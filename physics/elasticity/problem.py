@@ -25,6 +25,29 @@ class ElasticMaterial:
     thermal_expansion: Scalar = 0.0  # 1/K
     reference_temperature: Scalar = 293.15  # K, stress-free temperature
     yield_strength: Scalar = 0.0  # Pa, for the safety factor
+    # A prescribed temperature (K) of the material's cells, or its rise above the reference
+    # temperature: the thermal strain α ΔT without solving for heat (a function of x for a
+    # profile). At most one of the two; either replaces a temperature field passed to the model.
+    temperature: Scalar | None = None
+    temperature_change: Scalar | None = None
+    # Initial (eigen) strain: (component, value) pairs, components 'xx', 'yy', 'zz', 'xy', 'xz',
+    # 'yz' of the symmetric tensor (ε_xy, not the engineering shear γ_xy = 2 ε_xy)
+    initial_strain: tuple[tuple[str, Scalar], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.temperature is not None and self.temperature_change is not None:
+            raise ValueError("give a temperature or a temperature_change, not both")
+        comps = [k for k, _ in self.initial_strain]
+        for k in comps:
+            if k not in STRAIN_COMPONENTS:
+                raise ValueError(
+                    f"initial strain component '{k}'; expected one of {STRAIN_COMPONENTS}"
+                )
+        if len(set(comps)) != len(comps):
+            raise ValueError("an initial strain component is given twice")
+
+
+STRAIN_COMPONENTS = ("xx", "yy", "zz", "xy", "xz", "yz")
 
 
 @dataclass(frozen=True)

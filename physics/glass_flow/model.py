@@ -51,7 +51,10 @@ class GlassFlow(GlassFlowSolver):
         self.s_buoy: Any = fem.Constant(mesh, 1.0)
         self.theta: Any = fem.Constant(mesh, 1.0)
         self.eta_ref: Any = fem.Constant(mesh, 1.0)
-        self.eta = self.eta_ref ** (1 - self.theta) * viscosity(m.viscosity, T, c) ** self.theta
+        eta = viscosity(m.viscosity, T, c)
+        if m.viscosity_factor is not None:
+            eta = eta * c(m.viscosity_factor)
+        self.eta = self.eta_ref ** (1 - self.theta) * eta**self.theta
         g = c.vector(tuple(problem.gravity))
         rho0, beta = c(m.density), c(m.thermal_expansion)
         buoy = -self.s_buoy * rho0 * beta * (T - c(m.reference_temperature)) * g

@@ -51,6 +51,9 @@ class Melt:
     reference_temperature: Scalar = 0.0
     absorption: Scalar | None = None  # a_R (1/m): adds k_r = 16 n² σ T³ / (3 a_R)
     refractive_index: Scalar = 1.5
+    # η(T, x) = law(T) · f(x): a dimensionless, positive function of position (a depth term,
+    # e.g. Blankenbach 2b's exp(c (1 − y))); None: 1
+    viscosity_factor: Scalar | None = None
 
 
 @dataclass(frozen=True)

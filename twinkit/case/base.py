@@ -78,6 +78,7 @@ class Q:
     rule: str = "finite"
     formula: bool = False  # `text` is a formula of t, x, y, z and parameters (timevalues)
     table: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # (times s, values SI)
+    steady: bool = False  # a formula of x, y, z and parameters only, never of t
 
     def __repr__(self) -> str:
         return self.text

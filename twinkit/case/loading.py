@@ -27,6 +27,7 @@ from twinkit.case import units
 from twinkit.case.base import NAME_RULE, CaseError, check_name
 from twinkit.case.bounds import bounds_errors
 from twinkit.case.checks import consistency_errors
+from twinkit.case.material_checks import prescribed_field_errors
 from twinkit.case.mesh import FileMesh
 from twinkit.case.paths import mesh_file
 from twinkit.case.reading import YAMLLimitError, read_yaml
@@ -42,7 +43,7 @@ class Case(CaseSpec):
 
     @model_validator(mode="after")
     def _consistency(self) -> Case:
-        errors = consistency_errors(self) + bounds_errors(self)
+        errors = consistency_errors(self) + bounds_errors(self) + prescribed_field_errors(self)
         if errors:
             raise _CaseConsistencyError(errors)
         return self

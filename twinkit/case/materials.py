@@ -15,16 +15,22 @@ from twinkit.case.base import (
     Temperature,
     quantity,
 )
-from twinkit.case.timevalues import TimeTemperature, time_quantity
+from twinkit.case.timevalues import TimeTemperature, space_quantity, time_quantity
 
 Viscosity = Annotated[Q, quantity("Pa*s", "positive")]
 PositiveStress = Annotated[Q, quantity("Pa", "positive")]
 VECTOR = Field(min_length=1, max_length=3)  # one component per space dimension
+StrainComponent = Literal["xx", "yy", "zz", "xy", "xz", "yz"]  # of the symmetric tensor
+
+
+# η(T, x) = law(T) · factor(x): a dimensionless formula of x, y, z (a depth term)
+ViscosityFactor = Annotated[Q, space_quantity("1", "positive")]
 
 
 class ConstantViscositySpec(Strict):
     law: Literal["constant"]
     value: Viscosity
+    factor: ViscosityFactor | None = None
 
 
 class VFTViscositySpec(Strict):
@@ -35,6 +41,7 @@ class VFTViscositySpec(Strict):
     B: Annotated[Q, quantity("K", "positive")]  # a temperature scale, not a temperature
     T_V: Temperature
     max_viscosity: Viscosity | None = None  # cap for practically solid glass
+    factor: ViscosityFactor | None = None
 
 
 class ExponentialViscositySpec(Strict):
@@ -44,6 +51,7 @@ class ExponentialViscositySpec(Strict):
     eta0: Viscosity
     gamma: Annotated[Q, quantity("1/K")]
     T_ref: Temperature
+    factor: ViscosityFactor | None = None
 
 
 ViscositySpec = Annotated[
@@ -56,12 +64,12 @@ class Material(Strict):
     """Material data; each model uses what it needs. `regions`: cell regions (all if unset)."""
 
     regions: tuple[str, ...] | None = None
-    conductivity: Annotated[Q, quantity("W/(m*K)", "positive")] | None = None
+    conductivity: Annotated[Q, space_quantity("W/(m*K)", "positive")] | None = None
     conductivity_slope: Annotated[Q, quantity("W/(m*K^2)")] | None = None
     reference_temperature: Temperature | None = None
     density: Annotated[Q, quantity("kg/m^3", "positive")] | None = None
     specific_heat: Annotated[Q, quantity("J/(kg*K)", "positive")] | None = None
-    youngs_modulus: PositiveStress | None = None
+    youngs_modulus: Annotated[Q, space_quantity("Pa", "positive")] | None = None
     poisson_ratio: Annotated[Q, quantity("1", "poisson")] | None = None
     thermal_expansion: Annotated[Q, quantity("1/K")] | None = None
     yield_strength: PositiveStress | None = None
@@ -69,6 +77,12 @@ class Material(Strict):
     # Rosseland mean absorption coefficient
     absorption: Annotated[Q, quantity("1/m", "positive")] | None = None
     refractive_index: Annotated[Q, quantity("1", "index")] | None = None
+    # elasticity: a prescribed temperature of the material's cells (or its rise above
+    # reference_temperature) for the thermal strain α ΔT, and an initial strain; may be formulas
+    # of x, y, z
+    temperature: Annotated[Q, space_quantity("K", "absolute")] | None = None
+    temperature_change: Annotated[Q, space_quantity("K")] | None = None
+    initial_strain: dict[StrainComponent, Annotated[Q, space_quantity("1")]] | None = None
 
 
 Vector = list[Length | None]

@@ -1,6 +1,8 @@
 """The case's values in time checked: formulas of `t`, `x`, `y`, `z` and parameters with the
 dimension of their key; `t` and tables only in a transient run (heat_conduction,
-thermo_elasticity)."""
+thermo_elasticity). A formula of position alone (a material property, a prescribed temperature)
+is sampled over the bounding box of a generated mesh (a mesh file's nodes are checked at solve:
+`twinkit.solve.build`)."""
 
 from __future__ import annotations
 
@@ -29,12 +31,15 @@ def time_value_errors(case: CaseSpec) -> list[tuple[str, str]]:
         if not q.formula:
             continue
         known: dict[str, str | None] = {n: case.parameter_unit(n) for n in case.parameters}
-        known |= {k: u for k, u in VARIABLES.items() if k != "t" or transient}
+        has_t = transient and not q.steady
+        known |= {k: u for k, u in VARIABLES.items() if k != "t" or has_t}
         try:
             tree = expressions.parse(q.text)
             got = dimensions.dimension(tree, known, " (not t, x, y, z, a parameter or a unit)")
         except expressions.ExpressionError as e:
-            if "'t'" in str(e) and not transient:
+            if "'t'" in str(e) and q.steady:
+                e = expressions.ExpressionError("t is not known here: a formula of x, y, z only")
+            elif "'t'" in str(e) and not transient:
                 e = expressions.ExpressionError(f"t is known only in {RUN}")
             errors.append((path, str(e)))
             continue
@@ -48,7 +53,10 @@ def time_value_errors(case: CaseSpec) -> list[tuple[str, str]]:
                 )
             )
             continue
-        problem = _sampled_problem(case, tree, q, transient)
+        if q.steady:
+            problem = _sampled_in_space(case, tree, q)
+        else:
+            problem = _sampled_problem(case, tree, q, transient)
         if problem:
             errors.append((path, problem))
     return errors
@@ -76,4 +84,51 @@ def _sampled_problem(case: CaseSpec, tree: expressions.Node, q: Q, transient: bo
         problem = rule_error(q.rule, v, q.unit)
         if problem:
             return f"'{clip(q.text)}'{at}: {problem}"
+    return None
+
+
+def mesh_box(case: CaseSpec) -> tuple[list[float], list[float]] | None:
+    """The bounding box (lower, upper corner) of a generated mesh at nominal parameters; None
+    where the case does not say it (a mesh file, a bracket, a furnace)."""
+    m = case.mesh
+    nominal = {n: p.si for n, p in case.parameters.items()}
+
+    def v(q: Q) -> float:
+        return float(q.si if q.si is not None else q.sign * nominal.get(q.param or "", math.nan))
+
+    gen = getattr(m, "generator", None)
+    sides = {
+        "interval": ("length",),
+        "rectangle": ("length", "height"),
+        "box": ("length", "width", "height"),
+        "plate_with_hole": ("width", "height"),
+        "quarter_annulus": ("outer_radius", "outer_radius"),
+    }.get(gen or "")
+    if sides is None:
+        return None
+    hi = [v(getattr(m, k)) for k in sides]
+    return [0.0] * len(hi), hi
+
+
+def _sampled_in_space(case: CaseSpec, tree: expressions.Node, q: Q) -> str | None:
+    """What is wrong with a formula of position at the corners, edge midpoints and centre of
+    the mesh's bounding box (the origin where the box is not known), nominal parameters."""
+    import itertools
+
+    box = mesh_box(case)
+    lo, hi = box if box is not None else ([0.0], [0.0])
+    axes = [sorted({a, 0.5 * (a + b), b}) for a, b in zip(lo, hi, strict=True)]
+    values = {n: p.si for n, p in case.parameters.items()}
+    for point in itertools.product(*axes):
+        xyz = dict(zip("xyz", [*point, 0.0, 0.0], strict=False))
+        try:
+            v = float(expressions.evaluate(tree, expressions.resolver(values | xyz)))
+        except (ArithmeticError, ValueError):
+            continue
+        where = ", ".join(f"{k} = {xyz[k]:.6g} m" for k in "xyz"[: len(point)])
+        if not math.isfinite(v):
+            return f"'{clip(q.text)}' is not finite at {where}"
+        problem = rule_error(q.rule, v, q.unit)
+        if problem:
+            return f"'{clip(q.text)}' at {where}: {problem}"
     return None

@@ -10,6 +10,7 @@ a table need a transient run (`solver.time`).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from typing import Annotated, Any
@@ -128,6 +129,20 @@ def time_quantity(unit: str, rule: str = "finite") -> PlainValidator:
 
     def validate(v: Any, info: ValidationInfo) -> Q:
         return _parse_time_value(v, info, unit, rule)
+
+    return PlainValidator(validate)
+
+
+def space_quantity(unit: str, rule: str = "finite") -> PlainValidator:
+    """Validator for a quantity that may also be a formula of x, y, z and parameters (a material
+    property or a prescribed temperature: not of t, not a table); its values over the mesh's
+    bounding box are checked at `validate` (`twinkit.case.time_checks`)."""
+
+    def validate(v: Any, info: ValidationInfo) -> Q:
+        if isinstance(v, dict):
+            raise ValueError("a table in time does not apply here; give a value or a formula")
+        q = _parse_time_value(v, info, unit, rule)
+        return dataclasses.replace(q, steady=True) if q.formula else q
 
     return PlainValidator(validate)
 

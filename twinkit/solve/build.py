@@ -19,6 +19,7 @@ from twinkit.case.mesh import (
     QuarterAnnulusMesh,
     RectangleMesh,
 )
+from twinkit.solve.formulas import time_value
 
 
 def scalar(q: Any) -> Any:
@@ -32,57 +33,6 @@ def scalar(q: Any) -> Any:
     if isinstance(q, list | tuple):
         return tuple(scalar(v) for v in q)
     return q
-
-
-def time_value(q: Q) -> Any:
-    """A formula (of t, x, y, z, parameters) as a function (x, pool) → UFL that reads t from the
-    pool's time constant; a table as a `TimeSeries`."""
-    from twinkit.case import expressions as ex
-    from twinkit.physics.params import Param, TimeSeries
-
-    if q.table is not None:
-        return TimeSeries(*q.table)
-    tree = ex.parse(q.text)
-
-    def value(x: Any, c: Any) -> Any:
-        def lookup(name: str) -> Any:
-            if name == "t":
-                return c.time()
-            if name in ("x", "y", "z"):
-                return x["xyz".index(name)]
-            if name in c.values:
-                return c(Param(name))
-            return ex.resolver({})(name)
-
-        return ex.evaluate(tree, lookup, _ufl_functions())
-
-    return value
-
-
-def _ufl_functions() -> dict[str, Any]:
-    """The functions of a formula as UFL operators."""
-    import ufl
-
-    def fold(f: Any) -> Any:
-        def apply(*args: Any) -> Any:
-            out = args[0]
-            for a in args[1:]:
-                out = f(out, a)
-            return out
-
-        return apply
-
-    return {
-        "sqrt": ufl.sqrt,
-        "abs": abs,
-        "exp": ufl.exp,
-        "log": ufl.ln,
-        "sin": ufl.sin,
-        "cos": ufl.cos,
-        "tan": ufl.tan,
-        "min": fold(ufl.min_value),
-        "max": fold(ufl.max_value),
-    }
 
 
 def resolve(q: Any, values: Mapping[str, float]) -> Any:
@@ -231,7 +181,7 @@ def elastic_problem(case: Case, qois=None, probes=None):
     bcs = case.boundary_conditions
     p, q = _probes_and_qois(case)
     return el.ElasticityProblem(
-        materials=[convert(m, el.ElasticMaterial) for m in case.materials.values()],
+        materials=[_elastic_material(m) for m in case.materials.values()],
         bcs=[convert(b, supports[b.type]) for b in bcs if b.type in supports],
         loads=[convert(b, surface_loads[b.type]) for b in bcs if b.type in surface_loads]
         + [convert(ld, load_types[ld.type]) for ld in case.loads if ld.type in load_types],
@@ -244,6 +194,15 @@ def elastic_problem(case: Case, qois=None, probes=None):
         fields=tuple(f for f in case.outputs.fields or () if f in el.TENSOR_FIELDS),
         thickness=None if case.solver.thickness is None else scalar(case.solver.thickness),
     )
+
+
+def _elastic_material(m: Any):
+    """An ElasticMaterial; the initial strain as (component, value) pairs."""
+    from twinkit.physics import elasticity as el
+
+    material = convert(m.model_copy(update={"initial_strain": None}), el.ElasticMaterial)
+    strain = tuple((k, scalar(v)) for k, v in (m.initial_strain or {}).items())
+    return dataclasses.replace(material, initial_strain=strain)
 
 
 def _melt(case: Case):
@@ -259,11 +218,20 @@ def _melt(case: Case):
     (m,) = case.materials.values()
     assert m.viscosity is not None  # checked by the case schema
     law = convert(m.viscosity, laws[m.viscosity.law])
+    factor = scalar(m.viscosity.factor) if m.viscosity.factor is not None else None
     if case.nondimensional is None:
-        return dataclasses.replace(convert(m, gf.Melt), viscosity=law)
+        return dataclasses.replace(convert(m, gf.Melt), viscosity=law, viscosity_factor=factor)
     T_ref = scalar(m.reference_temperature) if m.reference_temperature else 0.0
     ra = scalar(case.nondimensional.rayleigh)
-    return gf.Melt(law, 1.0, 1.0, 1.0, thermal_expansion=ra, reference_temperature=T_ref)
+    return gf.Melt(
+        law,
+        1.0,
+        1.0,
+        1.0,
+        thermal_expansion=ra,
+        reference_temperature=T_ref,
+        viscosity_factor=factor,
+    )
 
 
 def _perturbed_start(case: Case, domain: Any):
@@ -355,6 +323,9 @@ def glass_flow_problem(loaded: LoadedCase, domain: Any):
 
 def build_model(loaded: LoadedCase, domain: Any, values: Mapping[str, float]):
     """The physics model named by the case, compiled on `domain`."""
+    from twinkit.solve.position_checks import check_position_formulas
+
+    check_position_formulas(loaded, domain, values)
     case = loaded.case
     if case.model == "heat_conduction":
         from twinkit.physics.heat import HeatConduction

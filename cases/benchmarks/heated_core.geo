@@ -1,0 +1,23 @@
+// A long cylinder b = 0.1 m with a heated core a = 0.05 m (metres): a quarter of the disk,
+// the core and the surrounding matrix as two cell regions sharing the circle r = a.
+Point(1) = {0, 0, 0};
+Point(2) = {0.05, 0, 0};
+Point(3) = {0.1, 0, 0};
+Point(4) = {0, 0.05, 0};
+Point(5) = {0, 0.1, 0};
+Line(1) = {1, 2};
+Line(2) = {2, 3};
+Circle(3) = {3, 1, 5};
+Line(4) = {5, 4};
+Line(5) = {4, 1};
+Circle(6) = {2, 1, 4};
+Curve Loop(1) = {1, 6, 5};
+Plane Surface(1) = {1};
+Curve Loop(2) = {2, 3, 4, -6};
+Plane Surface(2) = {2};
+Mesh.ElementOrder = 2;  // curved cells: the interface and the rim are circles
+Physical Surface("core") = {1};
+Physical Surface("matrix") = {2};
+Physical Curve("bottom") = {1, 2};
+Physical Curve("left") = {4, 5};
+Physical Curve("outer") = {3};
