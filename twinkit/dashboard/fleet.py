@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import logging
-import threading
 from typing import Any
 
 from bokeh.models import Div
@@ -99,31 +98,10 @@ def fleet_pages(name: str, ctxs: dict[str, Context | None]) -> dict[str, Any]:
 
 def start_fleet(fleet: Any, broker: Any, host: str, port: int) -> Any:
     """The fleet's dashboard on a thread of its own; returns the started Bokeh server."""
-    import asyncio
-
-    from twinkit.case import CaseError
-    from twinkit.dashboard.server import bokeh_server
+    from twinkit.dashboard.server import start_pages
 
     pages = fleet_pages(fleet.name, contexts(fleet, broker))  # cases and histories read here
-    ready, box = threading.Event(), dict[str, Any]()
-
-    def run() -> None:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-        try:
-            box["server"] = server = bokeh_server(pages, host, port)
-            server.start()
-        except Exception as e:  # the port is taken: say so in the caller's thread
-            box["error"] = e
-            ready.set()
-            return
-        ready.set()
-        server.io_loop.start()
-
-    threading.Thread(target=run, name="dashboard", daemon=True).start()
-    ready.wait(30)
-    if "error" in box:
-        raise CaseError(f"dashboard {host}:{port}: cannot serve ({box['error']})")
-    return box["server"]
+    return start_pages(pages, host, port)
 
 
 def serve_fleet(fleet: Any, broker: Any, host: str, port: int, ready: Any = None) -> None:

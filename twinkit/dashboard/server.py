@@ -40,13 +40,14 @@ def context(
     return Context(loaded, source, asset, ack, sur, note)
 
 
-def _server(ctx: Context, host: str, port: int) -> Any:
+def _page(ctx: Context, doc: Any) -> None:
     from twinkit.dashboard.page import Page
 
-    def document(doc: Any) -> None:
-        Page(ctx, doc)
+    Page(ctx, doc)
 
-    return bokeh_server({"/": document}, host, port)
+
+def _server(ctx: Context, host: str, port: int) -> Any:
+    return bokeh_server({"/": lambda doc: _page(ctx, doc)}, host, port)
 
 
 def bokeh_server(pages: dict[str, Any], host: str, port: int) -> Any:
@@ -63,24 +64,15 @@ def bokeh_server(pages: dict[str, Any], host: str, port: int) -> Any:
                   num_procs=1)  # fmt: skip
 
 
-def start(
-    case: str | Path,
-    history: str,
-    broker: Any = None,
-    host: str = "127.0.0.1",
-    port: int = 5006,
-    asset: str = "plant",
-    surrogate: Path | None = None,
-) -> Any:
-    """`serve` on a thread of its own (`twinkit live --dashboard`); returns the Bokeh `Server`
-    once it listens (it stops with the process)."""
-    ctx = context(case, history, broker, asset, surrogate)
+def start_pages(pages: dict[str, Any], host: str, port: int) -> Any:
+    """`bokeh_server(pages, ...)` serving on a thread of its own; returns it once it listens
+    (it stops with the process), or a CaseError when it cannot (the port is taken)."""
     ready, box = threading.Event(), dict[str, Any]()
 
     def run() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
         try:
-            box["server"] = server = _server(ctx, host, port)
+            box["server"] = server = bokeh_server(pages, host, port)
             server.start()
         except Exception as e:  # the port is taken: say so in the caller's thread
             box["error"] = e
@@ -95,8 +87,24 @@ def start(
         from twinkit.case import CaseError
 
         raise CaseError(f"dashboard {host}:{port}: cannot serve ({box['error']})")
-    log.info("dashboard at http://%s:%d/", host, port)
     return box["server"]
+
+
+def start(
+    case: str | Path,
+    history: str,
+    broker: Any = None,
+    host: str = "127.0.0.1",
+    port: int = 5006,
+    asset: str = "plant",
+    surrogate: Path | None = None,
+) -> Any:
+    """`serve` on a thread of its own (`twinkit live --dashboard`); returns the Bokeh `Server`
+    once it listens (it stops with the process)."""
+    ctx = context(case, history, broker, asset, surrogate)
+    server = start_pages({"/": lambda doc: _page(ctx, doc)}, host, port)
+    log.info("dashboard at http://%s:%d/", host, port)
+    return server
 
 
 def serve(
