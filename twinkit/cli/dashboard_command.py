@@ -49,8 +49,10 @@ def dashboard(
         ),
     ] = None,
 ) -> None:
-    """Serve the live dashboard: sensors against the twin ± 2σ, latent parameters and their
-    forecast, virtual sensors, alerts (acknowledge), data quality and a what-if panel."""
+    """Serve the live twin's dashboard in the browser, read from its history.
+
+    Sensors against the twin ± 2σ, latent parameters and their forecast, virtual sensors, alerts
+    (acknowledge), data quality and a what-if panel."""
     import logging
 
     from twinkit.api.history import history_location

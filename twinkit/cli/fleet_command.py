@@ -30,8 +30,10 @@ def fleet(
     tls: Annotated[bool, typer.Option("--tls", help="Connect with TLS.")] = False,
     ca: Annotated[Path | None, typer.Option("--ca", help="TLS: CA certificate file.")] = None,
 ) -> None:
-    """Run the live twins of several assets in one service: one broker connection, a twin per
-    asset (its case, surrogate, state, history, topics), a fleet summary on fleet/<name>/state."""
+    """Run the live twins of several assets (a fleet file) in one service.
+
+    One broker connection, a twin per asset (its case, surrogate, state, history, topics), a fleet
+    summary on fleet/<name>/state."""
     import logging
 
     from twinkit.case import CaseError, load_case

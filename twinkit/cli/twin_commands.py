@@ -183,8 +183,10 @@ def live(
     cert: CertOpt = None,
     key: KeyOpt = None,
 ) -> None:
-    """Run the live twin: subscribe to sensors (MQTT, OPC UA), update the estimates, publish
-    state and alerts (MQTT), record every reading, update and alert in its history."""
+    """Run the live twin: readings in, estimates, forecasts and alerts out, all in its history.
+
+    Subscribes to the sensors (MQTT, OPC UA), updates the estimates, publishes state and alerts
+    (MQTT), records every reading, update and alert in its history."""
     import logging
 
     from twinkit.case import load_case
