@@ -13,18 +13,24 @@ from twinkit.surrogates.data import TrainingData
 from twinkit.surrogates.fit import FitConfig, fit_surrogate
 from twinkit.surrogates.metrics import field_metrics, scalar_metrics
 from twinkit.surrogates.model import Prediction
+from twinkit.surrogates.normalise import constant_columns
 
 
 def evaluate(pred: Prediction, test: TrainingData, train: TrainingData) -> dict[str, Any]:
     """Metrics of ``pred`` (made at ``test.x``) per scalar output and per field.
 
     Outputs or fields the prediction lacks are skipped; std-based coverage only where given.
+    Outputs whose training values are round-off only (``constant_columns``, e.g. a relative energy
+    imbalance of ~1e-14) are not scored: an R² of noise means nothing. They are listed under
+    ``round_off``.
     """
     y = test.scalars
-    names = [n for n in test.outputs if n in pred.mean]
+    flat = dict(zip(train.outputs, constant_columns(train.scalars), strict=True))
+    names = [n for n in test.outputs if n in pred.mean and not flat.get(n, False)]
     cols = [test.outputs.index(n) for n in names]
     has_std = bool(names) and all(n in pred.std for n in names)
     out: dict[str, Any] = {"outputs": {}, "fields": {}}
+    out["round_off"] = [n for n in test.outputs if flat.get(n, False)]
     if names:
         mean = np.column_stack([pred.mean[n] for n in names])
         std = np.column_stack([pred.std[n] for n in names]) if has_std else None

@@ -250,3 +250,31 @@ def test_plots_write_pngs(tmp_path):
     learning_curve_plot(curve, tmp_path / "c.png")
     for name in ("p.png", "c.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_round_off_outputs_are_listed_not_scored():
+    """A relative energy imbalance of ~1e-14 is noise: its R² means nothing and would read as a
+    failure (the furnace's was -11.8), so it is listed under `round_off` and left out of the
+    scores; the real outputs are scored as before."""
+    from types import SimpleNamespace
+
+    from twinkit.surrogates import TrainingData
+    from twinkit.surrogates.evaluate import evaluate
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (20, 1))
+    qoi = np.column_stack([2 * x[:, 0], 1e-14 * rng.standard_normal(20)])
+
+    def data(rows: slice) -> TrainingData:
+        return TrainingData(
+            inputs=["p"], input_units={"p": ""}, bounds={"p": (0.0, 1.0)}, log_inputs={"p": False},
+            x=x[rows], qoi_names=["qoi_a", "qoi_balance"], qoi=qoi[rows], sensor_names=[],
+            sensors=np.zeros((len(x[rows]), 0)), fields={}, units={},
+        )  # fmt: skip
+
+    train, test = data(slice(0, 12)), data(slice(12, 20))
+    mean = {"qoi_a": test.qoi[:, 0] + 0.01, "qoi_balance": np.zeros(8)}
+    std = {"qoi_a": np.full(8, 0.01), "qoi_balance": np.full(8, 1e-15)}
+    m = evaluate(SimpleNamespace(mean=mean, std=std), test, train)  # type: ignore[arg-type]
+    assert m["round_off"] == ["qoi_balance"]
+    assert list(m["outputs"]) == ["qoi_a"] and m["outputs"]["qoi_a"]["rmse"] == pytest.approx(0.01)
