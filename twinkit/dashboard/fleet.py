@@ -106,29 +106,8 @@ def start_fleet(fleet: Any, broker: Any, host: str, port: int) -> Any:
 
 def serve_fleet(fleet: Any, broker: Any, host: str, port: int, ready: Any = None) -> None:
     """Serve the fleet's dashboard until SIGINT/SIGTERM."""
-    import signal
-
-    from twinkit.case import CaseError
-    from twinkit.dashboard.server import bokeh_server
+    from twinkit.dashboard.server import serve_pages
 
     ctxs = contexts(fleet, broker)
-    server = bokeh_server(fleet_pages(fleet.name, ctxs), host, port)
-    try:
-        server.start()
-    except OSError as e:
-        raise CaseError(f"dashboard {host}:{port}: cannot serve ({e})") from None
-    loop = server.io_loop
-    for s in (signal.SIGINT, signal.SIGTERM):
-        loop.asyncio_loop.add_signal_handler(s, loop.stop)
-    if ready is not None:
-        ready(f"http://{host}:{port}/")
-    try:
-        loop.start()
-    finally:
-        server.stop()
-        for c in ctxs.values():
-            if c is None:
-                continue
-            c.source.close()
-            if c.acknowledger is not None:
-                c.acknowledger.close()
+    pages = fleet_pages(fleet.name, ctxs)
+    serve_pages(pages, [c for c in ctxs.values() if c is not None], host, port, ready)

@@ -46,10 +46,6 @@ def _page(ctx: Context, doc: Any) -> None:
     Page(ctx, doc)
 
 
-def _server(ctx: Context, host: str, port: int) -> Any:
-    return bokeh_server({"/": lambda doc: _page(ctx, doc)}, host, port)
-
-
 def bokeh_server(pages: dict[str, Any], host: str, port: int) -> Any:
     """A Bokeh server with a document function per URL path (`/`, `/<asset>`)."""
     from bokeh.application import Application
@@ -129,11 +125,19 @@ def serve(
     ready
         Called with the URL once the server listens.
     """
+    ctx = context(case, history, broker, asset, surrogate)
+    serve_pages({"/": lambda doc: _page(ctx, doc)}, [ctx], host, port, ready)
+
+
+def serve_pages(
+    pages: dict[str, Any], contexts: list[Context], host: str, port: int, ready: Any = None
+) -> None:
+    """`bokeh_server(pages, ...)` in this thread until SIGINT/SIGTERM; then the `contexts`'
+    history pollers and acknowledgers are closed. `ready(url)` once it listens."""
     from twinkit.case import CaseError
 
-    ctx = context(case, history, broker, asset, surrogate)
     try:
-        server = _server(ctx, host, port)
+        server = bokeh_server(pages, host, port)  # binds the port
         server.start()
     except OSError as e:
         raise CaseError(f"dashboard {host}:{port}: cannot serve ({e})") from None
@@ -146,6 +150,7 @@ def serve(
         loop.start()
     finally:
         server.stop()
-        ctx.source.close()
-        if ctx.acknowledger is not None:
-            ctx.acknowledger.close()
+        for c in contexts:
+            c.source.close()
+            if c.acknowledger is not None:
+                c.acknowledger.close()
