@@ -16,11 +16,11 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from twinkit.case import CaseError
 from twinkit.process import ignore_sigpipe
+from twinkit.sensors.credentials import env_credentials
 
 log = logging.getLogger("twinkit.sensors.mqtt")
 # CONNACK reason codes that another try would get again (MQTT 5 numbering; paho maps 3.1.1's):
@@ -63,16 +63,7 @@ class BrokerConfig:
             raise CaseError(f"--mqtt {address}: expected HOST:PORT, e.g. localhost:1883") from None
         if not host or not 0 < p < 65536:
             raise CaseError(f"--mqtt {address}: expected HOST:PORT, e.g. localhost:1883")
-        password = env.get("TWINKIT_MQTT_PASSWORD")
-        pw_file = env.get("TWINKIT_MQTT_PASSWORD_FILE")
-        if password is None and pw_file:
-            try:
-                password = Path(pw_file).read_text().strip()
-            except OSError as e:
-                raise CaseError(
-                    f"TWINKIT_MQTT_PASSWORD_FILE: cannot read it ({e.strerror})"
-                ) from None
-        return cls(host, p, env.get("TWINKIT_MQTT_USERNAME"), password, **tls)
+        return cls(host, p, *env_credentials(env, "TWINKIT_MQTT"), **tls)
 
 
 class Connection:

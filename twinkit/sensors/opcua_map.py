@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from twinkit.case import CaseError, LoadedCase, units
+from twinkit.sensors.credentials import env_credentials
 from twinkit.sensors.limits import short, unit_problem
 from twinkit.sensors.readings import rules_from_case
 
@@ -63,16 +64,7 @@ class ServerConfig:
                 "--opcua: no credentials in the URL (they would show in the process list); "
                 "set TWINKIT_OPCUA_USERNAME and TWINKIT_OPCUA_PASSWORD"
             )
-        password = env.get("TWINKIT_OPCUA_PASSWORD")
-        pw_file = env.get("TWINKIT_OPCUA_PASSWORD_FILE")
-        if password is None and pw_file:
-            try:
-                password = Path(pw_file).read_text().strip()
-            except OSError as e:
-                raise CaseError(
-                    f"TWINKIT_OPCUA_PASSWORD_FILE: cannot read it ({e.strerror})"
-                ) from None
-        return cls(url, nodes, env.get("TWINKIT_OPCUA_USERNAME"), password)
+        return cls(url, nodes, *env_credentials(env, "TWINKIT_OPCUA"))
 
 
 def node_map(loaded: LoadedCase, path: Path | None = None) -> tuple[NodeMap, ...]:
