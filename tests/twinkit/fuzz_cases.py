@@ -26,6 +26,20 @@ SHIPPED = sorted((ROOT / "cases").glob("*.yaml")) + sorted(
 MESHES = sorted((ROOT / "cases" / "benchmarks").glob("*.geo"))  # beside the cases that use them
 
 
+def _settings(examples: int) -> Any:
+    """Hypothesis settings of both fuzzers: derandomised (the same mutants every run), no example
+    database, no deadline (the bound is asserted per example), no health checks."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def _nested(depth: int) -> list:
     v: list = []
     for _ in range(depth):
@@ -131,7 +145,7 @@ def run_fuzz(tmp: Path, examples: int = 1000) -> dict[str, Any]:
     AssertionError on an exit code other than 0/2, a traceback, or a sentinel file written."""
     import os
 
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import given
     from hypothesis import strategies as st
     from typer.testing import CliRunner
 
@@ -163,13 +177,7 @@ def run_fuzz(tmp: Path, examples: int = 1000) -> dict[str, Any]:
             r = runner.invoke(app, ["validate", str(place(p))])
             assert r.exit_code == 0, (p, r.output)
 
-        @settings(
-            max_examples=examples,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @_settings(examples)
         @given(st.data())
         def one(data: Any) -> None:
             source = data.draw(st.sampled_from(SHIPPED))
@@ -266,7 +274,7 @@ def run_solve_fuzz(tmp: Path, examples: int = 30) -> dict[str, Any]:
     import json
     import os
 
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import given
     from hypothesis import strategies as st
     from typer.testing import CliRunner
 
@@ -281,13 +289,7 @@ def run_solve_fuzz(tmp: Path, examples: int = 30) -> dict[str, Any]:
     os.chdir(run)
     try:
 
-        @settings(
-            max_examples=examples,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @_settings(examples)
         @given(st.data())
         def one(data: Any) -> None:
             source = data.draw(st.sampled_from(SOLVED))
