@@ -7,6 +7,7 @@ is sampled over the bounding box of a generated mesh (a mesh file's nodes are ch
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from twinkit.case import dimensions, expressions, units
 from twinkit.case.base import Q, rule_error
@@ -73,18 +74,8 @@ def _sampled_problem(case: CaseSpec, tree: expressions.Node, q: Q, transient: bo
         end = e.si if e.si is not None else (p.si if p is not None else None)
     times = [end * k / 8 for k in range(9)] if end else [0.0]
     values = {n: p.si for n, p in case.parameters.items()} | {"x": 0.0, "y": 0.0, "z": 0.0}
-    for t in times:
-        try:
-            v = float(expressions.evaluate(tree, expressions.resolver(values | {"t": t})))
-        except (ArithmeticError, ValueError):
-            continue
-        at = f" at t = {t:.6g} s" if transient else ""
-        if not math.isfinite(v):
-            return f"'{clip(q.text)}' is not finite{at}"
-        problem = rule_error(q.rule, v, q.unit)
-        if problem:
-            return f"'{clip(q.text)}'{at}: {problem}"
-    return None
+    samples = ((values | {"t": t}, f" at t = {t:.6g} s" if transient else "") for t in times)
+    return _first_problem(tree, q, samples)
 
 
 def mesh_box(case: CaseSpec) -> tuple[list[float], list[float]] | None:
@@ -119,16 +110,27 @@ def _sampled_in_space(case: CaseSpec, tree: expressions.Node, q: Q) -> str | Non
     lo, hi = box if box is not None else ([0.0], [0.0])
     axes = [sorted({a, 0.5 * (a + b), b}) for a, b in zip(lo, hi, strict=True)]
     values = {n: p.si for n, p in case.parameters.items()}
+    samples = []
     for point in itertools.product(*axes):
         xyz = dict(zip("xyz", [*point, 0.0, 0.0], strict=False))
+        where = ", ".join(f"{k} = {xyz[k]:.6g} m" for k in "xyz"[: len(point)])
+        samples.append((values | xyz, f" at {where}"))
+    return _first_problem(tree, q, samples)
+
+
+def _first_problem(
+    tree: expressions.Node, q: Q, samples: Iterable[tuple[dict[str, float], str]]
+) -> str | None:
+    """The first of the (values, where) samples at which the formula is not finite or breaks its
+    key's rule; samples where the arithmetic itself fails are skipped."""
+    for values, at in samples:
         try:
-            v = float(expressions.evaluate(tree, expressions.resolver(values | xyz)))
+            v = float(expressions.evaluate(tree, expressions.resolver(values)))
         except (ArithmeticError, ValueError):
             continue
-        where = ", ".join(f"{k} = {xyz[k]:.6g} m" for k in "xyz"[: len(point)])
         if not math.isfinite(v):
-            return f"'{clip(q.text)}' is not finite at {where}"
+            return f"'{clip(q.text)}' is not finite{at}"
         problem = rule_error(q.rule, v, q.unit)
         if problem:
-            return f"'{clip(q.text)}' at {where}: {problem}"
+            return f"'{clip(q.text)}'{at}: {problem}"
     return None
