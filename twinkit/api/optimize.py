@@ -65,10 +65,11 @@ class OptimizationResult:
             err = fe.get(name, {}).get("relative_error")
             fe_text = "" if f is None else f"{float(d.value(name, f, si)[0]):.6g}"
             err_text = "" if err is None else f"{100 * err:.2f} %"
+            guess = "–" if p["mean"] is None else d.format(name, p["mean"], si, p["std"])
             rows.append(
                 [
                     name,
-                    without_unit(d.format(name, p["mean"], si, p["std"]), unit),
+                    without_unit(guess, unit),
                     unit,
                     fe_text,
                     err_text,
@@ -76,7 +77,7 @@ class OptimizationResult:
             )
         return rows
 
-    HEADER = ("output", "surrogate", "unit", "FE", "error")
+    HEADER = ("output", "predicted", "unit", "FE", "error")
 
     def _head(self) -> str:
         t = self.summary["trials"]
@@ -101,7 +102,7 @@ def _unit(summary: dict[str, Any], name: str) -> str:
 
 def optimize(
     case: CaseLike,
-    surrogate: Surrogate,
+    surrogate: Surrogate | None,
     trials: int = 200,
     verify: bool | int = True,
     refine: bool = False,
@@ -115,6 +116,9 @@ def optimize(
     sweep: Any = None,
     out: str | Path | None = None,
     plots: bool = False,
+    fe_budget: int = 0,
+    ei_tolerance: float = 1e-4,
+    progress: Any = None,
 ) -> OptimizationResult:
     """Optimise the case's design parameters (its ``optimization:`` section) on the surrogate.
 
@@ -126,6 +130,12 @@ def optimize(
     `refine` adds FE results to `sweep`'s data (default ``runs/<case>/data``). The study is kept
     in `out` (default ``runs/<case>/optimize``), so a rerun with more trials adds to it; a
     retrained surrogate needs a new `out` or `study` name.
+
+    `fe_budget=N` spends up to N FE solves (in total, a rerun continues) chosen one at a time by
+    a constrained expected improvement with the surrogate as prior; `surrogate=None` starts from
+    nothing (no sweep needed). It stops when the expected improvement left is below
+    `ei_tolerance` × the best objective; the best design is then the best FE-feasible one
+    solved, and `verified` says the search converged. `progress` gets each FE solve's row.
     """
     from twinkit.optimization.driver import Options, optimize_case
 
@@ -143,13 +153,16 @@ def optimize(
         out=None if out is None else Path(out),
         plots=plots,
         overrides=overrides,
-        surrogate=surrogate.file,
+        surrogate=None if surrogate is None else surrogate.file,
         calibration=_calibration_file(calibration),
         dataset=None if sweep is None else Path(sweep.folder) / "dataset.nc",
+        fe_budget=fe_budget,
+        use_surrogate=surrogate is not None,
+        ei_tolerance=ei_tolerance,
     )
     # a surrogate with a file is named by the file (a study remembers which one it was run on)
-    model = None if surrogate.file is not None else surrogate.model
-    summary, path = optimize_case(case.path, opts, surrogate=model)
+    model = None if surrogate is None or surrogate.file is not None else surrogate.model
+    summary, path = optimize_case(case.path, opts, surrogate=model, progress=progress)
     return OptimizationResult(case, summary, path)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import (
+    AliasChoices,
     Field,
     PositiveInt,
     model_validator,
@@ -123,7 +124,9 @@ class RunSpec(Strict):
     members: int = Field(5, ge=1, le=100)  # ensemble members of the surrogate
     epochs: int | None = Field(None, ge=1, le=1_000_000)  # most training epochs (None: default)
     trials: int = Field(100, ge=1, le=10_000_000)  # optimisation trials on the surrogate
-    refine: int = Field(3, ge=0, le=100)  # FE infill rounds while the best design fails to verify
+    # FE solves the optimisation may spend, chosen by Bayesian optimisation on the surrogate
+    # (0: none, the verify stage FE-checks the surrogate's optimum); `refine` is its old name
+    fe_solves: int = Field(5, ge=0, le=1000, validation_alias=AliasChoices("fe_solves", "refine"))
     # replayed sensor file (CSV/Parquet), relative to the case file and inside its folder
     sensors: str | None = Field(None, min_length=1, max_length=4096)
 

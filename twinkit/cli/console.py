@@ -144,27 +144,69 @@ def calibration_table(cal: Any) -> None:
     )
 
 
+def fe_progress(case: Any, units: dict[str, str]) -> Any:
+    """A callback printing one line per FE solve of `twinkit optimize --fe-budget` (stderr):
+    each goal output by FE, with the prediction made before the solve and its miss in σ;
+    `units`: each output's SI unit."""
+    d = case.display
+    err = Console(stderr=True, highlight=False)
+
+    def show(row: dict[str, Any]) -> None:
+        parts = []
+        for name, o in row["outputs"].items():
+            if o["fe"] is None:
+                continue
+            si = units.get(name, "")
+            text = d.format(name, o["fe"], si)
+            if o["miss_sigma"] is not None:
+                guess = d.format(name, o["predicted"], si)
+                text += f" (predicted {guess}, {o['miss_sigma']:+.1f}σ)"
+            parts.append(f"{name} {text}")
+        state = "feasible" if row["feasible"] else ("infeasible" if row["converged"] else "failed")
+        err.print(f"FE solve {row['solve'] + 1}: {state}; " + "; ".join(parts), soft_wrap=True)
+
+    return show
+
+
 def optimization_table(opt: Any) -> str | None:
     """`twinkit optimize`: the chosen designs, predicted vs FE; returns why it failed, or None."""
     con = _console()
     s = opt.summary
     t = s["trials"]
-    con.print(
-        f"study '{s['study']}' ({s['sampler']}): {t['complete']} trials "
-        f"({t['this_run']} new, {t['feasible']} feasible) in {s['seconds']:.1f} s"
-    )
+    fe = s.get("fe")
+    if t["complete"] or not fe:
+        con.print(
+            f"study '{s['study']}' ({s['sampler']}): {t['complete']} trials on the surrogate "
+            f"({t['this_run']} new, {t['feasible']} feasible) in {s['seconds']:.1f} s"
+        )
     for i, d in enumerate(s["best"]):
         v = d.get("verification")
-        table = Table(*opt.HEADER, title=f"trial {d['trial']}")
+        title = f"best FE solve ({d['trial'] + 1})" if fe else f"trial {d['trial']}"
+        table = Table(*opt.HEADER, title=title)
         for row in opt.rows(i):
             table.add_row(*row)
         con.print(table)
-        if v:
+        if v and fe:
+            ei = fe["expected_improvement"]
+            left = "" if ei is None else f"; expected improvement left {ei:.3g}"
+            con.print(f"verified: {v['verified']} (FE-feasible {v['feasible']}{left})")
+        elif v:
             con.print(
                 f"verified: {v['verified']} (feasible {v['feasible']}, objective error "
                 f"within {100 * s['tolerance']:g} %: {v['within_tolerance']})"
             )
+    if fe:
+        con.print(
+            f"FE search ({fe['mode']}): {len(fe['solves'])} FE solves ({fe['this_run']} new, "
+            f"budget {fe['budget']}); stopped: {fe['stopped']}"
+        )
     con.print(f"wrote {opt.path}")
+    if fe and not fe["solves"]:
+        return "no FE solve was made (--fe-budget 0?)"
+    if fe:
+        if not s["best"] or not s["best"][0]["verification"]["feasible"]:
+            return "no FE-feasible design found within the FE budget"
+        return None
     if not opt.feasible:
         return "no feasible design found on the surrogate"
     if any(d.get("verification", {}).get("verified") is False for d in s["best"]):

@@ -59,18 +59,39 @@ def optimize(
         Path | None, typer.Option("--out", help="Output folder (default runs/<case>/optimize).")
     ] = None,
     plots: Annotated[bool, typer.Option(help="Write history.png (and pareto.png).")] = True,
+    fe_budget: Annotated[
+        int,
+        typer.Option(
+            "--fe-budget",
+            help="Spend up to N FE solves chosen by Bayesian optimisation (total in the study).",
+        ),
+    ] = 0,
+    no_surrogate: Annotated[
+        bool,
+        typer.Option("--no-surrogate", help="With --fe-budget: start from nothing (no sweep)."),
+    ] = False,
+    ei_tolerance: Annotated[
+        float,
+        typer.Option("--ei-tolerance", help="Stop when the expected improvement < this × best."),
+    ] = 1e-4,
 ) -> None:
-    """Optimize the design parameters on the surrogate; verify the best designs with FE."""
+    """Optimize the design parameters on the surrogate; verify the best designs with FE.
+
+    With --fe-budget N the FE solves are chosen one at a time by a constrained expected
+    improvement on the surrogate (or, with --no-surrogate, on the FE results alone), until the
+    expected improvement left is below --ei-tolerance or N solves are spent."""
     from twinkit.api.case import load_case
     from twinkit.api.optimize import optimize as run_study
     from twinkit.api.surrogate import load_surrogate
-    from twinkit.cli.console import optimization_table
+    from twinkit.cli.console import fe_progress, optimization_table
     from twinkit.optimization.goals import Goals
     from twinkit.training import default_surrogate
 
-    c = load_case(case, check_regions=verify > 0)
-    Goals.from_case(c.loaded, robust)  # a case with nothing to optimise says so before anything
-    sur = load_surrogate(surrogate or default_surrogate(c.loaded), c)
+    c = load_case(case, check_regions=verify > 0 or fe_budget > 0)
+    goals = Goals.from_case(c.loaded, robust)  # a case with nothing to optimise says so first
+    if no_surrogate and not fe_budget:
+        fail("--no-surrogate needs --fe-budget N (the FE solves to spend)", EXIT_INVALID)
+    sur = None if no_surrogate else load_surrogate(surrogate or default_surrogate(c.loaded), c)
     result = run_study(
         c,
         sur,
@@ -85,6 +106,9 @@ def optimize(
         fix=parse_sets(set_ or []),
         out=out,
         plots=plots,
+        fe_budget=fe_budget,
+        ei_tolerance=ei_tolerance,
+        progress=fe_progress(c, goals.units) if fe_budget else None,
     )
     failure = optimization_table(result)
     if failure:

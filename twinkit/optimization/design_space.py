@@ -106,7 +106,8 @@ def build_problem(
     overrides: Mapping[str, str],
     calibration: Path,
 ) -> Problem:
-    """Check the case against the surrogate and fix every non-design parameter."""
+    """Check the case against the surrogate and fix every non-design parameter. Without a
+    surrogate (None: an FE-only search) the design space is the case's ranges."""
     case = loaded.case
     design = [n for n, p in case.parameters.items() if p.role == "design"]
     if not design:
@@ -119,7 +120,8 @@ def build_problem(
     for name, v in read_calibration(calibration, loaded).items():
         if name not in overrides:
             fixed[name], sources[name] = v, f"calibration ({calibration})"
-    unknown = [n for n in surrogate.inputs if n not in case.parameters]
+    inputs = surrogate.inputs if surrogate is not None else []
+    unknown = [n for n in inputs if n not in case.parameters]
     if unknown:
         raise CaseError(
             f"the surrogate's inputs {unknown} are not parameters of {loaded.path}; "
@@ -129,6 +131,10 @@ def build_problem(
     for name in design:
         p = case.parameters[name]
         lo, hi = p.bounds
+        if surrogate is None:
+            space[name] = Dimension(lo, hi, p.scale == "log")
+            del fixed[name], sources[name]
+            continue
         if name not in surrogate.inputs:
             raise CaseError(
                 f"{loaded.path}: parameters.{name}: a design parameter the surrogate does not take "
@@ -143,7 +149,7 @@ def build_problem(
             )
         space[name] = Dimension(lo, hi, p.scale == "log")
         del fixed[name], sources[name]
-    for name in surrogate.inputs:
+    for name in inputs:
         if name in fixed:
             slo, shi = surrogate.bounds[name]
             if not slo <= fixed[name] <= shi:
@@ -152,6 +158,6 @@ def build_problem(
                     f"surrogate's validity range [{slo:.6g}, {shi:.6g}]"
                 )
     for out in goals.outputs:
-        if out not in space:
+        if out not in space and surrogate is not None:
             surrogate_key(goals, out, surrogate)
     return Problem(goals, space, fixed, sources, surrogate)

@@ -5,14 +5,20 @@ surrogate (SQLite `runs/<case>/optimize/study.db` by default, run in memory and 
 batches; resumable), re-solves the best design (or up to `verify` Pareto designs) with FE, and
 with `refine` adds FE results to the training data, retrains and optimizes again until a design
 verifies or the rounds run out.
-Writes `summary.json`, `history.png` and (several objectives) `pareto.png`.
+
+With `fe_budget` N it instead spends up to N FE solves chosen by constrained Bayesian
+optimisation (`twinkit.optimization.fe_search`), with the surrogate as prior (its Optuna study's
+best trials seed the acquisition) or, with `use_surrogate=False`, from nothing; the answer is the
+best FE-feasible design solved, verified when the expected improvement left is below
+`ei_tolerance`. Writes `summary.json`, `history.png` and (several objectives) `pareto.png`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +59,9 @@ class Options:
     overrides: Mapping[str, str] = field(default_factory=dict)
     seed: int | None = None
     calibration: Path | None = None  # latent values (default runs/<case>/calibration/summary.json)
+    fe_budget: int = 0  # FE solves the study may hold, chosen by Bayesian optimisation (0: off)
+    use_surrogate: bool = True  # False: the FE search starts from nothing (no sweep needed)
+    ei_tolerance: float = 1e-4  # stop when the expected improvement left is below this × |best|
 
 
 def _check(opts: Options) -> None:
@@ -62,8 +71,16 @@ def _check(opts: Options) -> None:
         raise CaseError("--verify and --refine-rounds: expected 0 or more")
     if not 0 < opts.tolerance < 1:
         raise CaseError(f"--tolerance {opts.tolerance}: expected a fraction in (0, 1)")
-    if opts.refine and opts.verify == 0:
+    if opts.refine and opts.verify == 0 and not opts.fe_budget:
         raise CaseError("--refine needs --verify K with K ≥ 1 (the FE solves it learns from)")
+    if opts.fe_budget < 0:
+        raise CaseError(f"--fe-budget {opts.fe_budget}: expected 0 or more FE solves")
+    if opts.fe_budget and (opts.refine or opts.robust):
+        raise CaseError("--fe-budget: not with --refine or --robust (the FE search learns from FE)")
+    if not 0 < opts.ei_tolerance < 1:
+        raise CaseError(f"--ei-tolerance {opts.ei_tolerance}: expected a fraction in (0, 1)")
+    if not opts.use_surrogate and not opts.fe_budget:
+        raise CaseError("--no-surrogate needs --fe-budget N (the FE solves to spend)")
 
 
 def optimize_case(
@@ -72,14 +89,18 @@ def optimize_case(
     surrogate: Any = None,
     solve: FESolve | None = None,
     refiner: Refiner | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Run the command; returns the summary and the path of summary.json.
 
     `surrogate` (an object with the Surrogate API), `solve` (FE) and `refiner` replace the
-    defaults: the surrogate file, `CaseSolver` and `DatasetRefiner`. No error it raises shows
-    the password of `opts.storage` (`redacted_errors`), at the start or during the trials.
+    defaults: the surrogate file, `CaseSolver` and `DatasetRefiner`. `progress` gets each FE
+    solve of the FE search as it is done (a row of summary["fe"]["solves"]). No error it raises
+    shows the password of `opts.storage` (`redacted_errors`), at the start or during the trials.
     """
     with redacted_errors(opts.storage):
+        if opts.fe_budget:
+            return _fe_search(case_path, opts, surrogate, solve, progress)
         return _optimize_case(case_path, opts, surrogate, solve, refiner)
 
 
@@ -150,6 +171,131 @@ def _optimize_case(
     summary_path = out / "summary.json"
     write_json(summary_path, summary)
     return summary, summary_path
+
+
+def _fe_search(
+    case_path: Path,
+    opts: Options,
+    surrogate: Any,
+    solve: FESolve | None,
+    progress: Callable[[dict[str, Any]], None] | None,
+) -> tuple[dict[str, Any], Path]:
+    from twinkit.files import write_json
+    from twinkit.optimization.fe_search import search, solve_row
+    from twinkit.optimization.study import open_fe_study
+    from twinkit.optimization.verify import CaseSolver, FEOutcome, check_design
+
+    t0 = time.perf_counter()
+    _check(opts)
+    loaded = load_case(case_path, check_regions=True)
+    goals = Goals.from_case(loaded)
+    runs = Path("runs") / loaded.name
+    out = opts.out or runs / "optimize"
+    path = opts.surrogate or runs / "surrogate.pt"
+    source = "none" if not opts.use_surrogate else type(surrogate).__name__
+    if surrogate is None and opts.use_surrogate:
+        surrogate, source = read_surrogate(path), str(path)
+    calibration = opts.calibration or runs / "calibration" / "summary.json"
+    problem = build_problem(
+        loaded, goals, surrogate if opts.use_surrogate else None, opts.overrides, calibration
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    storage = opts.storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    name = opts.study or loaded.name
+    sampler = sampler_name(problem, loaded.case.optimization.sampler)  # type: ignore[union-attr]
+    seed = loaded.case.seed if opts.seed is None else opts.seed
+    rounds: list[dict[str, Any]] = []
+    hints: list[dict[str, float]] = []
+    study = None
+    if opts.use_surrogate:  # cheap trials on the surrogate: where the acquisition looks first
+        surrogate_id = _file_id(path) if source == str(path) else source
+        with open_study(problem, storage, name, sampler, seed, surrogate_id) as opened:
+            study = opened.study
+            ts = time.perf_counter()
+            added = run_trials(opened, problem, opts.trials)
+            seconds = time.perf_counter() - ts
+        picks = best_trials(study, 1)
+        rounds.append(_round(study, problem, picks, added, seconds, name))
+        done = sorted(
+            (t for t in complete_trials(study) if feasible(t)),
+            key=lambda t: t.values[0] * (1 if goals.directions[0] == "minimize" else -1),
+        )
+        hints = [dict(t.params) for t in done[:5]]
+    if solve is None:
+        solve = CaseSolver(loaded)
+    fe_study = open_fe_study(problem, storage, f"{name}-fe")
+
+    def report(s: Any) -> None:
+        if progress is not None:
+            progress(solve_row(problem, s))
+
+    ts = time.perf_counter()
+    found = search(
+        problem, solve, fe_study, opts.fe_budget, opts.ei_tolerance, seed, opts.use_surrogate,
+        hints, report,
+    )  # fmt: skip
+    fe_seconds = time.perf_counter() - ts
+    best = found.best
+    designs: list[dict[str, Any]] = []
+    files: list[str] = []
+    if best is not None:
+        outcome = best.outcome or FEOutcome(
+            problem.values(best.design), best.outputs, best.converged, best.seconds, best.message
+        )
+        check = check_design(problem, best.design, outcome, opts.tolerance, best.predicted)
+        check["verified"] = bool(found.converged and check["feasible"])
+        design = {n: best.design[n] for n in problem.space}
+        designs.append(
+            {
+                "trial": best.number,
+                "design": design,
+                "predicted": {
+                    o: {"mean": r["predicted"], "std": r["std"]}
+                    for o, r in check["outputs"].items()
+                },  # fmt: skip
+                "predicted_feasible": check["feasible"],
+                "verification": check,
+            }
+        )
+        if opts.plots and outcome.result is not None:
+            files += _field_picture(loaded, outcome.result, out)
+    fe_rows = [solve_row(problem, s) for s in found.solves]
+    on_surrogate = rounds[0]["trials"] if rounds else {"complete": 0, "feasible": 0, "this_run": 0}
+    rounds.append(
+        {
+            "study": f"{name}-fe",
+            "trials": on_surrogate,  # the summary's trials: those on the surrogate
+            "optimize_seconds": round(fe_seconds, 3),
+            "designs": designs,
+        }
+    )
+    if opts.plots and study is not None:
+        files = _plots(study, problem, out) + files
+    summary = _summary(loaded, problem, opts, rounds, storage, sampler, source, files)
+    summary["fe"] = {
+        "mode": found.mode,
+        "budget": opts.fe_budget,
+        "solves": fe_rows,
+        "this_run": sum(s.new for s in found.solves),
+        "best": None if best is None else best.number,
+        "stopped": found.stopped,
+        "converged": found.converged,
+        "expected_improvement": found.expected_improvement,
+        "ei_tolerance": opts.ei_tolerance,
+        "repeated_designs": len(fe_rows) - len({json.dumps(r["design"]) for r in fe_rows}),
+    }
+    summary["refined_surrogate"] = None
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    summary_path = out / "summary.json"
+    write_json(summary_path, summary)
+    return summary, summary_path
+
+
+def _field_picture(loaded: LoadedCase, result: Any, out: Path) -> list[str]:
+    from twinkit.case.display import DisplayUnits
+    from twinkit.optimization.plots import plot_design_field
+
+    return plot_design_field(result, out, DisplayUnits.from_case(loaded.case))
 
 
 def _file_id(path: Path) -> str:

@@ -73,3 +73,19 @@ def plot_pareto(study: Any, goals: Goals, path: Path) -> str:
     fig.savefig(path)
     plt.close(fig)
     return path.name
+
+
+def plot_design_field(result: Any, folder: Path, display: Any) -> list[str]:
+    """A picture of a solved design's main field: the temperature (with velocity arrows when
+    there is a flow) or else the first field; returns the file names written."""
+    from twinkit.solve.plotting import plot_field
+
+    fields = result.fields
+    if not fields:
+        return []
+    name = "temperature" if "temperature" in fields else next(iter(fields))
+    unit = result.units.get(name) or ("K" if name == "temperature" else "")
+    arrows = fields.get("velocity") if name == "temperature" else None
+    shown = display.linear(name, unit) if unit else None
+    path = plot_field(fields[name], folder / f"{name}.png", unit=unit, arrows=arrows, display=shown)
+    return [path.name]

@@ -87,10 +87,49 @@ def open_study(
     problem: Problem, storage: str, name: str, sampler: str, seed: int, surrogate_id: str
 ) -> OpenStudy:
     """Create or load study `name` in `storage`; CaseError if it holds a different problem."""
-    import optuna
 
     from twinkit.optimization.local_study import LocalStudy, sqlite_file
     from twinkit.optimization.samplers import make_sampler
+
+    study, rdb = _checked_study(
+        problem,
+        storage,
+        name,
+        _fingerprint(problem, sampler, surrogate_id),
+        "was made for a different problem (goals, ranges, fixed inputs, sampler or surrogate "
+        "changed)",
+    )
+    if [d.name.lower() for d in study.directions] != problem.goals.directions:
+        raise CaseError(f"study '{name}' has other directions; give --study NEW_NAME")
+    path = sqlite_file(storage)
+    local = None if path is None else LocalStudy(rdb, name, path)
+    if local is not None:
+        study = local.study
+    else:  # many workers: each process samples differently
+        seed += os.getpid()
+    n_before = len(study.get_trials(deepcopy=False))
+    d = len(problem.space)
+    study.sampler = make_sampler(sampler, (seed + 7919 * n_before) % 2**32, d, local is None)
+    return OpenStudy(study, sampler, d, local)
+
+
+def open_fe_study(problem: Problem, storage: str, name: str) -> Any:
+    """The study holding the FE solves of `problem` (its goals, design space and fixed inputs;
+    not the surrogate, which an FE result does not depend on); CaseError if `name` holds another
+    problem's."""
+    return _checked_study(
+        problem,
+        storage,
+        name,
+        _fingerprint(problem, "fe", ""),
+        "holds FE solves of a different problem (goals, ranges or fixed inputs changed)",
+    )[0]
+
+
+def _checked_study(problem: Problem, storage: str, name: str, key: str, other: str) -> Any:
+    """Create or load study `name` (and its RDB storage); CaseError if it was made for a
+    problem other than the one `key` fingerprints (`other` says how)."""
+    import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -104,27 +143,12 @@ def open_study(
     except Exception as e:  # a bad URL, an unreachable server, no driver
         why = redact_text(f"{type(e).__name__}: {e}", storage)
         raise CaseError(f"--storage {redact(storage)}: cannot open ({why})") from None
-    key = _fingerprint(problem, sampler, surrogate_id)
     stored = study.user_attrs.get("twinkit_problem")
     if stored is None:
         study.set_user_attr("twinkit_problem", key)
     elif stored != key:
-        raise CaseError(
-            f"study '{name}' in {redact(storage)} was made for a different problem (goals, "
-            "ranges, fixed inputs, sampler or surrogate changed); give --study NEW_NAME"
-        )
-    if [d.name.lower() for d in study.directions] != problem.goals.directions:
-        raise CaseError(f"study '{name}' has other directions; give --study NEW_NAME")
-    path = sqlite_file(storage)
-    local = None if path is None else LocalStudy(rdb, name, path)
-    if local is not None:
-        study = local.study
-    else:  # many workers: each process samples differently
-        seed += os.getpid()
-    n_before = len(study.get_trials(deepcopy=False))
-    d = len(problem.space)
-    study.sampler = make_sampler(sampler, (seed + 7919 * n_before) % 2**32, d, local is None)
-    return OpenStudy(study, sampler, d, local)
+        raise CaseError(f"study '{name}' in {redact(storage)} {other}; give --study NEW_NAME")
+    return study, rdb
 
 
 def storage_for(url: str) -> Any:

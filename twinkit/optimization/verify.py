@@ -60,19 +60,28 @@ def _relative(a: float, b: float) -> float:
 
 
 def check_design(
-    problem: Problem, design: Mapping[str, float], fe: FEOutcome, tolerance: float
+    problem: Problem,
+    design: Mapping[str, float],
+    fe: FEOutcome,
+    tolerance: float,
+    prediction: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, Any]:
-    """Surrogate vs FE for every goal output of one design, and the verdict."""
+    """Prediction vs FE for every goal output of one design, and the verdict. The prediction is
+    the surrogate's, or `prediction` ({output: (mean, std)}, e.g. the FE search's model before
+    it solved the design)."""
     goals = problem.goals
-    mean, std = problem.predict([design])
+    if prediction is None:
+        mean, std = problem.predict([design])
+        prediction = {o: (float(mean[o][0]), float(std[o][0])) for o in goals.outputs}
     rows: dict[str, Any] = {}
     for out in goals.outputs:
         got = fe.outputs.get(out) if fe.converged else None
+        p_mean, p_std = (None if v != v else float(v) for v in prediction[out])  # NaN: none made
         rows[out] = {
-            "predicted": float(mean[out][0]),
-            "std": float(std[out][0]),
+            "predicted": p_mean,
+            "std": p_std,
             "fe": got,
-            "relative_error": None if got is None else _relative(float(mean[out][0]), got),
+            "relative_error": None if got is None or p_mean is None else _relative(p_mean, got),
             "unit": goals.units.get(out, ""),
         }
     bounds = []

@@ -52,7 +52,7 @@ class Job:
     epochs: int | None
     trials: int
     sensors: Path | None
-    refine: int = 3
+    fe_solves: int = 5
     tolerance: float = 0.01
     force: bool = False  # rerun every stage, and the sweep's samples too
     console: Any = None

@@ -56,7 +56,7 @@ def prepare(case_path: Path, opts: RunOptions) -> Job:
         epochs=r.epochs,
         trials=pick(opts.trials, "trials", 1),
         sensors=sensors,
-        refine=r.refine,
+        fe_solves=r.fe_solves,
         force=opts.force,
     )
 
@@ -168,7 +168,7 @@ def _why_not(stage: str, job: Job) -> str:
 
 
 def _settings(job: Job) -> dict[str, Any]:
-    keys = ("samples", "test", "workers", "members", "epochs", "trials", "refine", "tolerance")
+    keys = ("samples", "test", "workers", "members", "epochs", "trials", "fe_solves", "tolerance")
     return {k: getattr(job, k) for k in keys} | {"sensors": str(job.sensors or "") or None}
 
 

@@ -157,14 +157,14 @@ def optimize_inputs(job: Job) -> dict[str, Any] | None:
         "code": code_hash(),
         "case": job.section("seed", "parameters", "probes", "outputs", "optimization"),
         "trials": job.trials,
-        "refine": job.refine,
+        "fe_solves": job.fe_solves,
         "tolerance": job.tolerance,
     }
 
 
 def optimize(job: Job) -> tuple[list[str], str]:
-    """Optimize on the surrogate; with `refine` rounds, FE-check the best design and, while it
-    fails, add the FE result to the training data, retrain and optimize again."""
+    """Optimize on the surrogate, then spend up to `fe_solves` FE solves chosen by Bayesian
+    optimisation with the surrogate as prior (none: the verify stage checks the optimum)."""
     from twinkit.optimization.driver import Options, optimize_case
 
     out = job.out / "optimize"
@@ -174,19 +174,18 @@ def optimize(job: Job) -> tuple[list[str], str]:
     opts = Options(
         trials=job.trials,
         surrogate=job.out / "surrogate.pt",
-        verify=1 if job.refine else 0,
+        verify=0,
         tolerance=job.tolerance,
-        refine=job.refine > 0,
-        refine_rounds=job.refine,
-        dataset=job.out / "data" / "dataset.nc",
         out=out,
         calibration=job.out / CALIBRATION,
+        fe_budget=job.fe_solves,
     )
     s, _ = optimize_case(job.case_path, opts)
     t = s["trials"]
     note = f"{t['complete']} trials, {t['feasible']} feasible on the surrogate"
-    if s.get("refined_surrogate"):
-        note += f"; {len(s['rounds']) - 1} FE infill round(s)"
+    if s.get("fe"):
+        fe = s["fe"]
+        note += f"; {len(fe['solves'])} FE solves, stopped: {fe['stopped']}"
     if not s["best"] or not s["best"][0]["predicted_feasible"]:
         job.notes.append("optimize: no feasible design found on the surrogate")
         note += "; no feasible design"

@@ -1,14 +1,16 @@
 """The verify stage of `twinkit run`: FE re-solve of the designs an optimisation chose.
 
-Reads `OUT/optimize/summary.json`, rebuilds the same problem (surrogate, calibrated latent
-values), solves each chosen design with FE (`twinkit.optimization.verify.verify_designs`) and writes
-`OUT/verify/summary.json` with surrogate vs FE per goal output, and a picture of the best
-design's main field.
+Reads `OUT/optimize/summary.json`. When its FE search solved the best design, its check and
+picture are taken as they are (a design is never solved twice). Otherwise it rebuilds the same
+problem (surrogate, calibrated latent values) and solves each chosen design with FE
+(`twinkit.optimization.verify.verify_designs`). Writes `OUT/verify/summary.json` with predicted
+vs FE per goal output, and a picture of the best design's main field.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ def verify_best(
     """Verify the designs of `out/optimize/summary.json`; returns the written summary."""
     from twinkit.optimization.design_space import build_problem
     from twinkit.optimization.goals import Goals
+    from twinkit.optimization.plots import plot_design_field
     from twinkit.optimization.verify import CaseSolver, verify_designs
     from twinkit.training import read_surrogate
 
@@ -35,14 +38,21 @@ def verify_best(
     folder.mkdir(parents=True, exist_ok=True)
     checks: list[dict[str, Any]] = []
     files: list[str] = []
-    if chosen:
+    if chosen and optimized.get("fe", {}).get("solves"):
+        # the FE search solved its best design already: its check and picture, no new solve
+        checks = [d["verification"] for d in chosen]
+        for name in optimized["files"]:
+            if name not in ("history.png", "pareto.png"):
+                shutil.copyfile(out / "optimize" / name, folder / name)
+                files.append(name)
+    elif chosen:
         surrogate = read_surrogate(surrogate_path)
         problem = build_problem(loaded, Goals.from_case(loaded), surrogate, {}, calibration)
         designs = [d["design"] for d in chosen]
         checks, outcomes = verify_designs(problem, designs, CaseSolver(loaded), tolerance)
         best = outcomes[0]
         if best.converged and best.result is not None:
-            files = _picture(best.result, folder, DisplayUnits.from_case(loaded.case))
+            files = plot_design_field(best.result, folder, DisplayUnits.from_case(loaded.case))
     summary = {
         "case": loaded.name,
         "case_hash": loaded.hash,
@@ -54,18 +64,3 @@ def verify_best(
     }
     write_json(folder / "summary.json", summary)
     return summary
-
-
-def _picture(result: Any, folder: Path, display: DisplayUnits) -> list[str]:
-    """The temperature (with velocity arrows when there is a flow) or else the first field."""
-    from twinkit.solve.plotting import plot_field
-
-    fields = result.fields
-    if not fields:
-        return []
-    name = "temperature" if "temperature" in fields else next(iter(fields))
-    unit = result.units.get(name) or ("K" if name == "temperature" else "")
-    arrows = fields.get("velocity") if name == "temperature" else None
-    shown = display.linear(name, unit) if unit else None
-    path = plot_field(fields[name], folder / f"{name}.png", unit=unit, arrows=arrows, display=shown)
-    return [path.name]

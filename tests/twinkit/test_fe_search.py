@@ -1,0 +1,170 @@
+"""`twinkit optimize --fe-budget`: FE solves chosen by constrained Bayesian optimisation, from
+nothing or with the surrogate as prior; the known optimum of an analytic beam, resumption
+without solving a design twice, and the model and acquisition pieces."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from beam_surrogate import BEAM_CASE, BeamSurrogate, optimum
+
+from twinkit.case import CaseError
+from twinkit.optimization.bayes import fit_gp, log_h
+from twinkit.optimization.driver import Options, optimize_case
+from twinkit.optimization.verify import FEOutcome
+
+
+class BeamFE:
+    """The beam's formulas standing in for FE (they are what the FE solve converges to);
+    records every design it is asked to solve."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, float]] = []
+
+    def __call__(self, values):
+        s = BeamSurrogate()
+        y = s._formulas(np.array([[values[n] for n in s.inputs]]))[0]
+        self.calls.append(dict(values))
+        outputs = dict(values) | {"mass": y[0], "stress": y[1], "deflection": y[2], "tip": y[3]}
+        return FEOutcome(dict(values), outputs, True, 0.0)
+
+
+@pytest.fixture
+def beam(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "beam.yaml"
+    path.write_text(BEAM_CASE)
+    return path
+
+
+def _search(beam: Path, fe: BeamFE, budget: int, surrogate=None, **kw):
+    opts = Options(fe_budget=budget, use_surrogate=surrogate is not None, plots=False, trials=60,
+                   out=beam.parent / "out", **kw)  # fmt: skip
+    summary, _ = optimize_case(beam, opts, surrogate=surrogate, solve=fe)
+    return summary
+
+
+def _gap(summary) -> float:
+    """The best FE-feasible mass relative to the exact constrained optimum, minus 1."""
+    masses = [r["outputs"]["mass"]["fe"] for r in summary["fe"]["solves"] if r["feasible"]]
+    return min(masses) / optimum()["mass"] - 1
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_from_nothing_the_search_reaches_the_optimum_and_stops_on_evidence(beam, seed):
+    fe = BeamFE()
+    s = _search(beam, fe, budget=25, seed=seed)
+    search = s["fe"]
+    assert search["mode"] == "FE only" and len(fe.calls) == len(search["solves"])
+    assert 0 <= _gap(s) < 0.005  # feasible (never below the optimum), within 0.5 %
+    assert search["converged"] and s["verified"] and len(search["solves"]) < 25
+    assert search["expected_improvement"] < 1e-4 * optimum()["mass"]
+    assert search["repeated_designs"] == 0
+    best = s["best"][0]
+    assert best["verification"]["outputs"]["mass"]["fe"] == pytest.approx(
+        optimum()["mass"] * (1 + _gap(s))
+    )  # the answer is the best FE-feasible design solved, not a prediction
+
+
+def test_with_the_surrogate_as_prior_a_few_solves_suffice(beam):
+    fe = BeamFE()
+    s = _search(beam, fe, budget=10, surrogate=BeamSurrogate())
+    assert s["fe"]["mode"] == "surrogate prior" and s["trials"]["complete"] == 60
+    assert len(fe.calls) <= 3 and s["verified"] and 0 <= _gap(s) < 0.005
+
+
+def test_a_biased_overconfident_prior_is_corrected_and_its_misses_are_shown(beam):
+    """The prior under-predicts the deflection by 10 % with a stated std of 1 %: its optimum is
+    infeasible by FE, a 10σ miss that the summary reports; the search still ends feasible."""
+    fe = BeamFE()
+    s = _search(beam, fe, budget=10, surrogate=BeamSurrogate(bias=0.9))
+    first = s["fe"]["solves"][0]["outputs"]["deflection"]
+    assert first["miss_sigma"] == pytest.approx((first["fe"] - first["predicted"]) / first["std"])
+    assert first["miss_sigma"] > 5
+    assert len(fe.calls) <= 5 and s["verified"] and 0 <= _gap(s) < 0.005
+
+
+def test_a_rerun_continues_the_study_and_never_solves_a_design_twice(beam):
+    fe = BeamFE()
+    first = _search(beam, fe, budget=4)
+    assert len(fe.calls) == 4 and not first["verified"] and first["fe"]["stopped"] == "budget"
+    more = BeamFE()
+    second = _search(beam, more, budget=7)
+    assert len(more.calls) == 3 and second["fe"]["this_run"] == 3
+    assert [r["design"] for r in second["fe"]["solves"][:4]] == [
+        r["design"] for r in first["fe"]["solves"]
+    ]
+    seen = {json.dumps(c, sort_keys=True) for c in fe.calls + more.calls}
+    assert len(seen) == 7
+    again = BeamFE()
+    _search(beam, again, budget=7)
+    assert again.calls == []  # the study already holds 7 solves
+
+
+def test_failed_solves_are_kept_and_avoided(beam):
+    """Solves fail above 11 mm thickness, where the optimum lies: each failure counts against
+    the budget, is stored as failed, is never feasible and is not proposed again."""
+
+    class Failing(BeamFE):
+        def __call__(self, values):
+            out = super().__call__(values)
+            if values["thickness"] > 11e-3:
+                return FEOutcome(out.values, {}, False, 0.0, "diverged")
+            return out
+
+    fe = Failing()
+    s = _search(beam, fe, budget=12, seed=0)
+    rows = s["fe"]["solves"]
+    assert any(not r["converged"] for r in rows) and s["fe"]["repeated_designs"] == 0
+    assert all(r["feasible"] is False for r in rows if not r["converged"])
+    assert s["best"][0]["design"]["thickness"] <= 11e-3 and len(fe.calls) == len(rows)
+
+
+def test_options_that_do_not_go_together_are_case_errors(beam):
+    with pytest.raises(CaseError, match="--no-surrogate needs --fe-budget"):
+        optimize_case(beam, Options(use_surrogate=False, verify=0))
+    with pytest.raises(CaseError, match="not with --refine or --robust"):
+        optimize_case(beam, Options(fe_budget=3, robust=1.0))
+    with pytest.raises(CaseError, match="--ei-tolerance"):
+        optimize_case(beam, Options(fe_budget=3, ei_tolerance=0.0))
+
+
+def test_cli_fe_search_from_nothing_on_real_fe(beam, cli):
+    """The beam solved by FE (elasticity, a coarse box): one progress line per FE solve."""
+    r = cli("optimize", beam, "--fe-budget", "4", "--no-surrogate", "--out", "o")
+    assert r.returncode in (0, 1), r.output
+    assert [f"FE solve {i}:" in r.output for i in (1, 2, 3, 4)] == [True] * 4
+    s = json.loads((beam.parent / "o/summary.json").read_text())
+    assert len(s["fe"]["solves"]) == 4 and s["surrogate"] == "none"
+    r = cli("optimize", beam, "--no-surrogate")
+    assert r.returncode == 2 and "--no-surrogate needs --fe-budget" in r.output
+
+
+# ---- the pieces ------------------------------------------------------------------------------
+def test_log_h_is_log_of_phi_plus_z_Phi_and_finite_far_out():
+    from scipy.stats import norm
+
+    z = np.array([-30.0, -5.0, -1.5, -0.5, 0.0, 2.0])
+    direct = np.log(norm.pdf(z) + z * norm.cdf(z))
+    assert np.allclose(log_h(z), direct, rtol=1e-6)
+    far = log_h(np.array([-1e2, -1e4, -1e6]))
+    assert np.all(np.isfinite(far)) and np.all(np.diff(far) < 0)
+    # asymptotically log h(z) ≈ -z²/2 - log(√(2π)) - 2 log|z|
+    assert far[2] == pytest.approx(-0.5e12 - 0.5 * math.log(2 * math.pi) - 2 * math.log(1e6))
+
+
+def test_the_gp_interpolates_fe_values_and_is_uncertain_away_from_them():
+    rng = np.random.default_rng(0)
+    u = rng.random((12, 2))
+    z = np.sin(3 * u[:, 0]) + u[:, 1] ** 2
+    gp = fit_gp(u, (z - z.mean()) / z.std())
+    mean, std = gp.predict(u)
+    assert np.allclose(mean * z.std() + z.mean(), z, atol=1e-3 * z.std())
+    assert std.max() < 0.01
+    far_mean, far_std = gp.predict(np.array([[0.5, 0.5], [2.0, 2.0]]))
+    assert far_std[1] > 10 * std.max()
+    assert fit_gp(np.zeros((0, 2)), np.zeros(0)) is None

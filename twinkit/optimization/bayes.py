@@ -1,0 +1,269 @@
+"""Where to spend the next FE solve: a Gaussian-process model of each goal output and a constrained
+log expected improvement.
+
+Each goal output y (the objective, each constrained output) gets a model from the FE results at
+this problem's fixed inputs. With a surrogate (trained on the sweep the twin needs anyway), the
+surrogate is the prior: y(x) = m₀(x) + s₀(x) z(x) with m₀ ± s₀ its calibrated prediction and z a
+zero-mean GP of amplitude a (a = 1: the surrogate's stated std is right); the FE results condition
+z, so that at a solved design the model returns the FE value and near it the surrogate's error
+there. Without a surrogate (an empty folder), z is the standardised FE values. Either way z is a
+GP with a Matérn 5/2 kernel, one length scale per design parameter on the unit box (log
+parameters by their log), fitted by maximum a posteriori: log-normal priors on the length scales
+as BoTorch's default GP (median √2 + ½ ln d in log space, scale √3; Hvarfner et al. 2024) and on
+the amplitude (median 1, scale 1); FE values are exact up to a 1e-6 noise term.
+
+The acquisition is log EI(x) + Σ_j log P(bound j holds at x) (EI of the objective below the best
+FE-feasible value, the bounds' probabilities from their models, assumed independent; Gardner et
+al. 2014, with the numerically safe log EI of Ament et al. 2023). It is maximised over a scrambled
+Sobol set, seed points and a shrinking random local search from the best few; points within
+`MIN_DISTANCE` of a solved design are excluded, so no design is solved twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from scipy.special import erfcx, log_ndtr
+
+from twinkit.optimization.goals import Goals
+from twinkit.surrogates.gp import kernel_of_r2, scaled_r2
+
+NOISE = 1e-6  # of the standardised variance: FE results are deterministic
+MIN_DISTANCE = 1e-3  # on the unit box: closer to a solved design counts as the same design
+MATERN52 = 1  # kernel index in twinkit.surrogates.gp.KERNELS
+
+
+@dataclass
+class GPState:
+    """A fitted GP on unit-box points u (n, d) with targets z (n,)."""
+
+    u: torch.Tensor
+    chol: torch.Tensor
+    alpha: torch.Tensor
+    lengthscale: torch.Tensor
+    amplitude: float
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std (m,) at unit-box points x (m, d)."""
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+        with torch.no_grad():
+            ls = self.lengthscale
+            ks = self.amplitude * kernel_of_r2(scaled_r2(xt / ls, self.u / ls), MATERN52)
+            mean = ks @ self.alpha
+            v = torch.linalg.solve_triangular(self.chol, ks.T, upper=False)
+            var = (self.amplitude * (1 + NOISE) - (v * v).sum(0)).clamp_min(1e-12 * self.amplitude)
+        return mean.numpy(), var.sqrt().numpy()
+
+
+def fit_gp(u: np.ndarray, z: np.ndarray) -> GPState | None:
+    """MAP fit of the length scales and amplitude to targets z (n,) at u (n, d); None if n = 0."""
+    n, d = u.shape
+    if n == 0:
+        return None
+    x = torch.from_numpy(np.ascontiguousarray(u, dtype=np.float64))
+    y = torch.from_numpy(np.asarray(z, dtype=np.float64))
+    mu_ls, sd_ls = math.sqrt(2) + 0.5 * math.log(d), math.sqrt(3)
+    eye = torch.eye(n, dtype=torch.float64)
+
+    def parts(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ls, amp = theta[:d].clamp(-6, 6).exp(), theta[d].clamp(-8, 8).exp()
+        k = amp * (kernel_of_r2(scaled_r2(x / ls, x / ls), MATERN52) + NOISE * eye)
+        return ls, amp, torch.linalg.cholesky(k + 1e-10 * eye)
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        _, _, chol = parts(theta)
+        alpha = torch.cholesky_solve(y[:, None], chol)[:, 0]
+        nll = 0.5 * (y * alpha).sum() + torch.log(chol.diagonal()).sum()
+        prior = ((theta[:d] - mu_ls) ** 2).sum() / (2 * sd_ls**2) + theta[d] ** 2 / 2
+        return nll + prior
+
+    best, best_loss = None, math.inf
+    for start in (math.log(0.5), mu_ls):  # a short and the prior's median length scale
+        theta = torch.cat([torch.full((d,), start), torch.zeros(1)]).double().requires_grad_()
+        opt = torch.optim.LBFGS([theta], max_iter=100, line_search_fn="strong_wolfe")
+
+        def closure(theta: torch.Tensor = theta, opt: torch.optim.LBFGS = opt) -> torch.Tensor:
+            opt.zero_grad()
+            value = loss(theta)
+            value.backward()
+            return value
+
+        try:
+            opt.step(closure)
+            value = float(loss(theta).detach())
+        except RuntimeError:  # a Cholesky failure far out: that start loses
+            continue
+        if value < best_loss:
+            best, best_loss = theta.detach(), value
+    if best is None:
+        best = torch.cat([torch.full((d,), mu_ls), torch.zeros(1)]).double()
+    with torch.no_grad():
+        ls, amp, chol = parts(best)
+        alpha = torch.cholesky_solve(y[:, None], chol)[:, 0]
+    return GPState(x, chol, alpha, ls, float(amp))
+
+
+Prior = Callable[[np.ndarray], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
+
+
+class GoalModels:
+    """Posterior mean and std of every goal output at unit-box points, from FE results.
+
+    `prior` maps unit-box points (m, d) to the surrogate's mean and std per output (None: no
+    surrogate). `u` (n, d) are the solved designs that converged and `values` their FE outputs.
+    Without a prior, an output whose FE values (and bound) are all positive is modelled by its
+    log (stresses and deflections that vary by orders of magnitude over the box); `predict`
+    returns the model's own scale and `scale_of` maps a value (bound, incumbent) to it."""
+
+    def __init__(
+        self, goals: Goals, prior: Prior | None, u: np.ndarray, values: dict[str, np.ndarray]
+    ):
+        self.goals, self.prior = goals, prior
+        self.shift: dict[str, float] = {}
+        self.scale: dict[str, float] = {}
+        self.log: dict[str, bool] = {}
+        self.gps: dict[str, GPState | None] = {}
+        m0, s0 = prior(u) if prior is not None and len(u) else ({}, {})
+        limits = {b.output: b.value for b in goals.bounds}
+        for out in goals.outputs:
+            y = np.asarray(values.get(out, np.zeros(0)), dtype=float)
+            positive = len(y) > 0 and bool((y > 0).all()) and limits.get(out, 1.0) > 0
+            self.log[out] = prior is None and positive
+            if prior is not None:
+                self.shift[out], self.scale[out] = 0.0, 1.0
+                z = (y - m0[out]) / np.maximum(s0[out], 1e-300) if len(y) else y
+            else:
+                y = np.log(y) if self.log[out] else y
+                self.shift[out] = float(y.mean()) if len(y) else 0.0
+                spread = float(y.std()) if len(y) > 1 else 0.0
+                self.scale[out] = spread if spread > 0 else max(abs(self.shift[out]) * 0.1, 1e-12)
+                z = (y - self.shift[out]) / self.scale[out]
+            self.gps[out] = fit_gp(u, z)
+
+    def scale_of(self, out: str, value: float) -> float:
+        """`value` of output `out` on the model's scale."""
+        return math.log(value) if self.log[out] else value
+
+    def predict(self, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Mean and std per output on the model's scale (log for the log-modelled ones)."""
+        m0, s0 = self.prior(x) if self.prior is not None else ({}, {})
+        mean, std = {}, {}
+        for out in self.goals.outputs:
+            gp = self.gps[out]
+            zm, zs = gp.predict(x) if gp is not None else (np.zeros(len(x)), np.ones(len(x)))
+            if self.prior is not None:
+                mean[out], std[out] = m0[out] + s0[out] * zm, s0[out] * zs
+            else:
+                mean[out] = self.shift[out] + self.scale[out] * zm
+                std[out] = self.scale[out] * zs
+        return mean, std
+
+    def predict_values(self, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Mean and std per output in its own units (a log-modelled one: the median e^μ and
+        the delta method's std e^μ σ)."""
+        mean, std = self.predict(x)
+        for out in self.goals.outputs:
+            if self.log[out]:
+                mean[out] = np.exp(mean[out])
+                std[out] = mean[out] * std[out]
+        return mean, std
+
+    def _on_scale(self) -> Goals:
+        """The goals with each bound on its output's model scale."""
+        bounds = [replace(b, value=self.scale_of(b.output, b.value)) for b in self.goals.bounds]
+        return replace(self.goals, bounds=tuple(bounds))
+
+    def log_acquisition(self, x: np.ndarray, incumbent: float | None) -> np.ndarray:
+        """log EI + log P(feasible) at x (m,) for the objective's `incumbent` (None: log P)."""
+        out = self.goals.objectives[0][0]
+        inc = None if incumbent is None else self.scale_of(out, incumbent)
+        return log_acquisition(self._on_scale(), *self.predict(x), inc)
+
+    def log_feasibility(self, x: np.ndarray) -> np.ndarray:
+        """log P(every bound holds) at x (m,)."""
+        return log_feasibility(self._on_scale(), *self.predict(x))
+
+
+def log_h(z: np.ndarray) -> np.ndarray:
+    """log(φ(z) + z Φ(z)), accurate for very negative z (Ament et al. 2023, eq. 9)."""
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    big = z > -1
+    zb = z[big]
+    out[big] = np.log(np.exp(-0.5 * zb**2) / math.sqrt(2 * math.pi) + zb * np.exp(log_ndtr(zb)))
+    a = -z[~big]
+    tail = np.where(
+        a < 1e3,
+        np.log1p(-math.sqrt(math.pi / 2) * a * erfcx(a / math.sqrt(2))),
+        -2 * np.log(a),
+    )
+    out[~big] = -0.5 * a**2 - 0.5 * math.log(2 * math.pi) + tail
+    return out
+
+
+def log_feasibility(goals: Goals, mean: dict, std: dict) -> np.ndarray:
+    """Σ_j log P(bound j holds) (m,)."""
+    n = len(next(iter(mean.values())))
+    total = np.zeros(n)
+    for b in goals.bounds:
+        s = np.maximum(std[b.output], 1e-300)
+        room = (b.value - mean[b.output]) if b.kind == "max" else (mean[b.output] - b.value)
+        total += log_ndtr(room / s)
+    return total
+
+
+def log_acquisition(goals: Goals, mean: dict, std: dict, incumbent: float | None) -> np.ndarray:
+    """log EI + log P(feasible) (m,), for a minimised objective (a maximised one is negated);
+    with no incumbent, log P(feasible) alone."""
+    out, direction = goals.objectives[0]
+    sign = 1.0 if direction == "minimize" else -1.0
+    feas = log_feasibility(goals, mean, std)
+    if incumbent is None:
+        return feas
+    s = np.maximum(std[out], 1e-300)
+    u = (sign * incumbent - sign * mean[out]) / s
+    return np.log(s) + log_h(u) + feas
+
+
+def maximise(
+    score: Callable[[np.ndarray], np.ndarray],
+    d: int,
+    rng: np.random.Generator,
+    seeds: Sequence[np.ndarray] = (),
+    avoid: np.ndarray | None = None,
+    n_sobol: int = 1024,
+    keep: int = 5,
+) -> tuple[np.ndarray, float]:
+    """The best unit-box point found by `score` (vectorised, higher better): a scrambled Sobol
+    set and `seeds`, then a random local search around the best `keep` with shrinking steps.
+    Points within MIN_DISTANCE of `avoid` score -inf."""
+    from scipy.stats import qmc
+
+    pts = qmc.Sobol(d, scramble=True, seed=rng).random(n_sobol)
+    starts = np.vstack([np.atleast_2d(s) for s in seeds]) if len(seeds) else np.zeros((0, d))
+
+    def masked(x: np.ndarray) -> np.ndarray:
+        v = np.asarray(score(x), dtype=float)
+        v = np.where(np.isfinite(v), v, -np.inf)
+        if avoid is not None and len(avoid):
+            near = np.sqrt(((x[:, None, :] - avoid[None]) ** 2).sum(-1)).min(1) < MIN_DISTANCE
+            v = np.where(near, -np.inf, v)
+        return v
+
+    pts = np.vstack([pts, starts])
+    vals = masked(pts)
+    for step in (0.1, 0.03, 0.01, 0.003, 0.001):
+        # around the best points so far and around every seed (a solved design, excluded
+        # itself, next to which the best may lie: at a bound of the box, on a constraint)
+        top = np.vstack([pts[np.argsort(-vals)[:keep]], starts])
+        trial = np.clip(
+            np.repeat(top, 64, axis=0) + step * rng.standard_normal((len(top) * 64, d)), 0, 1
+        )
+        tv = masked(trial)
+        pts, vals = np.vstack([pts, trial]), np.concatenate([vals, tv])
+    i = int(np.argmax(vals))
+    return pts[i], float(vals[i])

@@ -1,0 +1,295 @@
+"""`twinkit optimize --fe-budget N`: FE solves chosen one at a time by constrained Bayesian
+optimisation (`twinkit.optimization.bayes`), on the surrogate as prior or from nothing.
+
+Every FE solve is a trial of the Optuna study `<name>-fe` in the study's storage (design as
+params, the FE objective as value, the goal outputs, the prediction made before the solve and the
+solver's verdict as user attributes), so a rerun continues it: `N` is the total the study may
+hold, and a design is never solved twice. The search stops when the largest expected improvement
+(times the probability of feasibility) left in the design box falls below `ei_tolerance` of the
+best FE-feasible objective ("converged": the evidence says no better design is likely), or when
+the budget is spent. The answer is always the best FE-feasible design solved, never a
+prediction.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from twinkit.case import CaseError
+from twinkit.optimization.bayes import GoalModels, maximise
+from twinkit.optimization.design_space import Dimension, Problem
+from twinkit.optimization.verify import FEOutcome, FESolve
+
+
+@dataclass
+class Solve:
+    """One FE solve of the search: the design (SI), its goal outputs by FE, what the model
+    predicted before (mean, std) and whether it was solved in this run."""
+
+    number: int
+    design: dict[str, float]
+    outputs: dict[str, float]
+    converged: bool
+    message: str
+    seconds: float
+    predicted: dict[str, list[float]]
+    new: bool = False
+    outcome: FEOutcome | None = field(default=None, repr=False)
+
+
+class UnitBox:
+    """Design values (SI) ↔ the unit box (log parameters by their log)."""
+
+    def __init__(self, space: Mapping[str, Dimension]):
+        self.names = list(space)
+        dims = [space[n] for n in self.names]
+        self.log = np.array([d.log for d in dims])
+        lo, hi = np.array([d.lower for d in dims]), np.array([d.upper for d in dims])
+        self.lo = np.where(self.log, np.log(np.where(self.log, lo, 1.0)), lo)
+        self.hi = np.where(self.log, np.log(np.where(self.log, hi, 1.0)), hi)
+
+    def to_unit(self, designs: Sequence[Mapping[str, float]]) -> np.ndarray:
+        x = np.array([[float(d[n]) for n in self.names] for d in designs])
+        x = x.reshape(-1, len(self.names))
+        x = np.where(self.log, np.log(np.where(self.log, x, 1.0)), x)
+        return (x - self.lo) / (self.hi - self.lo)
+
+    def designs(self, u: np.ndarray) -> list[dict[str, float]]:
+        x = self.lo + np.clip(u, 0, 1) * (self.hi - self.lo)
+        x = np.where(self.log, np.exp(x), x)
+        return [dict(zip(self.names, map(float, row), strict=True)) for row in x]
+
+
+def objective_of(problem: Problem, s: Solve) -> float | None:
+    out = problem.goals.objectives[0][0]
+    return s.outputs.get(out) if s.converged else None
+
+
+def violation(problem: Problem, s: Solve) -> float:
+    """Sum of the relative bound violations on FE values (0: feasible; inf: no FE result)."""
+    if not s.converged:
+        return math.inf
+    total = 0.0
+    for b in problem.goals.bounds:
+        v = s.outputs.get(b.output)
+        if v is None or not math.isfinite(v):
+            return math.inf
+        excess = v - b.value if b.kind == "max" else b.value - v
+        total += max(excess, 0.0) / (abs(b.value) or 1.0)
+    return total
+
+
+def best_solve(problem: Problem, solves: Sequence[Solve]) -> Solve | None:
+    """The best FE-feasible solve, else the least infeasible converged one."""
+    sign = 1.0 if problem.goals.objectives[0][1] == "minimize" else -1.0
+    ok = [s for s in solves if violation(problem, s) == 0.0]
+    if ok:
+        return min(ok, key=lambda s: (sign * float(objective_of(problem, s) or 0.0), s.number))
+    done = [s for s in solves if math.isfinite(violation(problem, s))]
+    return min(done, key=lambda s: (violation(problem, s), s.number)) if done else None
+
+
+@dataclass
+class Search:
+    """The outcome: every solve of the study, the best, why it stopped, the EI left."""
+
+    solves: list[Solve]
+    best: Solve | None
+    stopped: str
+    converged: bool
+    expected_improvement: float | None
+    mode: str
+
+
+def search(
+    problem: Problem,
+    solve: FESolve,
+    study: Any,
+    budget: int,
+    ei_tolerance: float,
+    seed: int,
+    use_surrogate: bool,
+    hints: Sequence[Mapping[str, float]] = (),
+    progress: Callable[[Solve], None] | None = None,
+) -> Search:
+    """Run the search in `study` (an Optuna study holding this problem's FE trials) until it
+    converges or holds `budget` solves. `hints` are designs to try the acquisition at (the
+    surrogate study's best trials)."""
+    goals = problem.goals
+    if len(goals.objectives) != 1:
+        raise CaseError("--fe-budget: the FE search handles one objective (the case has several)")
+    box = UnitBox(problem.space)
+    d = len(box.names)
+    solves = _stored(study, box.names)
+    prior = _prior(problem, box) if use_surrogate else None
+    initial = [] if use_surrogate else _initial_design(box, d + 1, seed)
+    stopped, converged, ei = "budget", False, None
+    while True:
+        if len(solves) < len(initial):  # the FE-only start: a Sobol design of d + 1 points
+            u = initial[len(solves)]
+            predicted = {o: [math.nan, math.nan] for o in goals.outputs}
+        else:
+            rng = np.random.default_rng([seed, len(solves)])
+            ok = [s for s in solves if s.converged]
+            u_ok = box.to_unit([s.design for s in ok])
+            values = {o: np.array([s.outputs[o] for s in ok]) for o in goals.outputs}
+            models = GoalModels(goals, prior, u_ok, values)
+            best = best_solve(problem, solves)
+            feasible = best is not None and violation(problem, best) == 0
+            incumbent = objective_of(problem, best) if best is not None and feasible else None
+
+            target = incumbent
+            if target is None:  # nothing feasible solved yet: improve on the best design
+                target = _believed_best(models, d, rng)  # believed feasible, else aim at P(feas)
+
+            def score(x: np.ndarray, models: GoalModels = models, t: float | None = target):
+                return models.log_acquisition(x, t)
+
+            seeds = [box.to_unit(hints)] if hints else []
+            if best is not None:
+                seeds.append(box.to_unit([best.design]))
+            avoid = box.to_unit([s.design for s in solves]) if solves else None
+            u, value = maximise(score, d, rng, seeds, avoid)
+            if incumbent is not None:
+                ei = float(np.exp(value)) if np.isfinite(value) else 0.0
+                if ei <= ei_tolerance * max(abs(incumbent), 1e-300):
+                    stopped, converged = "expected improvement below tolerance", True
+                    break
+            mean, std = models.predict_values(u[None])
+            predicted = {o: [float(mean[o][0]), float(std[o][0])] for o in goals.outputs}
+        if len(solves) >= budget:
+            break
+        design = box.designs(u[None])[0]
+        s = _solve(problem, solve, design, len(solves), predicted)
+        _store(study, problem, s)
+        solves.append(s)
+        if progress is not None:
+            progress(s)
+    mode = "surrogate prior" if use_surrogate else "FE only"
+    return Search(solves, best_solve(problem, solves), stopped, converged, ei, mode)
+
+
+def _believed_best(models: GoalModels, d: int, rng: np.random.Generator) -> float | None:
+    """The best predicted objective over a Sobol set among points feasible with probability
+    ≥ 1/2 (in the objective's units), None if there is none."""
+    from scipy.stats import qmc
+
+    x = qmc.Sobol(d, scramble=True, seed=rng).random(1024)
+    out, direction = models.goals.objectives[0]
+    mean, _ = models.predict_values(x)
+    ok = models.log_feasibility(x)
+    f = mean[out][ok >= np.log(0.5)]
+    if not len(f):
+        return None
+    return float(f.min() if direction == "minimize" else f.max())
+
+
+def _prior(problem: Problem, box: UnitBox) -> Callable:
+    def prior(u: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        return problem.predict(box.designs(u))
+
+    return prior
+
+
+def _initial_design(box: UnitBox, n: int, seed: int) -> list[np.ndarray]:
+    from scipy.stats import qmc
+
+    with warnings.catch_warnings():  # d + 1 points: not a power of 2, balanced enough
+        warnings.simplefilter("ignore", UserWarning)
+        return list(qmc.Sobol(len(box.names), scramble=True, seed=seed).random(n))
+
+
+def _solve(
+    problem: Problem, solve: FESolve, design: dict[str, float], number: int, predicted: dict
+) -> Solve:
+    t0 = time.perf_counter()
+    fe = solve(problem.values(design))
+    outputs = {o: float(fe.outputs[o]) for o in problem.goals.outputs if o in fe.outputs}
+    missing = [o for o in problem.goals.outputs if o not in fe.outputs]
+    if fe.converged and missing:
+        raise CaseError(f"optimization: the FE solve has no output {missing[0]} (a goal output)")
+    seconds = time.perf_counter() - t0
+    return Solve(number, design, outputs, fe.converged, fe.message, seconds, predicted, True, fe)
+
+
+# ---- the FE trials in an Optuna study ------------------------------------------------------------
+def _distributions(problem: Problem) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution
+
+    return {n: FloatDistribution(d.lower, d.upper, log=d.log) for n, d in problem.space.items()}
+
+
+def _store(study: Any, problem: Problem, s: Solve) -> None:
+    import optuna
+
+    value = objective_of(problem, s)
+    ok = value is not None and math.isfinite(value)
+    trial = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL,
+        value=float(value) if ok else None,  # type: ignore[arg-type]
+        params={
+            n: min(max(v, problem.space[n].lower), problem.space[n].upper)
+            for n, v in s.design.items()
+        },  # fmt: skip
+        distributions=_distributions(problem),
+        user_attrs={
+            "design": s.design,
+            "outputs": s.outputs,
+            "converged": s.converged,
+            "message": s.message,
+            "seconds": round(s.seconds, 3),
+            "predicted": s.predicted,
+        },
+    )
+    study.add_trial(trial)
+
+
+def _stored(study: Any, names: list[str]) -> list[Solve]:
+    out: list[Solve] = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        a = t.user_attrs
+        if "design" not in a:
+            continue
+        out.append(
+            Solve(
+                len(out),
+                {n: float(a["design"][n]) for n in names},
+                {k: float(v) for k, v in a["outputs"].items()},
+                bool(a["converged"]),
+                str(a["message"]),
+                float(a["seconds"]),
+                {k: list(v) for k, v in a["predicted"].items()},
+            )
+        )
+    return out
+
+
+def solve_row(problem: Problem, s: Solve) -> dict[str, Any]:
+    """A solve as the summary shows it: design, FE and predicted values, miss in σ."""
+    rows = {}
+    for o in problem.goals.outputs:
+        mean, std = s.predicted.get(o, [math.nan, math.nan])
+        fe = s.outputs.get(o)
+        miss = (fe - mean) / std if fe is not None and std and std > 0 else None
+        rows[o] = {
+            "fe": fe,
+            "predicted": None if math.isnan(mean) else mean,
+            "std": None if math.isnan(std) else std,
+            "miss_sigma": None if miss is None or not math.isfinite(miss) else miss,
+        }
+    return {
+        "solve": s.number,
+        "design": s.design,
+        "outputs": rows,
+        "converged": s.converged,
+        "feasible": violation(problem, s) == 0.0,
+        "seconds": round(s.seconds, 3),
+        "this_run": s.new,
+    }
