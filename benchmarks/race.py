@@ -397,9 +397,7 @@ class RunResult:
     info: dict[str, Any]
 
 
-def race_one(
-    problem: RaceProblem, route: str, seed: int, args: argparse.Namespace
-) -> RunResult | None:
+def race_one(problem: RaceProblem, route: str, seed: int, args: argparse.Namespace) -> RunResult:
     path = OUT / f"{problem.name}-{route}-{seed}.jsonl"
     solves, end = read_jsonl(path) if args.resume else ([], None)
     if end is not None:
@@ -408,13 +406,18 @@ def race_one(
     print(f"  {route} seed {seed}" + (f" (replaying {len(solves)})" if solves else ""), flush=True)
     counter = Counter(problem, path, replay=solves)
     t0 = time.perf_counter()
-    if route == "botorch":
-        info = run_botorch(problem, counter, seed, args.budget)
-    else:
-        surrogate = None
-        if route == "twinkit-run":
-            surrogate = args.surrogate if problem.name == "furnace" else args.bracket_surrogate
-        info = run_twinkit(problem, counter, seed, args.budget, surrogate)
+    try:
+        if route == "botorch":
+            info = run_botorch(problem, counter, seed, args.budget)
+        else:
+            surrogate = None
+            if route == "twinkit-run":
+                surrogate = args.surrogate if problem.name == "furnace" else args.bracket_surrogate
+            info = run_twinkit(problem, counter, seed, args.budget, surrogate)
+    except Exception as e:  # one failed run does not stop the race; no end line: --resume retries
+        print(f"  {route} seed {seed}: failed after {len(counter.records)} solves: "
+              f"{type(e).__name__}: {e}", flush=True)  # fmt: skip
+        return RunResult(problem.name, route, seed, counter.records, {"error": str(e)})
     info["seconds"] = round(time.perf_counter() - t0, 3)
     counter.end(**info)
     return RunResult(problem.name, route, seed, counter.records, info)
@@ -483,12 +486,13 @@ def table(rows: list[dict[str, Any]], budget: int) -> str:
         med_reach = _median(reach)
         med_gap = _median(gaps)
         secs = [r["fe_seconds_median"] for r in rs if r["fe_seconds_median"] is not None]
+        made = [f"{r['solves']}{' failed' if 'error' in r['info'] else ''}" for r in rs]
         lines.append(
             f"| {prob} | {route} | {', '.join(_cell(v, missing=never) for v in reach)} | "
             f"{_cell(med_reach, '{:g}', never)} | "
             f"{', '.join(_cell(v, '{:.2f}', 'none feasible') for v in gaps)} | "
             f"{_cell(med_gap, '{:.2f}')} | "
-            f"{', '.join(str(r['solves']) for r in rs)} | "
+            f"{', '.join(made)} | "
             f"{', '.join(f'{r["repeated_exact"]} / {r["repeated_near"]}' for r in rs)} | "
             f"{_cell(statistics.median(secs) if secs else None, '{:.1f}')} |"
         )
@@ -535,9 +539,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {route}: skipped (no trained surrogate: {s or 'none given'})")
                     continue
             for seed in seeds:
-                r = race_one(p, route, seed, args)
-                if r is not None:
-                    results[name].append(r)
+                results[name].append(race_one(p, route, seed, args))
     rows = []
     report: dict[str, Any] = {"budget": args.budget, "problems": {}}
     for name, rs in results.items():
