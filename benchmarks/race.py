@@ -130,19 +130,22 @@ class RaceProblem:
 
     def to_si(self, u: np.ndarray) -> dict[str, float]:
         """Design values (SI) at unit-cube point `u`."""
+        lo, hi = self._log_bounds()
         lin = self.lower + u * (self.upper - self.lower)
-        with np.errstate(divide="ignore"):
-            lg = np.exp(np.log(self.lower) + u * (np.log(self.upper) - np.log(self.lower)))
-        x = np.where(self.log, lg, lin)
+        x = np.where(self.log, np.exp(lo + u * (hi - lo)), lin)
         x = np.clip(x, self.lower, self.upper)
         return {n: float(v) for n, v in zip(self.names, x, strict=True)}
 
     def to_unit(self, design: Mapping[str, float]) -> np.ndarray:
         x = np.array([design[n] for n in self.names], dtype=float)
+        lo, hi = self._log_bounds()
         lin = (x - self.lower) / (self.upper - self.lower)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lg = (np.log(x) - np.log(self.lower)) / (np.log(self.upper) - np.log(self.lower))
-        return np.where(self.log, lg, lin)
+        return np.where(self.log, (np.log(np.where(self.log, x, 1.0)) - lo) / (hi - lo), lin)
+
+    def _log_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """log of the bounds of log-scaled parameters (0 and 1 for the others: no log of 0)."""
+        return (np.log(np.where(self.log, self.lower, 1.0)),
+                np.log(np.where(self.log, self.upper, np.e)))  # fmt: skip
 
     @property
     def objective(self) -> tuple[str, str]:
