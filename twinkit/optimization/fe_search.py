@@ -6,8 +6,9 @@ params, the FE objective as value, the goal outputs, the prediction made before 
 solver's verdict as user attributes), so a rerun continues it: `N` is the total the study may
 hold, and a design is never solved twice. The search stops when the largest expected improvement
 (times the probability of feasibility) left in the design box falls below `ei_tolerance` of the
-best FE-feasible objective ("converged": the evidence says no better design is likely), or when
-the budget is spent. The answer is always the best FE-feasible design solved, never a
+best FE-feasible objective and the model predicted the last solve within 3 std ("converged": the
+evidence says no better design is likely, from a model that has just been right), or when the
+budget is spent. The answer is always the best FE-feasible design solved, never a
 prediction.
 """
 
@@ -63,7 +64,7 @@ class UnitBox:
 
     def designs(self, u: np.ndarray) -> list[dict[str, float]]:
         x = self.lo + np.clip(u, 0, 1) * (self.hi - self.lo)
-        x = np.where(self.log, np.exp(x), x)
+        x[:, self.log] = np.exp(x[:, self.log])
         return [dict(zip(self.names, map(float, row), strict=True)) for row in x]
 
 
@@ -130,6 +131,12 @@ def search(
     solves = _stored(study, box.names)
     prior = _prior(problem, box) if use_surrogate else None
     initial = [] if use_surrogate else _initial_design(box, d + 1, seed)
+    in_space = [o for o in goals.outputs if o in problem.space]
+
+    def exact(u: np.ndarray) -> dict[str, np.ndarray]:  # goal outputs that are design values
+        designs = box.designs(u)
+        return {o: np.array([x[o] for x in designs]) for o in in_space}
+
     stopped, converged, ei = "budget", False, None
     while True:
         if len(solves) < len(initial):  # the FE-only start: a Sobol design of d + 1 points
@@ -140,7 +147,7 @@ def search(
             ok = [s for s in solves if s.converged]
             u_ok = box.to_unit([s.design for s in ok])
             values = {o: np.array([s.outputs[o] for s in ok]) for o in goals.outputs}
-            models = GoalModels(goals, prior, u_ok, values)
+            models = GoalModels(goals, prior, u_ok, values, exact)
             best = best_solve(problem, solves)
             feasible = best is not None and violation(problem, best) == 0
             incumbent = objective_of(problem, best) if best is not None and feasible else None
@@ -159,7 +166,8 @@ def search(
             u, value = maximise(score, d, rng, seeds, avoid)
             if incumbent is not None:
                 ei = float(np.exp(value)) if np.isfinite(value) else 0.0
-                if ei <= ei_tolerance * max(abs(incumbent), 1e-300):
+                small = ei <= ei_tolerance * max(abs(incumbent), 1e-300)
+                if small and solves and predicted_well(solves[-1]):
                     stopped, converged = "expected improvement below tolerance", True
                     break
             mean, std = models.predict_values(u[None])
@@ -189,6 +197,19 @@ def _believed_best(models: GoalModels, d: int, rng: np.random.Generator) -> floa
     if not len(f):
         return None
     return float(f.min() if direction == "minimize" else f.max())
+
+
+def predicted_well(s: Solve, k: float = 3.0) -> bool:
+    """The model predicted this solve's every goal output within k std: the evidence that its
+    small expected improvement can be believed (a model fitted to a few points may be sure of
+    itself and wrong; the first solve of the FE-only start had no prediction at all)."""
+    if not s.converged:
+        return False
+    for out, (mean, std) in s.predicted.items():
+        fe = s.outputs.get(out)
+        if fe is None or not math.isfinite(mean) or abs(fe - mean) > k * std + 1e-12 * abs(fe):
+            return False
+    return True
 
 
 def _prior(problem: Problem, box: UnitBox) -> Callable:
