@@ -105,15 +105,12 @@ def optimize(
     surrogate: Surrogate | None,
     trials: int = 200,
     verify: bool | int = True,
-    refine: bool = False,
-    refine_rounds: int = 3,
     robust: float = 0.0,
     tolerance: float = 0.01,
     storage: str | None = None,
     study: str | None = None,
     fix: dict[str, Any] | None = None,
     calibration: Any = None,
-    sweep: Any = None,
     out: str | Path | None = None,
     plots: bool = False,
     fe_budget: int = 0,
@@ -122,12 +119,12 @@ def optimize(
 ) -> OptimizationResult:
     """Optimise the case's design parameters (its ``optimization:`` section) on the surrogate.
 
-    `verify` FE-solves the best design (an int: that many Pareto designs); `refine` retrains on
-    those FE results until a design verifies. `fix` holds non-design parameters at given values
-    (``fix={"pull_rate": "220 t/day"}``). Latent and measured inputs take their values from
-    `calibration` (a `Calibration`, or the path of its summary.json; default
-    ``runs/<case>/calibration/summary.json`` when there is one), else their nominal values.
-    `refine` adds FE results to `sweep`'s data (default ``runs/<case>/data``). The study is kept
+    `verify` FE-solves the best design (an int: that many Pareto designs). `fix` holds
+    non-design parameters at given values (``fix={"pull_rate": "220 t/day"}``). Latent and
+    measured inputs take their values from `calibration` (a `Calibration`, or the path of its
+    summary.json; default ``runs/<case>/calibration/summary.json`` when there is one), else
+    their nominal values.
+    The study is kept
     in `out` (default ``runs/<case>/optimize``), so a rerun with more trials adds to it; a
     retrained surrogate needs a new `out` or `study` name.
 
@@ -146,8 +143,6 @@ def optimize(
         storage=storage,
         study=study,
         verify=int(verify),
-        refine=refine,
-        refine_rounds=refine_rounds,
         robust=robust,
         tolerance=tolerance,
         out=None if out is None else Path(out),
@@ -155,7 +150,6 @@ def optimize(
         overrides=overrides,
         surrogate=None if surrogate is None else surrogate.file,
         calibration=_calibration_file(calibration),
-        dataset=None if sweep is None else Path(sweep.folder) / "dataset.nc",
         fe_budget=fe_budget,
         use_surrogate=surrogate is not None,
         ei_tolerance=ei_tolerance,

@@ -210,5 +210,5 @@ def optimization_table(opt: Any) -> str | None:
     if not opt.feasible:
         return "no feasible design found on the surrogate"
     if any(d.get("verification", {}).get("verified") is False for d in s["best"]):
-        return "FE verification failed (see summary.json; try --refine)"
+        return "FE verification failed (see summary.json; try --fe-budget N)"
     return None

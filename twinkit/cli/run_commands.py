@@ -41,10 +41,6 @@ def optimize(
     verify: Annotated[
         int, typer.Option("--verify", help="FE-solve the best design or K Pareto designs (0: no).")
     ] = 1,
-    refine: Annotated[
-        bool, typer.Option("--refine", help="Retrain on FE results until a design verifies.")
-    ] = False,
-    refine_rounds: Annotated[int, typer.Option("--refine-rounds", help="Most retrains.")] = 3,
     robust: Annotated[
         float, typer.Option("--robust", help="Judge designs by mean ± K·std of the surrogate.")
     ] = 0.0,
@@ -97,8 +93,6 @@ def optimize(
         sur,
         trials=trials,
         verify=verify,
-        refine=refine,
-        refine_rounds=refine_rounds,
         robust=robust,
         tolerance=tolerance,
         storage=storage,

@@ -1,2 +1,3 @@
 """Design optimisation on the surrogate: the design space and goals, Optuna studies (SQLite or
-PostgreSQL) and their samplers, FE verification of the designs found, and refinement by infill."""
+PostgreSQL) and their samplers, FE verification of the designs found, and the FE search
+(Bayesian optimisation on FE solves)."""

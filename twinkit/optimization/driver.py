@@ -1,16 +1,14 @@
-"""`twinkit optimize`: design optimization on the surrogate, verified by FE, optionally refined.
+"""`twinkit optimize`: design optimization on the surrogate, checked or searched with FE.
 
-Reads the case's `optimization` section, runs an Optuna study over the design parameters on the
-surrogate (SQLite `runs/<case>/optimize/study.db` by default, run in memory and saved in
-batches; resumable), re-solves the best design (or up to `verify` Pareto designs) with FE, and
-with `refine` adds FE results to the training data, retrains and optimizes again until a design
-verifies or the rounds run out.
-
-With `fe_budget` N it instead spends up to N FE solves chosen by constrained Bayesian
-optimisation (`twinkit.optimization.fe_search`), with the surrogate as prior (its Optuna study's
-best trials seed the acquisition) or, with `use_surrogate=False`, from nothing; the answer is the
-best FE-feasible design solved, verified when the expected improvement left is below
-`ei_tolerance`. Writes `summary.json`, `history.png` and (several objectives) `pareto.png`.
+Reads the case's `optimization` section and runs an Optuna study over the design parameters on
+the surrogate (SQLite `runs/<case>/optimize/study.db` by default, run in memory and saved in
+batches; resumable). Then either re-solves the best design (or up to `verify` Pareto designs)
+with FE, or, with `fe_budget` N, spends up to N FE solves chosen by constrained Bayesian
+optimisation (`twinkit.optimization.fe_search`) with the surrogate as prior (the study's best
+trials seed the acquisition) or, with `use_surrogate=False`, from nothing; its answer is the best
+FE-feasible design solved, verified when the expected improvement left is below
+`ei_tolerance`. Writes `summary.json`, `history.png`, (several objectives) `pareto.png` and
+(FE search) a picture of the best design's main field.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from typing import Any
 from twinkit.case import CaseError, LoadedCase, load_case
 from twinkit.optimization.design_space import Problem, build_problem
 from twinkit.optimization.goals import Goals
-from twinkit.optimization.refine import DatasetRefiner, Refiner
 from twinkit.optimization.study import (
     best_trials,
     complete_trials,
@@ -49,9 +46,6 @@ class Options:
     study: str | None = None
     surrogate: Path | None = None
     verify: int = 1
-    refine: bool = False
-    refine_rounds: int = 3
-    dataset: Path | None = None  # the training data --refine adds to (runs/<case>/data/dataset.nc)
     robust: float = 0.0
     tolerance: float = 0.01
     out: Path | None = None
@@ -67,20 +61,60 @@ class Options:
 def _check(opts: Options) -> None:
     if opts.trials < 1:
         raise CaseError(f"--trials {opts.trials}: expected at least 1")
-    if opts.verify < 0 or opts.refine_rounds < 0:
-        raise CaseError("--verify and --refine-rounds: expected 0 or more")
+    if opts.verify < 0:
+        raise CaseError("--verify: expected 0 or more")
     if not 0 < opts.tolerance < 1:
         raise CaseError(f"--tolerance {opts.tolerance}: expected a fraction in (0, 1)")
-    if opts.refine and opts.verify == 0 and not opts.fe_budget:
-        raise CaseError("--refine needs --verify K with K ≥ 1 (the FE solves it learns from)")
     if opts.fe_budget < 0:
         raise CaseError(f"--fe-budget {opts.fe_budget}: expected 0 or more FE solves")
-    if opts.fe_budget and (opts.refine or opts.robust):
-        raise CaseError("--fe-budget: not with --refine or --robust (the FE search learns from FE)")
+    if opts.fe_budget and opts.robust:
+        raise CaseError("--fe-budget: not with --robust (the FE search judges designs by FE)")
     if not 0 < opts.ei_tolerance < 1:
         raise CaseError(f"--ei-tolerance {opts.ei_tolerance}: expected a fraction in (0, 1)")
     if not opts.use_surrogate and not opts.fe_budget:
         raise CaseError("--no-surrogate needs --fe-budget N (the FE solves to spend)")
+
+
+@dataclass
+class _Setup:
+    """What both modes start from: the case, the problem, where the studies go."""
+
+    loaded: LoadedCase
+    problem: Problem
+    out: Path
+    storage: str
+    name: str
+    sampler: str
+    seed: int
+    source: str  # the surrogate's file, type name, or "none"
+    surrogate_id: str
+
+
+def _setup(case_path: Path, opts: Options, surrogate: Any) -> _Setup:
+    _check(opts)
+    loaded = load_case(case_path, check_regions=opts.verify > 0 or opts.fe_budget > 0)
+    goals = Goals.from_case(loaded, opts.robust)
+    runs = Path("runs") / loaded.name
+    path = opts.surrogate or runs / "surrogate.pt"
+    source = type(surrogate).__name__ if opts.use_surrogate else "none"
+    if surrogate is None and opts.use_surrogate:
+        surrogate, source = read_surrogate(path), str(path)
+    calibration = opts.calibration or runs / "calibration" / "summary.json"
+    model = surrogate if opts.use_surrogate else None
+    problem = build_problem(loaded, goals, model, opts.overrides, calibration)
+    out = opts.out or runs / "optimize"
+    out.mkdir(parents=True, exist_ok=True)
+    return _Setup(
+        loaded,
+        problem,
+        out,
+        opts.storage or f"sqlite:///{(out / 'study.db').resolve()}",
+        opts.study or loaded.name,
+        sampler_name(problem, loaded.case.optimization.sampler),  # type: ignore[union-attr]
+        loaded.case.seed if opts.seed is None else opts.seed,
+        source,
+        _file_id(path) if source == str(path) else source,
+    )
 
 
 def optimize_case(
@@ -88,142 +122,86 @@ def optimize_case(
     opts: Options,
     surrogate: Any = None,
     solve: FESolve | None = None,
-    refiner: Refiner | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Run the command; returns the summary and the path of summary.json.
 
-    `surrogate` (an object with the Surrogate API), `solve` (FE) and `refiner` replace the
-    defaults: the surrogate file, `CaseSolver` and `DatasetRefiner`. `progress` gets each FE
-    solve of the FE search as it is done (a row of summary["fe"]["solves"]). No error it raises
-    shows the password of `opts.storage` (`redacted_errors`), at the start or during the trials.
+    `surrogate` (an object with the Surrogate API) and `solve` (FE) replace the defaults: the
+    surrogate file and `CaseSolver`. `progress` gets each FE solve of the FE search as it is
+    done (a row of summary["fe"]["solves"]). No error it raises shows the password of
+    `opts.storage` (`redacted_errors`), at the start or during the trials.
     """
     with redacted_errors(opts.storage):
+        t0 = time.perf_counter()
+        setup = _setup(case_path, opts, surrogate)
         if opts.fe_budget:
-            return _fe_search(case_path, opts, surrogate, solve, progress)
-        return _optimize_case(case_path, opts, surrogate, solve, refiner)
+            summary = _fe_search(setup, opts, solve, progress)
+        else:
+            summary = _on_surrogate(setup, opts, solve)
+        summary["seconds"] = round(time.perf_counter() - t0, 3)
+        from twinkit.files import write_json
+
+        path = setup.out / "summary.json"
+        write_json(path, summary)
+        return summary, path
 
 
-def _optimize_case(
-    case_path: Path,
-    opts: Options,
-    surrogate: Any,
-    solve: FESolve | None,
-    refiner: Refiner | None,
-) -> tuple[dict[str, Any], Path]:
-    from twinkit.files import write_json
+def _trials(setup: _Setup, opts: Options, k: int) -> tuple[Any, dict[str, Any], list[Any]]:
+    """The study on the surrogate run to `opts.trials`: the study, its round, its `k` best."""
+    problem = setup.problem
+    with open_study(
+        problem, setup.storage, setup.name, setup.sampler, setup.seed, setup.surrogate_id
+    ) as opened:
+        study = opened.study
+        ts = time.perf_counter()
+        added = run_trials(opened, problem, opts.trials)
+        seconds = time.perf_counter() - ts
+    picks = best_trials(study, k)
+    return study, _round(study, problem, picks, added, seconds, setup.name), picks
+
+
+def _on_surrogate(setup: _Setup, opts: Options, solve: FESolve | None) -> dict[str, Any]:
+    """Trials on the surrogate; the best design(s) re-solved with FE when `opts.verify`."""
     from twinkit.optimization.verify import CaseSolver
 
-    t0 = time.perf_counter()
-    _check(opts)
-    loaded = load_case(case_path, check_regions=opts.verify > 0)
-    goals = Goals.from_case(loaded, opts.robust)
-    runs = Path("runs") / loaded.name
-    out = opts.out or runs / "optimize"
-    path = opts.surrogate or runs / "surrogate.pt"
-    source = type(surrogate).__name__
-    if surrogate is None:
-        surrogate, source = read_surrogate(path), str(path)
-    calibration = opts.calibration or runs / "calibration" / "summary.json"
-    problem = build_problem(loaded, goals, surrogate, opts.overrides, calibration)
-    out.mkdir(parents=True, exist_ok=True)
-    storage = opts.storage or f"sqlite:///{(out / 'study.db').resolve()}"
-    name = opts.study or loaded.name
-    sampler = sampler_name(problem, loaded.case.optimization.sampler)  # type: ignore[union-attr]
-    seed = loaded.case.seed if opts.seed is None else opts.seed
-    surrogate_id = _file_id(path) if source == str(path) else source
-    if opts.verify and solve is None:
-        solve = CaseSolver(loaded)
-    rounds: list[dict[str, Any]] = []
-    refined: Path | None = None  # the last surrogate the refinement saved
-    for r in range(opts.refine_rounds + 1 if opts.refine else 1):
-        study_name = name if r == 0 else f"{name}-refine{r}"
-        with open_study(problem, storage, study_name, sampler, seed, surrogate_id) as opened:
-            study = opened.study
-            if r > 0:
-                for d in rounds[-1]["designs"]:
-                    study.enqueue_trial(d["design"], skip_if_exists=True)
-            ts = time.perf_counter()
-            added = run_trials(opened, problem, opts.trials)
-            seconds = time.perf_counter() - ts
-        picks = best_trials(study, max(opts.verify, 1))
-        rounds.append(_round(study, problem, picks, added, seconds, study_name))
-        if not opts.verify or not picks:
-            break
+    problem = setup.problem
+    study, round_, picks = _trials(setup, opts, max(opts.verify, 1))
+    if opts.verify and picks:
         tv = time.perf_counter()
-        assert solve is not None
-        checks, outcomes = verify_designs(problem, [p.params for p in picks], solve, opts.tolerance)
-        for d, c in zip(rounds[-1]["designs"], checks, strict=True):
+        solve = solve or CaseSolver(setup.loaded)
+        checks, _ = verify_designs(problem, [p.params for p in picks], solve, opts.tolerance)
+        for d, c in zip(round_["designs"], checks, strict=True):
             d["verification"] = c
-        rounds[-1]["verify_seconds"] = round(time.perf_counter() - tv, 3)
-        if not opts.refine or all(c["verified"] for c in checks) or r == opts.refine_rounds:
-            break
-        dataset = opts.dataset or runs / "data" / "dataset.nc"
-        refiner = refiner or DatasetRefiner(dataset, out, surrogate)
-        refiner.add(outcomes)
-        problem.surrogate = refiner.retrain()
-        refined = getattr(refiner, "saved", None)
-        surrogate_id = f"{surrogate_id}+refine{r + 1}"
-    files = _plots(study, problem, out) if opts.plots else []
-    summary = _summary(loaded, problem, opts, rounds, storage, sampler, source, files)
-    summary["refined_surrogate"] = str(refined) if refined else None
-    summary["seconds"] = round(time.perf_counter() - t0, 3)
-    summary_path = out / "summary.json"
-    write_json(summary_path, summary)
-    return summary, summary_path
+        round_["verify_seconds"] = round(time.perf_counter() - tv, 3)
+    files = _plots(study, problem, setup.out) if opts.plots else []
+    return _summary(setup, opts, [round_], files)
 
 
 def _fe_search(
-    case_path: Path,
+    setup: _Setup,
     opts: Options,
-    surrogate: Any,
     solve: FESolve | None,
     progress: Callable[[dict[str, Any]], None] | None,
-) -> tuple[dict[str, Any], Path]:
-    from twinkit.files import write_json
+) -> dict[str, Any]:
+    """Trials on the surrogate (if any) for hints, then the FE search; its best as `best`."""
     from twinkit.optimization.fe_search import search, solve_row
     from twinkit.optimization.study import open_fe_study
     from twinkit.optimization.verify import CaseSolver, FEOutcome, check_design
 
-    t0 = time.perf_counter()
-    _check(opts)
-    loaded = load_case(case_path, check_regions=True)
-    goals = Goals.from_case(loaded)
-    runs = Path("runs") / loaded.name
-    out = opts.out or runs / "optimize"
-    path = opts.surrogate or runs / "surrogate.pt"
-    source = "none" if not opts.use_surrogate else type(surrogate).__name__
-    if surrogate is None and opts.use_surrogate:
-        surrogate, source = read_surrogate(path), str(path)
-    calibration = opts.calibration or runs / "calibration" / "summary.json"
-    problem = build_problem(
-        loaded, goals, surrogate if opts.use_surrogate else None, opts.overrides, calibration
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    storage = opts.storage or f"sqlite:///{(out / 'study.db').resolve()}"
-    name = opts.study or loaded.name
-    sampler = sampler_name(problem, loaded.case.optimization.sampler)  # type: ignore[union-attr]
-    seed = loaded.case.seed if opts.seed is None else opts.seed
+    problem, goals, name = setup.problem, setup.problem.goals, setup.name
     rounds: list[dict[str, Any]] = []
     hints: list[dict[str, float]] = []
     study = None
     if opts.use_surrogate:  # cheap trials on the surrogate: where the acquisition looks first
-        surrogate_id = _file_id(path) if source == str(path) else source
-        with open_study(problem, storage, name, sampler, seed, surrogate_id) as opened:
-            study = opened.study
-            ts = time.perf_counter()
-            added = run_trials(opened, problem, opts.trials)
-            seconds = time.perf_counter() - ts
-        picks = best_trials(study, 1)
-        rounds.append(_round(study, problem, picks, added, seconds, name))
+        study, round_, _ = _trials(setup, opts, 1)
+        rounds.append(round_)
         done = sorted(
             (t for t in complete_trials(study) if feasible(t)),
             key=lambda t: t.values[0] * (1 if goals.directions[0] == "minimize" else -1),
         )
         hints = [dict(t.params) for t in done[:5]]
-    if solve is None:
-        solve = CaseSolver(loaded)
-    fe_study = open_fe_study(problem, storage, f"{name}-fe")
+    solve = solve or CaseSolver(setup.loaded)
+    fe_study = open_fe_study(problem, setup.storage, f"{name}-fe")
 
     def report(s: Any) -> None:
         if progress is not None:
@@ -231,8 +209,8 @@ def _fe_search(
 
     ts = time.perf_counter()
     found = search(
-        problem, solve, fe_study, opts.fe_budget, opts.ei_tolerance, seed, opts.use_surrogate,
-        hints, report,
+        problem, solve, fe_study, opts.fe_budget, opts.ei_tolerance, setup.seed,
+        opts.use_surrogate, hints, report,
     )  # fmt: skip
     fe_seconds = time.perf_counter() - ts
     best = found.best
@@ -258,7 +236,7 @@ def _fe_search(
             }
         )
         if opts.plots and outcome.result is not None:
-            files += _field_picture(loaded, outcome.result, out)
+            files += _field_picture(setup.loaded, outcome.result, setup.out)
     fe_rows = [solve_row(problem, s) for s in found.solves]
     on_surrogate = rounds[0]["trials"] if rounds else {"complete": 0, "feasible": 0, "this_run": 0}
     rounds.append(
@@ -270,8 +248,8 @@ def _fe_search(
         }
     )
     if opts.plots and study is not None:
-        files = _plots(study, problem, out) + files
-    summary = _summary(loaded, problem, opts, rounds, storage, sampler, source, files)
+        files = _plots(study, problem, setup.out) + files
+    summary = _summary(setup, opts, rounds, files)
     summary["fe"] = {
         "mode": found.mode,
         "budget": opts.fe_budget,
@@ -284,11 +262,7 @@ def _fe_search(
         "ei_tolerance": opts.ei_tolerance,
         "repeated_designs": len(fe_rows) - len({json.dumps(r["design"]) for r in fe_rows}),
     }
-    summary["refined_surrogate"] = None
-    summary["seconds"] = round(time.perf_counter() - t0, 3)
-    summary_path = out / "summary.json"
-    write_json(summary_path, summary)
-    return summary, summary_path
+    return summary
 
 
 def _field_picture(loaded: LoadedCase, result: Any, out: Path) -> list[str]:
@@ -343,18 +317,12 @@ def _plots(study: Any, problem: Problem, out: Path) -> list[str]:
 
 
 def _summary(
-    loaded: LoadedCase,
-    problem: Problem,
-    opts: Options,
-    rounds: list[dict[str, Any]],
-    storage: str,
-    sampler: str,
-    source: str,
-    files: list[str],
+    setup: _Setup, opts: Options, rounds: list[dict[str, Any]], files: list[str]
 ) -> dict[str, Any]:
     from twinkit.optimization.study import redact
     from twinkit.version import __version__
 
+    loaded, problem = setup.loaded, setup.problem
     g = problem.goals
     last = rounds[-1]
     verified = [d.get("verification", {}).get("verified") for d in last["designs"]]
@@ -363,10 +331,10 @@ def _summary(
         "case_file": str(loaded.path),
         "case_hash": loaded.hash,
         "twinkit_version": __version__,
-        "surrogate": source,
-        "storage": redact(storage),
+        "surrogate": setup.source,
+        "storage": redact(setup.storage),
         "study": last["study"],
-        "sampler": sampler,
+        "sampler": setup.sampler,
         "objectives": [{"output": o, "direction": d, "unit": g.units[o]} for o, d in g.objectives],
         "constraints": [{"output": b.output, b.kind: b.value, "unit": b.unit} for b in g.bounds],
         "robust": g.robust,

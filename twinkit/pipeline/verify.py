@@ -32,8 +32,7 @@ def verify_best(
 
     optimized = json.loads((out / "optimize" / "summary.json").read_text())
     chosen = optimized["best"]
-    # the surrogate the designs were chosen on: the last one refined by FE infill, if any
-    surrogate_path = Path(optimized.get("refined_surrogate") or out / "surrogate.pt")
+    surrogate_path = out / "surrogate.pt"  # the one the designs were chosen on
     folder = out / "verify"
     folder.mkdir(parents=True, exist_ok=True)
     checks: list[dict[str, Any]] = []
