@@ -103,10 +103,11 @@ def test_the_twin_publishes_and_keeps_only_the_latest_field(tmp_path):
     assert n == twin.updates and stored["mean"] == doc["mean"]
 
 
-def test_the_dashboard_draws_the_latest_field_mean_and_std(tmp_path):
-    """The page's field picture, built in-process from a history holding a field on a mesh of two
-    triangles: cells coloured by the mean of their nodes, the colour bars spanning the values, in
-    the case's display units; a newer field replaces it at the next poll."""
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_dashboard_draws_the_latest_field_mean_and_std(backend, tmp_path, request):
+    """The page's field picture, built in-process from a history (SQLite or PostgreSQL) holding a
+    field on a mesh of two triangles: cells coloured by the mean of their nodes, the colour bars
+    spanning the values; a newer field replaces the row and is drawn at the next poll."""
     from bokeh.document import Document
     from test_live_cli import FIN_CASE
 
@@ -115,7 +116,8 @@ def test_the_dashboard_draws_the_latest_field_mean_and_std(tmp_path):
     from twinkit.twin.history import History
 
     (case := tmp_path / "fin.yaml").write_text(FIN_CASE)
-    h = History(url := str(tmp_path / "h.sqlite"))
+    url = str(tmp_path / "h.sqlite") if backend == "sqlite" else request.getfixturevalue("postgres")
+    h = History(url)
     mesh = {"node_x": [0.0, 1.0, 1.0, 0.0], "node_y": [0.0, 0.0, 1.0, 1.0],
             "cells": [[0, 1, 2], [0, 2, 3]]}  # fmt: skip
     h.field(MESH, 0, float("nan"), mesh)
@@ -141,4 +143,7 @@ def test_the_dashboard_draws_the_latest_field_mean_and_std(tmp_path):
     page.refresh()
     np.testing.assert_allclose(bokeh.get_model_by_name("field").data["mean"], [400.0, 400.0])
     assert "update 4" in bokeh.get_model_by_name("field-note").text
+    rows = h.db.run("SELECT name, n FROM fields ORDER BY name").fetchall()
+    assert [tuple(r) for r in rows] == [(MESH, 0), ("temperature", 4)]
+    page.ctx.source.close()
     h.close()
