@@ -119,11 +119,15 @@ class Calibration:
         z = torch.where(self._log, torch.log(t), t)
         return ((z - self._mu) / self._sd).numpy()
 
-    def outputs(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Surrogate mean and std of every output at `u` (n, d)."""
+    def inputs(self, u: torch.Tensor) -> torch.Tensor:
+        """Every surrogate input (n, n_inputs), SI: the unknowns at `u` (n, d), the rest held."""
         x = self._base.expand(u.shape[0], -1).clone()
         x[:, self._col] = self.theta(u)
-        return self.s.torch_scalar(x)
+        return x
+
+    def outputs(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Surrogate mean and std of every output at `u` (n, d)."""
+        return self.s.torch_scalar(self.inputs(u))
 
     def neg_log_post(self, u: torch.Tensor) -> torch.Tensor:
         """−log posterior (up to a constant) at each row of `u` (n, d)."""

@@ -1,7 +1,8 @@
 """`twinkit dashboard` in a real headless browser (Debian's Chromium driven by Playwright), beside
 `twinkit live` and a simulated plant on a mosquitto broker, all as processes: the page loads, a
-reading published on the broker reaches its chart, an alert reaches the table and is
-acknowledged by a click (the twin then records the acknowledgement in its history)."""
+reading published on the broker reaches its chart, the estimated field is drawn, an alert reaches
+the table and is acknowledged by a click (the twin then records the acknowledgement in its
+history)."""
 
 from __future__ import annotations
 
@@ -202,6 +203,8 @@ def test_dashboard_in_a_browser(fin, tmp_path):
             assert keys
             assert _wait(page, _data("quality", "rejected") + "?.some(v => v > 0)", "rejections")
             assert _wait(page, _data("whatif", "qoi") + "?.length > 0", "the what-if prediction")
+            # the twin's virtual temperature field, mean and std, on the mesh's cells
+            assert _wait(page, _data("field", "std") + "?.length > 0", "the field picture")
             page.get_by_role("button", name="Acknowledge").click()
             acked = _wait(page, _data("alerts", "state") + "?.includes('acknowledged')",
                           "the acknowledgement in the table", timeout=10)  # fmt: skip

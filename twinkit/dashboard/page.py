@@ -1,7 +1,7 @@
 """One browser session of the dashboard: a Bokeh document laid out from the case (a chart per
-sensor, latent parameter and QoI), the alerts and data-quality tables, the acknowledge button
-and the what-if panel; a periodic callback (1 s) polls the history and pushes what changed to
-the page over Bokeh's websocket."""
+sensor, latent parameter and QoI), the picture of the estimated field, the alerts and
+data-quality tables, the acknowledge button and the what-if panel; a periodic callback (1 s)
+polls the history and pushes what changed to the page over Bokeh's websocket."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bokeh.models import Button, ColumnDataSource, DataTable, Div, Select, Table
 
 from twinkit.dashboard.charts import BandChart, Shown
 from twinkit.dashboard.context import Context
+from twinkit.dashboard.field import FieldPicture
 from twinkit.dashboard.whatif import WhatIf
 
 ALERT_COLUMNS = {"time": "time (plant)", "state": "state", "severity": "severity",
@@ -67,6 +68,7 @@ class Page:
         self.ack.on_click(self._acknowledge)
         self.alerts.source.selected.on_change("indices", self._picked)
         self.whatif = WhatIf(ctx)
+        self.field = FieldPicture(ctx)
         doc.add_root(self._layout())
         doc.title = f"twinkit: {c.name}"
         self.refresh()
@@ -94,6 +96,7 @@ class Page:
             row(self._section("Latent parameters: estimate ± 2σ and forecast", self.params),
                 self._section("Virtual sensors (QoIs) ± 2σ", self.qois),
                 sizing_mode="stretch_width"),
+            self.field.layout,
             self.whatif.layout,
             sizing_mode="stretch_width",
         )  # fmt: skip
@@ -128,6 +131,7 @@ class Page:
         for n, ch in self.qois.items():
             ch.set(s.updates["qoi"].get(n))
         self._tables()
+        self.field.refresh()
         self.whatif.refresh()
 
     def _tables(self) -> None:

@@ -48,7 +48,9 @@ class HistorySource:
     Attributes: `readings[sensor]` (accepted and repaired values), `quality[sensor]` (a Counter
     of 'accepted', 'repaired', 'rejected: <reason>'), `updates[kind][name]` (kind parameter,
     input, sensor, qoi), `forecast[name]` ({'crossing', 'lower', 'upper'}: epoch s, the latest
-    update's), `alerts` (newest last: t, state, kind, key, severity, message), `version`
+    update's), `alerts` (newest last: t, state, kind, key, severity, message), `fields[name]`
+    (the latest virtual field's message, with `saved`; `twinkit.twin.virtual_field.MESH` the
+    mesh), `version`
     (grows when anything new was read) and `error` (why the history cannot be read, or None).
     """
 
@@ -59,12 +61,14 @@ class HistorySource:
         self.updates: dict[str, dict[str, Series]] = defaultdict(lambda: defaultdict(Series))
         self.forecast: dict[str, dict[str, float]] = {}
         self.alerts: list[dict[str, Any]] = []
+        self.fields: dict[str, dict[str, Any]] = {}
         self.version = 0
         self.error: str | None = None
         self.last_update: tuple[int, float] | None = None  # (number, plant time) of the latest
         self._db: Any = None
         self._last = {"readings": 0, "updates": 0, "alerts": 0}
         self._polled = -np.inf
+        self._fields_saved = -np.inf  # when the newest field read was written (wall clock)
 
     def poll(self, force: bool = False) -> int:
         """Read what was written since the last poll (at most one poll per `every` s unless
@@ -78,7 +82,7 @@ class HistorySource:
                 from twinkit.twin.history import Database
 
                 self._db = Database(self.url, create=False)
-            new = self._readings() + self._updates() + self._alerts()
+            new = self._readings() + self._updates() + self._alerts() + self._fields()
             if self._db.postgres:
                 self._db.conn.rollback()  # no transaction left open between polls
             self.error = None
@@ -153,6 +157,25 @@ class HistorySource:
                                 "severity": severity, "message": message})  # fmt: skip
         if rows:
             self._last["alerts"] = rows[-1][0]
+        return len(rows)
+
+    def _fields(self) -> int:
+        """The virtual fields written since the last poll (one row per field, replaced)."""
+        try:
+            rows = self._db.run(
+                "SELECT name, saved, doc FROM fields WHERE asset = ? AND saved > ? ORDER BY saved",
+                (self.asset, self._fields_saved),
+            ).fetchall()
+        except Exception:  # a history from before the virtual fields: no such table
+            if self._db.postgres:
+                self._db.conn.rollback()
+            return 0
+        for name, saved, doc in rows:
+            try:
+                self.fields[name] = json.loads(doc) | {"saved": saved}
+            except (TypeError, ValueError):
+                continue
+            self._fields_saved = max(self._fields_saved, saved)
         return len(rows)
 
     def open_alerts(self) -> list[str]:

@@ -46,6 +46,7 @@ class AssetWorker(_Worker):
                     self.busy_since = time.monotonic()
                     if item is None:
                         self.twin.alerts.tick()  # alerts escalate also while no message comes
+                        self.twin.idle()  # the virtual fields, when due
                     else:
                         self.twin.handle(item)
             except Exception:  # LiveTwin.process catches its own; this is the rest

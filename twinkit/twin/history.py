@@ -136,6 +136,10 @@ class Database:
             self.run(f"CREATE TABLE IF NOT EXISTS {table} ({key}, asset TEXT NOT NULL, {defs})")
         self.run("CREATE TABLE IF NOT EXISTS twin_state "
                  "(asset TEXT PRIMARY KEY, saved DOUBLE PRECISION, state TEXT)")  # fmt: skip
+        # the latest virtual field per asset and name (replaced, never a series), and the mesh
+        self.run("CREATE TABLE IF NOT EXISTS fields (asset TEXT NOT NULL, name TEXT NOT NULL, "
+                 "n DOUBLE PRECISION, t DOUBLE PRECISION, saved DOUBLE PRECISION, doc TEXT, "
+                 "PRIMARY KEY (asset, name))")  # fmt: skip
         for sql in INDEXES:
             self.run(sql)
         self.conn.commit()
@@ -184,7 +188,8 @@ class History:
         self.written = 0
         self.failing = False  # the last write failed
         self._next = time.monotonic() + every
-        self._batches: deque[tuple[dict[str, list[tuple]], int, str | None]] = deque()
+        self._batches: deque[tuple[dict[str, list[tuple]], int, str | None, list[tuple]]] = deque()
+        self._fields: dict[str, tuple] = {}  # name → the latest field's row, until committed
         self._queued = 0  # rows in `_batches`
         self._cv = threading.Condition()
         self._closing = False
@@ -231,6 +236,12 @@ class History:
         for v in values:
             self._add("update_values", (n, *v))
 
+    def field(self, name: str, n: int, t: float, doc: dict[str, Any]) -> None:
+        """The latest virtual field `name` (`twinkit.twin.virtual_field`) of update `n`: it
+        replaces the one stored (one row per asset and name; MESH the mesh)."""
+        self._fields[name] = (self.asset, name, n, t if math.isfinite(t) else None, time.time(),
+                              json.dumps(doc))  # fmt: skip
+
     def alert(self, t: float, doc: dict[str, Any]) -> None:
         """An alert raised or cleared (and, later, acknowledged) at plant time `t`."""
         known = ("state", "kind", "key", "message", "t")
@@ -241,16 +252,18 @@ class History:
     # ---- commits ------------------------------------------------------------------------------
     def due(self) -> bool:
         """Whether `commit` should run now: enough rows, or rows older than `every`."""
-        return self.buffered >= self.rows or (self.buffered > 0 and time.monotonic() >= self._next)
+        waiting = self.buffered > 0 or bool(self._fields)
+        return self.buffered >= self.rows or (waiting and time.monotonic() >= self._next)
 
     def commit(self, state: dict[str, Any] | None = None) -> bool:
         """Hand the buffered rows and `state` (as it is now) to the writer, to be written in one
         transaction; returns whether the last write succeeded."""
         self._next = time.monotonic() + self.every
-        if self.buffered or state is not None:
+        if self.buffered or state is not None or self._fields:
             doc = None if state is None else json.dumps(state, default=float)
+            fields, self._fields = list(self._fields.values()), {}
             with self._cv:
-                self._batches.append((self.buffers, self.buffered, doc))
+                self._batches.append((self.buffers, self.buffered, doc, fields))
                 self._queued += self.buffered
                 self._cv.notify_all()
             self.buffers = {t: [] for t in TABLES}
@@ -268,8 +281,8 @@ class History:
                 self._cv.wait_for(lambda: self._batches or self._closing)
                 if not self._batches:
                     return
-                buffers, n, doc = self._batches[0]
-            if self._write(buffers, doc):
+                buffers, n, doc, fields = self._batches[0]
+            if self._write(buffers, doc, fields):
                 with self._cv:
                     self._batches.popleft()
                     self._queued -= n
@@ -281,7 +294,8 @@ class History:
                         return
                     self._cv.wait(RETRY)
 
-    def _write(self, buffers: dict[str, list[tuple]], doc: str | None) -> bool:
+    def _write(self, buffers: dict[str, list[tuple]], doc: str | None,
+               fields: list[tuple] | None = None) -> bool:  # fmt: skip
         try:
             if self.db is None:
                 self.db = Database(self.url)
@@ -293,6 +307,13 @@ class History:
                     "INSERT INTO twin_state (asset, saved, state) VALUES (?, ?, ?) ON CONFLICT "
                     "(asset) DO UPDATE SET saved = excluded.saved, state = excluded.state",
                     (self.asset, time.time(), doc),
+                )
+            for row in fields or []:
+                self.db.run(
+                    "INSERT INTO fields (asset, name, n, t, saved, doc) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (asset, name) DO UPDATE SET n = excluded.n, t = excluded.t, "
+                    "saved = excluded.saved, doc = excluded.doc",
+                    row,
                 )
             self.db.conn.commit()
         except Exception as e:

@@ -3,7 +3,10 @@
 Readings arrive on `plant/<asset>/sensors/<sensor>`. Every `cadence` seconds of plant time
 (the readings' timestamps, not the wall clock) the twin assimilates the readings that came since
 the last update, publishes its state (retained) to `plant/<asset>/twin/state` and each estimate
-to `plant/<asset>/twin/parameters/<name>`, and alerts to `plant/<asset>/alerts`.
+to `plant/<asset>/twin/parameters/<name>`, and alerts to `plant/<asset>/alerts`. A surrogate
+with fields also gives virtual field sensors (`twinkit.twin.virtual_field`), computed between
+messages rather than in the update: `plant/<asset>/twin/field/<name>` (the mesh on
+`plant/<asset>/twin/mesh`).
 
 No message can stall it: a reading from the future (ahead of the wall clock by more than
 `max_skew`, or of the plant clock by more than `max_jump` unless other sensors confirm the jump)
@@ -36,6 +39,7 @@ from twinkit.twin.alerts import drift_check, forecast_check, limit_check
 from twinkit.twin.forecast import Forecaster, describe
 from twinkit.twin.history import History, record_update
 from twinkit.twin.routing import alerts_from_case
+from twinkit.twin.virtual_field import VirtualFields
 
 log = logging.getLogger("twinkit.twin.live")
 FAULTS = {"out_of_range", "rate_limit", "stuck", "bad_quality", "bad_timestamp", "future"}
@@ -54,7 +58,8 @@ class LiveOptions:
     seed: int = 0
     max_skew: float | None = 300.0  # s ahead of the wall clock (None: off, for replays)
     max_jump: float | None = 3600.0  # s ahead of the plant clock, unless other sensors agree
-    run_dir: Path | None = None  # where alert log files go (default runs/<case>)
+    run_dir: Path | None = None  # where alert log files and field.npz go (default runs/<case>)
+    field_every: float = 10.0  # wall s at least between two computations of the virtual fields
 
 
 class LiveTwin:
@@ -120,6 +125,11 @@ class LiveTwin:
         self.window = [math.inf, -math.inf, 0]  # the pending readings' first and last time, count
         self.history: History | None = None
         self.surrogate_hash = ""  # for the lineage of each update (the surrogate file's hash)
+        self.fields: VirtualFields | None = None  # the surrogate's fields over the ensemble
+        if getattr(surrogate, "fields", None):
+            self.topics |= {"field": f"{prefix}/twin/field", "mesh": f"{prefix}/twin/mesh"}
+            self.fields = VirtualFields(surrogate, self.opts.field_every, run_dir,
+                                        self.topics["field"], self.topics["mesh"])  # fmt: skip
 
     def attach(self, history: History) -> None:
         """Write every reading, update and alert to `history` from now on."""
@@ -147,6 +157,17 @@ class LiveTwin:
         """Process one queued message and record its latency."""
         self.process(item[1], item[2])
         self.latency.append(time.perf_counter() - item[0])
+        if self.inbox.empty():
+            self.idle()
+
+    def idle(self) -> None:
+        """What waits for a moment without messages: the virtual fields of the latest update
+        (at most every `field_every` s; never raises)."""
+        if self.fields is not None and self.fields.due():
+            try:
+                self.fields.refresh(self.publish, self.history)
+            except Exception:
+                log.exception("failed to compute the virtual fields")
 
     def drain(self, timeout: float = 0.0) -> int:
         """Process queued messages (waiting up to `timeout` s for the first); returns the count."""
@@ -276,6 +297,8 @@ class LiveTwin:
         self._publish(est, std, pred, residuals)
         if self.history is not None:
             record_update(self, est, std, pred, obs)
+        if self.fields is not None:  # computed when idle (`idle`), not here
+            self.fields.mark(self.updates, self.t, self.cal.inputs(self.filter.U).numpy())
         self.window = [math.inf, -math.inf, 0]
 
     def _forecast(self, est: dict, std: dict) -> None:

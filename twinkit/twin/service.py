@@ -52,6 +52,7 @@ class _Worker(threading.Thread):
                     return
                 with self.lock:  # alerts escalate also while no message comes
                     self.twin.alerts.tick()
+                    self.twin.idle()  # the virtual fields, when due
                 continue
             with self.lock:
                 self.twin.handle(item)
