@@ -248,8 +248,10 @@ def _optimisation(loaded: LoadedCase, out: Path, sh: _Shown) -> str:
                     sh.unit(n, u),
                 ]
             )
-        parts.append(table(["output", "surrogate", "± std", "FE", "error", "unit"], rows))
-        if check:
+        parts.append(table(["output", "predicted", "± std", "FE", "error", "unit"], rows))
+        if check and s.get("fe"):
+            parts.append(_fe_search(s, sh, unit, check["verified"]))
+        elif check:
             ok = check["verified"]
             parts.append(
                 para(
@@ -265,6 +267,41 @@ def _optimisation(loaded: LoadedCase, out: Path, sh: _Shown) -> str:
     for f in v.get("files", []):
         parts.append(img(out / "verify" / f, f"best design, FE: {f.removesuffix('.png')}"))
     return "".join(parts)
+
+
+def _fe_search(s: dict[str, Any], sh: _Shown, unit: Any, verified: bool) -> str:
+    """The FE search's solves: the objective predicted before each solve, by FE, the miss in σ
+    (the worst over the goal outputs too), feasibility; and why it stopped."""
+    fe = s["fe"]
+    name = s["objectives"][0]["output"]
+    rows = []
+    for r in fe["solves"]:
+        o = r["outputs"][name]
+        u = unit(s["objectives"][0], name)
+        known = [x["miss_sigma"] for x in r["outputs"].values()]
+        misses = [abs(m) for m in known if m is not None]
+        rows.append(
+            [
+                str(r["solve"] + 1),
+                "–" if o["predicted"] is None else sh.value(name, o["predicted"], u),
+                "–" if o["std"] is None else sh.spread(name, o["std"], u),
+                sh.value(name, o["fe"], u),
+                "–" if o["miss_sigma"] is None else f"{o['miss_sigma']:+.1f}",
+                f"{max(misses):.1f}" if misses else "–",
+                "yes" if r["feasible"] else ("no" if r["converged"] else "failed"),
+            ]
+        )
+    ei = fe["expected_improvement"]
+    left = "" if ei is None else f"; expected improvement left {ei:.3g} (SI)"
+    verdict = para(
+        f"FE search ({fe['mode']}): {len(fe['solves'])} FE solves of at most {fe['budget']}; "
+        f"stopped: {fe['stopped']}{left}. The best design is the best FE-feasible one solved: "
+        + ("verified." if verified else "NOT verified (the search did not converge)."),
+        "good" if verified else "bad",
+    )
+    head = ["FE solve", f"{name} predicted", "± std", "FE", "miss [σ]", "worst miss [σ]"]
+    head.append("feasible")
+    return "<h3>FE search</h3>" + table(head, rows) + verdict
 
 
 def _timings(out: Path) -> str:
