@@ -178,6 +178,34 @@ def test_no_fields_when_the_mesh_varies(write_case, tmp_path):
     assert ds.attrs["mesh_hash"] == "varies" and json.loads(ds.attrs["fields"]) == []
 
 
+def test_a_new_geometry_frees_the_old_mesh_and_model_at_once(write_case):
+    """The old DOLFINx and PETSc objects sit in reference cycles; unless the runner collects
+    them when it re-meshes, a geometric sweep holds every sample's matrices until Python's cyclic
+    collector happens to run (the bracket grew by ~250 MB per sample)."""
+    import gc
+    import weakref
+
+    from mpi4py import MPI
+
+    from twinkit.solve.runner import CaseRunner
+
+    extra = "  L: {value: 0.2 m, range: [0.15 m, 0.25 m], role: design}\n"
+    loaded = load_case(plate(write_case, length="$L", extra=extra))
+    runner = CaseRunner(loaded, MPI.COMM_SELF)
+    values = loaded.case.parameter_values()
+    runner.solve(values | {"L": 0.15})
+    old_model, old_mesh = weakref.ref(runner.model), weakref.ref(runner.domain.mesh)
+    gc.disable()  # only the runner may collect
+    try:
+        runner.solve(values | {"L": 0.25})
+        assert old_model() is None and old_mesh() is None
+        kept = weakref.ref(runner.model)
+        runner.solve(values | {"L": 0.25, "k": 40.0})  # same geometry: model and mesh kept
+        assert kept() is runner.model
+    finally:
+        gc.enable()
+
+
 def test_failed_samples_are_recorded_and_the_sweep_goes_on(write_case, tmp_path, monkeypatch):
     from twinkit.solve.runner import CaseRunner
 

@@ -38,6 +38,8 @@ class CaseRunner:
         `on_step(step, t, fields)`: called during a transient run at t = 0 and after each step."""
         key = tuple(values[p] for p in sorted(self._geometry))
         if self.model is None or key != self._key:
+            if self.model is not None:
+                self._release()
             self.domain = build_mesh(self.loaded, values, self.comm)
             self._check_dimensions()
             self._warnings = interior_facet_warnings(self.loaded, self.domain)
@@ -59,6 +61,16 @@ class CaseRunner:
         if self.loaded.case.nondimensional is None:  # scaled temperatures may be negative
             result = below_absolute_zero_fails(result)
         return result
+
+    def _release(self) -> None:
+        """Drop the old mesh and model now. Their DOLFINx and PETSc objects sit in reference
+        cycles that only the cyclic garbage collector frees, and it counts Python objects, not
+        the hundreds of MB of matrices and factors behind them: a sweep over the bracket's
+        geometry grew by ~250 MB per sample (12 GB after 40) without this."""
+        import gc
+
+        self.model = self.domain = None
+        gc.collect()
 
     def _derive(self, result: Any) -> Any:
         """`result` with the case's expression QoIs evaluated and their units added."""
