@@ -89,7 +89,7 @@ def fleet_pages(name: str, ctxs: dict[str, Context | None]) -> dict[str, Any]:
     def page(ctx: Context) -> Any:
         def document(doc: Any) -> None:
             doc.add_root(Div(text="<a href='/' name='back'>&larr; all assets of the fleet</a>"))
-            Page(ctx, doc)
+            Page(ctx, doc, lazy=True)
 
         return document
 

@@ -43,7 +43,7 @@ def context(
 def _page(ctx: Context, doc: Any) -> None:
     from twinkit.dashboard.page import Page
 
-    Page(ctx, doc)
+    Page(ctx, doc, lazy=True)
 
 
 def bokeh_server(pages: dict[str, Any], host: str, port: int) -> Any:
