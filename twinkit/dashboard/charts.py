@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 from bokeh.models import (
+    AllLabels,
+    BasicTicker,
+    BasicTickFormatter,
     BoxAnnotation,
     ColumnDataSource,
     DataRange1d,
@@ -26,6 +29,7 @@ from bokeh.models import (
     DatetimeTickFormatter,
     Grid,
     Line,
+    LinearAxis,
     Scatter,
     Span,
     VArea,
@@ -73,24 +77,32 @@ def line_data(s: Series, shown: Shown, max_points: int = MAX_POINTS) -> dict[str
 
 class Timeline:
     """What the time charts of one document share: the x range (panning or zooming one chart
-    moves them all), the datetime ticker and its formatter."""
+    moves them all), the tickers and tick formatters of both axes and their label policy."""
 
     def __init__(self) -> None:
         self.x_range = DataRange1d()
         self.ticker = DatetimeTicker()
         self.formatter = DatetimeTickFormatter()
+        self.y_ticker = BasicTicker()
+        self.y_formatter = BasicTickFormatter()
+        self.labels = AllLabels()
 
 
 def time_figure(title: str, shown: Shown, timeline: Timeline | None = None) -> Any:
     timeline = timeline or Timeline()
     fig = figure(
         title=f"{title} [{shown.label}]" if shown.label else title,
-        x_axis_type=None, x_range=timeline.x_range, height=220, sizing_mode="stretch_width",
-        tools="xpan,xwheel_zoom,reset", toolbar_location="right",
+        x_axis_type=None, y_axis_type=None, x_range=timeline.x_range, height=220,
+        sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset", toolbar_location="right",
     )  # fmt: skip
-    fig.add_layout(DatetimeAxis(ticker=timeline.ticker, formatter=timeline.formatter), "below")
-    fig.add_layout(Grid(dimension=0, ticker=timeline.ticker))
-    fig.yaxis.axis_label = shown.label
+    t = timeline
+    x_axis = DatetimeAxis(ticker=t.ticker, formatter=t.formatter, major_label_policy=t.labels)
+    y_axis = LinearAxis(ticker=t.y_ticker, formatter=t.y_formatter, major_label_policy=t.labels,
+                        axis_label=shown.label)  # fmt: skip
+    fig.add_layout(x_axis, "below")
+    fig.add_layout(y_axis, "left")
+    fig.add_layout(Grid(dimension=0, ticker=t.ticker))
+    fig.add_layout(Grid(dimension=1, ticker=t.y_ticker))
     return fig
 
 

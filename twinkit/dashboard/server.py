@@ -14,6 +14,11 @@ from twinkit.dashboard.context import Acknowledger, Context, find_surrogate
 from twinkit.dashboard.source import HistorySource
 
 log = logging.getLogger("twinkit.dashboard")
+# The BokehJS bundles a page loads. A Bokeh server offers all five to every page, since it cannot
+# know what a document will hold; the dashboard draws on canvases (no WebGL) and writes no math
+# (TeX), so bokeh-gl and bokeh-mathjax (2 MB of the 4.3 MB the browser parses before it draws)
+# are left out.
+BUNDLES = ["bokeh", "bokeh-widgets", "bokeh-tables"]
 
 
 def context(
@@ -56,8 +61,17 @@ def bokeh_server(pages: dict[str, Any], host: str, port: int) -> Any:
     if host in ("127.0.0.1", "localhost"):
         origins = [f"127.0.0.1:{port}", f"localhost:{port}"]
     apps = {path: Application(FunctionHandler(f)) for path, f in pages.items()}
-    return Server(apps, address=host, port=port, allow_websocket_origin=origins,
-                  num_procs=1)  # fmt: skip
+    server = Server(apps, address=host, port=port, allow_websocket_origin=origins,
+                    num_procs=1)  # fmt: skip
+    tornado = getattr(server, "_tornado", None)  # bokeh.server.tornado.BokehTornado
+    if tornado is not None and hasattr(tornado, "resources"):
+        every = tornado.resources
+
+        def resources(absolute_url: Any = None) -> Any:
+            return every(absolute_url).clone(components=list(BUNDLES))
+
+        tornado.resources = resources  # what its pages' HTML loads
+    return server
 
 
 def start_pages(pages: dict[str, Any], host: str, port: int) -> Any:
