@@ -11,6 +11,7 @@ says that document is drawn (Bokeh's `DocumentReady`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,10 +60,11 @@ class Page:
     """The charts and tables of one document, refreshed from `ctx.source` when it has news.
 
     `lazy`: the panels below the first screen are built once the browser has drawn the rest
-    (a served page); otherwise at once (a document built in-process)."""
+    (a served page); otherwise at once (a document built in-process). Without `doc`, the page
+    is built ahead, outside any document, and shown later by `attach` (`PagePool`)."""
 
-    def __init__(self, ctx: Context, doc: Any, lazy: bool = False):
-        self.ctx, self.doc, self.seen = ctx, doc, -1
+    def __init__(self, ctx: Context, doc: Any = None, lazy: bool = False):
+        self.ctx, self.doc, self.seen, self.lazy = ctx, None, -1, lazy
         c, show = ctx.loaded.case, ctx.display
         probes = list(c.probes)
         measured = [n for n, p in c.parameters.items() if p.role in ("operating", "design")]
@@ -91,14 +93,30 @@ class Page:
         self.rest = column(Div(text="<i>loading the latent parameters, virtual sensors, field "
                                "and what-if panels…</i>", name="rest-loading"),
                            sizing_mode="stretch_width")  # fmt: skip
-        doc.add_root(self._layout())
-        doc.title = f"twinkit: {c.name}"
+        self.root = self._layout()
         self.refresh()
-        if lazy:
-            doc.on_event(DocumentReady, lambda event: self.build_rest())
-            doc.add_timeout_callback(self.build_rest, REST_FALLBACK_MS)
-        else:
+        if not lazy:
             self.build_rest()
+        if doc is not None:
+            self.attach(doc)
+
+    def attach(self, doc: Any, drawn: Callable[[], None] | None = None) -> None:
+        """Show the page in `doc` (a session's document), with what came since it was built;
+        `drawn()` once a lazy page's rest is built."""
+        self.doc = doc
+        doc.add_root(self.root)
+        doc.title = f"twinkit: {self.ctx.loaded.case.name}"
+        self.refresh()
+        if self.lazy:
+
+            def rest() -> None:
+                if self.field is None:
+                    self.build_rest()
+                    if drawn is not None:
+                        drawn()
+
+            doc.on_event(DocumentReady, lambda event: rest())
+            doc.add_timeout_callback(rest, REST_FALLBACK_MS)
         doc.add_periodic_callback(self.refresh, 1000)
 
     def build_rest(self) -> None:
