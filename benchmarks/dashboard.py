@@ -6,8 +6,10 @@ inputs, one reading a minute each, and one update a minute (the latent estimate 
 inputs, every sensor's prediction ± std), 345,600 readings and 43,200 updates for 30 days. Then
 `twinkit dashboard` starts as a process and headless Chromium (Debian's, driven by Playwright)
 opens the page. Printed: the server's start-up (the whole history read once), the first paint
-(navigation until every sensor chart holds its data, as a reader sees it) and the points sent per
-line.
+(navigation until every sensor chart holds its data, as a reader sees it), when the server's
+answer (the page's HTML, sent once it has built the session's document) arrived, when the whole
+page was there (the panels below the first screen, which a served page adds once the browser has
+drawn the first: the what-if panel's note is the last), and the points sent per line.
 
     .venv/bin/python benchmarks/dashboard.py [--days 30] [--json out.json]
 """
@@ -110,7 +112,9 @@ def main() -> None:
                  f"?? 0); return n.every(v => v > 0) ? Math.max(...n) : null; }})()")  # fmt: skip
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"), headless=True)
-            paints = []
+            paints, answers, wholes = [], [], []
+            whole = ("(() => { const d = Bokeh.documents[0]; "
+                     "return !!d.get_model_by_name('whatif-note'); })()")  # fmt: skip
             for _ in range(3):
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 t = time.perf_counter()
@@ -118,16 +122,23 @@ def main() -> None:
                 page.wait_for_function(f"{ready} !== null", timeout=60_000, polling=20)
                 paints.append(time.perf_counter() - t)
                 points = page.evaluate(ready)
+                page.wait_for_function(whole, timeout=60_000, polling=20)
+                wholes.append(time.perf_counter() - t)
+                nav = "performance.getEntriesByType('navigation')[0].responseEnd / 1000"
+                answers.append(page.evaluate(nav))
                 page.close()
             browser.close()
     finally:
         proc.terminate()
         proc.wait(30)
     result = {"days": args.days, "readings": n_readings, "updates": n_updates,
-              "startup_s": startup, "first_paint_s": paints, "points_per_line": points}  # fmt: skip
+              "startup_s": startup, "first_paint_s": paints, "html_s": answers,
+              "whole_page_s": wholes, "points_per_line": points}  # fmt: skip
     print(f"server start-up (history read once): {startup:.2f} s")
     print(f"first paint (navigation → every sensor chart drawn): "
           f"{', '.join(f'{p:.2f}' for p in paints)} s (target < 2 s)")  # fmt: skip
+    print(f"  the server's answer (HTML) after {', '.join(f'{p:.2f}' for p in answers)} s; "
+          f"the whole page after {', '.join(f'{p:.2f}' for p in wholes)} s")  # fmt: skip
     print(f"points per line sent: {points} (of {n_updates} updates, {n_readings // 8} readings)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import ColorBar, ColumnDataSource, Div, LinearColorMapper, Select
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    Div,
+    LinearColorMapper,
+    Patches,
+    Scatter,
+    Select,
+)
 from bokeh.palettes import Magma256, Viridis256
 from bokeh.plotting import figure
 
@@ -64,8 +72,9 @@ class FieldPicture:
                      tools="pan,wheel_zoom,box_zoom,reset,hover,save", name=f"field-{which}",
                      tooltips=[(which, f"@{which}{{0.000 a}}")])  # fmt: skip
         color = {"field": which, "transform": self.maps[which]}
-        fig.patches("xs", "ys", source=self.cells, fill_color=color, line_color=color)
-        fig.scatter("x", "y", source=self.nodes, size=7, color=color)
+        fig.add_glyph(self.cells, Patches(xs="xs", ys="ys", fill_color=color, line_color=color))
+        fig.add_glyph(self.nodes, Scatter(x="x", y="y", size=7, fill_color=color,
+                                          line_color=color))  # fmt: skip
         fig.add_layout(ColorBar(color_mapper=self.maps[which], width=10), "right")
         return fig
 

@@ -81,15 +81,17 @@ def contexts(fleet: Any, broker: Any = None) -> dict[str, Context | None]:
 
 def fleet_pages(name: str, ctxs: dict[str, Context | None]) -> dict[str, Any]:
     """The document function of each URL path: the index at `/`, each asset at `/<asset>`."""
-    from twinkit.dashboard.page import Page
+    from twinkit.dashboard.server import PagePool
 
     def index(doc: Any) -> None:
         FleetIndex(name, ctxs, doc)
 
     def page(ctx: Context) -> Any:
+        pool = PagePool(ctx, ahead=False)  # an asset's first page is built when asked for
+
         def document(doc: Any) -> None:
             doc.add_root(Div(text="<a href='/' name='back'>&larr; all assets of the fleet</a>"))
-            Page(ctx, doc)
+            pool(doc)
 
         return document
 

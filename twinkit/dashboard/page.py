@@ -1,17 +1,34 @@
 """One browser session of the dashboard: a Bokeh document laid out from the case (a chart per
 sensor, latent parameter and QoI), the picture of the estimated field, the alerts and
 data-quality tables, the acknowledge button and the what-if panel; a periodic callback (1 s)
-polls the history and pushes what changed to the page over Bokeh's websocket."""
+polls the history and pushes what changed to the page over Bokeh's websocket.
+
+The server builds a session's document before it answers the browser, and the browser builds a
+view of every model before it paints: a served page (`lazy`) first holds what a reader sees
+without scrolling (the header, the sensor charts, the alerts and data-quality tables), and
+adds the rest (latent parameters, QoIs, the field picture, the what-if panel) once the browser
+says that document is drawn (Bokeh's `DocumentReady`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from bokeh.events import DocumentReady
 from bokeh.layouts import column, gridplot, row
-from bokeh.models import Button, ColumnDataSource, DataTable, Div, Select, TableColumn
+from bokeh.models import (
+    Button,
+    ColumnDataSource,
+    DataTable,
+    Div,
+    Select,
+    StringEditor,
+    StringFormatter,
+    TableColumn,
+)
 
-from twinkit.dashboard.charts import BandChart, Shown
+from twinkit.dashboard.charts import BandChart, Shown, Timeline, legend_html
 from twinkit.dashboard.context import Context
 from twinkit.dashboard.field import FieldPicture
 from twinkit.dashboard.whatif import WhatIf
@@ -21,6 +38,7 @@ ALERT_COLUMNS = {"time": "time (plant)", "state": "state", "severity": "severity
 QUALITY_COLUMNS = {"sensor": "sensor", "accepted": "accepted", "repaired": "repaired",
                    "rejected": "rejected", "reasons": "rejected by reason"}  # fmt: skip
 SHOWN_ALERTS = 500  # the newest rows in the table
+REST_FALLBACK_MS = 5000  # a lazy page's rest, if the browser has not said it is ready by then
 
 
 def _time(t: float | None) -> str:
@@ -31,31 +49,36 @@ def _time(t: float | None) -> str:
 
 def _table(columns: dict[str, str], name: str, height: int, **widths: int) -> DataTable:
     source = ColumnDataSource({c: [] for c in columns}, name=name)
-    cols = [TableColumn(field=c, title=t, width=widths.get(c, 80)) for c, t in columns.items()]
+    fmt, edit = StringFormatter(), StringEditor()  # one of each for all the columns
+    cols = [TableColumn(field=c, title=t, width=widths.get(c, 80), formatter=fmt, editor=edit)
+            for c, t in columns.items()]  # fmt: skip
     return DataTable(source=source, columns=cols, height=height, sizing_mode="stretch_width",
                      index_position=None, name=f"{name}-table")  # fmt: skip
 
 
 class Page:
-    """The charts and tables of one document, refreshed from `ctx.source` when it has news."""
+    """The charts and tables of one document, refreshed from `ctx.source` when it has news.
 
-    def __init__(self, ctx: Context, doc: Any):
-        self.ctx, self.doc, self.seen = ctx, doc, -1
+    `lazy`: the panels below the first screen are built once the browser has drawn the rest
+    (a served page); otherwise at once (a document built in-process). Without `doc`, the page
+    is built ahead, outside any document, and shown later by `attach` (`PagePool`)."""
+
+    def __init__(self, ctx: Context, doc: Any = None, lazy: bool = False):
+        self.ctx, self.doc, self.seen, self.lazy = ctx, None, -1, lazy
         c, show = ctx.loaded.case, ctx.display
         probes = list(c.probes)
         measured = [n for n, p in c.parameters.items() if p.role in ("operating", "design")]
         streams = probes + [n for n in [*c.sensors, *measured] if n not in probes]
         streams = list(dict.fromkeys(streams))
-        unit = ctx.units
+        self.timeline = Timeline()
         self.sensors = {n: BandChart("prediction" if n in probes else "input", n,
-                                     Shown.of(show, n, unit(n)), points=True,
-                                     legend="twin ± 2σ" if n in probes else "input used")
+                                     Shown.of(show, n, ctx.units(n)), points=True,
+                                     timeline=self.timeline)
                         for n in streams}  # fmt: skip
-        latent = [n for n, p in c.parameters.items() if p.role == "latent"]
-        self.params = {n: BandChart("parameter", n, Shown.of(show, n, unit(n)),
-                                    legend="estimate ± 2σ") for n in latent}  # fmt: skip
-        self.qois = {n: BandChart("qoi", n, Shown.of(show, n, unit(n)), legend="virtual ± 2σ")
-                     for n in ctx.qois()}  # fmt: skip
+        self.params: dict[str, BandChart] = {}
+        self.qois: dict[str, BandChart] = {}
+        self.whatif: WhatIf | None = None
+        self.field: FieldPicture | None = None
         self.header = Div(text=self._header(), sizing_mode="stretch_width", name="header")
         self.alerts = _table(ALERT_COLUMNS, "alerts", 200, time=140, message=360, key=120)
         self.quality = _table(QUALITY_COLUMNS, "quality", 200, sensor=90, reasons=260)
@@ -67,12 +90,58 @@ class Page:
         self.ack_note = Div(text=why, name="ack-note", sizing_mode="stretch_width")
         self.ack.on_click(self._acknowledge)
         self.alerts.source.selected.on_change("indices", self._picked)
+        self.rest = column(Div(text="<i>loading the latent parameters, virtual sensors, field "
+                               "and what-if panels…</i>", name="rest-loading"),
+                           sizing_mode="stretch_width")  # fmt: skip
+        self.root = self._layout()
+        self.refresh()
+        if not lazy:
+            self.build_rest()
+        if doc is not None:
+            self.attach(doc)
+
+    def attach(self, doc: Any, drawn: Callable[[], None] | None = None) -> None:
+        """Show the page in `doc` (a session's document), with what came since it was built;
+        `drawn()` once a lazy page's rest is built."""
+        self.doc = doc
+        doc.add_root(self.root)
+        doc.title = f"twinkit: {self.ctx.loaded.case.name}"
+        self.refresh()
+        if self.lazy:
+
+            def rest() -> None:
+                if self.field is None:
+                    self.build_rest()
+                    if drawn is not None:
+                        drawn()
+
+            doc.on_event(DocumentReady, lambda event: rest())
+            doc.add_timeout_callback(rest, REST_FALLBACK_MS)
+        doc.add_periodic_callback(self.refresh, 1000)
+
+    def build_rest(self) -> None:
+        """The panels below the first screen: latent parameters, QoIs, field, what-if (once)."""
+        if self.field is not None:
+            return
+        ctx, c, show = self.ctx, self.ctx.loaded.case, self.ctx.display
+        latent = [n for n, p in c.parameters.items() if p.role == "latent"]
+        self.params = {n: BandChart("parameter", n, Shown.of(show, n, ctx.units(n)),
+                                    timeline=self.timeline) for n in latent}  # fmt: skip
+        self.qois = {n: BandChart("qoi", n, Shown.of(show, n, ctx.units(n)),
+                                  timeline=self.timeline) for n in ctx.qois()}  # fmt: skip
         self.whatif = WhatIf(ctx)
         self.field = FieldPicture(ctx)
-        doc.add_root(self._layout())
-        doc.title = f"twinkit: {c.name}"
-        self.refresh()
-        doc.add_periodic_callback(self.refresh, 1000)
+        self._draw_rest()
+        self.rest.children = [
+            row(self._section("Latent parameters: estimate ± 2σ and forecast", self.params,
+                              legend_html(("band", "estimate ± 2σ")) + "<div style='font-size:"
+                              "9pt'>dashed red: the forecast reaches its limit</div>"),
+                self._section("Virtual sensors (QoIs) ± 2σ", self.qois,
+                              legend_html(("band", "virtual sensor ± 2σ"))),
+                sizing_mode="stretch_width"),
+            self.field.layout,
+            self.whatif.layout,
+        ]  # fmt: skip
 
     def _section(self, title: str, charts: dict[str, BandChart], note: str = "") -> Any:
         head = Div(text=f"<h3>{title}</h3>{note}", sizing_mode="stretch_width")
@@ -89,17 +158,12 @@ class Page:
             Div(text="<h3>Data quality (readings per sensor)</h3>"), self.quality,
             width=620,
         )  # fmt: skip
-        sensors = self._section("Sensors: readings and the twin's prediction ± 2σ", self.sensors)
-        return column(
-            self.header,
-            row(sensors, side, sizing_mode="stretch_width"),
-            row(self._section("Latent parameters: estimate ± 2σ and forecast", self.params),
-                self._section("Virtual sensors (QoIs) ± 2σ", self.qois),
-                sizing_mode="stretch_width"),
-            self.field.layout,
-            self.whatif.layout,
-            sizing_mode="stretch_width",
-        )  # fmt: skip
+        legend = legend_html(("band", "the twin's prediction ± 2σ (an input: the value used)"),
+                             ("points", "readings"))  # fmt: skip
+        sensors = self._section("Sensors: readings and the twin's prediction ± 2σ", self.sensors,
+                                legend)  # fmt: skip
+        return column(self.header, row(sensors, side, sizing_mode="stretch_width"), self.rest,
+                      sizing_mode="stretch_width")  # fmt: skip
 
     def _header(self) -> str:
         s, c = self.ctx.source, self.ctx.loaded.case
@@ -124,15 +188,21 @@ class Page:
         self.seen = version
         for n, ch in self.sensors.items():
             ch.set(s.updates["sensor"].get(n) or s.updates["input"].get(n), s.readings.get(n))
+        self._tables()
+        self._draw_rest()
+
+    def _draw_rest(self) -> None:
+        s = self.ctx.source
         for n, ch in self.params.items():
             ch.set(s.updates["parameter"].get(n))
             if n in s.forecast:
                 ch.forecast(s.forecast[n])
         for n, ch in self.qois.items():
             ch.set(s.updates["qoi"].get(n))
-        self._tables()
-        self.field.refresh()
-        self.whatif.refresh()
+        if self.field is not None:
+            self.field.refresh()
+        if self.whatif is not None:
+            self.whatif.refresh()
 
     def _tables(self) -> None:
         s = self.ctx.source

@@ -14,6 +14,12 @@ from twinkit.dashboard.context import Acknowledger, Context, find_surrogate
 from twinkit.dashboard.source import HistorySource
 
 log = logging.getLogger("twinkit.dashboard")
+# The BokehJS bundles a page loads. A Bokeh server offers all five to every page, since it cannot
+# know what a document will hold; the dashboard draws on canvases (no WebGL) and writes no math
+# (TeX), so bokeh-gl and bokeh-mathjax (2 MB of the 4.3 MB the browser parses before it draws)
+# are left out.
+BUNDLES = ["bokeh", "bokeh-widgets", "bokeh-tables"]
+REFILL_S = 10.0  # the next page is built this long after one was handed out, at the latest
 
 
 def context(
@@ -40,10 +46,40 @@ def context(
     return Context(loaded, source, asset, ack, sur, note)
 
 
-def _page(ctx: Context, doc: Any) -> None:
-    from twinkit.dashboard.page import Page
+class PagePool:
+    """The document function of a context's page, with one page built ahead: a session's
+    document is then the prebuilt page attached (its data brought up to date), and the next one
+    is built once that page's browser has drawn it (or REFILL_S after it was handed out, at the
+    latest), so that building does not compete with the page being served. `ahead`: build the
+    first one now. (Bokeh calls the document function on a worker thread; `fill` runs on the
+    server's event loop.)"""
 
-    Page(ctx, doc)
+    def __init__(self, ctx: Context, ahead: bool = True):
+        self.ctx, self.lock = ctx, threading.Lock()
+        self.ready: Any = None  # a twinkit.dashboard.page.Page, not yet shown
+        if ahead:
+            self.fill()
+
+    def fill(self) -> None:
+        from twinkit.dashboard.page import Page
+
+        with self.lock:
+            if self.ready is not None:
+                return
+        page = Page(self.ctx, lazy=True)
+        with self.lock:
+            self.ready = self.ready or page
+
+    def __call__(self, doc: Any) -> None:
+        from twinkit.dashboard.page import Page
+
+        with self.lock:
+            page, self.ready = self.ready, None
+        if page is None:
+            page = Page(self.ctx, lazy=True)
+        doc.add_timeout_callback(self.fill, int(REFILL_S * 1000))
+        # the rest's changes are sent once the callback that built it returns
+        page.attach(doc, lambda: doc.add_timeout_callback(self.fill, 500))
 
 
 def bokeh_server(pages: dict[str, Any], host: str, port: int) -> Any:
@@ -56,8 +92,17 @@ def bokeh_server(pages: dict[str, Any], host: str, port: int) -> Any:
     if host in ("127.0.0.1", "localhost"):
         origins = [f"127.0.0.1:{port}", f"localhost:{port}"]
     apps = {path: Application(FunctionHandler(f)) for path, f in pages.items()}
-    return Server(apps, address=host, port=port, allow_websocket_origin=origins,
-                  num_procs=1)  # fmt: skip
+    server = Server(apps, address=host, port=port, allow_websocket_origin=origins,
+                    num_procs=1)  # fmt: skip
+    tornado = getattr(server, "_tornado", None)  # bokeh.server.tornado.BokehTornado
+    if tornado is not None and hasattr(tornado, "resources"):
+        every = tornado.resources
+
+        def resources(absolute_url: Any = None) -> Any:
+            return every(absolute_url).clone(components=list(BUNDLES))
+
+        tornado.resources = resources  # what its pages' HTML loads
+    return server
 
 
 def start_pages(pages: dict[str, Any], host: str, port: int) -> Any:
@@ -98,7 +143,7 @@ def start(
     """`serve` on a thread of its own (`twinkit live --dashboard`); returns the Bokeh `Server`
     once it listens (it stops with the process)."""
     ctx = context(case, history, broker, asset, surrogate)
-    server = start_pages({"/": lambda doc: _page(ctx, doc)}, host, port)
+    server = start_pages({"/": PagePool(ctx)}, host, port)
     log.info("dashboard at http://%s:%d/", host, port)
     return server
 
@@ -126,7 +171,7 @@ def serve(
         Called with the URL once the server listens.
     """
     ctx = context(case, history, broker, asset, surrogate)
-    serve_pages({"/": lambda doc: _page(ctx, doc)}, [ctx], host, port, ready)
+    serve_pages({"/": PagePool(ctx)}, [ctx], host, port, ready)
 
 
 def serve_pages(

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, DataTable, Div, Slider, TableColumn
+from bokeh.models import (
+    ColumnDataSource,
+    DataTable,
+    Div,
+    Slider,
+    StringEditor,
+    StringFormatter,
+    TableColumn,
+)
 
 from twinkit.dashboard.charts import Shown
 from twinkit.dashboard.context import Context
@@ -46,7 +54,9 @@ class WhatIf:
             slider.on_change("value_throttled", lambda attr, old, new: self.predict())
             self.sliders[n] = (slider, shown)
         self.source = ColumnDataSource({k: [] for k in COLUMNS}, name="whatif")
-        cols = [TableColumn(field=k, title=t) for k, t in COLUMNS.items()]
+        fmt, edit = StringFormatter(), StringEditor()  # one of each for all the columns
+        cols = [TableColumn(field=k, title=t, formatter=fmt, editor=edit)
+                for k, t in COLUMNS.items()]  # fmt: skip
         table = DataTable(source=self.source, columns=cols, height=160, width=520,
                           index_position=None)  # fmt: skip
         self.note = Div(text="", name="whatif-note", sizing_mode="stretch_width")
