@@ -254,6 +254,44 @@ def test_broker_restart_keeps_twin_state(loaded, broker, tmp_path):
     assert got and got[-1][1]["updates"] == twin.updates  # retained, after the restart
 
 
+def test_a_message_is_acknowledged_once_handled_so_a_dead_twin_gets_it_again(loaded, broker):
+    """`twinkit live` acknowledges a reading to the broker only once it has handled it: the ones
+    still in the inbox of a twin that dies stay with the broker (a persistent session), which
+    delivers them again to the next start. The inbox calls `ack` after handling, or on a drop."""
+    cfg = BrokerConfig("127.0.0.1", broker.port, client_id="ack-test", session=True)
+    held: list[tuple[str, bytes, object]] = []
+    first = Connection(cfg, ["plant/plant/sensors/+"], lambda *m: held.append(m), ack_after=True)
+    assert first.start(wait=5)
+    pub = Connection(broker.cfg)
+    assert pub.start(wait=5)
+    for k in range(5):
+        pub.publish(f"plant/plant/sensors/T{k}", {"k": k})
+    for _ in range(100):
+        if len(held) == 5:
+            break
+        time.sleep(0.05)
+    first.stop()  # dies holding all five, none acknowledged
+    assert len(held) == 5
+    twin = LiveTwin(loaded, SlabSurrogate(), twin_options())
+    again = Connection(cfg, ["plant/plant/sensors/+"], twin.on_message, ack_after=True)
+    assert again.start(wait=5)
+    got = []
+    for _ in range(100):
+        while (item := twin.next_message()) is not None:
+            got.append(item[1])
+            twin.handle(item)  # acknowledges it
+        if len(got) >= 5:
+            break
+        time.sleep(0.05)
+    again.stop()
+    pub.stop()
+    assert sorted(got) == [f"plant/plant/sensors/T{k}" for k in range(5)]
+    acks: list[int] = []
+    twin.on_message("plant/plant/sensors/T1", b"{}", lambda: acks.append(1))
+    twin.handle(twin.next_message())
+    assert acks == [1]
+
+
 def test_sigterm_stops_cleanly_and_writes_state(loaded, broker, tmp_path):
     twin = LiveTwin(loaded, SlabSurrogate(), twin_options())
     stop = threading.Event()

@@ -4,6 +4,9 @@ Credentials come from the environment (`TWINKIT_MQTT_USERNAME`, `TWINKIT_MQTT_PA
 `TWINKIT_MQTT_PASSWORD_FILE`), never from the command line, and are never logged. TLS is on
 with `--tls` (optionally a CA file, client certificate and key). The client reconnects by itself
 after a broker restart and subscribes again; what the caller keeps (the twin's state) is untouched.
+With `ack_after=True` a QoS-1 message is acknowledged only when the caller says it is done with
+it (the third argument of `on_message`, a function to call): until then the broker keeps it, and
+delivers it again to a client that died holding it (the live twin's persistent session).
 A broker that answers but refuses the client (bad user name or password, not authorised, a client
 id it will not take, banned) is not retried: `refused` says why, for the caller to stop with it.
 """
@@ -67,13 +70,15 @@ class BrokerConfig:
 
 
 class Connection:
-    """A paho client that keeps reconnecting; `on_message(topic, payload)` runs on its thread."""
+    """A paho client that keeps reconnecting; `on_message(topic, payload)` runs on its thread
+    (`on_message(topic, payload, ack)` with `ack_after`: `ack()` acknowledges the message)."""
 
     def __init__(
         self,
         cfg: BrokerConfig,
         subscriptions: list[str] = [],  # noqa: B006 (read only)
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[..., None] | None = None,
+        ack_after: bool = False,
     ):
         from twinkit.extras import require
 
@@ -94,7 +99,12 @@ class Connection:
         c.reconnect_delay_set(min_delay=1, max_delay=4)
         c.max_queued_messages_set(10_000)
         c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
-        if on_message is not None:
+        if on_message is not None and ack_after:
+            c.manual_ack_set(True)
+            c.on_message = lambda client, userdata, msg: on_message(
+                msg.topic, bytes(msg.payload), lambda: client.ack(msg.mid, msg.qos)
+            )
+        elif on_message is not None:
             c.on_message = lambda client, userdata, msg: on_message(msg.topic, bytes(msg.payload))
         self.client = c
 

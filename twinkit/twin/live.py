@@ -137,26 +137,34 @@ class LiveTwin:
         self.alerts.record = history.alert
 
     # ---- readings ------------------------------------------------------------------------
-    def on_message(self, topic: str, payload: bytes) -> None:
+    def on_message(self, topic: str, payload: bytes, ack: Callable[[], Any] | None = None) -> None:
         """For the MQTT thread: queue the message (processed by `drain`). Never blocks: an
         oversized payload is queued cut short (and refused as `too_large`), one that finds the
-        inbox full is dropped and counted as `inbox_full`."""
+        inbox full is dropped and counted as `inbox_full`. `ack` (the broker's acknowledgement)
+        is called once the message is handled, or dropped: a twin killed before that gets it
+        again from the broker."""
+        item = (time.perf_counter(), topic[:1024], payload[: MAX_PAYLOAD + 1], ack)
         try:
-            self.inbox.put_nowait((time.perf_counter(), topic[:1024], payload[: MAX_PAYLOAD + 1]))
+            self.inbox.put_nowait(item)
         except queue.Full:
             self.overflow += 1
+            if ack is not None:
+                ack()
 
-    def next_message(self, timeout: float = 0.0) -> tuple[float, str, bytes] | None:
+    def next_message(self, timeout: float = 0.0) -> tuple | None:
         """The next queued message, waiting up to `timeout` s; None if there is none."""
         try:
             return self.inbox.get(timeout=timeout) if timeout else self.inbox.get_nowait()
         except queue.Empty:
             return None
 
-    def handle(self, item: tuple[float, str, bytes]) -> None:
-        """Process one queued message and record its latency."""
+    def handle(self, item: tuple) -> None:
+        """Process one queued message (received, topic, payload[, ack]), record its latency,
+        acknowledge it to the broker."""
         self.process(item[1], item[2])
         self.latency.append(time.perf_counter() - item[0])
+        if len(item) > 3 and item[3] is not None:
+            item[3]()
         if self.inbox.empty():
             self.idle()
 

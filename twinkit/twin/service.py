@@ -115,7 +115,9 @@ def serve_twin(
     conn, sources = None, _opcua_sources(twin, opcua)
     if cfg is not None:
         topic = topic or f"plant/{twin.opts.asset}/sensors/+"
-        conn = Connection(cfg, [topic, twin.topics["ack"]], twin.on_message)  # ack: alert keys
+        # ack: alert keys. A message is acknowledged once handled: the broker keeps the ones
+        # still queued in the twin's inbox for a twin killed meanwhile (its persistent session)
+        conn = Connection(cfg, [topic, twin.topics["ack"]], twin.on_message, ack_after=True)
         twin.publish = lambda t, doc, retain: conn.publish(t, doc, retain)
         twin.alerts.publish = twin.publish
         sources.insert(0, conn)
