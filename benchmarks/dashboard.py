@@ -47,7 +47,7 @@ probes:
 
 def write_history(path: Path, days: float, seed: int = 0) -> tuple[int, int]:
     """A fresh SQLite history of `days` days; returns (readings, updates)."""
-    from twinkit.twin.history import Database
+    from twinkit.twin.history_db import Database
 
     path.unlink(missing_ok=True)
     db = Database(f"sqlite:///{path}")

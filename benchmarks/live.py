@@ -112,7 +112,8 @@ def bare_call_seconds(s: Any, members: int, repeats: int = 500) -> list[float]:
 
 def fresh_history(url: str) -> Any:
     """A `History` at `url`; an SQLite file is removed first, so each run starts empty."""
-    from twinkit.twin.history import History, history_url
+    from twinkit.twin.history import History
+    from twinkit.twin.history_db import history_url
 
     url = history_url(url)
     if url.startswith("sqlite:///"):

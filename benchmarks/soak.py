@@ -213,7 +213,7 @@ def _live(args: argparse.Namespace, folder: Path, port: int, url: str, log: Path
 
 
 def _history_counts(url: str) -> dict[str, Any]:
-    from twinkit.twin.history import Database
+    from twinkit.twin.history_db import Database
 
     db = Database(url, create=False)
     try:

@@ -12,7 +12,7 @@ TimeLike = str | float | datetime | None
 def history_location(source: Any, url: str | None = None) -> str:
     """The history URL of `source`: a `tk.Case` or case file (its run folder,
     ``runs/<case>/history.sqlite``), a run folder, a history file, or a URL; `url` wins."""
-    from twinkit.twin.history import FILE_NAME, history_url
+    from twinkit.twin.history_db import FILE_NAME, history_url
 
     if url is not None:
         return history_url(url)

@@ -259,7 +259,7 @@ def _serve_dashboard(
 
 def _history_url(text: str | None, folder: Path) -> str | None:
     """--history: a URL or file, 'off' for none, by default history.sqlite in `folder`."""
-    from twinkit.twin.history import FILE_NAME, history_url
+    from twinkit.twin.history_db import FILE_NAME, history_url
 
     if text is not None and text.strip().lower() in ("off", "none"):
         return None

@@ -33,7 +33,7 @@ def context(
     drawn from memory). `broker`: a `BrokerConfig` for acknowledgements, or None."""
     from twinkit.case import load_case
     from twinkit.extras import require
-    from twinkit.twin.history import history_url
+    from twinkit.twin.history_db import history_url
 
     require("bokeh", "the dashboard")
     loaded = load_case(case, check_regions=False)

@@ -79,7 +79,7 @@ class HistorySource:
         self._polled = now
         try:
             if self._db is None:
-                from twinkit.twin.history import Database
+                from twinkit.twin.history_db import Database
 
                 self._db = Database(self.url, create=False)
             new = self._readings() + self._updates() + self._alerts() + self._fields()

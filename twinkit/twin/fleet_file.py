@@ -160,7 +160,7 @@ def _file(fleet: Path, key: str, text: str) -> Path:
 
 
 def _history(fleet: Path, key: str, text: str | None, default: Path) -> str | None:
-    from twinkit.twin.history import history_url
+    from twinkit.twin.history_db import history_url
 
     if text is None:
         return history_url(default)
@@ -178,7 +178,7 @@ def load_fleet(path: str | Path) -> Fleet:
     import yaml
 
     from twinkit.case.reading import YAMLLimitError, read_yaml
-    from twinkit.twin.history import FILE_NAME
+    from twinkit.twin.history_db import FILE_NAME
 
     path = Path(path)
     if not path.is_file():

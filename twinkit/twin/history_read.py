@@ -21,7 +21,7 @@ from typing import Any
 
 from twinkit.case import CaseError
 from twinkit.redaction import redact, redact_text
-from twinkit.twin.history import Database, columns
+from twinkit.twin.history_db import Database, columns
 
 KINDS = ("readings", "updates", "alerts")
 TIMES = ("t", "received", "readings_from", "readings_to")

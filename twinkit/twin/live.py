@@ -19,7 +19,6 @@ written to a database, committed with the twin's state every half second.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import queue
@@ -35,6 +34,7 @@ from twinkit.case import CaseError, LoadedCase, units
 from twinkit.case.display import DisplayUnits
 from twinkit.sensors.limits import MAX_PAYLOAD
 from twinkit.sensors.readings import Clock, NanPolicy, SensorValidator, rules_from_case
+from twinkit.twin import live_state
 from twinkit.twin.alerts import drift_check, forecast_check, limit_check
 from twinkit.twin.forecast import Forecaster, describe
 from twinkit.twin.history import History, record_update
@@ -43,7 +43,6 @@ from twinkit.twin.virtual_field import VirtualFields
 
 log = logging.getLogger("twinkit.twin.live")
 FAULTS = {"out_of_range", "rate_limit", "stuck", "bad_quality", "bad_timestamp", "future"}
-STATE_FORMAT = "twinkit-live-state"
 INBOX = 100_000  # messages waiting to be processed; more are dropped (and counted)
 
 
@@ -351,63 +350,18 @@ class LiveTwin:
         for n, p in params.items():
             self.publish(f"{self.topics['params']}/{n}", {"t": t, **p}, True)
 
-    # ---- resume --------------------------------------------------------------------------
+    # ---- resume (twinkit.twin.live_state) ------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {
-            "format": STATE_FORMAT,
-            "case_hash": self.loaded.hash,
-            "inputs": list(self.s.inputs),
-            "updates": self.updates,
-            "last_t": self.last_t,
-            "t": self.t,
-            "fixed": self.fixed,
-            "baseline": self.baseline,
-            "filter": self.filter.state(),
-            "alerts": self.alerts.state(),
-            "forecast": self.forecaster.state(),
-            "validator": self.validator.state(),
-            "recent": {n: list(h) for n, h in self.recent.items()},
-            "pending": {n: {"sum": a, "n": k} for n, (a, k) in self.pending.items()},
-            "window": self.window,
-            "last": self.doc,  # the last published state, for people (tk.load_twin_state)
-        }
+        return live_state.state(self)
 
     def save(self, path: Path) -> None:
         """Write the state atomically (JSON)."""
-        from twinkit.files import write_json
-
-        write_json(path, self.state())
+        live_state.save(self, path)
 
     def restore(self, path: Path) -> None:
         """Continue from a state written by `save`; CaseError if it belongs to another twin."""
-        try:
-            s = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise CaseError(f"{path}: cannot read the twin state ({e})") from None
-        self.load(s, str(path))
+        live_state.restore(self, path)
 
     def load(self, s: dict[str, Any], path: str) -> None:
         """Continue from a state (`state()`, from a file or the history) read from `path`."""
-        if s.get("format") != STATE_FORMAT or s.get("inputs") != list(self.s.inputs):
-            raise CaseError(f"{path}: not a state of this twin (inputs {self.s.inputs})")
-        self.updates, self.last_t, self.t = s["updates"], s["last_t"], s["t"]
-        pending = {n: _sum_count(v) for n, v in s["pending"].items()}
-        horizon = self.validator.clock.horizon()
-        if self.t > horizon or self.last_t > horizon:  # written before such readings were refused
-            log.warning("%s: the saved plant time is in the future; the clock starts afresh", path)
-            self.last_t, self.t, pending = math.nan, math.nan, {}
-        self.fixed = dict(s["fixed"])
-        self.cal.set_fixed(self.fixed)
-        self.baseline = dict(s["baseline"])
-        self.filter.load(s["filter"])
-        self.alerts.load(s["alerts"])
-        self.forecaster.load(s.get("forecast"))
-        self.validator.load(s["validator"])
-        self.recent = {n: deque(h, maxlen=20) for n, h in s["recent"].items()}
-        self.pending = pending
-        self.window = list(s.get("window", [math.inf, -math.inf, 0]) if pending else self.window)
-
-
-def _sum_count(v: dict[str, float] | list[float]) -> list[float]:
-    """A sensor's pending readings as [sum, n] (older states kept the list of values)."""
-    return [v["sum"], v["n"]] if isinstance(v, dict) else [sum(v), len(v)]
+        live_state.load(self, s, path)
