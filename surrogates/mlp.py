@@ -88,6 +88,22 @@ class EnsembleMLP(torch.nn.Module):
             h = h.reshape(self.spec["members"], self.spec["n_out"], -1).transpose(1, 2)
         return h
 
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without gradients, the networks in float32 (the trend and the output
+        scale stay float64): tanh and the small batched products take a quarter and a half of
+        their float64 time (1,000 points, one thread), and the networks' outputs, of unit size,
+        change by ~1e-7 of themselves, far below any fitting error."""
+        with torch.no_grad():
+            h = x.to(torch.float32).unsqueeze(0).expand(len(self.weights[0]), *x.shape)
+            last = len(self.weights) - 1
+            for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+                h = torch.baddbmm(b.to(torch.float32), h, w.to(torch.float32))
+                if i < last:
+                    h = self._act(h)
+            if self.spec["separate"]:
+                h = h.reshape(self.spec["members"], self.spec["n_out"], -1).transpose(1, 2)
+            return self.trend(x) + self.out_scale * h.to(x.dtype)
+
     def trend(self, x: torch.Tensor) -> torch.Tensor:
         """Each member's polynomial trend (members, n, n_out)."""
         return features_torch(x, self.spec["trend_degree"]) @ self.trend_coef

@@ -126,21 +126,39 @@ class Head:
         return mean, std * torch.as_tensor(self.std_scale, dtype=y.dtype)
 
     def mean_std(self, xs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std without forming every member's output at once (fields can be large)."""
+        """Mean and std without forming every member's output at once (fields can be large).
+
+        The same numbers as :meth:`mean_std_torch` but for the networks, which run in float32
+        here (`EnsembleMLP.predict`), and only the codes that have networks are spread over the
+        members: a head of GPs alone (every field) has no members' variance to decode.
+        """
+        c = self.codec
+        rest = self.ensemble_codes()
         with torch.no_grad():
-            z = self.codes(xs).numpy()
-            gp_var = 0.0
+            members = self.net.predict(xs).numpy() if rest else None  # (m, n, len(rest))
+            z_mean = np.zeros((len(xs), c.n_codes))
+            gp_var: Any = 0.0
             if self.kriging is not None:
-                z, gp_var = self._blend(z, xs, False)
-        z_mean = z.mean(0)
-        mean = self.codec.decode(z_mean)
-        var = np.zeros_like(mean)
-        for zm in z:
-            var += self.codec.decode_deviation(zm - z_mean) ** 2
-        var = var / max(len(z) - 1, 1) + gp_var
+                zg, sg = (v.numpy() for v in self.kriging.mean_std(xs))
+                w = self.kriging.weight.numpy()
+                z_mean[:, self.kriging.index] = w * zg
+                gp_var = self.gp_variance(w * sg)
+        var = np.zeros((len(xs), c.modes.shape[0]))
+        if members is not None:
+            share = np.ones(c.n_codes)  # the members' share of each code: 1 - w
+            if self.kriging is not None:
+                share[self.kriging.index] = 1.0 - self.kriging.weight.numpy()
+            share = share[rest]
+            z_mean[:, rest] += share * members.mean(0)
+            dev = (members - members.mean(0)) * share
+            modes = c.modes[:, rest].T * c.z_scale  # (len(rest), p)
+            for d in dev:
+                var += ((d @ modes) * c.scale) ** 2
+            var /= max(len(members) - 1, 1)
+        var += gp_var
         if self.std_floor is not None:
             var += self.std_floor**2
-        return mean, np.sqrt(var) * self.std_scale
+        return c.decode(z_mean), np.sqrt(var) * self.std_scale
 
     def state(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ The held-out fold's predictions (out-of-fold) calibrate the ensemble's spread
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ class TrainConfig:
     l2: float = 1e-6  # α, the weight penalty
     trend: int | None = 0  # polynomial trend degree (None: chosen per code; 0: the mean)
     seed: int = 0
+    check_every: int = 250  # with a monitor (`train_ensemble`): iterations between its checks
 
 
 @dataclass
@@ -62,13 +64,26 @@ def folds(n: int, members: int, seed: int) -> np.ndarray:
     return out
 
 
-def train_ensemble(x: np.ndarray, z: np.ndarray, config: TrainConfig) -> TrainResult:
-    """Train an ensemble on scaled inputs x (n, d) and standardised codes z (n, k)."""
+# called with the out-of-fold prediction (n, k) and the iterations done: go on training?
+Monitor = Callable[[np.ndarray, int], bool]
+
+
+def train_ensemble(
+    x: np.ndarray, z: np.ndarray, config: TrainConfig, monitor: Monitor | None = None
+) -> TrainResult:
+    """Train an ensemble on scaled inputs x (n, d) and standardised codes z (n, k).
+
+    With a ``monitor``, L-BFGS pauses every ``config.check_every`` iterations (its state, history
+    included, carries on: the same steps as one run) and stops before ``config.epochs`` when the
+    monitor, given the out-of-fold prediction so far, returns False.
+    """
     with one_thread():
-        return _train(x, z, config)
+        return _train(x, z, config, monitor)
 
 
-def _train(x: np.ndarray, z: np.ndarray, config: TrainConfig) -> TrainResult:
+def _train(
+    x: np.ndarray, z: np.ndarray, config: TrainConfig, monitor: Monitor | None = None
+) -> TrainResult:
     n, k = z.shape
     m = config.members
     if n < 8:
@@ -102,17 +117,30 @@ def _train(x: np.ndarray, z: np.ndarray, config: TrainConfig) -> TrainResult:
         loss.backward()
         return loss
 
-    if config.epochs > 0:
-        opt.step(closure)
-    iterations = int(opt.state[next(net.parameters())].get("n_iter", 0))
-    with torch.no_grad():
-        pred = net(xt)
-        val_loss = (((pred - torch.from_numpy(z)) ** 2) * val_w).sum((1, 2)) / k
-        pred_np = pred.numpy()
-    oof = np.zeros_like(z)
     mask = fold < m
-    oof[mask] = pred_np[fold[mask], np.flatnonzero(mask)]
-    return TrainResult(net, val_loss.numpy(), choice, iterations, oof, mask)
+
+    def out_of_fold() -> tuple[np.ndarray, torch.Tensor]:
+        with torch.no_grad():
+            pred = net(xt)
+        oof = np.zeros_like(z)
+        oof[mask] = pred.numpy()[fold[mask], np.flatnonzero(mask)]
+        return oof, pred
+
+    def done() -> int:
+        return int(opt.state[next(net.parameters())].get("n_iter", 0))
+
+    chunk = config.epochs if monitor is None else max(1, config.check_every)
+    while done() < config.epochs:
+        start, step = done(), min(chunk, config.epochs - done())
+        opt.param_groups[0]["max_iter"], opt.param_groups[0]["max_eval"] = step, step * 5 // 4
+        opt.step(closure)
+        if done() < start + step:  # converged (or out of evaluations)
+            break
+        if monitor is not None and done() < config.epochs and not monitor(out_of_fold()[0], done()):
+            break
+    oof, pred = out_of_fold()
+    val_loss = (((pred - torch.from_numpy(z)) ** 2) * val_w).sum((1, 2)) / k
+    return TrainResult(net, val_loss.numpy(), choice, done(), oof, mask)
 
 
 def _set_trend(

@@ -63,9 +63,10 @@ def test_names_and_shapes(kind, trained, fin_split):
         np.testing.assert_array_equal(many.mean[name], p.mean[name])
     mean, std = s.torch_scalar(torch.from_numpy(test.x[:7]))
     assert mean.shape == std.shape == (7, len(s.outputs))
+    # predict runs the networks in float32 (EnsembleMLP.predict), torch_scalar in float64
     for j, name in enumerate(s.outputs):
-        np.testing.assert_allclose(mean[:, j].detach().numpy(), p.mean[name], rtol=1e-12)
-        np.testing.assert_allclose(std[:, j].detach().numpy(), p.std[name], rtol=1e-9)
+        np.testing.assert_allclose(mean[:, j].detach().numpy(), p.mean[name], rtol=1e-6)
+        np.testing.assert_allclose(std[:, j].detach().numpy(), p.std[name], rtol=1e-3)
 
 
 def test_bad_inputs_name_the_problem(trained):

@@ -58,3 +58,18 @@ def test_training_beats_the_mean_and_reports_the_trend():
     assert r.iterations > 0 and list(r.trend.degree) == [0, 0]
     assert np.all(r.val_loss < 0.05)  # held-out MSE of unit-variance codes
     assert r.oof_mask.all() and r.oof.shape == z.shape
+
+
+def test_a_monitor_pauses_training_without_changing_its_steps_and_can_stop_it():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (24, 2))
+    z = np.column_stack([np.sin(2 * x[:, 0]) + x[:, 1] ** 2, x[:, 0] * x[:, 1]])
+    z = (z - z.mean(0)) / z.std(0)
+    cfg = TrainConfig(members=4, epochs=120, check_every=40)
+    whole = train_ensemble(x, z, cfg)
+    seen: list[int] = []
+    paused = train_ensemble(x, z, cfg, lambda oof, it: seen.append(it) or True)
+    assert seen == [40, 80] and whole.iterations == paused.iterations == 120
+    np.testing.assert_allclose(paused.oof, whole.oof, rtol=1e-9, atol=1e-12)
+    stopped = train_ensemble(x, z, cfg, lambda oof, it: False)
+    assert stopped.iterations == 40 and stopped.oof.shape == z.shape
