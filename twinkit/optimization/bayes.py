@@ -110,6 +110,18 @@ def fit_gp(u: np.ndarray, z: np.ndarray) -> GPState | None:
 Prior = Callable[[np.ndarray], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
 
 
+def loo_loglik(gp: GPState, log_jacobian: float) -> float:
+    """Leave-one-out log likelihood of the GP's targets in the output's own units: closed form
+    for fixed hyperparameters (Rasmussen & Williams 2006, eq. 5.10-5.12), minus Σ log |dy/dz|
+    (`log_jacobian`) to turn the targets' density into the values'."""
+    with torch.no_grad():
+        k_inv = torch.cholesky_inverse(gp.chol).diagonal()
+        var = 1.0 / k_inv
+        r = gp.alpha * var
+        ll = -0.5 * (torch.log(2 * math.pi * var) + r * r / var).sum()
+    return float(ll) - log_jacobian
+
+
 class GoalModels:
     """Posterior mean and std of every goal output at unit-box points, from FE results.
 
@@ -118,8 +130,11 @@ class GoalModels:
     `exact` maps unit-box points to the value of each goal output that is a design parameter
     (known exactly, std 0).
     Without a prior, an output whose FE values (and bound) are all positive is modelled by its
-    log (stresses and deflections that vary by orders of magnitude over the box); `predict`
-    returns the model's own scale and `scale_of` maps a value (bound, incumbent) to it."""
+    log (stresses and deflections that vary by orders of magnitude over the box); with a prior
+    and at least d + 2 FE results, an output keeps whichever of the two models (the surrogate's
+    errors, or the values themselves) has the larger leave-one-out likelihood of its FE values.
+    `predict` returns the model's own scale and `scale_of` maps a value (bound, incumbent) to
+    it."""
 
     def __init__(
         self,
@@ -133,23 +148,38 @@ class GoalModels:
         self.shift: dict[str, float] = {}
         self.scale: dict[str, float] = {}
         self.log: dict[str, bool] = {}
+        self.on_prior: dict[str, bool] = {}
         self.gps: dict[str, GPState | None] = {}
         m0, s0 = prior(u) if prior is not None and len(u) else ({}, {})
         limits = {b.output: b.value for b in goals.bounds}
         for out in goals.outputs:
             y = np.asarray(values.get(out, np.zeros(0)), dtype=float)
             positive = len(y) > 0 and bool((y > 0).all()) and limits.get(out, 1.0) > 0
-            self.log[out] = prior is None and positive
-            if prior is not None:
-                self.shift[out], self.scale[out] = 0.0, 1.0
-                z = (y - m0[out]) / np.maximum(s0[out], 1e-300) if len(y) else y
-            else:
-                y = np.log(y) if self.log[out] else y
-                self.shift[out] = float(y.mean()) if len(y) else 0.0
-                spread = float(y.std()) if len(y) > 1 else 0.0
-                self.scale[out] = spread if spread > 0 else max(abs(self.shift[out]) * 0.1, 1e-12)
-                z = (y - self.shift[out]) / self.scale[out]
-            self.gps[out] = fit_gp(u, z)
+            direct = self._direct(out, u, y, positive)
+            if prior is None:
+                continue
+            sd = np.maximum(s0[out], 1e-300) if len(y) else np.ones(0)
+            gp = fit_gp(u, (y - m0[out]) / sd if len(y) else y)
+            # with enough FE results, the surrogate's errors may be harder to model than the
+            # values themselves: keep the model that predicts each held-out FE value better
+            if len(y) >= u.shape[1] + 2 and direct is not None and gp is not None:
+                if loo_loglik(gp, np.log(sd).sum()) < loo_loglik(direct, self._jacobian(out, y)):
+                    continue
+            self.gps[out], self.on_prior[out], self.log[out] = gp, True, False
+
+    def _direct(self, out: str, u: np.ndarray, y: np.ndarray, positive: bool) -> GPState | None:
+        """The model of the FE values themselves (positive ones by their log, standardised)."""
+        self.log[out], self.on_prior[out] = positive, False
+        y = np.log(y) if positive else y
+        self.shift[out] = float(y.mean()) if len(y) else 0.0
+        spread = float(y.std()) if len(y) > 1 else 0.0
+        self.scale[out] = spread if spread > 0 else max(abs(self.shift[out]) * 0.1, 1e-12)
+        self.gps[out] = fit_gp(u, (y - self.shift[out]) / self.scale[out])
+        return self.gps[out]
+
+    def _jacobian(self, out: str, y: np.ndarray) -> float:
+        """Σ log |dy/dz| of the direct model at its FE values."""
+        return float(np.sum(np.log(self.scale[out] * (y if self.log[out] else np.ones_like(y)))))
 
     def scale_of(self, out: str, value: float) -> float:
         """`value` of output `out` on the model's scale."""
@@ -167,7 +197,7 @@ class GoalModels:
                 continue
             gp = self.gps[out]
             zm, zs = gp.predict(x) if gp is not None else (np.zeros(len(x)), np.ones(len(x)))
-            if self.prior is not None:
+            if self.on_prior[out]:
                 mean[out], std[out] = m0[out] + s0[out] * zm, s0[out] * zs
             else:
                 mean[out] = self.shift[out] + self.scale[out] * zm
