@@ -59,6 +59,18 @@ def base_case() -> str:
 
 
 @pytest.fixture
+def beam(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cantilever beam's case file (`beam_surrogate.BEAM_CASE`), run from `tmp_path` so that
+    `runs/beam/...` defaults land there."""
+    from beam_surrogate import BEAM_CASE
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "beam.yaml"
+    path.write_text(BEAM_CASE)
+    return path
+
+
+@pytest.fixture
 def write_case(tmp_path: Path) -> Callable[..., Path]:
     """Write case text to `tmp_path / name` and return the path."""
 

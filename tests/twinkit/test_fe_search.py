@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from beam_surrogate import BEAM_CASE, BeamSurrogate, optimum
+from beam_surrogate import BeamSurrogate, optimum
 
 from twinkit.case import CaseError
 from twinkit.optimization.bayes import fit_gp, log_h
@@ -31,14 +31,6 @@ class BeamFE:
         self.calls.append(dict(values))
         outputs = dict(values) | {"mass": y[0], "stress": y[1], "deflection": y[2], "tip": y[3]}
         return FEOutcome(dict(values), outputs, True, 0.0)
-
-
-@pytest.fixture
-def beam(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "beam.yaml"
-    path.write_text(BEAM_CASE)
-    return path
 
 
 def _search(beam: Path, fe: BeamFE, budget: int, surrogate=None, **kw):

@@ -29,14 +29,6 @@ HERE = Path(__file__).parent
 SPACE = {"a": FloatDistribution(0.0, 1.0), "b": FloatDistribution(1e-3, 10.0, log=True)}
 
 
-@pytest.fixture
-def beam(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "beam.yaml"
-    path.write_text(BEAM_CASE)
-    return path
-
-
 def _trials(db: Path, name: str = "beam") -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=f"sqlite:///{db}").trials
 

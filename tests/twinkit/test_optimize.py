@@ -24,14 +24,6 @@ def _run(case: Path, tmp: Path, surrogate=None, **kw):
     return optimize_case(case, opts, surrogate=surrogate or BeamSurrogate())
 
 
-@pytest.fixture
-def beam(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)  # runs/<case>/... defaults land in tmp_path
-    path = tmp_path / "beam.yaml"
-    path.write_text(BEAM_CASE)
-    return path
-
-
 @pytest.mark.parametrize("error", [RuntimeError, CaseError], ids=["lost server", "CaseError"])
 def test_storage_password_is_redacted_in_errors_during_the_trials(
     beam, tmp_path, monkeypatch, error
