@@ -15,7 +15,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +95,7 @@ def open_study(
         problem,
         storage,
         name,
-        _fingerprint(problem, sampler, surrogate_id),
+        lambda: _fingerprint(problem, sampler, surrogate_id),
         "was made for a different problem (goals, ranges, fixed inputs, sampler or surrogate "
         "changed)",
     )
@@ -121,14 +121,16 @@ def open_fe_study(problem: Problem, storage: str, name: str) -> Any:
         problem,
         storage,
         name,
-        _fingerprint(problem, "fe", ""),
+        lambda: _fingerprint(problem, "fe", ""),
         "holds FE solves of a different problem (goals, ranges or fixed inputs changed)",
     )[0]
 
 
-def _checked_study(problem: Problem, storage: str, name: str, key: str, other: str) -> Any:
+def _checked_study(
+    problem: Problem, storage: str, name: str, key: Callable[[], str], other: str
+) -> Any:
     """Create or load study `name` (and its RDB storage); CaseError if it was made for a
-    problem other than the one `key` fingerprints (`other` says how)."""
+    problem other than the one `key()` fingerprints (`other` says how)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -143,10 +145,10 @@ def _checked_study(problem: Problem, storage: str, name: str, key: str, other: s
     except Exception as e:  # a bad URL, an unreachable server, no driver
         why = redact_text(f"{type(e).__name__}: {e}", storage)
         raise CaseError(f"--storage {redact(storage)}: cannot open ({why})") from None
-    stored = study.user_attrs.get("twinkit_problem")
+    stored, fingerprint = study.user_attrs.get("twinkit_problem"), key()
     if stored is None:
-        study.set_user_attr("twinkit_problem", key)
-    elif stored != key:
+        study.set_user_attr("twinkit_problem", fingerprint)
+    elif stored != fingerprint:
         raise CaseError(f"study '{name}' in {redact(storage)} {other}; give --study NEW_NAME")
     return study, rdb
 
