@@ -241,14 +241,10 @@ def _solve(
 
 
 # ---- the FE trials in an Optuna study ------------------------------------------------------------
-def _distributions(problem: Problem) -> dict[str, Any]:
-    from optuna.distributions import FloatDistribution
-
-    return {n: FloatDistribution(d.lower, d.upper, log=d.log) for n, d in problem.space.items()}
-
-
 def _store(study: Any, problem: Problem, s: Solve) -> None:
     import optuna
+
+    from twinkit.optimization.study import distributions
 
     value = objective_of(problem, s)
     ok = value is not None and math.isfinite(value)
@@ -259,7 +255,7 @@ def _store(study: Any, problem: Problem, s: Solve) -> None:
             n: min(max(v, problem.space[n].lower), problem.space[n].upper)
             for n, v in s.design.items()
         },  # fmt: skip
-        distributions=_distributions(problem),
+        distributions=distributions(problem),
         user_attrs={
             "design": s.design,
             "outputs": s.outputs,

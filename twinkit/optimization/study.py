@@ -230,6 +230,13 @@ def complete_trials(study: Any) -> list[Any]:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
+def distributions(problem: Problem) -> dict[str, Any]:
+    """The Optuna distribution of each design parameter (its range, log or linear)."""
+    from optuna.distributions import FloatDistribution
+
+    return {n: FloatDistribution(d.lower, d.upper, log=d.log) for n, d in problem.space.items()}
+
+
 def run_trials(opened: OpenStudy, problem: Problem, total: int) -> int:
     """Evaluate trials on the surrogate until the study holds `total` finished ones, asking
     for `opened.batch(done)` at a time with one surrogate prediction per batch.
@@ -237,10 +244,9 @@ def run_trials(opened: OpenStudy, problem: Problem, total: int) -> int:
     Returns the number this process added.
     """
     import optuna
-    from optuna.distributions import FloatDistribution
 
     study = opened.study
-    space = {n: FloatDistribution(d.lower, d.upper, log=d.log) for n, d in problem.space.items()}
+    space = distributions(problem)
     names = [f"{b.output}_{b.kind}" for b in problem.goals.bounds]
     added = 0
     try:
