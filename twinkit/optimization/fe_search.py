@@ -74,17 +74,15 @@ def objective_of(problem: Problem, s: Solve) -> float | None:
 
 
 def violation(problem: Problem, s: Solve) -> float:
-    """Sum of the relative bound violations on FE values (0: feasible; inf: no FE result)."""
-    if not s.converged:
+    """Sum of the relative bound violations on FE values, as `Goals.evaluate` scales them (0:
+    feasible; inf: no FE result)."""
+    goals = problem.goals
+    got = [s.outputs.get(o) for o in goals.outputs]
+    if not s.converged or any(v is None or not math.isfinite(v) for v in got):
         return math.inf
-    total = 0.0
-    for b in problem.goals.bounds:
-        v = s.outputs.get(b.output)
-        if v is None or not math.isfinite(v):
-            return math.inf
-        excess = v - b.value if b.kind == "max" else b.value - v
-        total += max(excess, 0.0) / (abs(b.value) or 1.0)
-    return total
+    values = {o: np.array([v]) for o, v in zip(goals.outputs, got, strict=True)}
+    _, g = goals.evaluate(values, {o: np.zeros(1) for o in goals.outputs})
+    return float(np.maximum(g, 0.0).sum())
 
 
 def best_solve(problem: Problem, solves: Sequence[Solve]) -> Solve | None:
