@@ -123,10 +123,8 @@ def optimize(
     non-design parameters at given values (``fix={"pull_rate": "220 t/day"}``). Latent and
     measured inputs take their values from `calibration` (a `Calibration`, or the path of its
     summary.json; default ``runs/<case>/calibration/summary.json`` when there is one), else
-    their nominal values.
-    The study is kept
-    in `out` (default ``runs/<case>/optimize``), so a rerun with more trials adds to it; a
-    retrained surrogate needs a new `out` or `study` name.
+    their nominal values. The study is kept in `out` (default ``runs/<case>/optimize``), so a
+    rerun with more trials adds to it; a retrained surrogate needs a new `out` or `study` name.
 
     `fe_budget=N` spends up to N FE solves (in total, a rerun continues) chosen one at a time by
     a constrained expected improvement with the surrogate as prior; `surrogate=None` starts from

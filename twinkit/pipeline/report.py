@@ -299,8 +299,9 @@ def _fe_search(s: dict[str, Any], sh: _Shown, unit: Any, verified: bool) -> str:
         + ("verified." if verified else "NOT verified (the search did not converge)."),
         "good" if verified else "bad",
     )
-    head = ["FE solve", f"{name} predicted", "± std", "FE", "miss [σ]", "worst miss [σ]"]
-    head.append("feasible")
+    head = [
+        "FE solve", f"{name} predicted", "± std", "FE", "miss [σ]", "worst miss [σ]", "feasible"
+    ]  # fmt: skip
     return "<h3>FE search</h3>" + table(head, rows) + verdict
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ class VirtualFields:
         self.latest: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.update, self.t = 0, float("nan")  # of the latest field
         self.mesh_sent = False
-        self.seconds: list[float] = []  # per computation (the last 1000)
+        self.seconds: deque[float] = deque(maxlen=1000)  # per computation, the last 1000
 
     def mark(self, update: int, t: float, x: np.ndarray) -> None:
         """The ensemble's inputs after update number `update` at plant time `t`."""
@@ -123,7 +124,7 @@ class VirtualFields:
             if history is not None:
                 history.field(name, self.update, self.t, doc)
         self.save()
-        self.seconds = [*self.seconds[-999:], time.perf_counter() - t0]
+        self.seconds.append(time.perf_counter() - t0)
         return True
 
     def doc(self, name: str) -> dict[str, Any]:
