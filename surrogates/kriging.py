@@ -49,6 +49,8 @@ class KrigingCodes:
     kind: torch.Tensor  # (g,) kernel, an index into `twinkit.surrogates.gp.KERNELS`
     # L⁻¹ (g, n, n), for an ONNX graph only (ONNX has no triangular solve): `for_onnx`
     chol_inv: torch.Tensor | None = field(default=None, repr=False)
+    # per GP, what prediction needs of the training side: `_per_gp`
+    _gps: list[tuple[Any, ...]] | None = field(default=None, repr=False, compare=False)
 
     def for_onnx(self) -> None:
         """Form L⁻¹ so that the variance is a matrix product in an exported graph."""
@@ -71,19 +73,51 @@ class KrigingCodes:
         """
         if len(xs) <= BATCHED_POINTS and not torch.onnx.is_in_onnx_export():
             return self._mean_std_batched(xs)
+        if torch.onnx.is_in_onnx_export():
+            return self._mean_std_traced(xs)
         means, stds = [], []
         inplace = not (torch.is_grad_enabled() and xs.requires_grad)
+        for inv_ls, xl, bb, kind, c, cw, alpha, chol in self._per_gp():
+            a = xs * inv_ls
+            aa = (a * a).sum(1, keepdim=True)
+            if inplace:  # |a - xl|² by one GEMM, in place
+                k = kernel_of_r2((a @ xl.T).mul_(-2.0).add_(aa).add_(bb), kind, True).mul_(c)
+            else:
+                k = c * kernel_of_r2((aa + bb - 2.0 * a @ xl.T).clamp_min(0.0), kind)
+            means.append(k @ alpha)
+            if not inplace:
+                v = torch.linalg.solve_triangular(chol, k.T, upper=False)  # (n, m)
+            else:  # k is spent: solve in its place (saves a copy, ~20 % of the solve)
+                v = torch.linalg.solve_triangular(chol, k.T, upper=False, out=k.T)
+            stds.append(_std(cw, torch.linalg.vector_norm(v, dim=0)))
+        mean = torch.stack(means, 1) * self.y_std + self.y_mean
+        return mean, torch.stack(stds, 1) * self.y_std
+
+    def _per_gp(self) -> list[tuple[Any, ...]]:
+        """Per GP, once: 1/ℓ, the scaled training inputs X/ℓ and their squared norms, the
+        kernel kind, c, c + w (floats), α and L: the loop of `mean_std` then does no indexing
+        and no work on the training side (about a fifth of its time for 1,000 points)."""
+        if self._gps is None:
+            inv = 1.0 / self.lengthscale
+            xl = self.x[None] * inv[:, None]  # (g, n, d)
+            bb = (xl * xl).sum(-1)  # (g, n)
+            kinds, c, w = self.kind.tolist(), self.amplitude.tolist(), self.noise.tolist()
+            self._gps = [(inv[j], xl[j], bb[j], int(kinds[j]), c[j], c[j] + w[j],
+                          self.alpha[j], self.chol[j]) for j in range(len(self.index))]  # fmt: skip
+        return self._gps
+
+    def _mean_std_traced(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`mean_std` for an ONNX graph: tensors only, L⁻¹ by a product (`for_onnx`)."""
+        means, stds = [], []
         for j in range(len(self.index)):
             ls = self.lengthscale[j]
-            k = kernel_of_r2(scaled_r2(xs / ls, self.x / ls), int(self.kind[j]), inplace)
-            k = k.mul_(self.amplitude[j]) if inplace else k * self.amplitude[j]
+            k = kernel_of_r2(scaled_r2(xs / ls, self.x / ls), int(self.kind[j]))
+            k = k * self.amplitude[j]
             means.append(k @ self.alpha[j])
-            if torch.onnx.is_in_onnx_export() and self.chol_inv is not None:
+            if self.chol_inv is not None:
                 v = self.chol_inv[j] @ k.T
-            elif torch.is_grad_enabled() and k.requires_grad:
-                v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False)  # (n, m)
-            else:  # k is spent: solve in its place (saves a copy, ~20 % of the solve)
-                v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False, out=k.T)
+            else:
+                v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False)
             stds.append(_std(self.amplitude[j] + self.noise[j], torch.linalg.vector_norm(v, dim=0)))
         mean = torch.stack(means, 1) * self.y_std + self.y_mean
         return mean, torch.stack(stds, 1) * self.y_std
