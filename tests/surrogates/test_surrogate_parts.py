@@ -152,6 +152,28 @@ def test_stacking_weight_blends_by_cross_validated_error():
     assert w_member[1] > w_mean[1] + 0.1  # uncorrected, the GP gets too much weight
 
 
+def test_one_se_rule_keeps_a_blend_only_where_its_gain_is_more_than_noise():
+    from twinkit.surrogates.fit import one_se_rule, stacking_weight
+
+    rng = np.random.default_rng(1)
+    n = 32
+    z = rng.standard_normal((n, 3))
+    gp = z + 0.1 * rng.standard_normal((n, 3))
+    # code 0: an ensemble 5x better (the blend's gain is many standard errors); code 1: as good
+    # as the GP, independent errors (a blend halves the error variance: kept at n = 32);
+    # code 2: slightly better on these 32 samples only (a few % of the GP's error, by chance)
+    ens = np.column_stack([z[:, 0] + 0.02 * rng.standard_normal(n),
+                           z[:, 1] + 0.1 * rng.standard_normal(n),
+                           gp[:, 2] + 0.02 * rng.standard_normal(n)])  # fmt: skip
+    w = stacking_weight(ens, gp, z, snap=0.0)
+    kept = one_se_rule(ens, gp, z, w, 0.0)
+    assert kept[0] == w[0] < 0.1 and kept[1] == w[1] < 0.7
+    assert w[2] < 1.0 and kept[2] == 1.0  # not significant: the GP alone
+    # the members' ambiguity lowers the blend's expected error: a gain that needs it to show
+    assert one_se_rule(ens, gp, z, np.full(3, 0.5), 0.0)[2] == 1.0
+    assert one_se_rule(ens, gp, z, np.full(3, 0.5), 0.01)[2] == 0.5
+
+
 def test_ensemble_subset_keeps_the_chosen_codes_networks():
     from twinkit.surrogates.mlp import EnsembleMLP
 
