@@ -13,7 +13,11 @@ this process at `--rate` ticks a second, while (a) the broker is stopped and sta
 (b) PostgreSQL (the history) is restarted, (c) the twin is killed with SIGKILL and started again.
 For each: readings published (acknowledged by the broker), accepted by the twin (its own counter,
 in its state), stored in the history, missing, and the updates before and after: they must go on,
-numbered without a gap.
+numbered without a gap. A replay runs 60 × `--rate` times faster than the plant, so the twin's
+`--max-lateness` and `--max-jump` (plant time) are scaled to match: `--late-wall` seconds of the
+replay (60; else a 3 s outage would be 30 min of plant time, and the first readings after it
+beyond the default 1 h jump). `--slow-connect` holds the publisher's reconnect, as a loaded
+machine does: readings published meanwhile overtake the backlog of the outage.
 
     .venv/bin/python benchmarks/soak.py memory                 # 30 days, about 10 min
     .venv/bin/python benchmarks/soak.py memory --days 3 --tracemalloc
@@ -159,9 +163,14 @@ def _servers() -> tuple[Any, Any]:
 
 class Publisher:
     """The plant's readings over MQTT at `rate` ticks a second, each QoS 1, kept to count which
-    the broker acknowledged; `pause` holds it (the kill scenario waits for nothing)."""
+    the broker acknowledged; `pause` holds it (the kill scenario waits for nothing).
 
-    def __init__(self, port: int, plant: Any, rate: float):
+    `slow_connect`: seconds paho's network thread is held when the broker accepts a reconnect,
+    as on a loaded machine. Readings published meanwhile are sent at once, before the backlog
+    queued during the outage (paho sends that once it has handled the CONNACK), so the backlog
+    reaches the twin after newer readings: the reordering a broker restart causes under load."""
+
+    def __init__(self, port: int, plant: Any, rate: float, slow_connect: float = 0.0):
         from twinkit.sensors.mqtt import BrokerConfig, Connection
 
         self.plant, self.rate = plant, rate
@@ -171,6 +180,14 @@ class Publisher:
         self.infos: list[tuple[float, tuple[str, float], Any]] = []  # (when, (sensor, t), info)
         self.acked = 0  # PUBACKs from the broker (a message queued while it was down counts
         self.conn.client.on_publish = self._acked  # once it is sent and acknowledged)
+        if slow_connect:
+            on_connect = self.conn.client.on_connect
+
+            def slow(*a: Any) -> None:
+                time.sleep(slow_connect)
+                on_connect(*a)
+
+            self.conn.client.on_connect = slow
         self.tick = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -197,9 +214,12 @@ class Publisher:
 
 
 def _live(args: argparse.Namespace, folder: Path, port: int, url: str, log: Path) -> Any:
+    window = args.late_wall * args.rate * 60  # plant s in --late-wall s of the replay
     cmd = [sys.executable, "-m", "twinkit.cli", "live", str(CASE), "--mqtt", f"127.0.0.1:{port}",
            "--surrogate", str(args.surrogate), "--state", str(folder / "live.json"),
-           "--history", url, "--max-skew", "off", "--members", str(args.members)]  # fmt: skip
+           "--history", url, "--max-skew", "off", "--members", str(args.members),
+           "--max-lateness", f"{window:g} s" if window else "off",
+           "--max-jump", f"{max(3600, window):g} s"]  # fmt: skip
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     p = subprocess.Popen(cmd, stdout=log.open("a"), stderr=subprocess.STDOUT, env=env, cwd=folder)
     for _ in range(3000):  # a loaded machine: minutes for the imports
@@ -258,7 +278,7 @@ def scenario(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     plant = plant_for(loaded, s, args.ticks, bad=0.0, dropout=0.0)
     log = folder / "live.log"
     twin = _live(args, folder, broker.port, url, log)
-    pub = Publisher(broker.port, plant, args.rate)
+    pub = Publisher(broker.port, plant, args.rate, args.slow_connect)
     event: dict[str, Any] = {"kind": kind}
     try:
         pub.start()
@@ -302,7 +322,7 @@ def scenario(args: argparse.Namespace, kind: str) -> dict[str, Any]:
         if pg is not None:
             pg.remove()
     st = json.loads((folder / "live.json").read_text())
-    accepted = st["validator"]["accepted"]
+    accepted, late = st["validator"]["accepted"], st["validator"].get("late", 0)
     stored = c["status"].get("accepted", 0) + c["status"].get("repaired", 0)
     sent = {key: w for w, key, _ in pub.infos}
     missing = sorted(w - event["t0"] for key, w in sent.items() if key not in c["keys"])
@@ -310,8 +330,9 @@ def scenario(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     gaps = [b for a, b in zip(ups, ups[1:], strict=False) if b != a + 1]
     return {
         "kind": kind, "ticks": plant.ticks, "rate": args.rate, "down_s": args.down,
-        "persistence": args.persistence, "published": len(sent), "acked_by_broker": acked,
-        "accepted_by_twin": accepted, "stored": stored, "duplicates": c["duplicates"],
+        "persistence": args.persistence, "slow_connect": args.slow_connect,
+        "published": len(sent), "acked_by_broker": acked,
+        "accepted_by_twin": accepted, "late": late, "stored": stored, "duplicates": c["duplicates"],
         "accepted_not_stored": accepted - stored, "published_not_stored": len(missing),
         "missing_sent_s": [missing[0], missing[-1]] if missing else None,
         "not_published": len(c["keys"] - set(sent)), "rejected": c["status"].get("rejected", 0),
@@ -328,15 +349,17 @@ def restarts(args: argparse.Namespace) -> list[dict[str, Any]]:
         out.append(scenario(args, kind))
     print(f"\n{args.ticks} ticks x 12 streams at {args.rate:g} ticks/s, the restart at 40 %, "
           f"{args.down:g} s down; mosquitto persistence {'on' if args.persistence else 'off'}; "
+          f"publisher's reconnect held {args.slow_connect:g} s; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
-    head = ("restart", "published", "acked", "accepted", "stored", "accepted-stored",
+    head = ("restart", "published", "acked", "accepted", "late", "stored", "accepted-stored",
             "missing", "missing sent (s from it)", "dup", "updates", "gaps", "resumed")  # fmt: skip
     print(" | ".join(head))
     for r in out:
         m = r["missing_sent_s"]
         when = f"{m[0]:+.2f} to {m[1]:+.2f}" if m else "-"
-        row = (r["kind"], r["published"], r["acked_by_broker"], r["accepted_by_twin"], r["stored"],
-               r["accepted_not_stored"], r["published_not_stored"], when, r["duplicates"],
+        row = (r["kind"], r["published"], r["acked_by_broker"], r["accepted_by_twin"], r["late"],
+               r["stored"], r["accepted_not_stored"], r["published_not_stored"], when,
+               r["duplicates"],
                f"{r['updates_at_kill'] or '-'} -> {r['last_update']}", len(r["update_gaps"]),
                r["resumed"])  # fmt: skip
         print(" | ".join(map(str, row)))
@@ -357,6 +380,18 @@ def main() -> None:
     ap.add_argument("--down", type=float, default=3.0, help="restarts: seconds down")
     ap.add_argument("--only", nargs="*", choices=("broker", "postgres", "kill"))
     ap.add_argument("--persistence", action="store_true", help="mosquitto keeps its sessions")
+    ap.add_argument(
+        "--late-wall",
+        type=float,
+        default=60.0,
+        help="restarts: the twin's --max-lateness, in s of the replay (0: off)",
+    )
+    ap.add_argument(
+        "--slow-connect",
+        type=float,
+        default=0.0,
+        help="restarts: hold the publisher's reconnect this many s (a loaded machine)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     args.surrogate = args.surrogate.resolve()

@@ -219,7 +219,8 @@ def test_a_good_fleet_file_resolves_its_paths(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "slab.yaml").write_text(SLAB_CASE)
     (tmp_path / "fleet.yaml").write_text(
-        GOOD + "  south: {case: slab.yaml, cadence: 5 min, history: off, max_skew: off}\n"
+        GOOD + "  south: {case: slab.yaml, cadence: 5 min, history: off, max_skew: off,"
+        " max_lateness: off}\n"
     )
     f = load_fleet("fleet.yaml")
     assert list(f.assets) == ["north", "south"] and f.broker == "localhost:1883"
@@ -228,6 +229,7 @@ def test_a_good_fleet_file_resolves_its_paths(tmp_path, cli, monkeypatch):
     assert north.state.as_posix() == "runs/test/north/live.json"
     assert north.history == "sqlite:///runs/test/north/history.sqlite"
     assert (south.cadence, south.history, south.max_skew) == (300.0, None, None)
+    assert (north.max_lateness, south.max_lateness) == (600.0, None)
     r = cli("fleet", "fleet.yaml", "--check")
     assert r.returncode == 0 and "north, south" in r.output, r.output
 

@@ -129,6 +129,38 @@ def test_a_killed_twin_resumes_its_history_without_duplicates(loaded, tmp_path):
     check_complete(second, plant, url)
 
 
+def test_a_backlog_overtaken_by_newer_readings_is_used_and_stored_once(loaded, tmp_path):
+    """As after a broker restart: the plant's client sends a new tick before its backlog (3 min
+    of plant time), then the broker delivers a tick again. The late readings are
+    accepted and assimilated, recorded once (reason `late`); the copies are refused as
+    duplicates; the estimates end as an in-order twin's do."""
+    url = f"sqlite:///{tmp_path}/h.sqlite"
+    plant, ordered = new_plant(loaded, bad=0.0, dropout=0.0), new_twin(loaded)
+    ticks = [plant.tick(k) for k in range(plant.ticks + 1)]
+    for messages in ticks:
+        for topic, payload in messages:
+            ordered.process(topic, payload)
+    twin = new_twin(loaded, url)
+    for k in [*range(0, 150), 180, *range(150, 180), *range(181, len(ticks)), len(ticks) - 2]:
+        for topic, payload in ticks[k]:
+            twin.process(topic, payload)
+    twin.flush(wait=True)
+    v, n = twin.validator, len(ticks[-2])
+    assert v.accepted == ordered.validator.accepted == plant.sent["good"] == sum(map(len, ticks))
+    assert v.late == 30 * n and v.report()["by_reason"] == {"duplicate": n}
+    readings = read_history(url, "readings")
+    assert len(readings) == sum(map(len, ticks)) + n  # every message once
+    kept = readings[readings.status == "accepted"]
+    assert (kept.reason == "late").sum() == v.late and not kept.duplicated(["sensor", "t"]).any()
+    assert readings[readings.status == "rejected"].reason.tolist() == ["duplicate"] * n
+    updates = read_history(url, "updates").drop_duplicates("update")
+    pending = sum(k for _, k in twin.pending.values())
+    assert updates["readings"].sum() + pending == v.accepted  # all of them assimilated
+    assert twin.updates == ordered.updates - 3  # the backlog's 3 min went into one update
+    est, ref = twin.doc["parameters"]["h"], ordered.doc["parameters"]["h"]
+    assert est["value"] == pytest.approx(ref["value"], rel=0.02)
+
+
 def test_hostile_readings_are_stored_as_rejected_with_their_reason(loaded, tmp_path):
     url = f"sqlite:///{tmp_path}/h.sqlite"
     twin = new_twin(loaded, url)

@@ -86,6 +86,57 @@ def test_duplicate_and_out_of_order_timestamps(v):
     assert reasons(v) == {"duplicate": 1, "out_of_order": 1}
 
 
+def test_late_readings_within_the_window_are_accepted_once(loaded):
+    """A broker hiccup: newer readings arrive first, the backlog after them."""
+    v = SensorValidator(rules_from_case(loaded), lateness=600.0)
+    assert v.check(T0 + 300, "T0", 405, "K")  # overtook the backlog
+    for k in range(5):  # the backlog, T0 .. T0 + 240
+        r = v.check(T0 + 60 * k, "T0", 400 + k, "K")
+        assert r is not None and r.t == T0 + 60 * k and r.value == 400 + k and v.last_late
+    assert v.check(T0 + 360, "T0", 406, "K") and not v.last_late
+    assert v.check(T0 + 120, "T0", 402, "K") is None  # redelivered: a duplicate, late or not
+    assert v.check(T0 + 360, "T0", 406, "K") is None
+    assert v.check(T0 - 300, "T0", 399, "K") is None  # 660 s behind the latest
+    assert v.accepted == 7 and v.late == 5 and v.report()["late"] == 5
+    assert reasons(v) == {"duplicate": 2, "too_late": 1}
+    assert "660 s behind" in v.last_detail and "lateness 600 s" in v.last_detail
+
+
+def test_late_readings_pass_the_same_checks(loaded):
+    v = SensorValidator(rules_from_case(loaded), lateness=600.0)
+    assert v.check(T0, "T0", 400, "K") and v.check(T0 + 240, "T0", 402, "K")
+    assert v.check(T0 + 60, "T0", 500, "K") is None  # 100 K in 1 min from its predecessor
+    assert v.check(T0 + 120, "T0", 1000, "K") is None
+    assert v.check(T0 + 180, "T0", None, "K") is None  # a late gap is not held
+    assert v.check(T0 + 60, "T0", 401, "K") is None  # seen (and refused) once already
+    assert v.check(T0 + 30, "T0", 420, "K")  # within 60 K/min of 400 K at T0
+    assert reasons(v) == {"rate_limit": 1, "out_of_range": 1, "missing": 1, "duplicate": 1}
+    strict = SensorValidator(rules_from_case(loaded))  # no window: files, `--max-lateness off`
+    assert strict.check(T0 + 60, "T0", 400, "K") and strict.check(T0, "T0", 400, "K") is None
+    assert reasons(strict) == {"out_of_order": 1}
+
+
+def test_the_lateness_window_is_bounded_and_survives_a_resume(loaded, monkeypatch):
+    import twinkit.sensors.readings as readings
+
+    monkeypatch.setattr(readings, "LATE_KEEP", 50)
+    v = SensorValidator(rules_from_case(loaded), lateness=600.0)
+    for k in range(500):  # a reading a second: 600 in the window, but only 50 remembered
+        assert v.check(T0 + k, "T0", 400 + 0.01 * (k % 7), "K")
+    tr = v._tracks["T0"]
+    assert len(tr.times) == len(tr.values) == 50 and tr.times[0] == T0 + 450
+    assert v.check(T0 + 449, "T0", 400, "K") is None  # forgotten: may have been seen
+    assert v.check(T0 + 460, "T0", 400, "K") is None  # remembered: a duplicate
+    assert reasons(v) == {"too_late": 1, "duplicate": 1}
+    w = SensorValidator(rules_from_case(loaded), lateness=600.0)
+    w.load(json.loads(json.dumps(v.state())))
+    assert w.check(T0 + 460, "T0", 400, "K") is None and w.check(T0 + 470.5, "T0", 400, "K")
+    assert w.report()["by_reason"]["duplicate"] == 2 and w.late == 1
+    for k in range(2000):  # 20 s apart: the window (600 s, 30 readings) bounds it first
+        assert w.check(T0 + 500 + 20 * k, "T0", 400 + 0.01 * (k % 7), "K")
+    assert len(w._tracks["T0"].times) == 31
+
+
 def test_rate_of_change_limit(v):
     assert v.check(T0, "T0", 400, "K")
     assert v.check(T0 + 60, "T0", 500, "K") is None  # 100 K/min > 60 K/min

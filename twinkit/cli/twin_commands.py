@@ -171,6 +171,15 @@ def live(
             "reading) unless 3 sensors agree; 'off' for no check.",
         ),
     ] = "1 h",
+    max_lateness: Annotated[
+        str,
+        typer.Option(
+            "--max-lateness",
+            help="Use readings that arrive late (older than their sensor's latest, e.g. after a "
+            "broker restart) up to this much plant time behind; older ones are refused; 'off' "
+            "to accept readings in time order only.",
+        ),
+    ] = "10 min",
     history: HistoryOpt = None,
     dashboard: Annotated[
         str | None,
@@ -204,6 +213,7 @@ def live(
     opts = LiveOptions(
         asset, _seconds(cadence, "--cadence"), members, drift_rate,
         max_skew=_limit(max_skew, "--max-skew"), max_jump=_limit(max_jump, "--max-jump"),
+        max_lateness=_limit(max_lateness, "--max-lateness"),
         run_dir=state.parent,  # alert log files go beside the state
     )  # fmt: skip
     if cfg is None:

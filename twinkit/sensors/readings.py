@@ -3,8 +3,11 @@
 A stream is a probe of the case or a measured parameter (an operating input such as the pull
 rate). Every reading passes `SensorValidator.check`: it converts the unit to SI and applies the
 case's `sensors:` rules. A rejected or repaired reading is counted under its reason and logged;
-nothing raises. What one reading may cost is bounded (`limits`), and so is what the validator
-keeps: readings of unknown sensors are counted together, under the sensor '?'.
+nothing raises. Readings of a sensor are expected in time order, but one arriving late (older
+than the sensor's latest, after a network or broker hiccup) is accepted if it is at most
+`lateness` seconds of plant time older and not a duplicate (`SensorValidator`). What one
+reading may cost is bounded (`limits`), and so is what the validator keeps: readings of unknown
+sensors are counted together, under the sensor '?', and each sensor's window of recent times.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -113,18 +117,33 @@ def _affine(unit: str, target: str) -> tuple[float, float]:
     return units.parse(f"1 {unit}", target) - b, b
 
 
+LATE_KEEP = 2048  # reading times remembered per sensor for late readings (a bound on memory)
+
+
 @dataclass
 class _Track:
     t: float = -math.inf  # last reading's time (accepted or not)
     good_t: float = -math.inf  # last accepted value's time and value
     good: float = math.nan
     since: float = -math.inf  # when the value last changed
+    # with a lateness window: the times of the readings in it (sorted; accepted or not, as `t`)
+    # and their accepted values (NaN if refused); `floor`: the latest time forgotten early
+    # (more than LATE_KEEP readings in the window), at or before which nothing is accepted late
+    times: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    floor: float = -math.inf
 
 
 @dataclass
 class SensorValidator:
     """Validates readings one at a time, in time order per sensor (batch and streaming alike).
 
+    `lateness`: seconds of plant time a reading may be older than its sensor's latest and still
+    be accepted (`late`, counted; `last_late` says the latest was): readings reordered by a
+    network or broker hiccup are used, not lost. Within the window a reading at a time already
+    seen is a `duplicate`; older ones are refused as `too_late`. 0 (the default; files are
+    sorted first): any older reading is `out_of_order`. Each sensor remembers the times in its
+    window, at most `LATE_KEEP` of them (more readings shorten its window).
     `counts[(sensor, reason)]` counts rejected and repaired readings; `accepted` the good ones.
     `clock` rejects readings from the `future` (no check by default; the live twin's: 5 min ahead
     of the wall clock, or 1 h ahead of the plant clock unless other sensors confirm the jump).
@@ -137,6 +156,9 @@ class SensorValidator:
     last_reason: str | None = None  # the reason of the latest rejection or repair
     last_detail: str | None = None  # and what it said
     clock: Clock = field(default_factory=Clock)
+    lateness: float = 0.0
+    late: int = 0  # accepted late readings (also counted in `accepted`)
+    last_late: bool = False  # whether the latest accepted reading was late
     _tracks: dict[str, _Track] = field(default_factory=dict)
 
     def reject(self, sensor: str, reason: str, detail: str = "") -> Reading | None:
@@ -154,6 +176,7 @@ class SensorValidator:
         self, t: Any, sensor: str, value: Any, unit: Any, quality: Any = ""
     ) -> Reading | None:
         """The reading converted to SI, or None if rejected (the reason is counted)."""
+        self.last_late = False
         r = self._check(t, sensor, value, unit, quality)
         if r is not None:
             self.clock.accept(r.t)
@@ -191,8 +214,10 @@ class SensorValidator:
         if ts == tr.t:
             return self.reject(sensor, "duplicate", f"t={ts}")
         if ts < tr.t:
-            return self.reject(sensor, "out_of_order", f"t={ts} after {tr.t}")
+            return self._late(ts, sensor, v if math.isnan(v) else a * v + b, rule, tr)
         tr.t = ts
+        if self.lateness > 0:
+            self._remember(tr, ts)
         if not math.isfinite(v):
             return self._missing(ts, sensor, rule, tr)
         v = a * v + b
@@ -206,7 +231,54 @@ class SensorValidator:
         elif rule.stuck is not None and ts - tr.since > rule.stuck:
             return self.reject(sensor, "stuck", f"{v:.6g} since t={tr.since}")
         tr.good_t, tr.good = ts, v
+        if self.lateness > 0:
+            tr.values[-1] = v
         self.accepted += 1
+        return Reading(ts, sensor, v, rule.unit)
+
+    def _remember(self, tr: _Track, ts: float) -> None:
+        """Keep `ts` (the sensor's latest) in its window; forget what fell out of it."""
+        tr.times.append(ts)
+        tr.values.append(math.nan)
+        cut = bisect_left(tr.times, ts - self.lateness)
+        if len(tr.times) - cut > LATE_KEEP:
+            cut = len(tr.times) - LATE_KEEP
+            tr.floor = max(tr.floor, tr.times[cut - 1])
+        if cut:
+            del tr.times[:cut], tr.values[:cut]
+
+    def _late(self, ts: float, sensor: str, v: float, rule: Rule, tr: _Track) -> Reading | None:
+        """A reading older than the sensor's latest (`v` in SI, NaN if missing): accepted if
+        within the lateness window and not seen before. It is checked against its range and
+        its predecessor in time (the rate); not held, and it leaves the stuck check alone
+        (that follows the stream's newest values)."""
+        behind = f"t={ts}, {tr.t - ts:.6g} s behind the sensor's latest"
+        if self.lateness <= 0:
+            return self.reject(sensor, "out_of_order", behind)
+        i = bisect_left(tr.times, ts)
+        if i < len(tr.times) and tr.times[i] == ts:
+            return self.reject(sensor, "duplicate", f"t={ts} (late)")
+        if ts < tr.t - self.lateness or ts <= tr.floor:
+            return self.reject(sensor, "too_late", f"{behind} (lateness {self.lateness:g} s)")
+        tr.times.insert(i, ts)
+        tr.values.insert(i, math.nan)
+        if math.isnan(v):
+            if self.nan_policy == "flag":
+                self.reject(sensor, "missing_flagged")
+                return Reading(ts, sensor, math.nan, rule.unit, "missing")
+            return self.reject(sensor, "missing")
+        if not rule.lower <= v <= rule.upper:
+            return self.reject(sensor, "out_of_range", f"{v:.6g} {rule.unit}")
+        j = i - 1
+        while j >= 0 and math.isnan(tr.values[j]):
+            j -= 1
+        if rule.rate is not None and j >= 0:
+            if abs(v - tr.values[j]) > rule.rate * (ts - tr.times[j]):
+                return self.reject(sensor, "rate_limit", f"{tr.values[j]:.6g} → {v:.6g} (late)")
+        tr.values[i] = v
+        self.accepted += 1
+        self.late += 1
+        self.last_late = True
         return Reading(ts, sensor, v, rule.unit)
 
     def _missing(self, ts: float, sensor: str, rule: Rule, tr: _Track) -> Reading | None:
@@ -237,6 +309,7 @@ class SensorValidator:
         return {
             "counts": [[s, r, n] for (s, r), n in self.counts.items()],
             "accepted": self.accepted,
+            "late": self.late,
             "tracks": {s: vars(tr) for s, tr in self._tracks.items()},
             "clock": self.clock.t,
         }
@@ -245,8 +318,11 @@ class SensorValidator:
         """Continue from `state`; times beyond the wall clock's horizon (a state written before
         readings from the future were refused) are forgotten, so they cannot stall the twin."""
         self.counts = Counter({(s, r): n for s, r, n in state["counts"]})
-        self.accepted = state["accepted"]
+        self.accepted, self.late = state["accepted"], state.get("late", 0)
         self._tracks = {s: _Track(**tr) for s, tr in state["tracks"].items()}
+        for s, tr in self._tracks.items():
+            if "times" not in state["tracks"][s]:  # an older state: no window remembered
+                tr.floor = tr.t
         horizon = self.clock.horizon()
         for s, tr in self._tracks.items():
             if tr.t > horizon:
@@ -266,6 +342,7 @@ class SensorValidator:
         dropped = sum(n for r, n in by_reason.items() if r not in REPAIRED)
         return {
             "accepted": self.accepted,
+            "late": self.late,
             "rejected": dropped,
             "repaired": sum(by_reason[r] for r in REPAIRED),
             "by_reason": dict(by_reason),

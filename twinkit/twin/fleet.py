@@ -214,7 +214,8 @@ def build_members(fleet: Any, read: Callable[[Path], Any] | None = None) -> list
         loaded = load_case(a.case, check_regions=False)
         path = a.surrogate or default_surrogate(loaded)
         opts = LiveOptions(n, a.cadence, a.members, a.drift_rate, max_skew=a.max_skew,
-                           max_jump=a.max_jump, run_dir=a.state.parent)  # fmt: skip
+                           max_jump=a.max_jump, max_lateness=a.max_lateness,
+                           run_dir=a.state.parent)  # fmt: skip
         twin = LiveTwin(loaded, (read or read_surrogate)(path), opts)
         twin.surrogate_hash = file_hash(path)
         a.state.parent.mkdir(parents=True, exist_ok=True)

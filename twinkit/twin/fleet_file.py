@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from twinkit.case.base import CaseError, Name, check_name
 from twinkit.case.units import clip
 
-DEFAULTS = {"cadence": "1 min", "max_skew": "5 min", "max_jump": "1 h"}
+DEFAULTS = {"cadence": "1 min", "max_skew": "5 min", "max_jump": "1 h", "max_lateness": "10 min"}
 
 
 class _Strict(BaseModel):
@@ -58,6 +58,7 @@ class AssetSpec(_Strict):
     drift_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.1
     max_skew: str | float = DEFAULTS["max_skew"]
     max_jump: str | float = DEFAULTS["max_jump"]
+    max_lateness: str | float = DEFAULTS["max_lateness"]  # off: readings in time order only
 
     @field_validator("cadence")
     @classmethod
@@ -65,12 +66,12 @@ class AssetSpec(_Strict):
         _duration(v, off=False)
         return v
 
-    @field_validator("max_skew", "max_jump", "history", mode="before")
+    @field_validator("max_skew", "max_jump", "max_lateness", "history", mode="before")
     @classmethod
     def _off(cls, v: Any) -> Any:
         return "off" if v is False else v  # YAML 1.1 reads a bare off as false
 
-    @field_validator("max_skew", "max_jump")
+    @field_validator("max_skew", "max_jump", "max_lateness")
     @classmethod
     def _limit(cls, v: Any) -> Any:
         _duration(v, off=True)
@@ -113,6 +114,7 @@ class Asset:
     drift_rate: float
     max_skew: float | None
     max_jump: float | None
+    max_lateness: float | None
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ def load_fleet(path: str | Path) -> Fleet:
             n, case, sur, state, _history(path, where, hist, run / n / FILE_NAME),
             a.topic or f"plant/{n}/sensors/+", _duration(a.cadence, False) or 0.0, a.members,
             a.drift_rate, _duration(a.max_skew, True), _duration(a.max_jump, True),
+            _duration(a.max_lateness, True),
         )  # fmt: skip
         for other in list(assets.values())[:-1]:  # two twins on one file or topic: say which
             for k in ("state", "topic"):

@@ -13,6 +13,15 @@ No message can stall it: a reading from the future (ahead of the wall clock by m
 is rejected, so the plant clock only moves with the plant; what it keeps is bounded (unknown
 sensors are counted together, payloads and the inbox have limits).
 
+A reading that arrives late, older than its sensor's latest (a broker restart, a publisher
+resending its backlog after newer readings), is used if it is at most `max_lateness` seconds of
+plant time older and not a duplicate: it goes into the next update with the others (`pending` is
+what came since the last update, whatever its time). The EnKF's parameters follow a random walk,
+so a reading minutes late observes nearly the state being updated: assimilating it now adds at
+most the drift over its lateness to its error, which the window bounds; re-running assimilated
+updates instead would cost an update per late reading and rewrite published states. Older ones
+are refused (`too_late`); every reading is recorded once (a late one with the reason `late`).
+
 With a `history` (`twinkit.twin.history.History`) every reading, update and alert is also
 written to a database, committed with the twin's state every half second.
 """
@@ -57,6 +66,7 @@ class LiveOptions:
     seed: int = 0
     max_skew: float | None = 300.0  # s ahead of the wall clock (None: off, for replays)
     max_jump: float | None = 3600.0  # s ahead of the plant clock, unless other sensors agree
+    max_lateness: float | None = 600.0  # s behind a sensor's latest reading (None: in order only)
     run_dir: Path | None = None  # where alert log files and field.npz go (default runs/<case>)
     field_every: float = 10.0  # wall s at least between two computations of the virtual fields
 
@@ -92,7 +102,8 @@ class LiveTwin:
         self.units = {n: c.parameter_unit(n) for n in surrogate.inputs}
         self.rules = rules_from_case(loaded)
         clock = Clock(self.opts.max_skew, self.opts.max_jump)
-        self.validator = SensorValidator(self.rules, self.opts.nan_policy, clock=clock)
+        self.validator = SensorValidator(self.rules, self.opts.nan_policy, clock=clock,
+                                         lateness=self.opts.max_lateness or 0.0)  # fmt: skip
         self.cal = Calibration(surrogate, priors, {}, fixed)
         self.filter = EnsembleFilter(self.cal, self.opts.members, self.opts.process_std,
                                      self.opts.seed)  # fmt: skip
@@ -229,7 +240,8 @@ class LiveTwin:
                                      v.last_detail, payload)  # fmt: skip
             else:
                 status = "repaired" if v.last_reason else "accepted"
-                self.history.reading(r.t, r.sensor, r.value, r.unit, status, v.last_reason)
+                reason = v.last_reason or ("late" if v.last_late else None)
+                self.history.reading(r.t, r.sensor, r.value, r.unit, status, reason)
         if sensor in self.rules and v.last_reason not in ("malformed_json", "bad_topic"):
             hist = self.recent.setdefault(sensor, deque(maxlen=20))
             hist.append(r is None and v.last_reason in FAULTS)
