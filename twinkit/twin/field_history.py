@@ -56,8 +56,7 @@ def field_at(url: str, name: str, t: float, asset: str | None = None) -> Any:
 
 
 class _open:
-    """The history read-only, as a context manager: one clear message for a database without
-    snapshots (an older twin's)."""
+    """The history, read-only (never created), closed after use."""
 
     def __init__(self, url: str):
         self.db = Database(url, create=False)
