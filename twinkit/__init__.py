@@ -34,6 +34,8 @@ _API = {
     "TwinState": "twinkit.api.twin",
     "load_twin_state": "twinkit.api.twin",
     "history": "twinkit.api.history",
+    "field_history": "twinkit.api.history",
+    "field_at": "twinkit.api.history",
     "OptimizationResult": "twinkit.api.optimize",
     "optimize": "twinkit.api.optimize",
     "RunResult": "twinkit.api.run",
@@ -55,6 +57,8 @@ __all__ = [
     "__version__",
     "calibrate",
     "example",
+    "field_at",
+    "field_history",
     "history",
     "load_case",
     "load_surrogate",
@@ -66,7 +70,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from twinkit.api.case import Case, Result, load_case
-    from twinkit.api.history import history
+    from twinkit.api.history import field_at, field_history, history
     from twinkit.api.optimize import OptimizationResult, optimize
     from twinkit.api.run import RunResult, example, run
     from twinkit.api.surrogate import Prediction, Surrogate, load_surrogate, train

@@ -1,4 +1,6 @@
-"""The live twin's history in a notebook: `tk.history(case, since="6h")` → a pandas DataFrame."""
+"""The live twin's history in a notebook: `tk.history(case, since="6h")` → a pandas DataFrame;
+`tk.field_history(case, "temperature", since="1d")` and `tk.field_at(case, "temperature", t)` →
+the virtual fields' snapshots as xarray Datasets."""
 
 from __future__ import annotations
 
@@ -61,3 +63,50 @@ def history(
     where = history_location(source, url)
     lo, hi = time_bound(since, "--since"), time_bound(until, "--until")
     return read_history(where, kind, lo, hi, asset)
+
+
+def field_history(
+    source: Any,
+    name: str,
+    since: TimeLike = None,
+    until: TimeLike = None,
+    asset: str | None = None,
+    url: str | None = None,
+) -> Any:
+    """The snapshots of virtual field `name` the live twin kept (one per
+    `field_history_every` of plant time), as an xarray Dataset: `mean` and `std` over
+    (time, node[, component]), float32, with `units`; coordinates `time` (UTC), `update` and
+    the mesh's `node_x`, `node_y`, `node_z`.
+
+    Parameters
+    ----------
+    source, url, asset
+        As for `history`; `asset` may be left out when one asset has the field.
+    name
+        The field: ``temperature``, ``velocity``, ... (the surrogate's fields).
+    since, until
+        A window on plant time, as for `history`.
+    """
+    from twinkit.twin.field_history import read_fields
+    from twinkit.twin.history_read import time_bound
+
+    where = history_location(source, url)
+    lo, hi = time_bound(since, "--since"), time_bound(until, "--until")
+    return read_fields(where, name, lo, hi, asset)
+
+
+def field_at(
+    source: Any, name: str, t: TimeLike, asset: str | None = None, url: str | None = None
+) -> Any:
+    """The snapshot of virtual field `name` nearest before plant time `t` (an ISO-8601 time,
+    epoch seconds, a datetime, or a duration before now), as an xarray Dataset over
+    (node[, component]) with `time` and `update` as scalar coordinates; see `field_history`."""
+    from twinkit.twin.field_history import field_at as read_at
+    from twinkit.twin.history_read import time_bound
+
+    when = time_bound(t, "--at")
+    if when is None:
+        from twinkit.case import CaseError
+
+        raise CaseError("field_at: give a time t")
+    return read_at(history_location(source, url), name, when, asset)

@@ -6,6 +6,7 @@ from twinkit.cli import (  # noqa: F401  (they register)
     case_commands,
     dashboard_command,
     fleet_command,
+    history_command,
     run_commands,
     twin_commands,
 )

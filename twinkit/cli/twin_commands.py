@@ -1,5 +1,5 @@
-"""The twin against the plant: `calibrate` (recorded data), `live` and `plant` (MQTT), and the
-live twin's `history`."""
+"""The twin against the plant: `calibrate` (recorded data), `live` and `plant` (MQTT); the live
+twin's `history` is in `twinkit.cli.history_command`."""
 
 from __future__ import annotations
 
@@ -113,6 +113,18 @@ def _limit(text: str, option: str) -> float | None:
     return seconds
 
 
+def _period(text: str, option: str) -> float:
+    """A period of plant time, 0 for 'off' (or 0)."""
+    if text.strip().lower() in ("off", "none"):
+        return 0.0
+    seconds = _seconds(text, option)
+    if seconds < 0:
+        from twinkit.case import CaseError
+
+        raise CaseError(f"{option} {text}: must be positive, 0 or off")
+    return seconds
+
+
 @app.command()
 @guard
 def live(
@@ -181,6 +193,14 @@ def live(
         ),
     ] = "10 min",
     history: HistoryOpt = None,
+    field_history: Annotated[
+        str,
+        typer.Option(
+            "--field-history",
+            help="Plant time between kept snapshots of the virtual fields (in the history); "
+            "0 or 'off' for none.",
+        ),
+    ] = "15 min",
     dashboard: Annotated[
         str | None,
         typer.Option(
@@ -215,6 +235,7 @@ def live(
         max_skew=_limit(max_skew, "--max-skew"), max_jump=_limit(max_jump, "--max-jump"),
         max_lateness=_limit(max_lateness, "--max-lateness"),
         run_dir=state.parent,  # alert log files go beside the state
+        field_history_every=_period(field_history, "--field-history"),
     )  # fmt: skip
     if cfg is None:
         logging.getLogger("twinkit.twin.live").info(
@@ -274,44 +295,6 @@ def _history_url(text: str | None, folder: Path) -> str | None:
     if text is not None and text.strip().lower() in ("off", "none"):
         return None
     return history_url(text or folder / FILE_NAME)
-
-
-@app.command("history")
-@guard
-def history_command(
-    case: CaseArg,
-    history: Annotated[
-        str | None,
-        typer.Option("--history", help=f"Read it here: {_DB}; default runs/<case>/history.sqlite."),
-    ] = None,
-    kind: Annotated[
-        str, typer.Option("--kind", help="readings, updates (with lineage) or alerts.")
-    ] = "readings",
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="From this time (ISO-8601) or this long ago (6h, 30 min)."),
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Up to this time or this long ago.")
-    ] = None,
-    asset: Annotated[
-        str | None, typer.Option("--asset", help="Only this asset (default: all).")
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (CSV: default stdout).")
-    ] = None,
-) -> None:
-    """Print or save the live twin's history: readings, updates or alerts, in a time window."""
-    from twinkit.api.history import history as read
-    from twinkit.twin.history_read import write_table
-
-    table = read(case, kind, since, until, asset, history)
-    text = write_table(table, fmt, output)
-    if text is not None:
-        typer.echo(text, nl=False)
-    else:
-        typer.echo(f"{len(table)} {kind} rows written to {output}", err=True)
 
 
 @app.command()

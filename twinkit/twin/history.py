@@ -1,5 +1,6 @@
 """The live twin's history: every reading (accepted, repaired or rejected, with its reason), every
-update (estimates ± std, predicted sensors and QoIs, residuals, lineage) and every alert, written
+update (estimates ± std, predicted sensors and QoIs, residuals, lineage), every alert and the
+virtual fields' snapshots (`twinkit.twin.virtual_field`), written
 as it happens into a database chosen by URL: an SQLite file (the default,
 `runs/<case>/history.sqlite`) or PostgreSQL (`postgresql://user@host/db`) for a plant.
 
@@ -102,6 +103,15 @@ class History:
         replaces the one stored (one row per asset and name; MESH the mesh)."""
         self._fields[name] = (self.asset, name, n, t if math.isfinite(t) else None, time.time(),
                               json.dumps(doc))  # fmt: skip
+
+    def field_snapshot(self, name: str, n: int, t: float, unit: str, mean: Any, std: Any) -> None:
+        """A snapshot of virtual field `name` of update `n` at plant time `t`, kept (a series,
+        unlike `field`): mean and std as float32 bytes, little-endian, in their shape's order."""
+        import numpy as np
+
+        m, s = (np.ascontiguousarray(a, dtype="<f4") for a in (mean, std))
+        self._add("field_snapshots", (n, t, name, unit, json.dumps(list(m.shape)), m.tobytes(),
+                                      s.tobytes()))  # fmt: skip
 
     def alert(self, t: float, doc: dict[str, Any]) -> None:
         """An alert raised or cleared (and, later, acknowledged) at plant time `t`."""

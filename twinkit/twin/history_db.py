@@ -11,7 +11,7 @@ from twinkit.redaction import redact, redact_text
 
 FILE_NAME = "history.sqlite"
 
-# table → its columns after `id` and `asset` (`?` types are DOUBLE PRECISION, else TEXT)
+# table → its columns after `id` and `asset` (`?` DOUBLE PRECISION, `#` bytes, else TEXT)
 TABLES = {
     "readings": (
         "t?",
@@ -36,6 +36,9 @@ TABLES = {
     ),  # fmt: skip
     "update_values": ("n?", "kind", "name", "value?", "std?", "measured?", "sigma?", "unit"),
     "alerts": ("t?", "received?", "state", "kind", "key", "message", "data"),
+    # a virtual field's snapshot every `LiveOptions.field_history_every` of plant time: its
+    # update, plant time, unit, shape (JSON) and the mean and std (float32, little-endian)
+    "field_snapshots": ("n?", "t?", "name", "unit", "shape", "mean#", "std#"),
 }
 INDEXES = (
     # at most one accepted or repaired reading per sensor and time, one update per number
@@ -46,11 +49,13 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS updates_t ON updates (asset, t)",
     "CREATE UNIQUE INDEX IF NOT EXISTS update_values_once ON update_values (asset, n, kind, name)",
     "CREATE UNIQUE INDEX IF NOT EXISTS alerts_once ON alerts (asset, t, key, state)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS field_snapshots_once ON field_snapshots (asset, name, t)",
 )
+BLOB = {False: "BLOB", True: "BYTEA"}  # a `#` column in SQLite, PostgreSQL
 
 
 def columns(table: str) -> list[str]:
-    return [c.rstrip("?") for c in TABLES[table]]
+    return [c.rstrip("?#") for c in TABLES[table]]
 
 
 def history_url(text: str | Path) -> str:
@@ -109,9 +114,8 @@ class Database:
     def _schema(self) -> None:
         key = "id BIGSERIAL PRIMARY KEY" if self.postgres else "id INTEGER PRIMARY KEY"
         for table, cols in TABLES.items():
-            defs = ", ".join(
-                f"{c.rstrip('?')} {'DOUBLE PRECISION' if c.endswith('?') else 'TEXT'}" for c in cols
-            )
+            types = {"?": "DOUBLE PRECISION", "#": BLOB[self.postgres]}
+            defs = ", ".join(f"{c.rstrip('?#')} {types.get(c[-1], 'TEXT')}" for c in cols)
             self.run(f"CREATE TABLE IF NOT EXISTS {table} ({key}, asset TEXT NOT NULL, {defs})")
         self.run("CREATE TABLE IF NOT EXISTS twin_state "
                  "(asset TEXT PRIMARY KEY, saved DOUBLE PRECISION, state TEXT)")  # fmt: skip

@@ -69,6 +69,7 @@ class LiveOptions:
     max_lateness: float | None = 600.0  # s behind a sensor's latest reading (None: in order only)
     run_dir: Path | None = None  # where alert log files and field.npz go (default runs/<case>)
     field_every: float = 10.0  # wall s at least between two computations of the virtual fields
+    field_history_every: float = 900.0  # plant s between kept field snapshots (0: none)
 
 
 class LiveTwin:
@@ -139,7 +140,8 @@ class LiveTwin:
         if getattr(surrogate, "fields", None):
             self.topics |= {"field": f"{prefix}/twin/field", "mesh": f"{prefix}/twin/mesh"}
             self.fields = VirtualFields(surrogate, self.opts.field_every, run_dir,
-                                        self.topics["field"], self.topics["mesh"])  # fmt: skip
+                                        self.topics["field"], self.topics["mesh"],
+                                        self.opts.field_history_every)  # fmt: skip
 
     def attach(self, history: History) -> None:
         """Write every reading, update and alert to `history` from now on."""

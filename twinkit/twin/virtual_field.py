@@ -9,12 +9,22 @@ n − 1 in the denominator) + mean over members of the surrogate's variance (its
 The field is not computed in the update (it would add its cost to every update): an update leaves
 the ensemble's inputs (a copy, microseconds), and the twin computes the field from them when no
 message waits, at most every `every` s of wall time (`LiveOptions.field_every`). The latest field
-is kept, never a series: `field.npz` in the run folder (replaced atomically), one row per field
+is published and replaced: `field.npz` in the run folder (replaced atomically), one row per field
 in the history's `fields` table (replaced), and a retained MQTT message per field.
+
+A series is kept too, for looking back: the first update of every `history_every` s of plant
+time (`LiveOptions.field_history_every`, 15 min; periods aligned on the epoch, so at 14:00,
+14:15, ...) keeps its inputs until the twin is idle, and its fields go, mean and std as float32,
+into the history's `field_snapshots` table, in the history's next batch commit (read back by
+`twinkit.twin.field_history`). At most one snapshot per period (and one more per restart): a
+day, 86,400 / `history_every` × 8 bytes × the values of all fields (the furnace: 96 × 40 kB,
+3.9 MB). A twin never idle for a whole period (a replay faster than it keeps up with) skips that
+period: the next period's first update takes the waiting place.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections import deque
@@ -85,10 +95,14 @@ def mesh_doc(mesh: dict[str, np.ndarray]) -> dict[str, Any]:
 class VirtualFields:
     """The twin's field sensors: `mark` after an update, `refresh` when idle."""
 
-    def __init__(self, surrogate: Any, every: float, run_dir: Path, topic: str, mesh_topic: str):
+    def __init__(self, surrogate: Any, every: float, run_dir: Path, topic: str, mesh_topic: str,
+                 history_every: float = 0.0):  # fmt: skip
         self.s, self.every, self.topic, self.mesh_topic = surrogate, every, topic, mesh_topic
+        self.history_every = history_every  # plant s between snapshots (0: none)
         self.path = run_dir / FILE_NAME
         self.pending: tuple[int, float, np.ndarray] | None = None  # (update, t, inputs)
+        self.snap: tuple[int, float, np.ndarray] | None = None  # a period's first, to keep
+        self.period = -math.inf  # the plant-time period of the latest snapshot
         self.last = -np.inf  # monotonic time of the last computation
         self.latest: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.update, self.t = 0, float("nan")  # of the latest field
@@ -96,21 +110,30 @@ class VirtualFields:
         self.seconds: deque[float] = deque(maxlen=1000)  # per computation, the last 1000
 
     def mark(self, update: int, t: float, x: np.ndarray) -> None:
-        """The ensemble's inputs after update number `update` at plant time `t`."""
+        """The ensemble's inputs after update number `update` at plant time `t` (the first of a
+        new period of plant time is also kept for a snapshot)."""
         self.pending = (update, t, x)
+        if self.history_every > 0 and math.isfinite(t) and t // self.history_every > self.period:
+            self.period = t // self.history_every
+            self.snap = self.pending  # a later update replaces `pending`, not this
 
     def due(self) -> bool:
-        return self.pending is not None and time.monotonic() - self.last >= self.every
+        late = self.pending is not None and time.monotonic() - self.last >= self.every
+        return late or self.snap is not None
 
     def refresh(self, publish: Any, history: Any = None, force: bool = False) -> bool:
-        """Compute the field of the pending ensemble if due (or `force`d), publish and store it;
-        whether it did."""
-        if self.pending is None or not (force or self.due()):
-            return False
+        """Compute the field of the pending ensemble if due (or `force`d), publish and store it,
+        and the snapshot waiting (into `history`); whether it computed any."""
+        snapped = self.snapshot(history)
+        if self.pending is None:
+            return snapped is not None
+        same = snapped is not None and snapped[0] == self.pending[0]  # the snapshot is the latest
+        if not (force or self.due() or same):
+            return snapped is not None
         t0 = time.perf_counter()
         self.update, self.t, x = self.pending
         self.pending = None
-        self.latest = ensemble_field(self.s, x)
+        self.latest = snapped[1] if snapped is not None and same else ensemble_field(self.s, x)
         self.last = time.monotonic()
         docs = {name: self.doc(name) for name in self.latest}
         if not self.mesh_sent:
@@ -127,6 +150,21 @@ class VirtualFields:
         self.seconds.append(time.perf_counter() - t0)
         return True
 
+    def snapshot(self, history: Any) -> tuple[int, dict] | None:
+        """The waiting snapshot's fields into `history` (none without one): (update, fields)."""
+        if self.snap is None or history is None:
+            self.snap = None
+            return None
+        n, t, x = self.snap
+        self.snap = None
+        fields = ensemble_field(self.s, x)
+        for name, (mean, std) in fields.items():
+            history.field_snapshot(name, n, t, self.unit(name), mean, std)
+        return n, fields
+
+    def unit(self, name: str) -> str:
+        return str(getattr(self.s, "units", {}).get(name, ""))
+
     def doc(self, name: str) -> dict[str, Any]:
         """One field's message: plant time, update number, unit, shape, mean and std (7 digits,
         flat, node-major: a vector field's components of a node are neighbours)."""
@@ -136,7 +174,7 @@ class VirtualFields:
         return {
             "t": datetime.fromtimestamp(self.t, UTC).isoformat(),
             "update": self.update,
-            "unit": str(getattr(self.s, "units", {}).get(name, "")),
+            "unit": self.unit(name),
             "shape": list(mean.shape),
             "mean": values(mean),
             "std": values(std),
