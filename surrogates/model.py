@@ -143,7 +143,7 @@ class Head:
                 w = self.kriging.weight.numpy()
                 z_mean[:, self.kriging.index] = w * zg
                 gp_var = self.gp_variance(w * sg)
-        var = np.zeros((len(xs), c.modes.shape[0]))
+        var = np.zeros((len(xs), c.modes.shape[0])) if members is not None else gp_var
         if members is not None:
             share = np.ones(c.n_codes)  # the members' share of each code: 1 - w
             if self.kriging is not None:
@@ -155,10 +155,14 @@ class Head:
             for d in dev:
                 var += ((d @ modes) * c.scale) ** 2
             var /= max(len(members) - 1, 1)
-        var += gp_var
-        if self.std_floor is not None:
+            var += gp_var
+        if not isinstance(var, np.ndarray) or var.shape != (len(xs), c.modes.shape[0]):
+            var = np.zeros((len(xs), c.modes.shape[0])) + var
+        if self.std_floor is not None:  # in place from here: fields are large
             var += self.std_floor**2
-        return c.decode(z_mean), np.sqrt(var) * self.std_scale
+        np.sqrt(var, out=var)
+        var *= self.std_scale
+        return c.decode(z_mean), var
 
     def state(self) -> dict[str, Any]:
         return {

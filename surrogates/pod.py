@@ -14,6 +14,7 @@ reconstruction error, so the network spends its accuracy on the energetic modes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -91,8 +92,16 @@ class LinearCodec:
     def encode(self, y: np.ndarray) -> np.ndarray:
         return ((y - self.offset) / self.scale) @ self.modes / self.z_scale
 
+    @cached_property
+    def decoder(self) -> np.ndarray:
+        """(k, p): the modes with z_scale and scale folded in, so that decoding is one product
+        and one sum (for 1,000 fields of 2,522 values, two passes over 20 MB fewer)."""
+        return np.ascontiguousarray((self.modes * (self.z_scale * self.scale)[:, None]).T)
+
     def decode(self, z: np.ndarray) -> np.ndarray:
-        return self.offset + ((z * self.z_scale) @ self.modes.T) * self.scale
+        out = np.asarray(z) @ self.decoder
+        out += self.offset
+        return out
 
     def decode_deviation(self, dz: np.ndarray) -> np.ndarray:
         """Decode a difference of codes (no offset): the output change it makes."""
