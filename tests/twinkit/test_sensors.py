@@ -135,6 +135,15 @@ def test_the_lateness_window_is_bounded_and_survives_a_resume(loaded, monkeypatc
     for k in range(2000):  # 20 s apart: the window (600 s, 30 readings) bounds it first
         assert w.check(T0 + 500 + 20 * k, "T0", 400 + 0.01 * (k % 7), "K")
     assert len(w._tracks["T0"].times) == 31
+    # a saved state keeps the newest STATE_KEEP times of a window: older ones are then too late
+    monkeypatch.setattr(readings, "STATE_KEEP", 10)
+    u = SensorValidator(rules_from_case(loaded), lateness=600.0)
+    u.load(json.loads(json.dumps(w.state())))
+    assert len(u._tracks["T0"].times) == 10
+    newest = w._tracks["T0"].times[-1]
+    assert u.check(newest - 20 * 9 - 10, "T0", 400, "K")  # between two kept times: late
+    assert u.check(newest - 20 * 10 - 10, "T0", 400, "K") is None  # before them: too late
+    assert u.report()["by_reason"]["too_late"] == 2  # the one counted before the save, and this
 
 
 def test_rate_of_change_limit(v):

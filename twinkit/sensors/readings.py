@@ -118,6 +118,9 @@ def _affine(unit: str, target: str) -> tuple[float, float]:
 
 
 LATE_KEEP = 2048  # reading times remembered per sensor for late readings (a bound on memory)
+# ... and the newest of them in a saved state, which the live twin writes with every history
+# commit (twice a second): 1 Hz sensors would otherwise put 600 times each in every commit
+STATE_KEEP = 64
 
 
 @dataclass
@@ -132,6 +135,16 @@ class _Track:
     times: list[float] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     floor: float = -math.inf
+
+
+def _saved(tr: _Track) -> dict[str, Any]:
+    """A track as a saved state keeps its window's newest STATE_KEEP times; what it drops
+    moves the floor up (after a resume nothing older is accepted late)."""
+    d = dict(vars(tr))
+    if len(tr.times) > STATE_KEEP:
+        d["floor"] = max(tr.floor, tr.times[-STATE_KEEP - 1])
+        d["times"], d["values"] = tr.times[-STATE_KEEP:], tr.values[-STATE_KEEP:]
+    return d
 
 
 @dataclass
@@ -310,7 +323,7 @@ class SensorValidator:
             "counts": [[s, r, n] for (s, r), n in self.counts.items()],
             "accepted": self.accepted,
             "late": self.late,
-            "tracks": {s: vars(tr) for s, tr in self._tracks.items()},
+            "tracks": {s: _saved(tr) for s, tr in self._tracks.items()},
             "clock": self.clock.t,
         }
 
