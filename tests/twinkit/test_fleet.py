@@ -220,7 +220,7 @@ def test_a_good_fleet_file_resolves_its_paths(tmp_path, cli, monkeypatch):
     (tmp_path / "slab.yaml").write_text(SLAB_CASE)
     (tmp_path / "fleet.yaml").write_text(
         GOOD + "  south: {case: slab.yaml, cadence: 5 min, history: off, max_skew: off,"
-        " max_lateness: off}\n"
+        " max_lateness: off, field_history: 1 h}\n"
     )
     f = load_fleet("fleet.yaml")
     assert list(f.assets) == ["north", "south"] and f.broker == "localhost:1883"
@@ -230,6 +230,7 @@ def test_a_good_fleet_file_resolves_its_paths(tmp_path, cli, monkeypatch):
     assert north.history == "sqlite:///runs/test/north/history.sqlite"
     assert (south.cadence, south.history, south.max_skew) == (300.0, None, None)
     assert (north.max_lateness, south.max_lateness) == (600.0, None)
+    assert (north.field_history, south.field_history) == (900.0, 3600.0)
     r = cli("fleet", "fleet.yaml", "--check")
     assert r.returncode == 0 and "north, south" in r.output, r.output
 

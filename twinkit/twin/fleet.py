@@ -215,6 +215,7 @@ def build_members(fleet: Any, read: Callable[[Path], Any] | None = None) -> list
         path = a.surrogate or default_surrogate(loaded)
         opts = LiveOptions(n, a.cadence, a.members, a.drift_rate, max_skew=a.max_skew,
                            max_jump=a.max_jump, max_lateness=a.max_lateness,
+                           field_history_every=a.field_history,
                            run_dir=a.state.parent)  # fmt: skip
         twin = LiveTwin(loaded, (read or read_surrogate)(path), opts)
         twin.surrogate_hash = file_hash(path)

@@ -27,7 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from twinkit.case.base import CaseError, Name, check_name
 from twinkit.case.units import clip
 
-DEFAULTS = {"cadence": "1 min", "max_skew": "5 min", "max_jump": "1 h", "max_lateness": "10 min"}
+DEFAULTS = {
+    "cadence": "1 min",
+    "max_skew": "5 min",
+    "max_jump": "1 h",
+    "max_lateness": "10 min",
+    "field_history": "15 min",
+}
 
 
 class _Strict(BaseModel):
@@ -59,6 +65,7 @@ class AssetSpec(_Strict):
     max_skew: str | float = DEFAULTS["max_skew"]
     max_jump: str | float = DEFAULTS["max_jump"]
     max_lateness: str | float = DEFAULTS["max_lateness"]  # off: readings in time order only
+    field_history: str | float = DEFAULTS["field_history"]  # off: no field snapshots kept
 
     @field_validator("cadence")
     @classmethod
@@ -66,12 +73,14 @@ class AssetSpec(_Strict):
         _duration(v, off=False)
         return v
 
-    @field_validator("max_skew", "max_jump", "max_lateness", "history", mode="before")
+    @field_validator(
+        "max_skew", "max_jump", "max_lateness", "field_history", "history", mode="before"
+    )
     @classmethod
     def _off(cls, v: Any) -> Any:
         return "off" if v is False else v  # YAML 1.1 reads a bare off as false
 
-    @field_validator("max_skew", "max_jump", "max_lateness")
+    @field_validator("max_skew", "max_jump", "max_lateness", "field_history")
     @classmethod
     def _limit(cls, v: Any) -> Any:
         _duration(v, off=True)
@@ -115,6 +124,7 @@ class Asset:
     max_skew: float | None
     max_jump: float | None
     max_lateness: float | None
+    field_history: float = 900.0  # plant s between kept field snapshots (0: none)
 
 
 @dataclass(frozen=True)
@@ -225,7 +235,7 @@ def load_fleet(path: str | Path) -> Fleet:
             n, case, sur, state, _history(path, where, hist, run / n / FILE_NAME),
             a.topic or f"plant/{n}/sensors/+", _duration(a.cadence, False) or 0.0, a.members,
             a.drift_rate, _duration(a.max_skew, True), _duration(a.max_jump, True),
-            _duration(a.max_lateness, True),
+            _duration(a.max_lateness, True), _duration(a.field_history, True) or 0.0,
         )  # fmt: skip
         for other in list(assets.values())[:-1]:  # two twins on one file or topic: say which
             for k in ("state", "topic"):
