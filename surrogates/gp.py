@@ -51,10 +51,12 @@ def kernel_of_r2(r2: torch.Tensor, kind: int, inplace: bool = False) -> torch.Te
     return poly * torch.exp(-s)
 
 
-def scaled_r2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """|a_i − b_j|² (..., m, n) for a (..., m, d), b (..., n, d), by one batched GEMM."""
+def scaled_r2(a: torch.Tensor, b: torch.Tensor, bb: torch.Tensor | None = None) -> torch.Tensor:
+    """|a_i − b_j|² (..., m, n) for a (..., m, d), b (..., n, d), by one batched GEMM; ``bb``:
+    |b_j|² (..., 1, n) or (n,) if known (a GP's training side, at every prediction)."""
     aa = (a * a).sum(-1, keepdim=True)
-    bb = (b * b).sum(-1, keepdim=True).transpose(-1, -2)
+    if bb is None:
+        bb = (b * b).sum(-1, keepdim=True).transpose(-1, -2)
     if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
         return (aa + bb - 2.0 * a @ b.transpose(-1, -2)).clamp_min(0.0)
     return (a @ b.transpose(-1, -2)).mul_(-2.0).add_(aa).add_(bb).clamp_min_(0.0)

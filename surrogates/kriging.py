@@ -71,19 +71,15 @@ class KrigingCodes:
         right-hand side the triangular solve takes without a copy. A small batch
         (≤ ``BATCHED_POINTS``) goes through all GPs at once instead.
         """
-        if len(xs) <= BATCHED_POINTS and not torch.onnx.is_in_onnx_export():
-            return self._mean_std_batched(xs)
         if torch.onnx.is_in_onnx_export():
             return self._mean_std_traced(xs)
+        if len(xs) <= BATCHED_POINTS:
+            return self._mean_std_batched(xs)
         means, stds = [], []
         inplace = not (torch.is_grad_enabled() and xs.requires_grad)
         for inv_ls, xl, bb, kind, c, cw, alpha, chol in self._per_gp():
-            a = xs * inv_ls
-            aa = (a * a).sum(1, keepdim=True)
-            if inplace:  # |a - xl|² by one GEMM, in place
-                k = kernel_of_r2((a @ xl.T).mul_(-2.0).add_(aa).add_(bb), kind, True).mul_(c)
-            else:
-                k = c * kernel_of_r2((aa + bb - 2.0 * a @ xl.T).clamp_min(0.0), kind)
+            k = kernel_of_r2(scaled_r2(xs * inv_ls, xl, bb), kind, inplace)
+            k = k.mul_(c) if inplace else k * c
             means.append(k @ alpha)
             if not inplace:
                 v = torch.linalg.solve_triangular(chol, k.T, upper=False)  # (n, m)

@@ -85,10 +85,9 @@ class Head:
 
     def gp_variance(self, s: Any) -> Any:
         """Output variance (n, p) from independent GP stds s (n, g) of the kriging codes, numpy
-        or torch: Σ_codes (s modes)² times the decoder's scale²."""
+        or torch: Σ_codes (s × the code's row of the decoder)²."""
         assert self.kriging is not None
-        c = self.codec
-        m2 = (c.modes[:, self.kriging.index] ** 2).T * (c.z_scale * c.scale) ** 2  # (g, p)
+        m2 = self.codec.decoder[self.kriging.index] ** 2  # (g, p)
         if isinstance(s, torch.Tensor):
             return (s * s) @ torch.as_tensor(m2, dtype=s.dtype)
         return (s * s) @ m2
@@ -143,7 +142,8 @@ class Head:
                 w = self.kriging.weight.numpy()
                 z_mean[:, self.kriging.index] = w * zg
                 gp_var = self.gp_variance(w * sg)
-        var = np.zeros((len(xs), c.modes.shape[0])) if members is not None else gp_var
+        # a fresh (n, p) array, finished in place from here on: fields are large
+        var = gp_var if isinstance(gp_var, np.ndarray) else np.zeros((len(xs), c.modes.shape[0]))
         if members is not None:
             share = np.ones(c.n_codes)  # the members' share of each code: 1 - w
             if self.kriging is not None:
@@ -151,14 +151,10 @@ class Head:
             share = share[rest]
             z_mean[:, rest] += share * members.mean(0)
             dev = (members - members.mean(0)) * share
-            modes = c.modes[:, rest].T * c.z_scale  # (len(rest), p)
-            for d in dev:
-                var += ((d @ modes) * c.scale) ** 2
-            var /= max(len(members) - 1, 1)
-            var += gp_var
-        if not isinstance(var, np.ndarray) or var.shape != (len(xs), c.modes.shape[0]):
-            var = np.zeros((len(xs), c.modes.shape[0])) + var
-        if self.std_floor is not None:  # in place from here: fields are large
+            decoder = c.decoder[rest]  # (len(rest), p)
+            spread = sum((d @ decoder) ** 2 for d in dev) / max(len(members) - 1, 1)
+            var += spread
+        if self.std_floor is not None:
             var += self.std_floor**2
         np.sqrt(var, out=var)
         var *= self.std_scale

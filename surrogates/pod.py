@@ -105,13 +105,12 @@ class LinearCodec:
 
     def decode_deviation(self, dz: np.ndarray) -> np.ndarray:
         """Decode a difference of codes (no offset): the output change it makes."""
-        return ((dz * self.z_scale) @ self.modes.T) * self.scale
+        return np.asarray(dz) @ self.decoder
 
     def decode_torch(self, z: torch.Tensor) -> torch.Tensor:
         """Differentiable :meth:`decode`; z (..., k) → (..., p)."""
-        t = {n: torch.as_tensor(getattr(self, n), dtype=z.dtype) for n in ("offset", "scale")}
-        modes = torch.as_tensor(self.modes, dtype=z.dtype)
-        return t["offset"] + ((z * self.z_scale) @ modes.T) * t["scale"]
+        offset = torch.as_tensor(self.offset, dtype=z.dtype)
+        return offset + z @ torch.as_tensor(self.decoder, dtype=z.dtype)
 
     def state(self) -> dict[str, Any]:
         return {
