@@ -60,6 +60,12 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write(path, write)
 
 
+def write_netcdf(ds: Any, path: Path) -> None:
+    """Save an xarray Dataset `ds` as NetCDF (h5netcdf) atomically: readers see the old file or
+    the new one."""
+    atomic_write(Path(path), lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+
+
 def write_text(path: Path, text: str) -> None:
     """Write a text file atomically (UTF-8)."""
 

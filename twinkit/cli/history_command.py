@@ -76,7 +76,7 @@ def _fields(case: Path, name: str, since: str | None, until: str | None, at: str
     """--field NAME: the snapshots in the window (or the one at --at) into a NetCDF file."""
     from twinkit.api.history import field_at, field_history
     from twinkit.case import CaseError
-    from twinkit.twin.field_history import write_netcdf
+    from twinkit.files import write_netcdf
 
     if fmt not in (None, "netcdf"):
         raise CaseError(f"--format {fmt}: --field writes NetCDF (--format netcdf)")

@@ -72,7 +72,7 @@ def write_time_series(path: Path, loaded: Any, result: Any, units: dict[str, str
     import numpy as np
     import xarray as xr
 
-    from twinkit.files import atomic_write
+    from twinkit.files import write_netcdf
 
     h = result.history
     data = {
@@ -91,7 +91,7 @@ def write_time_series(path: Path, loaded: Any, result: Any, units: dict[str, str
             "summary.json holds the final ones",
         },
     )
-    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+    write_netcdf(ds, path)
 
 
 class FieldSeries:

@@ -17,7 +17,7 @@ import numpy as np
 
 from twinkit.case import CaseError, LoadedCase
 from twinkit.case.checks import FIELD_UNITS
-from twinkit.files import atomic_write
+from twinkit.files import write_netcdf
 from twinkit.sweep.design import Design
 from twinkit.sweep.provenance import solver_hash
 from twinkit.sweep.store import OK, SampleRecord, read_mesh, read_sample, sample_path
@@ -135,7 +135,7 @@ def _add_fields(ds: Any, folder: Path, recs: list[SampleRecord], fields: list[st
 
 def write_dataset(ds: Any, path: Path) -> None:
     """Save `ds` as NetCDF (h5netcdf) atomically: readers see the old file or the new one."""
-    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+    write_netcdf(ds, path)
 
 
 def contract_problems(ds: Any) -> list[str]:

@@ -11,14 +11,15 @@ The Dataset has `mean` and `std` (float32, the field's unit in `units`) over (ti
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from contextlib import closing
 from typing import Any
 
 import numpy as np
 
 from twinkit.case import CaseError
-from twinkit.redaction import redact, redact_text
+from twinkit.redaction import redact
 from twinkit.twin.history_db import Database
+from twinkit.twin.history_read import fetch
 from twinkit.twin.virtual_field import MESH
 
 SELECT = "SELECT asset, n, t, unit, shape, mean, std FROM field_snapshots WHERE name = ?"
@@ -55,27 +56,14 @@ def field_at(url: str, name: str, t: float, asset: str | None = None) -> Any:
         return _dataset(name, asset, rows, _mesh(db, asset)).isel(time=0)
 
 
-class _open:
+def _open(url: str) -> closing[Database]:
     """The history, read-only (never created), closed after use."""
-
-    def __init__(self, url: str):
-        self.db = Database(url, create=False)
-
-    def __enter__(self) -> Database:
-        return self.db
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.close()
+    return closing(Database(url, create=False))
 
 
 def _fetch(db: Database, sql: str, params: list) -> list[tuple]:
-    try:
-        rows = db.run(sql, tuple(params)).fetchall()
-    except Exception as e:  # no such table: a history written before field snapshots
-        why = redact_text(str(e).strip(), db.url)
-        raise CaseError(f"history {redact(db.url)}: cannot read field snapshots ({why})") from None
-    db.conn.commit()  # end the read transaction (PostgreSQL opens one)
-    return rows
+    # no such table: a history written before field snapshots
+    return fetch(db, sql, tuple(params), "field snapshots")
 
 
 def _asset(db: Database, name: str, asset: str | None) -> str:
@@ -142,10 +130,3 @@ def _iso(t: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(float(t), UTC).isoformat()
-
-
-def write_netcdf(ds: Any, path: Any) -> None:
-    """`ds` as NetCDF (h5netcdf), written atomically."""
-    from twinkit.files import atomic_write
-
-    atomic_write(Path(path), lambda p: ds.to_netcdf(p, engine="h5netcdf"))

@@ -16,6 +16,7 @@ came); `received` is the wall clock. A window (`since`, `until`) applies to `t`.
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +83,18 @@ def _query(kind: str, since: float | None, until: float | None, asset: str | Non
     return sql, tuple(params), names
 
 
+def fetch(db: Database, sql: str, params: tuple, what: str) -> list[tuple]:
+    """The rows of `sql`, with its read transaction ended (PostgreSQL opens one); a database the
+    twin has not written yet (or not this table) is one message naming the history and `what`."""
+    try:
+        rows = db.run(sql, tuple(params)).fetchall()
+    except Exception as e:
+        why = redact_text(str(e).strip(), db.url)
+        raise CaseError(f"history {redact(db.url)}: cannot read {what} ({why})") from None
+    db.conn.commit()
+    return rows
+
+
 def read_history(
     url: str,
     kind: str = "readings",
@@ -94,16 +107,9 @@ def read_history(
 
     if kind not in KINDS:
         raise CaseError(f"--kind {kind}: expected one of {', '.join(KINDS)}")
-    db = Database(url, create=False)
-    try:
-        sql, params, names = _query(kind, since, until, asset)
-        try:
-            rows = db.run(sql, params).fetchall()
-        except Exception as e:  # a database the twin has not written yet
-            why = redact_text(str(e).strip(), db.url)
-            raise CaseError(f"history {redact(db.url)}: cannot read {kind} ({why})") from None
-    finally:
-        db.close()
+    sql, params, names = _query(kind, since, until, asset)
+    with closing(Database(url, create=False)) as db:
+        rows = fetch(db, sql, params, kind)
     df = pd.DataFrame.from_records(rows, columns=names)
     for c in TIMES:
         if c in df:
