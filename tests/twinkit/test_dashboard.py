@@ -115,7 +115,8 @@ def test_a_page_on_a_long_history_without_broker_or_surrogate(tmp_path):
     assert points["y"][-1] == pytest.approx(349.99)
     assert page.ack.disabled and "--broker" in page.ack_note.text
     assert "none.pt" in doc.get_model_by_name("whatif-note").text
-    assert doc.get_model_by_name("quality").data["accepted"] == [5000]
+    assert page.quality.data["accepted"] == [5000]
+    assert "<td>5000</td>" in doc.get_model_by_name("quality").text
     h.close()
 
 
@@ -153,6 +154,15 @@ def _data(name: str, column: str) -> str:
     return (f"(() => {{ const d = Bokeh.documents[0]; const m = d && d.get_model_by_name("
             f"'{name}'); return m ? Array.from(m.data.get ? m.data.get('{column}') "
             f": m.data['{column}']) : null; }})()")  # fmt: skip
+
+
+def _cells(name: str, column: str) -> str:
+    """The cells of `column` of the page's HTML table `name` (`twinkit.dashboard.tables`)."""
+    return (f"(() => {{ const d = Bokeh.documents[0]; const m = d && d.get_model_by_name("
+            f"'{name}'); if (!m) return null; const t = new DOMParser().parseFromString(m.text, "
+            f"'text/html'); const i = [...t.querySelectorAll('th')].findIndex(h => h.textContent "
+            f"=== '{column}'); return [...t.querySelectorAll('tbody tr')].map(r => "
+            f"r.children[i].textContent); }})()")  # fmt: skip
 
 
 @pytest.mark.slow
@@ -199,17 +209,21 @@ def test_dashboard_in_a_browser(fin, tmp_path):
             pub.publish("plant/plant/sensors/T_tip", {"t": last + 1, "value": 777.25, "unit": "K"})
             _wait(page, f"{_data('readings:T_tip', 'y')}?.some(v => Math.abs(v - 777.25) < 1e-6)",
                   "the new reading on the T_tip chart", timeout=10)  # fmt: skip
-            keys = _wait(page, _data("alerts", "state") + "?.includes('raised')", "an alert")
+            keys = _wait(page, _cells("alerts", "state") + "?.includes('raised')", "an alert")
             assert keys
-            assert _wait(page, _data("quality", "rejected") + "?.some(v => v > 0)", "rejections")
-            assert _wait(page, _data("whatif", "qoi") + "?.length > 0", "the what-if prediction")
+            assert _wait(page, _cells("quality", "rejected") + "?.some(v => +v > 0)", "rejections")
+            assert _wait(page, _cells("whatif", "QoI") + "?.length > 0", "the what-if prediction")
             # the twin's virtual temperature field, mean and std, on the mesh's cells
             assert _wait(page, _data("field", "std") + "?.length > 0", "the field picture")
             page.get_by_role("button", name="Acknowledge").click()
-            acked = _wait(page, _data("alerts", "state") + "?.includes('acknowledged')",
+            acked = _wait(page, _cells("alerts", "state") + "?.includes('acknowledged')",
                           "the acknowledgement in the table", timeout=10)  # fmt: skip
             assert acked
             page.screenshot(path=str(shot), full_page=True)
+            # a 256-colour PNG for the README: a third of the size, the charts unchanged to the eye
+            from PIL import Image
+
+            Image.open(shot).convert("RGB").quantize(256).save(shot, optimize=True)
             browser.close()
         pub.stop()
     finally:

@@ -17,20 +17,12 @@ from typing import Any
 
 from bokeh.events import DocumentReady
 from bokeh.layouts import column, gridplot, row
-from bokeh.models import (
-    Button,
-    ColumnDataSource,
-    DataTable,
-    Div,
-    Select,
-    StringEditor,
-    StringFormatter,
-    TableColumn,
-)
+from bokeh.models import Button, Div, Select
 
 from twinkit.dashboard.charts import BandChart, Shown, Timeline, legend_html
 from twinkit.dashboard.context import Context
 from twinkit.dashboard.field import FieldPicture
+from twinkit.dashboard.tables import Table
 from twinkit.dashboard.whatif import WhatIf
 
 ALERT_COLUMNS = {"time": "time (plant)", "state": "state", "severity": "severity",
@@ -45,15 +37,6 @@ def _time(t: float | None) -> str:
     if t is None:
         return ""
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _table(columns: dict[str, str], name: str, height: int, **widths: int) -> DataTable:
-    source = ColumnDataSource({c: [] for c in columns}, name=name)
-    fmt, edit = StringFormatter(), StringEditor()  # one of each for all the columns
-    cols = [TableColumn(field=c, title=t, width=widths.get(c, 80), formatter=fmt, editor=edit)
-            for c, t in columns.items()]  # fmt: skip
-    return DataTable(source=source, columns=cols, height=height, sizing_mode="stretch_width",
-                     index_position=None, name=f"{name}-table")  # fmt: skip
 
 
 class Page:
@@ -80,8 +63,9 @@ class Page:
         self.whatif: WhatIf | None = None
         self.field: FieldPicture | None = None
         self.header = Div(text=self._header(), sizing_mode="stretch_width", name="header")
-        self.alerts = _table(ALERT_COLUMNS, "alerts", 200, time=140, message=360, key=120)
-        self.quality = _table(QUALITY_COLUMNS, "quality", 200, sensor=90, reasons=260)
+        self.alerts = Table(ALERT_COLUMNS, "alerts", 200, ("message",), sizing_mode="stretch_width")
+        self.quality = Table(QUALITY_COLUMNS, "quality", 200, ("reasons",),
+                             sizing_mode="stretch_width")  # fmt: skip
         self.ack_key = Select(title="open alert", options=[], width=260, name="ack-key")
         ready = ctx.acknowledger is not None
         label = "Acknowledge" if ready else "Acknowledge (needs --broker)"
@@ -89,7 +73,6 @@ class Page:
         why = "" if ready else "the dashboard was started without --broker: it cannot publish"
         self.ack_note = Div(text=why, name="ack-note", sizing_mode="stretch_width")
         self.ack.on_click(self._acknowledge)
-        self.alerts.source.selected.on_change("indices", self._picked)
         self.rest = column(Div(text="<i>loading the latent parameters, virtual sensors, field "
                                "and what-if panels…</i>", name="rest-loading"),
                            sizing_mode="stretch_width")  # fmt: skip
@@ -153,9 +136,9 @@ class Page:
 
     def _layout(self) -> Any:
         side = column(
-            Div(text="<h3>Alerts</h3>"), self.alerts,
+            Div(text="<h3>Alerts</h3>"), self.alerts.div,
             row(self.ack_key, column(Div(text="&nbsp;"), self.ack)), self.ack_note,
-            Div(text="<h3>Data quality (readings per sensor)</h3>"), self.quality,
+            Div(text="<h3>Data quality (readings per sensor)</h3>"), self.quality.div,
             width=620,
         )  # fmt: skip
         legend = legend_html(("band", "the twin's prediction ± 2σ (an input: the value used)"),
@@ -207,10 +190,10 @@ class Page:
     def _tables(self) -> None:
         s = self.ctx.source
         shown = s.alerts[-SHOWN_ALERTS:][::-1]  # newest first
-        self.alerts.source.data = {
+        self.alerts.set({
             "time": [_time(a["t"]) for a in shown],
             **{c: [a[c] or "" for a in shown] for c in list(ALERT_COLUMNS)[1:]},
-        }
+        })  # fmt: skip
         rows: dict[str, list] = {c: [] for c in QUALITY_COLUMNS}
         for sensor, counts in sorted(s.quality.items()):
             reasons = {k.split(": ", 1)[1]: v for k, v in counts.items() if ":" in k}
@@ -219,17 +202,11 @@ class Page:
             rows["repaired"].append(counts["repaired"])
             rows["rejected"].append(sum(reasons.values()))
             rows["reasons"].append(", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())))
-        self.quality.source.data = rows
+        self.quality.set(rows)
         keys = s.open_alerts()
         self.ack_key.options = keys
         if self.ack_key.value not in keys:
             self.ack_key.value = keys[0] if keys else ""
-
-    def _picked(self, attr: str, old: list[int], new: list[int]) -> None:
-        """A row clicked in the alerts table chooses that alert for the button."""
-        keys = self.alerts.source.data["key"]
-        if new and new[0] < len(keys) and keys[new[0]] in self.ack_key.options:
-            self.ack_key.value = keys[new[0]]
 
     def _acknowledge(self) -> None:
         key = self.ack_key.value

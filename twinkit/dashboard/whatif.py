@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import (
-    ColumnDataSource,
-    DataTable,
-    Div,
-    Slider,
-    StringEditor,
-    StringFormatter,
-    TableColumn,
-)
+from bokeh.models import Div, Slider
 
 from twinkit.dashboard.charts import Shown
 from twinkit.dashboard.context import Context
+from twinkit.dashboard.tables import Table
 
 COLUMNS = {"qoi": "QoI", "mean": "mean", "band": "± 2σ", "unit": "unit"}
 
@@ -53,17 +46,12 @@ class WhatIf:
                             title=title, name=f"whatif:{n}", width=320)  # fmt: skip
             slider.on_change("value_throttled", lambda attr, old, new: self.predict())
             self.sliders[n] = (slider, shown)
-        self.source = ColumnDataSource({k: [] for k in COLUMNS}, name="whatif")
-        fmt, edit = StringFormatter(), StringEditor()  # one of each for all the columns
-        cols = [TableColumn(field=k, title=t, formatter=fmt, editor=edit)
-                for k, t in COLUMNS.items()]  # fmt: skip
-        table = DataTable(source=self.source, columns=cols, height=160, width=520,
-                          index_position=None)  # fmt: skip
+        self.table = Table(COLUMNS, "whatif", 160, width=520)
         self.note = Div(text="", name="whatif-note", sizing_mode="stretch_width")
         inputs = [sl for sl, _ in self.sliders.values()] or [
             Div(text="<i>no design or operating inputs</i>")
         ]
-        self.layout = column(head, row(column(*inputs), column(table, self.note)),
+        self.layout = column(head, row(column(*inputs), column(self.table.div, self.note)),
                              sizing_mode="stretch_width")  # fmt: skip
         self.predict()
 
@@ -115,7 +103,7 @@ class WhatIf:
             rows["mean"].append(_fmt(m))
             rows["band"].append(_fmt(2 * σ))
             rows["unit"].append(shown.label)
-        self.source.data = rows
+        self.table.set(rows)
         at = ", ".join(f"{n} = {_fmt(v)}" for n, v in latent.items()) or "nominal values"
         warn = "".join(f"<br><b>warning:</b> {w.message}" for w in caught)
         self.note.text = f"latent parameters at the twin's estimates (SI): {at}{warn}"
