@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 
 import numpy as np
@@ -127,6 +128,24 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
         np.testing.assert_allclose(std[:, col].numpy(), s_ref, rtol=0, atol=2e-5 * scale)
     # the kink (|x − 0.2|) is rough: a Matérn kernel cross-validates better than the RBF
     assert KERNELS[fit.kind[2]] != "rbf"
+
+
+def test_the_prediction_kernel_is_the_kernel_for_every_kind():
+    """`mean_std`'s cross-kernel (one GEMM, c in the exponent) against c κ(r²) as fitted, near
+    and far (r² beyond the cap) from the training inputs, and with ℓ per dimension."""
+    from twinkit.surrogates.gp import kernel_of_r2, scaled_r2
+    from twinkit.surrogates.kriging import _cross_kernel, _training_side
+
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.uniform(-1, 1, (30, 4)))
+    a = torch.from_numpy(np.vstack([rng.uniform(-1, 1, (50, 4)), x[:5].numpy() + 1e-9,
+                                    rng.uniform(-1, 1, (5, 4)) * 400]))  # fmt: skip
+    inv = torch.tensor([3.0, 0.5, 10.0, 1.0], dtype=torch.float64)
+    for kind in (0, 1, 2):
+        for c in (0.02, 1.0, 50.0):
+            want = c * kernel_of_r2(scaled_r2(a * inv, x * inv), kind)
+            got = _cross_kernel(a * inv, _training_side(x * inv, kind, c), kind, math.log(c))
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-13 * c)
 
 
 def test_stacking_weight_blends_by_cross_validated_error():
