@@ -46,10 +46,12 @@ def true_t(x: float) -> float:
 
 
 class OpcuaServer:
-    """An asyncua server on its own thread and loop, with the slab's five temperatures."""
+    """An asyncua server on its own thread and loop, with the slab's five temperatures;
+    `setup(server)`, a coroutine function, configures it before it starts (e.g. its security)."""
 
-    def __init__(self, port: int, users: Any = None):
+    def __init__(self, port: int, users: Any = None, setup: Any = None):
         self.port, self.users, self.vars, self.t0 = port, users, {}, time.time() - 3600
+        self.setup = setup
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
 
@@ -60,6 +62,8 @@ class OpcuaServer:
         self.server = asyncua.Server(user_manager=self.users)
         await self.server.init()
         self.server.set_endpoint(f"opc.tcp://127.0.0.1:{self.port}/")
+        if self.setup is not None:
+            await self.setup(self.server)
         idx = await self.server.register_namespace("urn:twinkit:test")
         slab = await self.server.nodes.objects.add_object(idx, "Slab")
         for p in PROBES:

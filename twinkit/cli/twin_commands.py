@@ -142,6 +142,28 @@ def live(
             "--opcua-map", help="YAML file, sensor: node id (default: the case's sensors.*.opcua)."
         ),
     ] = None,
+    opcua_security: Annotated[
+        str | None,
+        typer.Option(
+            "--opcua-security",
+            help="OPC UA security POLICY,MODE, e.g. Basic256Sha256,SignAndEncrypt (default None).",
+        ),
+    ] = None,
+    opcua_cert: Annotated[
+        Path | None, typer.Option("--opcua-cert", help="OPC UA: client certificate (PEM, DER).")
+    ] = None,
+    opcua_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--opcua-key",
+            help="OPC UA: client private key (PEM, DER); an encrypted one's password from "
+            "TWINKIT_OPCUA_KEY_PASSWORD.",
+        ),
+    ] = None,
+    opcua_server_cert: Annotated[
+        Path | None,
+        typer.Option("--opcua-server-cert", help="OPC UA: trust only this server certificate."),
+    ] = None,
     asset: AssetOpt = "plant",
     topic: Annotated[
         str | None,
@@ -225,7 +247,8 @@ def live(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = _broker(mqtt, tls, ca, cert, key) if mqtt is not None else None
     loaded = load_case(case, check_regions=False)
-    name, server = loaded.name, _opcua(loaded, opcua, opcua_map, mqtt)
+    secure = (opcua_security, opcua_cert, opcua_key, opcua_server_cert)
+    name, server = loaded.name, _opcua(loaded, opcua, opcua_map, mqtt, secure)
     state = state or Path("runs") / name / "live.json"
     url = _history_url(history, state.parent)
     if dashboard:
@@ -254,14 +277,21 @@ def live(
     )
 
 
-def _opcua(loaded, url: str | None, nodes: Path | None, mqtt: str | None):
-    """The OPC UA server and node map (checked now, before anything connects), or None."""
+def _opcua(
+    loaded, url: str | None, nodes: Path | None, mqtt: str | None, secure: tuple = (None,) * 4
+):
+    """The OPC UA server, node map and security (checked now, before anything connects), or
+    None. `secure`: --opcua-security, --opcua-cert, --opcua-key, --opcua-server-cert."""
     from twinkit.case import CaseError
     from twinkit.sensors.opcua import ServerConfig, node_map
+    from twinkit.sensors.opcua_security import security
 
     if url is None:
-        if nodes is not None:
-            raise CaseError(f"--opcua-map {nodes}: needs --opcua opc.tcp://HOST:PORT")
+        options = ("--opcua-map", "--opcua-security", "--opcua-cert", "--opcua-key",
+                   "--opcua-server-cert")  # fmt: skip
+        for option, value in zip(options, (nodes, *secure), strict=True):
+            if value is not None:
+                raise CaseError(f"{option} {value}: needs --opcua opc.tcp://HOST:PORT")
         if mqtt is None:
             raise CaseError("give --mqtt HOST:PORT, --opcua opc.tcp://HOST:PORT or both")
         return None
@@ -270,7 +300,7 @@ def _opcua(loaded, url: str | None, nodes: Path | None, mqtt: str | None):
 
     logging.getLogger("asyncua").setLevel(logging.WARNING)  # its INFO is every notification
     server = ServerConfig.from_url(url, ())
-    return replace(server, nodes=node_map(loaded, nodes))
+    return replace(server, nodes=node_map(loaded, nodes), security=security(*secure))
 
 
 def _serve_dashboard(

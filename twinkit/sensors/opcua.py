@@ -10,9 +10,11 @@ as `bad_quality`.
 
 The client runs in a thread of its own with an asyncio loop. A server that goes away is
 reconnected with a backoff of 1 s doubling to `MAX_DELAY`, and the subscription made again. A
-server that refuses the client (user name or password, security policy, an unknown node id, a
-node without a unit) is not retried: `refused` says why, for the caller to stop with it.
-Credentials are never logged.
+server that refuses the client (user name or password, security policy or certificate, an
+unknown node id, a node without a unit) is not retried: `refused` says why, for the caller to
+stop with it. The security policy, certificate and key are `twinkit.sensors.opcua_security`'s;
+with none, a user name and password bring a warning that they may travel in clear. Credentials
+are never logged.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from twinkit.case import CaseError
 from twinkit.sensors.limits import MAX_DETAIL, short
 from twinkit.sensors.opcua_map import PERIOD, NodeMap, ServerConfig, node_map
+from twinkit.sensors.opcua_security import ServerRefused, refusal, secure
 
 __all__ = [
     "NodeMap",
@@ -48,10 +50,6 @@ MAX_MESSAGE = 16 * 1024 * 1024  # bytes: the largest message the client asks for
 # status codes that another try would get again: credentials, security, the map
 _REFUSED = ("BadUser", "BadIdentity", "BadSecurity", "BadCertificate", "BadTcpEndpointUrl",
             "BadNodeId", "BadAttributeId", "BadNotReadable")  # fmt: skip
-
-
-class ServerRefused(CaseError):
-    """The OPC UA server answered and refused the client or the node map."""
 
 
 def message(value: Any, status: Any, source: Any, server: Any, unit: str) -> bytes:
@@ -95,6 +93,11 @@ class OpcuaSource:
 
     def start(self, wait: float = 0.0) -> bool:
         """Connect in the background; wait up to `wait` s for the server to accept or refuse."""
+        cfg = self.cfg
+        if cfg.security is None and (cfg.username is not None or cfg.password is not None):
+            log.warning("OPC UA server %s: no security policy, so the user name and password may "
+                        "travel in clear; on a network others can read, connect with one "
+                        "(--opcua-security Basic256Sha256,SignAndEncrypt)", cfg.url)  # fmt: skip
         self._thread.start()
         if wait:
             self.answered.wait(wait)
@@ -138,11 +141,7 @@ class OpcuaSource:
                 return self._refuse(str(e))
             except ua.UaStatusCodeError as e:
                 if type(e).__name__.startswith(_REFUSED):
-                    return self._refuse(
-                        f"the server refused the connection: {type(e).__name__} (user name and "
-                        "password come from TWINKIT_OPCUA_USERNAME and TWINKIT_OPCUA_PASSWORD or "
-                        "TWINKIT_OPCUA_PASSWORD_FILE)"
-                    )
+                    return self._refuse(refusal(type(e).__name__, self.cfg.security))
                 said = self._lost(e, said)
             except Exception as e:  # anything else a server can cause: try again, never die
                 said = self._lost(e, said)
@@ -182,6 +181,7 @@ class OpcuaSource:
         assert self._stop is not None
         client = Client(self.cfg.url, timeout=4, watchdog_intervall=1.0)
         client.max_messagesize, client.max_chunkcount = MAX_MESSAGE, 64
+        await asyncio.wait_for(secure(client, self.cfg.security), 10)
         if self.cfg.username is not None:
             client.set_user(self.cfg.username)
         if self.cfg.password is not None:

@@ -5,6 +5,7 @@ The map comes from the case (`sensors: {T_crown: {opcua: "ns=2;s=Furnace.T_crown
 `{opcua: {node: ..., unit: degC}}`) or from a YAML file of the same shape (`--opcua-map`:
 `T_crown: ns=2;s=Furnace.T_crown`). Credentials come from `TWINKIT_OPCUA_USERNAME` and
 `TWINKIT_OPCUA_PASSWORD` (or `TWINKIT_OPCUA_PASSWORD_FILE`), never from the command line or the URL.
+The security policy, certificate and key are `twinkit.sensors.opcua_security`'s.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from twinkit.case import CaseError, LoadedCase, units
 from twinkit.sensors.credentials import env_credentials
 from twinkit.sensors.limits import short, unit_problem
 from twinkit.sensors.readings import rules_from_case
+
+if TYPE_CHECKING:
+    from twinkit.sensors.opcua_security import Security
 
 PERIOD = 0.5  # s: publishing and sampling interval asked of the server
 _NODE_ID = re.compile(r"^(ns=\d{1,5};|nsu=[^;]{1,200};)?[isgb]=.{1,200}$", re.S)
@@ -37,13 +41,15 @@ class NodeMap:
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Where to connect and what to subscribe to. `password` is kept out of repr and logs."""
+    """Where to connect and what to subscribe to. `password` is kept out of repr and logs;
+    `security` None: SecurityPolicy None."""
 
     url: str
     nodes: tuple[NodeMap, ...]
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     period: float = PERIOD
+    security: Security | None = None
 
     @classmethod
     def from_url(
