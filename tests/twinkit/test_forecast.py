@@ -16,10 +16,11 @@ import pytest
 from analytic_surrogate import SLAB_CASE, SLAB_SENSORS, SlabSurrogate
 from analytic_surrogate import SLAB_START as START
 
-from twinkit.case import load_case
+from twinkit.case import CaseError, load_case
 from twinkit.twin.alerts import Alerts, forecast_check
 from twinkit.twin.forecast import (
     MAX_POINTS,
+    Forecast,
     Forecaster,
     ForecastSetting,
     describe,
@@ -123,6 +124,68 @@ def test_the_alert_fires_when_the_crossing_comes_within_the_horizon():
     assert raised[0]["message"].startswith("wall_htc reaches 3.3 W/(m²·K) in ")
     assert "± " in raised[0]["message"] and "95%: " in raised[0]["message"]
     assert 19 * DAY <= raised[0]["eta"] <= 20 * DAY
+
+
+def _alerts_of(etas, clear_after, horizon=30 * DAY, step=3600.0):
+    """The forecast alert messages for a series of predicted times to the crossing (s; None:
+    no crossing predicted), one an hour of plant time."""
+    sent = []
+    alerts = Alerts("plant/a/alerts", lambda topic, doc, retain: sent.append(doc))
+    for k, eta in enumerate(etas):
+        t = T0 + k * step
+        crossing = None if eta is None else t + eta
+        f = Forecast("wall_htc", LIMIT, t, "linear", 1e-7, crossing, crossing, crossing, 0.95, 99)
+        forecast_check(alerts, t, {"wall_htc": f}, {"wall_htc": horizon}, {"wall_htc": "w"},
+                       {"wall_htc": clear_after})  # fmt: skip
+    return [(d["state"], round((datetime_s(d["t"]) - T0) / 3600)) for d in sent]
+
+
+def hovering(days: int = 20, seed: int = 4):
+    """A young trend's forecast, an estimate an hour: the crossing hovers around the 30-day
+    horizon (20 to 45 d) and, as the slope's significance comes and goes, is not predicted at
+    all for stretches of 1 to 30 h (the 30-day furnace replay: None for up to 20 h)."""
+    rng = np.random.default_rng(seed)
+    etas: list[float | None] = []
+    while len(etas) < days * 24:
+        etas += [float(rng.uniform(20, 45)) * DAY for _ in range(int(rng.integers(1, 30)))]
+        etas += [None] * int(rng.integers(1, 30))
+    return etas[: days * 24]
+
+
+def test_a_forecast_hovering_around_the_horizon_alerts_once():
+    """ISA-18.2 off-delay: the clear condition (no crossing predicted, or one beyond 1.25
+    horizons) must hold for `clear_after` before the alert clears. Without it (0 s, as before)
+    the same forecasts raise and clear over and over."""
+    etas = hovering()
+    assert [state for state, _ in _alerts_of(etas, clear_after=3 * DAY)] == ["raised"]
+    chatter = _alerts_of(etas, clear_after=0.0)
+    assert sum(state == "raised" for state, _ in chatter) > 10
+
+
+def test_a_real_crossing_is_raised_at_once_and_a_real_clear_cleared():
+    """The off-delay holds back no raise: a crossing coming within the horizon after days of
+    none is raised on the first update; once none is predicted for longer than the off-delay
+    the alert clears, once, and a crossing after that is a new alert."""
+    etas = [None] * 120 + [40 * DAY] * 24 + [29 * DAY] * 48 + [None] * 100 + [25 * DAY] * 5
+    got = _alerts_of(etas, clear_after=3 * DAY)
+    assert got == [("raised", 144), ("cleared", 192 + 72), ("raised", 292)]
+    # the clear condition must hold without a break: a crossing in the deadband (30 to 37.5
+    # days) restarts the off-delay, as does one within the horizon
+    etas = [20 * DAY] * 10 + [None] * 60 + [33 * DAY] + [None] * 60 + [50 * DAY] * 80
+    assert _alerts_of(etas, clear_after=3 * DAY) == [("raised", 0), ("cleared", 71 + 72)]
+
+
+def test_the_off_delay_comes_from_the_case_with_a_tenth_of_the_horizon_by_default(tmp_path):
+    text = SLAB_CASE + SLAB_SENSORS + "alerts:\n  forecast: {h: {limit: 0.085 kW/(m^2*K)%s}}\n"
+    cases = [("", 0.1 * 30 * DAY), (", horizon: 2 h", 720.0),
+             (", clear_after: 30 min", 1800.0), (", clear_after: 0 s", 0.0)]  # fmt: skip
+    for extra, delay in cases:
+        (tmp_path / "slab.yaml").write_text(text % extra)
+        loaded = load_case(tmp_path / "slab.yaml", check_regions=False)
+        assert Forecaster.from_case(loaded.case).settings["h"].off_delay == delay
+    (tmp_path / "slab.yaml").write_text(text % ", clear_after: -1 h")
+    with pytest.raises(CaseError, match="clear_after"):
+        load_case(tmp_path / "slab.yaml", check_regions=False)
 
 
 def test_the_series_stays_bounded_and_resumes():

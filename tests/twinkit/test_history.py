@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 import pytest
 from analytic_surrogate import SLAB_CASE, SLAB_SENSORS, SlabSurrogate
@@ -228,6 +229,37 @@ def test_history_command_writes_csv_and_parquet(loaded, tmp_path, cli):
         r = cli("history", loaded.path, "--history", url)
         assert r.returncode == 2 and message in r.stderr and "ann:***@" in r.stderr, r.output
         assert "s3cr3t" not in r.output
+
+
+def test_since_counts_back_from_the_newest_record_not_the_wall_clock(loaded, tmp_path, cli):
+    """The slab plant's times are 2026-01-01 00:00 to 00:10, long before the wall clock: a
+    duration (`--since 3 min`) reads the last 3 min of the history's plant time, as it would of
+    a live twin's, instead of nothing."""
+    from datetime import datetime
+
+    from twinkit.twin.history_read import newest
+
+    db = tmp_path / "h.sqlite"
+    twin, plant = new_twin(loaded, db), new_plant(loaded, duration=10.0)
+    feed(twin, plant, range(plant.ticks + 1))
+    twin.flush(wait=True)
+    last = newest(f"sqlite:///{db}")
+    assert last == max(read_history(f"sqlite:///{db}")["t"]).timestamp() == twin.t
+    assert newest(f"sqlite:///{db}", asset="another") is None
+    r = cli("history", loaded.path, "--history", db, "--since", "3 min")
+    assert r.returncode == 0, r.output
+    times = [datetime.fromisoformat(line.split(",")[1]).timestamp()
+             for line in r.stdout.splitlines()[1:]]  # fmt: skip
+    assert times and min(times) >= last - 180 and max(times) == last
+    everything = tk.history(db)
+    assert len(times) == (everything["t"].map(lambda t: t.timestamp()) >= last - 180).sum()
+    assert len(times) < len(everything)
+    older = tk.history(db, kind="updates", until="5 min")  # also --until
+    assert len(older) and older["t"].max().timestamp() <= last - 300
+    # a time is not a duration: the history is not read for it
+    assert time_bound("2026-01-01T00:00Z", "--since", now=lambda: 1 / 0) == 1_767_225_600.0
+    before = time.time()  # a history without records: the wall clock
+    assert before - 3600 <= time_bound("1 h", "--since", now=lambda: None) <= time.time() - 3600
 
 
 def test_a_database_that_fails_keeps_the_rows_until_it_is_back(loaded, tmp_path):

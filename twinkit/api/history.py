@@ -1,4 +1,5 @@
-"""The live twin's history in a notebook: `tk.history(case, since="6h")` → a pandas DataFrame;
+"""The live twin's history in a notebook: `tk.history(case, since="6h")` (the last 6 h of plant
+time before the history's newest record) → a pandas DataFrame;
 `tk.field_history(case, "temperature", since="1d")` and `tk.field_at(case, "temperature", t)` →
 the virtual fields' snapshots as xarray Datasets."""
 
@@ -52,17 +53,30 @@ def history(
         ``alerts``.
     since, until
         A time window on plant time: ISO-8601 times, epoch seconds, datetimes, or durations
-        before now (``"6h"``).
+        before the history's newest record (``"6h"``: its last 6 hours of plant time, also
+        for a history replayed or copied, whose plant times lie in the past).
     asset
         Only this asset's records (a database may hold several).
     url
         The history's URL, overriding where `source` points.
     """
-    from twinkit.twin.history_read import read_history, time_bound
+    from twinkit.twin.history_read import read_history
 
     where = history_location(source, url)
-    lo, hi = time_bound(since, "--since"), time_bound(until, "--until")
+    lo, hi = _window(where, since, until, asset)
     return read_history(where, kind, lo, hi, asset)
+
+
+def _window(
+    where: str, since: TimeLike, until: TimeLike, asset: str | None
+) -> tuple[float | None, float | None]:
+    """(since, until) in epoch s; durations count back from the newest record (read once)."""
+    from functools import cache
+
+    from twinkit.twin.history_read import newest, time_bound
+
+    now = cache(lambda: newest(where, asset))
+    return time_bound(since, "--since", now), time_bound(until, "--until", now)
 
 
 def field_history(
@@ -88,10 +102,9 @@ def field_history(
         A window on plant time, as for `history`.
     """
     from twinkit.twin.field_history import read_fields
-    from twinkit.twin.history_read import time_bound
 
     where = history_location(source, url)
-    lo, hi = time_bound(since, "--since"), time_bound(until, "--until")
+    lo, hi = _window(where, since, until, asset)
     return read_fields(where, name, lo, hi, asset)
 
 
@@ -99,14 +112,16 @@ def field_at(
     source: Any, name: str, t: TimeLike, asset: str | None = None, url: str | None = None
 ) -> Any:
     """The snapshot of virtual field `name` nearest before plant time `t` (an ISO-8601 time,
-    epoch seconds, a datetime, or a duration before now), as an xarray Dataset over
-    (node[, component]) with `time` and `update` as scalar coordinates; see `field_history`."""
+    epoch seconds, a datetime, or a duration before the history's newest record), as an
+    xarray Dataset over (node[, component]) with `time` and `update` as scalar coordinates;
+    see `field_history`."""
     from twinkit.twin.field_history import field_at as read_at
-    from twinkit.twin.history_read import time_bound
+    from twinkit.twin.history_read import newest, time_bound
 
-    when = time_bound(t, "--at")
+    where = history_location(source, url)
+    when = time_bound(t, "--at", lambda: newest(where, asset))
     if when is None:
         from twinkit.case import CaseError
 
         raise CaseError("field_at: give a time t")
-    return read_at(history_location(source, url), name, when, asset)
+    return read_at(where, name, when, asset)

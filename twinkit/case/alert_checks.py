@@ -17,7 +17,7 @@ def alert_errors(case: CaseSpec) -> list[tuple[str, str]]:
     durations = [("alerts.escalate_after", a.escalate_after)] + [
         (f"alerts.forecast.{n}.{k}", getattr(f, k))
         for n, f in a.forecast.items()
-        for k in ("horizon", "window")
+        for k in ("horizon", "window", "clear_after")
     ]
     errors = [
         (key, f"'{clip(q.text)}': give a duration, not a parameter")

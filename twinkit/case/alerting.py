@@ -19,6 +19,7 @@ from twinkit.redaction import redact
 Severity = Literal["info", "warning", "critical"]
 AlertKind = Literal["sensor_fault", "drift", "residual", "qoi_limit", "forecast"]
 Duration = Annotated[Q, quantity("s", "positive")]
+Delay = Annotated[Q, quantity("s", "nonnegative")]
 
 
 class ForecastSpec(Strict):
@@ -30,6 +31,10 @@ class ForecastSpec(Strict):
     trend: Literal["linear", "exponential", "auto"] = "linear"
     window: Duration | None = None  # fit only the estimates of this last stretch of time
     level: float = Field(0.95, ge=0.5, lt=1)  # confidence of the crossing-time interval
+    # the alert clears once no crossing within 1.25 horizons has been predicted this long
+    # (plant time; an off-delay against a forecast flickering in and out; 0 s: at once);
+    # default: a tenth of the horizon
+    clear_after: Delay | None = None
 
 
 class RouteMatch(Strict):

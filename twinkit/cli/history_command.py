@@ -25,10 +25,15 @@ def history_command(
     ] = "readings",
     since: Annotated[
         str | None,
-        typer.Option("--since", help="From this time (ISO-8601) or this long ago (6h, 30 min)."),
+        typer.Option(
+            "--since",
+            help="From this plant time (ISO-8601) or this long before the history's newest "
+            "record (6h, 30 min; not the wall clock: a replayed history reads the same).",
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Up to this time or this long ago.")
+        str | None,
+        typer.Option("--until", help="Up to this time or this long before the newest record."),
     ] = None,
     asset: Annotated[
         str | None, typer.Option("--asset", help="Only this asset (default: all).")

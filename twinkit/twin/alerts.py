@@ -4,7 +4,9 @@ Kinds: `sensor_fault` (a stream mostly rejected as implausible, or stuck), `drif
 parameter moved beyond its relative threshold from the baseline estimate), `residual` (a sensor
 beyond k·σ from the twin's prediction), `qoi_limit` (a predicted QoI outside its limits) and
 `forecast` (a latent parameter's trend reaches its limit within the horizon).
-Raising and clearing have hysteresis, so a value hovering at a threshold gives one alert.
+Raising and clearing have hysteresis, so a value hovering at a threshold gives one alert; a
+forecast also has an off-delay (`clear_after`, plant time): it clears only once its clear
+condition has held that long, so a forecast flickering in and out gives one alert.
 
 Event management: each alert has a severity (info, warning, critical: `SEVERITY` per kind, the
 case's `alerts.severity` overrides). One episode per key is open at a time; raises while it is
@@ -65,10 +67,12 @@ class Alerts:
         self.record: Callable[[float, dict[str, Any]], None] | None = None  # the history's
 
     def update(
-        self, key: str, start: bool, end: bool, t: float, kind: str, message: str, **data: Any
-    ) -> None:
+        self, key: str, start: bool, end: bool, t: float, kind: str, message: str,
+        clear_after: float = 0.0, **data: Any,
+    ) -> None:  # fmt: skip
         """Raise `key` if `start` and not open (count a repeat if open); clear it if open and
-        `end`."""
+        `end` has held for `clear_after` s of plant time (an off-delay: a condition that comes
+        back meanwhile keeps the episode open)."""
         ep = self.active.get(key)
         if ep is None and start:
             now = self.clock()
@@ -79,10 +83,14 @@ class Alerts:
             self._send("raised", ep, t, message, data)
             self.count[kind] = self.count.get(kind, 0) + 1
         elif ep is not None and end:
-            del self.active[key]
-            self._send("cleared", ep, t, f"cleared: {message}", data)
-        elif ep is not None and start:
-            ep["repeats"] += 1
+            since = ep.setdefault("clearing", t)  # plant time the clear condition began
+            if t - since >= clear_after:
+                del self.active[key]
+                self._send("cleared", ep, t, f"cleared: {message}", data)
+        elif ep is not None:
+            ep.pop("clearing", None)
+            if start:
+                ep["repeats"] += 1
 
     def ack(self, key: str, by: str = "") -> bool:
         """Acknowledge the open episode `key`: no more escalation. False if none is open."""
@@ -139,7 +147,7 @@ class Alerts:
 
     def summary(self) -> dict[str, Any]:
         """For the twin's published state: open keys, counts and the open episodes."""
-        open_ = [{k: v for k, v in ep.items() if k not in ("data", "since")}
+        open_ = [{k: v for k, v in ep.items() if k not in ("data", "since", "clearing")}
                  for ep in self.active.values()]  # fmt: skip
         return {"active": sorted(self.active), "count": self.count, "open": open_}
 
@@ -206,13 +214,15 @@ def forecast_check(
     forecasts: Mapping[str, Any],
     horizons: Mapping[str, float],
     texts: Mapping[str, str],
+    clear_after: Mapping[str, float] | None = None,
 ) -> None:
-    """A forecast crossing (`twinkit.twin.forecast.Forecast`) within its horizon; cleared when
-    none is predicted or it moved beyond 1.25 horizons. `texts`: each forecast in words."""
+    """A forecast crossing (`twinkit.twin.forecast.Forecast`) within its horizon; cleared once
+    none has been predicted, or it has lain beyond 1.25 horizons, for `clear_after[name]` s of
+    plant time (default: none). `texts`: each forecast in words."""
     for name, f in forecasts.items():
         h, eta = horizons[name], f.eta
         alerts.update(
             f"forecast:{name}", eta is not None and eta <= h, eta is None or eta > 1.25 * h, t,
-            "forecast", texts[name], parameter=name, eta=eta, crossing=f.crossing,
-            lower=f.lower, upper=f.upper, limit=f.limit,
+            "forecast", texts[name], (clear_after or {}).get(name, 0.0), parameter=name,
+            eta=eta, crossing=f.crossing, lower=f.lower, upper=f.upper, limit=f.limit,
         )  # fmt: skip

@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 MIN_POINTS = 10  # estimates before a trend is fitted
+CLEAR_AFTER = 0.1  # a forecast alert's default off-delay, in horizons
 MAX_POINTS = 1000  # kept per parameter; beyond, every other one is dropped (the span stays)
 Trend = Literal["linear", "exponential", "auto"]
 
@@ -170,6 +171,12 @@ class ForecastSetting:
     trend: Trend = "linear"
     window: float | None = None
     level: float = 0.95
+    clear_after: float | None = None  # the alert's off-delay; None: CLEAR_AFTER × horizon
+
+    @property
+    def off_delay(self) -> float:
+        """Plant seconds the forecast alert's clear condition must hold before it clears."""
+        return CLEAR_AFTER * self.horizon if self.clear_after is None else self.clear_after
 
 
 class Forecaster:
@@ -189,6 +196,7 @@ class Forecaster:
             settings[name] = ForecastSetting(
                 limit, f.horizon.si, limit > case.parameters[name].si, f.trend,
                 f.window.si if f.window is not None else None, f.level,
+                f.clear_after.si if f.clear_after is not None else None,
             )  # fmt: skip
         return cls(settings)
 

@@ -10,12 +10,16 @@ time, in a time window, as a pandas DataFrame whose times are UTC timestamps and
 - `alerts`: t, received, state (raised, cleared), kind, key, message, data (JSON).
 
 `t` is plant time (a reading's timestamp; for a rejected reading the twin's plant clock when it
-came); `received` is the wall clock. A window (`since`, `until`) applies to `t`.
+came); `received` is the wall clock. A window (`since`, `until`) applies to `t`; a duration
+(`6h`) counts back from the history's newest record (`newest`), not from the wall clock, so that
+a history replayed or copied from a plant, whose plant times lie in the past, reads the same as
+a live one (where the newest record is a moment old).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import closing
 from datetime import datetime
 from typing import Any
@@ -28,9 +32,12 @@ KINDS = ("readings", "updates", "alerts")
 TIMES = ("t", "received", "readings_from", "readings_to")
 
 
-def time_bound(value: Any, option: str, now: float | None = None) -> float | None:
-    """Epoch seconds from a duration before now ('6h', '30 min'), a time (ISO-8601, epoch
-    seconds, a datetime) or None."""
+def time_bound(
+    value: Any, option: str, now: float | Callable[[], float | None] | None = None
+) -> float | None:
+    """Epoch seconds from a duration before `now` ('6h', '30 min'), a time (ISO-8601, epoch
+    seconds, a datetime) or None. `now`: epoch s, or a function giving it (called only for a
+    duration); None (or a function giving None): the wall clock."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -50,10 +57,22 @@ def time_bound(value: Any, option: str, now: float | None = None) -> float | Non
         seconds = parse(text, "s")
     except UnitError:
         raise CaseError(
-            f"{option} {text}: expected a duration before now (6h, 30 min) or a time "
-            "(2026-01-01T06:00Z)"
+            f"{option} {text}: expected a duration (6h, 30 min) or a time (2026-01-01T06:00Z)"
         ) from None
+    if callable(now):
+        now = now()
     return (time.time() if now is None else now) - seconds
+
+
+def newest(url: str, asset: str | None = None) -> float | None:
+    """The plant time of the history's newest reading or update (of `asset` if given); None
+    for a history without any."""
+    cond, params = (" WHERE asset = ?", (asset,)) if asset is not None else ("", ())
+    with closing(Database(url, create=False)) as db:
+        found = [fetch(db, f"SELECT MAX(t) FROM {table}{cond}", params, table)[0][0]
+                 for table in ("readings", "updates")]  # fmt: skip
+    times = [float(t) for t in found if t is not None]
+    return max(times) if times else None
 
 
 def _query(kind: str, since: float | None, until: float | None, asset: str | None) -> tuple:

@@ -329,8 +329,10 @@ class LiveTwin:
         self.forecaster.add(self.t, est, std)
         found, show = self.forecaster.forecasts(), self.display
         texts = {n: describe(f, show.format(n, f.limit, self.units[n])) for n, f in found.items()}
-        horizons = {n: s.horizon for n, s in self.forecaster.settings.items()}
-        forecast_check(self.alerts, self.t, found, horizons, texts)
+        settings = self.forecaster.settings.items()
+        horizons = {n: s.horizon for n, s in settings}
+        delays = {n: s.off_delay for n, s in settings}
+        forecast_check(self.alerts, self.t, found, horizons, texts, delays)
         self.forecast = {n: f.doc() | {"unit": self.units[n], "text": texts[n]}
                          for n, f in found.items()}  # fmt: skip
 
