@@ -160,3 +160,44 @@ def test_the_gp_interpolates_fe_values_and_is_uncertain_away_from_them():
     far_mean, far_std = gp.predict(np.array([[0.5, 0.5], [2.0, 2.0]]))
     assert far_std[1] > 10 * std.max()
     assert fit_gp(np.zeros((0, 2)), np.zeros(0)) is None
+
+
+def test_a_prior_its_fe_results_reject_is_mixed_with_the_gp_of_the_fe_values():
+    """A surrogate 5 of its stds off at the solved designs and wrong in shape (the deflection
+    falls along x1 by the surrogate, not by FE): the GP of its errors alone carries the error seen
+    there across the box and is sure of a wrong value far away; the mixture with the GP of the FE
+    values covers the truth there. A surrogate whose misses are within its std, or one with
+    fewer than d + 2 FE results, is used alone."""
+    from twinkit.optimization.bayes import GoalModels, rejects
+    from twinkit.optimization.goals import Bound, Goals
+
+    goals = Goals((("mass", "minimize"),), (Bound("defl", "max", 3.0, "m", "3 m"),), {"mass": "kg"})
+
+    def truth(x):
+        return {"mass": 1.0 + x[:, 0], "defl": 2.0 + 0.3 * x[:, 0]}
+
+    def prior_of(defl_mean, defl_std):
+        def prior(x):
+            n = len(x)
+            mean = {"mass": 1.0 + x[:, 0], "defl": defl_mean(x)}
+            return mean, {"mass": np.full(n, 1e-3), "defl": np.full(n, defl_std)}
+
+        return prior
+
+    u = np.array([[0.0, 0.0], [0.5, 0.1], [1.0, 0.0], [0.5, 0.0]])  # d + 2: mixing may start
+    far = np.array([[0.5, 1.0]])
+    wrong = GoalModels(goals, prior_of(lambda x: 1.0 + 0.3 * x[:, 0] - x[:, 1], 0.2), u,
+                       truth(u))  # fmt: skip
+    assert "defl" in wrong.fe_only and "mass" not in wrong.fe_only
+    mean, std = wrong.predict_values(far)
+    assert abs(mean["defl"][0] - truth(far)["defl"][0]) < 3 * std["defl"][0]
+    wrong.fe_only.clear()  # the GP of the surrogate's errors alone
+    alone, alone_std = wrong.predict_values(far)
+    assert abs(alone["defl"][0] - truth(far)["defl"][0]) > 3 * alone_std["defl"][0]
+
+    fewer = GoalModels(goals, wrong.prior, u[:3], truth(u[:3]))
+    assert fewer.fe_only == {}  # fewer than d + 2 results: the surrogate's model alone
+    right = GoalModels(goals, prior_of(lambda x: truth(x)["defl"] + 0.1, 0.2), u, truth(u))
+    assert right.fe_only == {}
+    assert rejects(np.array([2.05, 2.2])) and not rejects(np.array([0.5, -1.2, 0.8]))
+    assert not rejects(np.array([5.0]))  # one miss: not yet evidence against the std

@@ -12,6 +12,15 @@ parameters by their log), fitted by maximum a posteriori: log-normal priors on t
 as BoTorch's default GP (median √2 + ½ ln d in log space, scale √3; Hvarfner et al. 2024) and on
 the amplitude (median 1, scale 1); FE values are exact up to a 1e-6 noise term.
 
+With a surrogate and at least d + 2 FE results, an output keeps whichever of the two models (the
+surrogate's errors, or the FE values alone) has the larger leave-one-out likelihood of its FE
+values. Leave-one-out only sees the solved designs; where they cluster, the GP of the surrogate's
+errors wins there and may still carry the error seen there across the box with a confidence
+nothing has earned. So when the surrogate's model is kept but its misses reject its stated std
+(Σ z² above the 95 % point of χ² with n degrees of freedom: it is wrong at this problem's fixed
+inputs by more than it says), the output is predicted by the equal-weight mixture of both models,
+which agree near the solved designs and whose disagreement away from them counts as uncertainty.
+
 The acquisition is log EI(x) + Σ_j log P(bound j holds at x) (EI of the objective below the best
 FE-feasible value, the bounds' probabilities from their models, assumed independent; Gardner et
 al. 2014, with the numerically safe log EI of Ament et al. 2023). It is maximised over a scrambled
@@ -28,6 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 from scipy.special import erfcx, log_ndtr
+from scipy.stats import chi2
 
 from twinkit.optimization.goals import Goals
 from twinkit.surrogates.gp import kernel_of_r2, scaled_r2
@@ -132,7 +142,9 @@ class GoalModels:
     Without a prior, an output whose FE values (and bound) are all positive is modelled by its
     log (stresses and deflections that vary by orders of magnitude over the box); with a prior
     and at least d + 2 FE results, an output keeps whichever of the two models (the surrogate's
-    errors, or the values themselves) has the larger leave-one-out likelihood of its FE values.
+    errors, or the values themselves) has the larger leave-one-out likelihood of its FE values,
+    and one kept on the prior whose misses reject the surrogate's std (`rejects`) is predicted by
+    the mixture of both models.
     `predict` returns the model's own scale and `scale_of` maps a value (bound, incumbent) to
     it."""
 
@@ -150,6 +162,7 @@ class GoalModels:
         self.log: dict[str, bool] = {}
         self.on_prior: dict[str, bool] = {}
         self.gps: dict[str, GPState | None] = {}
+        self.fe_only: dict[str, tuple[GPState, bool, float, float]] = {}  # mixed in (rejected)
         m0, s0 = prior(u) if prior is not None and len(u) else ({}, {})
         limits = {b.output: b.value for b in goals.bounds}
         for out in goals.outputs:
@@ -159,12 +172,16 @@ class GoalModels:
             if prior is None:
                 continue
             sd = np.maximum(s0[out], 1e-300) if len(y) else np.ones(0)
-            gp = fit_gp(u, (y - m0[out]) / sd if len(y) else y)
+            z = (y - m0[out]) / sd if len(y) else y  # the surrogate's misses in its stds
+            gp = fit_gp(u, z)
             # with enough FE results, the surrogate's errors may be harder to model than the
-            # values themselves: keep the model that predicts each held-out FE value better
+            # values themselves: keep the model that predicts each held-out FE value better; if
+            # that is the surrogate's and its misses reject its std, mix in the other
             if len(y) >= u.shape[1] + 2 and direct is not None and gp is not None:
                 if loo_loglik(gp, np.log(sd).sum()) < loo_loglik(direct, self._jacobian(out, y)):
                     continue
+                if rejects(z):
+                    self.fe_only[out] = (direct, self.log[out], self.shift[out], self.scale[out])
             self.gps[out], self.on_prior[out], self.log[out] = gp, True, False
 
     def _direct(self, out: str, u: np.ndarray, y: np.ndarray, positive: bool) -> GPState | None:
@@ -199,10 +216,20 @@ class GoalModels:
             zm, zs = gp.predict(x) if gp is not None else (np.zeros(len(x)), np.ones(len(x)))
             if self.on_prior[out]:
                 mean[out], std[out] = m0[out] + s0[out] * zm, s0[out] * zs
+                if out in self.fe_only:
+                    mean[out], std[out] = mixture(mean[out], std[out], *self._fe_only(out, x))
             else:
                 mean[out] = self.shift[out] + self.scale[out] * zm
                 std[out] = self.scale[out] * zs
         return mean, std
+
+    def _fe_only(self, out: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the GP of the FE values in the output's units (a log-modelled one: the
+        median e^μ and the delta method's std e^μ σ)."""
+        gp, log, shift, scale = self.fe_only[out]
+        zm, zs = gp.predict(x)
+        mean, std = shift + scale * zm, scale * zs
+        return (np.exp(mean), np.exp(mean) * std) if log else (mean, std)
 
     def predict_values(self, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Mean and std per output in its own units (a log-modelled one: the median e^μ and
@@ -228,6 +255,21 @@ class GoalModels:
     def log_feasibility(self, x: np.ndarray) -> np.ndarray:
         """log P(every bound holds) at x (m,)."""
         return log_feasibility(self._on_scale(), *self.predict(x))
+
+
+def rejects(z: np.ndarray, level: float = 0.95) -> bool:
+    """The surrogate's misses z (FE − mean)/std at n ≥ 2 solved designs reject its std: Σ z²
+    above the `level` point of χ² with n degrees of freedom (treating them as independent)."""
+    return len(z) >= 2 and float(np.sum(z * z)) > float(chi2.ppf(level, len(z)))
+
+
+def mixture(
+    m1: np.ndarray, s1: np.ndarray, m2: np.ndarray, s2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the equal-weight mixture of two normal predictions (moments matched)."""
+    mean = 0.5 * (m1 + m2)
+    var = 0.5 * (s1 * s1 + s2 * s2) + 0.25 * (m1 - m2) ** 2
+    return mean, np.sqrt(var)
 
 
 def log_h(z: np.ndarray) -> np.ndarray:
