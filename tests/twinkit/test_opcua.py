@@ -126,15 +126,19 @@ class Operators:
         return User(role=UserRole.User) if (username, password) == ("op", "right") else None
 
 
-@pytest.fixture(params=[None, Operators()], ids=["anonymous", "users"])
-def server(request):
-    s = OpcuaServer(free_port(), request.param)
+def running(s: OpcuaServer):
+    """A fixture's body: `s` started, then stopped and closed."""
     s.start(s.t0)
     yield s
     try:
         s.stop()
     finally:
         s.close()
+
+
+@pytest.fixture(params=[None, Operators()], ids=["anonymous", "users"])
+def server(request):
+    yield from running(OpcuaServer(free_port(), request.param))
 
 
 def wait_for(condition, timeout: float = 10.0) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from analytic_surrogate import SLAB_CASE, SlabSurrogate
-from test_opcua import SENSORS, OpcuaServer, free_port, wait_for
+from test_opcua import SENSORS, OpcuaServer, free_port, running, wait_for
 
 from twinkit.case import CaseError, load_case
 from twinkit.sensors.opcua import OpcuaSource, ServerConfig, ServerRefused, node_map
@@ -110,13 +110,7 @@ def server(pki):
         )
         server.set_certificate_validator(CertificateValidator(check, store))
 
-    s = OpcuaServer(free_port(), setup=setup)
-    s.start(s.t0)
-    yield s
-    try:
-        s.stop()
-    finally:
-        s.close()
+    yield from running(OpcuaServer(free_port(), setup=setup))
 
 
 def client(pki: Path, policy: str = "Basic256Sha256,SignAndEncrypt", **files: str):
