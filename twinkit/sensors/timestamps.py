@@ -23,6 +23,12 @@ SCALES = ((1.0, "s"), (1e3, "ms"), (1e6, "µs"), (1e9, "ns"))
 SANE = "epoch s, ms, µs or ns in 1990–2100"
 
 
+def iso_utc(t: float) -> str:
+    """Epoch seconds as ISO-8601 in UTC ('2026-01-01T00:30:00+00:00'), as histories and alerts
+    write times."""
+    return datetime.fromtimestamp(float(t), UTC).isoformat()
+
+
 def parse_time(t: Any) -> float:
     """Epoch seconds from an ISO-8601 string (UTC if no zone) or a number of epoch seconds,
     milliseconds, microseconds or nanoseconds; ValueError unless it falls in 1990–2100."""

@@ -23,8 +23,9 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from twinkit.sensors.timestamps import iso_utc
 
 log = logging.getLogger("twinkit.twin.alerts")
 SEVERITIES = ("info", "warning", "critical")
@@ -37,10 +38,6 @@ class Router(Protocol):
     def send(self, doc: dict[str, Any], publish: Publish) -> None: ...
 
     def close(self, timeout: float = 1.0) -> None: ...
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 class Alerts:
@@ -77,7 +74,7 @@ class Alerts:
         if ep is None and start:
             now = self.clock()
             ep = {"key": key, "kind": kind, "severity": self.severity.get(kind, "warning"),
-                  "raised": _iso(t), "since": now, "repeats": 0, "acknowledged": None,
+                  "raised": iso_utc(t), "since": now, "repeats": 0, "acknowledged": None,
                   "escalations": 0, "message": message, "data": data}  # fmt: skip
             self.active[key] = ep
             self._send("raised", ep, t, message, data)
@@ -100,7 +97,7 @@ class Alerts:
             return False
         if ep["acknowledged"] is None:
             now = self.clock()
-            ep["acknowledged"] = {"t": _iso(now), "by": by[:200]}
+            ep["acknowledged"] = {"t": iso_utc(now), "by": by[:200]}
             self._send("acknowledged", ep, now, f"acknowledged: {ep['message']}", ep["data"])
         return True
 
@@ -134,7 +131,7 @@ class Alerts:
 
     def _send(self, state: str, ep: dict[str, Any], t: float, message: str, data: dict) -> None:
         doc = {"state": state, "kind": ep["kind"], "key": ep["key"], "severity": ep["severity"],
-               "t": _iso(t), "message": message, "repeats": ep["repeats"],
+               "t": iso_utc(t), "message": message, "repeats": ep["repeats"],
                "acknowledged": ep["acknowledged"], **data}  # fmt: skip
         if state == "raised":
             self.raised = [*self.raised[-99:], doc]

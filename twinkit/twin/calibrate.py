@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from twinkit.case import CaseError, LoadedCase, load_case
 from twinkit.sensors.files import SensorStats, parse_window, read_sensor_file, window_stats
 from twinkit.sensors.readings import NanPolicy, SensorValidator, rules_from_case
+from twinkit.sensors.timestamps import iso_utc
 from twinkit.version import __version__
 
 DEFAULT_NOISE = 0.01  # relative noise of one reading when neither the case nor the data say
@@ -35,7 +35,7 @@ class Options:
 
 
 def _iso(t: float) -> str | None:
-    return datetime.fromtimestamp(t, UTC).isoformat() if math.isfinite(t) else None
+    return iso_utc(t) if math.isfinite(t) else None
 
 
 def setup(loaded: LoadedCase, surrogate: Any, stats: dict[str, SensorStats]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from twinkit.case import CaseError
 from twinkit.redaction import redact
+from twinkit.sensors.timestamps import iso_utc
 from twinkit.twin.history_db import Database
 from twinkit.twin.history_read import fetch
 from twinkit.twin.virtual_field import MESH
@@ -51,8 +52,8 @@ def field_at(url: str, name: str, t: float, asset: str | None = None) -> Any:
         rows = _fetch(db, sql, [name, asset, t])
         if not rows:
             first = _fetch(db, SELECT + " AND asset = ? ORDER BY t LIMIT 1", [name, asset])
-            raise CaseError(f"field {name}: no snapshot at or before {_iso(t)}; the first is at "
-                            f"{_iso(first[0][2])}")  # fmt: skip
+            raise CaseError(f"field {name}: no snapshot at or before {iso_utc(t)}; the first is at "
+                            f"{iso_utc(first[0][2])}")  # fmt: skip
         return _dataset(name, asset, rows, _mesh(db, asset)).isel(time=0)
 
 
@@ -124,9 +125,3 @@ def _dataset(name: str, asset: str, rows: list[tuple], mesh: dict[str, Any],
     except (KeyError, ValueError):  # no cells, or of mixed kinds
         pass
     return ds
-
-
-def _iso(t: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(float(t), UTC).isoformat()
