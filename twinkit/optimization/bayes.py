@@ -229,7 +229,7 @@ class GoalModels:
         gp, log, shift, scale = self.fe_only[out]
         zm, zs = gp.predict(x)
         mean, std = shift + scale * zm, scale * zs
-        return (np.exp(mean), np.exp(mean) * std) if log else (mean, std)
+        return from_log(mean, std) if log else (mean, std)
 
     def predict_values(self, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Mean and std per output in its own units (a log-modelled one: the median e^μ and
@@ -237,8 +237,7 @@ class GoalModels:
         mean, std = self.predict(x)
         for out in self.goals.outputs:
             if self.log[out]:
-                mean[out] = np.exp(mean[out])
-                std[out] = mean[out] * std[out]
+                mean[out], std[out] = from_log(mean[out], std[out])
         return mean, std
 
     def _on_scale(self) -> Goals:
@@ -255,6 +254,13 @@ class GoalModels:
     def log_feasibility(self, x: np.ndarray) -> np.ndarray:
         """log P(every bound holds) at x (m,)."""
         return log_feasibility(self._on_scale(), *self.predict(x))
+
+
+def from_log(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A log-modelled output's prediction in its own units: the median e^μ and the delta
+    method's std e^μ σ."""
+    median = np.exp(mean)
+    return median, median * std
 
 
 def rejects(z: np.ndarray, level: float = 0.95) -> bool:
