@@ -177,15 +177,22 @@ def _std(c: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt()
 
 
-def fit_gps(xs: np.ndarray, z: np.ndarray, fold: np.ndarray, held_out: int) -> GPFit:
-    """A GP per column of codes z (n, k) on scaled inputs xs (n, d); cross-validated on the
-    folds 0 .. held_out - 1 of `fold` (n,) (other samples: no CV prediction)."""
+def fit_gps(
+    xs: np.ndarray,
+    z: np.ndarray,
+    fold: np.ndarray,
+    held_out: int,
+    kernels: tuple[str, ...] = KERNELS,
+) -> GPFit:
+    """A GP per column of codes z (n, k) on scaled inputs xs (n, d), its kernel the one of
+    ``kernels`` that cross-validates best; cross-validated on the folds 0 .. held_out - 1 of
+    `fold` (n,) (other samples: no CV prediction)."""
     from threadpoolctl import threadpool_limits
 
     from twinkit.surrogates.mlp import threads
 
     with threads(1), threadpool_limits(1):
-        return fit_gp_columns(xs, z, fold, held_out)
+        return fit_gp_columns(xs, z, fold, held_out, kernels)
 
 
 def kriging_codes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -347,3 +348,22 @@ def test_networks_predict_in_float32_close_to_float64():
     fast = net.predict(x)
     assert fast.dtype == torch.float64 and fast.shape == full.shape == (3, 50, 5)
     torch.testing.assert_close(fast, full, rtol=0, atol=1e-5 * float(full.abs().max()))
+
+
+def test_gp_kernels_are_matern52_unless_more_are_offered(fin_split):
+    """The default fit gives every code a Matérn 5/2 GP; ``FitConfig.kernels`` names the
+    kernels cross-validation may choose from instead, and an unknown kernel is refused."""
+    from surrogate_kinds import only
+
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate
+
+    data = only(fin_split[0], "scalar_mlp")
+    cfg = FitConfig(train=TrainConfig(members=2, epochs=1, seed=0), model="gp")
+    configs = (cfg, replace(cfg, kernels=("rbf",)), replace(cfg, kernels=("rbf", "matern32")))
+    heads = [fit_surrogate(data, c).scalar_heads[0] for c in configs]
+    kernels = [h.kriging.kernels() for h in heads if h.kriging is not None]
+    assert len(kernels) == 3 and all(len(k) == len(data.qoi_names) for k in kernels)
+    assert set(kernels[0]) == {"matern52"} and set(kernels[1]) == {"rbf"}
+    assert set(kernels[2]) <= {"rbf", "matern32"}
+    with pytest.raises(ValueError, match="cubic.*rbf, matern52, matern32"):
+        FitConfig(kernels=("cubic",))
