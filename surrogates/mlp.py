@@ -30,6 +30,21 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+def _tanh_(h: torch.Tensor) -> torch.Tensor:
+    """tanh in place as 2 σ(2h) − 1, for float32 inference: torch's CPU tanh took 1.57 ms for
+    640,000 float32 values on one thread, this 0.33 ms; it differs by at most a few float32
+    round-offs (~1e-7) near 0, where tanh is small."""
+    torch.sigmoid(h.mul_(2.0), out=h)
+    return h.mul_(2.0).sub_(1.0)
+
+
+# in place, without gradients (`EnsembleMLP.predict`)
+_INPLACE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": _tanh_,
+    "silu": lambda h: torch.nn.functional.silu(h, inplace=True),
+}
+
+
 class EnsembleMLP(torch.nn.Module):
     """``members`` ensemble members (n_in → hidden… → n_out codes) on a trend, float64."""
 
@@ -99,7 +114,7 @@ class EnsembleMLP(torch.nn.Module):
             for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
                 h = torch.baddbmm(b.to(torch.float32), h, w.to(torch.float32))
                 if i < last:
-                    h = self._act(h)
+                    h = _INPLACE[self.spec["activation"]](h)
             if self.spec["separate"]:
                 h = h.reshape(self.spec["members"], self.spec["n_out"], -1).transpose(1, 2)
             return self.trend(x) + self.out_scale * h.to(x.dtype)
