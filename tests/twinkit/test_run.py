@@ -96,6 +96,12 @@ def test_run_end_to_end_then_skips_and_reruns_from_the_changed_stage(
     assert _actions(out) == dict.fromkeys(STAGES, "ran")
     record = json.loads((out / "run.json").read_text())
     assert all(record["stages"][s]["status"] == "done" for s in STAGES)
+    # a quarter of the sweep's training samples on the design slice: T_hot varied, k and h nominal
+    sweep = json.loads((out / "data" / "summary.json").read_text())
+    assert sweep["samples"] == {"train": 12, "test": 4, "design": 3}
+    points = np.array(json.loads((out / "data" / "sweep.json").read_text())["points"])
+    np.testing.assert_allclose(points[9:12, 1:], [[52.0, 750.0]] * 3)
+    assert len(set(points[9:12, 0])) == 3 and not np.any(np.isclose(points[:9, 2], 750.0))
 
     page = (out / "report.html").read_text()
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
@@ -166,6 +172,7 @@ def test_run_end_to_end_then_skips_and_reruns_from_the_changed_stage(
         ("samples: 12", "samples: 4", "run.samples: expected a number greater than or equal to 8"),
         ("sensors: plate.csv", "sensors: nowhere.csv", "run.sensors: 'nowhere.csv': no such file"),
         ("trials: 15", "trails: 15", "run.trails: unknown key; did you mean 'trials'?"),
+        ("trials: 15", "trials: 15, design_samples: 13", "run.design_samples: 13 is more than"),
     ],
 )
 def test_a_bad_case_is_one_message_and_exit_2(tmp_path, cli, monkeypatch, old, new, message):

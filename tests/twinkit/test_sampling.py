@@ -94,6 +94,37 @@ def test_seed_and_held_out_test_set(write_case):
     assert not np.allclose(make_design(other, 8, "sobol").points, a.points[:8])
 
 
+def test_design_samples_lie_on_the_design_slice(write_case, cli, tmp_path):
+    """The last k training points vary the design parameters (k, spread over their range) and
+    hold the others at their nominal values; the rest of the design and the test set do not
+    change; the sweep records it, and a folder of another slice refuses to mix."""
+    loaded = load_case(plate(write_case))
+    plain, d = make_design(loaded, 16, "sobol", 4), make_design(loaded, 16, "sobol", 4, 4)
+    assert d.doe == "sobol+4 design" and plain.doe == "sobol"
+    np.testing.assert_array_equal(d.points[:12], plain.points[:12])  # a prefix of the same stream
+    np.testing.assert_array_equal(d.points[16:], plain.points[16:])  # the same test set
+    k, h, T = d.points[12:16].T
+    assert np.all(h == pytest.approx(100.0)) and np.all(T == pytest.approx(373.15))
+    assert k.min() < np.sqrt(10 * 400) < k.max() and len(set(k)) == 4  # stratified over k's range
+    assert not np.any(np.isclose(plain.points[12:16, 1], 100.0))
+    with pytest.raises(CaseError, match="from 0 to the 16 training samples, got 17"):
+        make_design(loaded, 16, "sobol", 0, 17)
+    out = tmp_path / "data"
+    s = sweep(plate(write_case), out, 4, test_samples=1, design_samples=2)
+    assert s["doe"] == "sobol+2 design" and s["samples"] == {"train": 4, "test": 1, "design": 2}
+    assert open_dataset(out).attrs["doe"] == "sobol+2 design"
+    r = cli("sample", plate(write_case), "-n", "4", "--test", "1", "--out", out)
+    assert r.returncode == 2 and "doe='sobol+2 design' (this run: 'sobol')" in r.output
+
+
+def test_design_samples_need_design_parameters(write_case, cli, tmp_path):
+    case = write_case(PLATE.format(nx=8, ny=4, length="0.2 m", extra="").replace(
+        "role: design", "role: operating"), "nodesign.yaml")  # fmt: skip
+    r = cli("sample", case, "-n", "4", "--design-samples", "2", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "Traceback" not in r.output
+    assert "design samples (2) need parameters with role design" in r.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

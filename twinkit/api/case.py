@@ -99,12 +99,15 @@ class Case:
         batch: int | None = None,
         scheduler: str | None = None,
         progress: bool = True,
+        design_samples: int = 0,
     ) -> Sweep:
         """Sweep the parameter ranges with `n` training and `test` held-out FE solves.
 
         Resumable: run again with the same folder (default ``runs/<case>/data``) and only the
         missing samples are solved. ``adaptive=True`` puts samples where a surrogate ensemble
-        disagrees most. Returns the `Sweep`, whose ``dataset`` is the xarray Dataset.
+        disagrees most. ``design_samples`` of the ``n`` lie on the design slice: the parameters
+        with role design varied, the others at their nominal values (as `optimize` holds them).
+        Returns the `Sweep`, whose ``dataset`` is the xarray Dataset.
 
         With ``workers > 1`` the workers are new processes ('spawn'): in a plain script, call
         this under ``if __name__ == "__main__":`` (Jupyter needs nothing).
@@ -112,7 +115,9 @@ class Case:
         from twinkit.api.sweep import Sweep
         from twinkit.sweep.run import SweepOptions, run_sweep
 
-        opts = SweepOptions(n, method, test, workers, scheduler, progress)
+        opts = SweepOptions(n, method, test, workers, scheduler, progress, design_samples)
+        if adaptive and design_samples:
+            raise CaseError("design_samples goes with a plain sweep, not adaptive=True")
         if adaptive:
             from twinkit.sweep.adaptive import default_options, run_adaptive
 

@@ -127,6 +127,10 @@ class RunSpec(Strict):
     # FE solves the optimisation may spend, chosen by Bayesian optimisation on the surrogate
     # (0: none, the verify stage FE-checks the surrogate's optimum); `refine` is its old name
     fe_solves: int = Field(5, ge=0, le=1000, validation_alias=AliasChoices("fe_solves", "refine"))
+    # training samples on the design slice: the design parameters varied, the others at their
+    # nominal values (None: a quarter of `samples` when the case optimises over some
+    # parameters and varies others; 0: none)
+    design_samples: int | None = Field(None, ge=0, le=1_000_000)
     # replayed sensor file (CSV/Parquet), relative to the case file and inside its folder
     sensors: str | None = Field(None, min_length=1, max_length=4096)
 

@@ -75,6 +75,12 @@ def sample(
     batch: Annotated[
         int | None, typer.Option("--batch", help="Adaptive: samples per round (default initial/4).")
     ] = None,
+    design_samples: Annotated[
+        int,
+        typer.Option(
+            "--design-samples", help="Of the training samples: design varied, the rest nominal."
+        ),
+    ] = 0,
 ) -> None:
     """Sweep the parameter ranges (resumable); write dataset.nc and summary.json."""
     from twinkit.api.case import load_case
@@ -83,8 +89,9 @@ def sample(
     if not adaptive and (initial is not None or batch is not None):
         fail("--initial and --batch go with --adaptive", EXIT_INVALID)
     sweep = load_case(case, check_regions=False).sample(
-        samples, test, workers, method, out, adaptive, initial, batch, scheduler
-    )
+        samples, test, workers, method, out, adaptive, initial, batch, scheduler,
+        design_samples=design_samples,
+    )  # fmt: skip
     sweep_line(sweep)
     if sweep.counts["ok"] == 0:
         fail("every sample failed", EXIT_FAILED)

@@ -53,6 +53,7 @@ class Job:
     trials: int
     sensors: Path | None
     fe_solves: int = 5
+    design_samples: int = 0  # training samples of the sweep on the design slice
     tolerance: float = 0.01
     force: bool = False  # rerun every stage, and the sweep's samples too
     console: Any = None

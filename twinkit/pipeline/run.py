@@ -45,11 +45,12 @@ def prepare(case_path: Path, opts: RunOptions) -> Job:
             raise CaseError(f"{loaded.path}: run.sensors: '{r.sensors}': no such file ({sensors})")
     elif sensors is not None and not sensors.is_file():
         raise CaseError(f"--sensors {sensors}: sensor file not found")
+    samples = pick(opts.samples, "samples", 8)
     return Job(
         loaded,
         raw,
         opts.out or Path("runs") / loaded.name,
-        samples=pick(opts.samples, "samples", 8),
+        samples=samples,
         test=pick(opts.test, "test", 0),
         workers=pick(opts.workers, "workers", 1),
         members=r.members,
@@ -57,8 +58,26 @@ def prepare(case_path: Path, opts: RunOptions) -> Job:
         trials=pick(opts.trials, "trials", 1),
         sensors=sensors,
         fe_solves=r.fe_solves,
+        design_samples=design_samples(loaded, samples),
         force=opts.force,
     )
+
+
+def design_samples(loaded: Any, samples: int) -> int:
+    """`run.design_samples`, by default a quarter of the training samples when the case
+    optimises over some parameters and varies others (which the optimisation holds at their
+    nominal or calibrated values), else 0."""
+    case = loaded.case
+    k = case.run.design_samples
+    if k is None:
+        varied = [p.role for p in case.parameters.values() if p.range is not None]
+        slice_differs = "design" in varied and any(role != "design" for role in varied)
+        k = samples // 4 if case.optimization is not None and slice_differs else 0
+    if k > samples:
+        raise CaseError(
+            f"{loaded.path}: run.design_samples: {k} is more than the {samples} training samples"
+        )
+    return int(k)
 
 
 def run_case(case_path: Path, opts: RunOptions) -> dict[str, Any]:

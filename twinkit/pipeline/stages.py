@@ -14,6 +14,7 @@ from typing import Any
 
 from twinkit.files import remove_file, remove_tree
 from twinkit.pipeline.job import Job, Stage, file_hash
+from twinkit.sweep.design import doe_name
 from twinkit.sweep.provenance import code_hash, solver_hash
 
 SWEEP_DESIGN = "sobol"
@@ -44,7 +45,9 @@ def solve(job: Job) -> tuple[list[str], str]:
 
 # ---- sample ------------------------------------------------------------------------------------
 def sample_inputs(job: Job) -> dict[str, Any]:
-    return {"physics": job.physics(), "samples": job.samples, "test": job.test}
+    return {"physics": job.physics(), "samples": job.samples, "test": job.test} | (
+        {"design_samples": job.design_samples} if job.design_samples else {}
+    )
 
 
 def sample(job: Job) -> tuple[list[str], str]:
@@ -52,7 +55,9 @@ def sample(job: Job) -> tuple[list[str], str]:
     from twinkit.sweep.store import sweep_lock
 
     data = job.out / "data"
-    opts = SweepOptions(job.samples, SWEEP_DESIGN, job.test, job.workers)
+    opts = SweepOptions(
+        job.samples, SWEEP_DESIGN, job.test, job.workers, design_samples=job.design_samples
+    )
     with sweep_lock(data):  # before removing anything another run may be writing
         _start_afresh_if_other(job, data)
         s = run_sweep(job.case_path, data, opts)
@@ -87,7 +92,8 @@ def _start_afresh_if_other(job: Job, data: Path) -> None:
         "samples": job.samples,
         "test_samples": job.test,
     }
-    if any(old.get(k) != v for k, v in this.items()) or old.get("doe") != SWEEP_DESIGN:
+    doe = doe_name(SWEEP_DESIGN, job.design_samples)
+    if any(old.get(k) != v for k, v in this.items()) or old.get("doe") != doe:
         job.log(f"{data}: an earlier sweep (other case or solver version, or design): afresh")
         remove_tree(data, job.out)
 

@@ -99,7 +99,7 @@ def assemble(folder: Path, design: Design, loaded: LoadedCase) -> Any:
         "mesh_hash": hashes[0] if len(hashes) == 1 else ("varies" if hashes else ""),
         "seed": design.seed,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "doe": design.method,
+        "doe": design.doe,
         "inputs": json.dumps(list(design.inputs)),
         "qois": json.dumps(qois),
         "fields": json.dumps(fields),

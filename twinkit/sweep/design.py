@@ -5,6 +5,13 @@ unit cube by `scipy.stats.qmc` and mapped to SI values, uniformly, or log-unifor
 says `scale: log`. The training points and the held-out test points come from two separate
 random streams of the case seed, so the test set does not change with the number of training
 samples or the method.
+
+With ``design_samples`` k > 0 the last k training points lie on the *design slice*: the
+parameters with role design spread by `method` (their own stream of the seed), every other
+parameter at its nominal value, where `twinkit optimize` holds them. The rest of the box is
+sampled as before. A surrogate trained on the whole box alone can be far off on the slice when
+it lies at the box's edge: the bracket's base at 20 °C, where the thermal deflection that
+dominates the sweep vanishes (docs/sweeps.md, "The design slice").
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 from twinkit.case import Case, CaseError, LoadedCase
 
 METHODS = ("sobol", "lhs")
-_TRAIN_STREAM, _TEST_STREAM = 0, 1
+_TRAIN_STREAM, _TEST_STREAM, _SLICE_STREAM = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,11 @@ class Design:
     n_test: int
     method: str
     seed: int
+    design_samples: int = 0  # the last of the training points: on the design slice
+
+    @property
+    def doe(self) -> str:
+        return doe_name(self.method, self.design_samples)
 
     @property
     def split(self) -> list[str]:
@@ -43,6 +55,11 @@ class Design:
         return case.parameter_values() | dict(
             zip(self.inputs, map(float, self.points[i]), strict=True)
         )
+
+
+def doe_name(method: str, design_samples: int) -> str:
+    """A design's name in `sweep.json` and the dataset: e.g. "sobol" or "sobol+8 design"."""
+    return method + (f"+{design_samples} design" if design_samples else "")
 
 
 def varied_parameters(loaded: LoadedCase) -> tuple[str, ...]:
@@ -85,8 +102,11 @@ def to_si(u: np.ndarray, case: Case, inputs: tuple[str, ...]) -> np.ndarray:
     return x
 
 
-def make_design(loaded: LoadedCase, n: int, method: str = "sobol", n_test: int = 0) -> Design:
-    """The design of a sweep of `loaded`: `n` training points by `method`, `n_test` held out.
+def make_design(
+    loaded: LoadedCase, n: int, method: str = "sobol", n_test: int = 0, design_samples: int = 0
+) -> Design:
+    """The design of a sweep of `loaded`: `n` training points by `method`, `n_test` held out;
+    the last `design_samples` of the `n` on the design slice (module docstring).
 
     The test points are a Latin hypercube from their own stream of the case seed.
     """
@@ -97,13 +117,35 @@ def make_design(loaded: LoadedCase, n: int, method: str = "sobol", n_test: int =
     if method not in METHODS:
         raise CaseError(f"--method: '{method}' is not a design method; expected one of {METHODS}")
     inputs = varied_parameters(loaded)
+    k = _check_design_samples(loaded, inputs, n, design_samples)
     seed = int(loaded.case.seed)
-    streams = np.random.SeedSequence(seed).spawn(2)
-    train = unit_points(n, len(inputs), method, np.random.default_rng(streams[_TRAIN_STREAM]))
+    streams = np.random.SeedSequence(seed).spawn(3)
+    train = unit_points(n - k, len(inputs), method, np.random.default_rng(streams[_TRAIN_STREAM]))
     parts = [train]
     if n_test:
         parts.append(
             unit_points(n_test, len(inputs), "lhs", np.random.default_rng(streams[_TEST_STREAM]))
         )
     points = to_si(np.vstack(parts), loaded.case, inputs)
-    return Design(inputs, points, int(n), int(n_test), method, seed)
+    if k:
+        roles = [loaded.case.parameters[name].role for name in inputs]
+        design = [j for j, role in enumerate(roles) if role == "design"]
+        nominal = loaded.case.parameter_values()
+        on_slice = np.tile([nominal[name] for name in inputs], (k, 1))
+        u = unit_points(k, len(design), method, np.random.default_rng(streams[_SLICE_STREAM]))
+        on_slice[:, design] = to_si(u, loaded.case, tuple(inputs[j] for j in design))
+        points = np.vstack([points[: n - k], on_slice, points[n - k :]])
+    return Design(inputs, points, int(n), int(n_test), method, seed, k)
+
+
+def _check_design_samples(loaded: LoadedCase, inputs: tuple[str, ...], n: int, k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 <= k <= n:
+        raise CaseError(
+            f"design samples: expected a whole number from 0 to the {n} training samples, got {k!r}"
+        )
+    if k and not any(loaded.case.parameters[name].role == "design" for name in inputs):
+        raise CaseError(
+            f"{loaded.path}: design samples ({k}) need parameters with role design and a range; "
+            "this case has none (set run.design_samples: 0)"
+        )
+    return int(k)

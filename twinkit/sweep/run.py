@@ -44,6 +44,7 @@ class SweepOptions:
     workers: int = 1
     scheduler: str | None = None  # a Dask scheduler address; None: local worker processes
     progress: bool = True
+    design_samples: int = 0  # training samples on the design slice (`make_design`)
 
 
 def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def run_sweep(case_path: Path, out: Path | None, opts: SweepOptions) -> dict[str
         raise CaseError(
             f"--workers: expected a number of worker processes >= 1, got {opts.workers}"
         )
-    design = make_design(loaded, opts.samples, opts.method, opts.test_samples)
+    design = make_design(loaded, opts.samples, opts.method, opts.test_samples, opts.design_samples)
     out = out or Path("runs") / loaded.name / "data"
     with sweep_lock(out):
         return _run_locked(loaded, out, design, opts)
@@ -175,7 +176,7 @@ def raise_if_differs(
 def _resume_or_start(out: Path, loaded: LoadedCase, design: Design) -> Design:
     """The design recorded in `out/sweep.json` if it is this sweep's; write it if there is none."""
     d = design
-    state = sweep_identity(loaded, d.method, d.n_train, d.n_test, d.seed, d.inputs)
+    state = sweep_identity(loaded, d.doe, d.n_train, d.n_test, d.seed, d.inputs)
     old = read_sweep_state(out)
     if old is None:
         write_state(out / "sweep.json", state | {"points": design.points.tolist()})
@@ -189,6 +190,7 @@ def _resume_or_start(out: Path, loaded: LoadedCase, design: Design) -> Design:
         design.n_test,
         design.method,
         design.seed,
+        design.design_samples,
     )
 
 
@@ -249,10 +251,11 @@ def _summary(loaded, design, ds, opts: SweepOptions, wall: float, computed: int)
         "case_hash": loaded.hash,
         "twinkit_version": __version__,
         "dataset": "dataset.nc",
-        "doe": design.method,
+        "doe": design.doe,
         "seed": design.seed,
         "inputs": list(design.inputs),
-        "samples": {"train": design.n_train, "test": design.n_test},
+        "samples": {"train": design.n_train, "test": design.n_test}
+        | ({"design": design.design_samples} if design.design_samples else {}),
         "counts": {
             "ok": int(ok.sum()),
             "failed": int((~ok).sum()),
