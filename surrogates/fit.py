@@ -41,7 +41,7 @@ from twinkit.surrogates.data import TrainingData
 from twinkit.surrogates.gp import KERNELS
 from twinkit.surrogates.kriging import fit_gps, kriging_codes
 from twinkit.surrogates.model import FORMAT_VERSION, Head, Surrogate, plain
-from twinkit.surrogates.normalise import InputScaler
+from twinkit.surrogates.normalise import InputScaler, log_columns, logged
 from twinkit.surrogates.pod import LinearCodec, truncation_rms
 from twinkit.surrogates.training import TrainConfig, folds, train_ensemble
 
@@ -86,6 +86,9 @@ class FitConfig:
     # and where CV picked the RBF its std shrank near the training points faster than the
     # errors did (batch heat at 32: 95 % coverage 0.55, 0.89 with Matérn 5/2)
     kernels: tuple[str, ...] = ("matern52",)
+    # a scalar output positive in every sample whose values span at least this many decades is
+    # modelled by its log (`log_columns`); None: none is
+    log_decades: float | None = 1.0
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -306,13 +309,19 @@ def fit_surrogate(
     training: dict[str, Any] = {}
     try:
         jobs: list[tuple[str, np.ndarray, LinearCodec, list[str], tuple[int, ...]]] = []
+        logs: dict[str, np.ndarray] = {}
         if data.qoi_names:
-            jobs.append(("qoi", data.qoi, LinearCodec.standardise(data.qoi), data.qoi_names, ()))
+            logs["qoi"] = log_columns(data.qoi, config.log_decades)
+            y = logged(data.qoi, logs["qoi"])
+            jobs.append(("qoi", y, LinearCodec.standardise(y), data.qoi_names, ()))
         if data.sensor_names:
             codec = LinearCodec.pod(data.sensors, config.energy, True, config.max_modes)
+            y = data.sensors
             if 2 * codec.n_codes > len(data.sensor_names):  # no compression: a rotation only
-                codec = LinearCodec.standardise(data.sensors)
-            jobs.append(("sensors", data.sensors, codec, data.sensor_names, ()))
+                logs["sensors"] = log_columns(data.sensors, config.log_decades)
+                y = logged(y, logs["sensors"])
+                codec = LinearCodec.standardise(y)
+            jobs.append(("sensors", y, codec, data.sensor_names, ()))
         for name, f in data.fields.items():
             y = f.reshape(data.n, -1)
             codec = LinearCodec.pod(y, config.energy, False, config.max_modes)
@@ -336,6 +345,9 @@ def fit_surrogate(
                 calibration_factor(res, spread, config.coverage_target, floor), y.shape[1]
             ).copy()
             head.names, head.shape = names, tuple(int(s) for s in shape)
+            if key in logs and logs[key].any():
+                head.log = logs[key]
+                info["log_outputs"] = [n for n, on in zip(names, logs[key], strict=True) if on]
             heads[key] = head
             factors = head.std_scale[:1] if shape else head.std_scale  # one per field
             training[key] = info | {"std_scale": [float(v) for v in factors]}

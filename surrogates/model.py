@@ -7,7 +7,9 @@ head per field. Each code comes from a deep ensemble
 (:class:`twinkit.surrogates.kriging.KrigingCodes`) or their blend w GP + (1 − w) ensemble,
 whichever cross-validated best. The std is the members' spread (times 1 − w) and the GP's std
 (times w), added in quadrature through the decoder, times a calibration factor per output
-(fitted on out-of-fold residuals).
+(fitted on out-of-fold residuals). An output whose training values are positive and span more
+than a decade is modelled by its log (``Head.log``): it predicts the median e^μ and the delta
+method's std e^μ σ, with σ calibrated in log space.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Head:
     kriging: KrigingCodes | None = None  # GPs for some codes of the head
     # (p,) std of what the codes cannot hold (POD truncation of a new snapshot), in quadrature
     std_floor: np.ndarray | None = None
+    # (p,) bool: outputs modelled by their log (`twinkit.surrogates.normalise.log_columns`)
+    log: np.ndarray | None = None
 
     def ensemble_codes(self) -> list[int]:
         """The codes the ensemble predicts: all, or (networks of GP-only codes dropped) the rest."""
@@ -121,8 +125,14 @@ class Head:
             var = var + gp_var
         if self.std_floor is not None:
             var = var + torch.as_tensor(self.std_floor**2, dtype=y.dtype)
-        std = var.clamp_min(tiny).sqrt()
-        return mean, std * torch.as_tensor(self.std_scale, dtype=y.dtype)
+        std = var.clamp_min(tiny).sqrt() * torch.as_tensor(self.std_scale, dtype=y.dtype)
+        if self.log is None:
+            return mean, std
+        # elementwise with a 0/1 mask, not index assignment: differentiable, exported to ONNX
+        # as is, and no exp of an output that is not logged (it could overflow)
+        on = torch.as_tensor(self.log, dtype=y.dtype)
+        factor = on * torch.exp(mean * on) + (1.0 - on)  # e^μ on the logged outputs, else 1
+        return on * factor + (1.0 - on) * mean, std * factor
 
     def mean_std(self, xs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std without forming every member's output at once (fields can be large).
@@ -158,7 +168,11 @@ class Head:
             var += self.std_floor**2
         np.sqrt(var, out=var)
         var *= self.std_scale
-        return c.decode(z_mean), var
+        mean = c.decode(z_mean)
+        if self.log is not None:  # the median e^μ and the delta method's std e^μ σ
+            mean[:, self.log] = np.exp(mean[:, self.log])
+            var[:, self.log] *= mean[:, self.log]
+        return mean, var
 
     def state(self) -> dict[str, Any]:
         return {
@@ -169,6 +183,7 @@ class Head:
             "shape": list(self.shape),
             "kriging": None if self.kriging is None else self.kriging.state(),
             "std_floor": None if self.std_floor is None else torch.from_numpy(self.std_floor),
+            "log": None if self.log is None else torch.from_numpy(self.log),
         }
 
     @classmethod
@@ -181,6 +196,7 @@ class Head:
             tuple(s["shape"]),
             None if s.get("kriging") is None else KrigingCodes.from_state(s["kriging"]),
             None if s.get("std_floor") is None else s["std_floor"].numpy(),
+            None if s.get("log") is None else s["log"].numpy(),
         )
 
 

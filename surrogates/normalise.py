@@ -1,7 +1,8 @@
 """Input scaling stored in the model: each input to [-1, 1] over its validity range.
 
 Log-scale inputs are scaled in log space, so a range over decades is sampled evenly by the network.
-Outputs are standardised by :class:`twinkit.surrogates.pod.LinearCodec`.
+Outputs are standardised by :class:`twinkit.surrogates.pod.LinearCodec`; positive outputs that
+span more than a decade first by their log (`log_columns`).
 """
 
 from __future__ import annotations
@@ -94,3 +95,26 @@ def constant_columns(y: np.ndarray) -> np.ndarray:
 def column_scale(y: np.ndarray) -> np.ndarray:
     """Standard deviation per column, with 1 for (numerically) constant columns."""
     return np.where(constant_columns(y), 1.0, y.std(axis=0))
+
+
+def log_columns(y: np.ndarray, decades: float | None = 1.0) -> np.ndarray:
+    """(p,) bool: the columns of y (n, p) to model by their log: positive in every sample and
+    spanning at least ``decades`` decades (max/min ≥ 10; None: no column), round-off aside.
+    The bracket's stress, deflection and safety factor span 30-80x over its box; fitted
+    directly, the few samples where they are small (no thermal load) dragged the fit elsewhere
+    (its safety factor's held-out R² 0.38 instead of 0.95 with a quarter of the samples there)."""
+    if len(y) == 0 or decades is None:
+        return np.zeros(y.shape[1], dtype=bool)
+    positive = (y > 0).all(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wide = y.max(axis=0) >= 10.0**decades * y.min(axis=0)
+    return positive & wide & ~constant_columns(y)
+
+
+def logged(y: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """y with the columns ``on`` replaced by their log."""
+    if not on.any():
+        return y
+    out = np.array(y, dtype=float, copy=True)
+    out[:, on] = np.log(out[:, on])
+    return out

@@ -367,3 +367,58 @@ def test_gp_kernels_are_matern52_unless_more_are_offered(fin_split):
     assert set(kernels[2]) <= {"rbf", "matern32"}
     with pytest.raises(ValueError, match="cubic.*rbf, matern52, matern32"):
         FitConfig(kernels=("cubic",))
+
+
+def test_log_columns_are_positive_outputs_over_a_decade():
+    from twinkit.surrogates.normalise import log_columns, logged
+
+    t = np.linspace(0.0, 1.0, 20)
+    y = np.column_stack([np.exp(4 * t), 1 + t, np.exp(4 * t) - 2, np.full(20, 3.0),
+                         1e-13 * (1 + 9 * t), 5 * np.exp(4 * t)])  # fmt: skip
+    assert log_columns(y).tolist() == [True, False, False, False, False, True]
+    np.testing.assert_allclose(logged(y, log_columns(y))[:, 5], np.log(5) + 4 * t)
+    assert log_columns(np.zeros((0, 2))).tolist() == [False, False]
+
+
+def test_an_output_over_decades_is_modelled_by_its_log(tmp_path):
+    """y = e^(3 x0) spans 400x over the box: the head models its log, predicts its median e^μ
+    with the delta method's std, the same in torch (differentiable) and after a reload; the
+    log-space GP fits it much better than one of the values (a stress or deflection's case)."""
+    from twinkit.surrogates import FitConfig, TrainConfig, TrainingData, fit_surrogate
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (40, 2))
+    xt = rng.uniform(-1, 1, (200, 2))
+
+    def outputs(x):
+        return np.column_stack([np.exp(3 * x[:, 0] + 0.5 * x[:, 1]), x[:, 0] + x[:, 1] ** 2])
+
+    data = TrainingData(["a", "b"], {"a": "1", "b": "1"}, {"a": (-1.0, 1.0), "b": (-1.0, 1.0)},
+                        {"a": False, "b": False}, x, ["qoi_y", "qoi_z"], outputs(x), [],
+                        np.zeros((40, 0)), {}, {"qoi_y": "1", "qoi_z": "1"})  # fmt: skip
+    cfg = FitConfig(train=TrainConfig(members=2, epochs=1, seed=0), model="gp")
+    sur = fit_surrogate(data, cfg)
+    assert sur.scalar_heads[0].log.tolist() == [True, False]
+    assert sur.meta["training"]["qoi"]["log_outputs"] == ["qoi_y"]
+    p = sur.predict(xt)
+    truth = outputs(xt)
+    err = np.abs(p.mean["qoi_y"] - truth[:, 0]) / truth[:, 0]
+    assert err.max() < 0.01 and np.all(p.mean["qoi_y"] > 0)
+    # within ±2 std mostly (the GP of the log is calibrated in log space)
+    assert np.mean(np.abs(p.mean["qoi_y"] - truth[:, 0]) <= 2 * p.std["qoi_y"]) > 0.85
+    xt_t = torch.from_numpy(xt).requires_grad_()
+    mean_t, std_t = sur.torch_scalar(xt_t)
+    np.testing.assert_allclose(mean_t[:, 0].detach().numpy(), p.mean["qoi_y"], rtol=1e-9)
+    # the GP's std by another formula (plain, differentiable): K's round-off, ~1e-5 of the std
+    np.testing.assert_allclose(std_t[:, 0].detach().numpy(), p.std["qoi_y"], rtol=1e-4)
+    np.testing.assert_allclose(mean_t[:, 1].detach().numpy(), p.mean["qoi_z"], atol=1e-9)
+    mean_t[:, 0].sum().backward()
+    assert torch.isfinite(xt_t.grad).all() and (xt_t.grad[:, 0] > 0).all()  # dy/da = 3y > 0
+    sur.save(tmp_path / "s.pt")
+    again = load_surrogate(tmp_path / "s.pt").predict(xt)
+    np.testing.assert_array_equal(again.mean["qoi_y"], p.mean["qoi_y"])
+    # the same GP on the values themselves is far worse
+    plain = fit_surrogate(data, replace(cfg, log_decades=None))
+    assert plain.scalar_heads[0].log is None
+    plain_err = np.abs(plain.predict(xt).mean["qoi_y"] - truth[:, 0]) / truth[:, 0]
+    assert plain_err.max() > 3 * err.max()
