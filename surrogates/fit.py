@@ -39,7 +39,7 @@ import torch
 
 from twinkit.surrogates.data import TrainingData
 from twinkit.surrogates.gp import KERNELS
-from twinkit.surrogates.kriging import fit_gps, kriging_codes
+from twinkit.surrogates.kriging import fit_gps, kriging_codes, log_by_cv
 from twinkit.surrogates.model import FORMAT_VERSION, Head, Surrogate, plain
 from twinkit.surrogates.normalise import InputScaler, log_columns, logged
 from twinkit.surrogates.pod import LinearCodec, truncation_rms
@@ -87,7 +87,7 @@ class FitConfig:
     # errors did (batch heat at 32: 95 % coverage 0.55, 0.89 with Matérn 5/2)
     kernels: tuple[str, ...] = ("matern52",)
     # a scalar output positive in every sample whose values span at least this many decades is
-    # modelled by its log (`log_columns`); None: none is
+    # modelled by its log where its GP cross-validates better so (`log_by_cv`); None: none is
     log_decades: float | None = 1.0
 
     def __post_init__(self) -> None:
@@ -310,15 +310,21 @@ def fit_surrogate(
     try:
         jobs: list[tuple[str, np.ndarray, LinearCodec, list[str], tuple[int, ...]]] = []
         logs: dict[str, np.ndarray] = {}
+        fold = folds(data.n, config.train.members, seed)  # for the log-or-not choice
+
+        def by_cv(y: np.ndarray) -> np.ndarray:
+            candidates = log_columns(y, config.log_decades)
+            return log_by_cv(xs, y, candidates, fold, config.train.members, config.kernels)
+
         if data.qoi_names:
-            logs["qoi"] = log_columns(data.qoi, config.log_decades)
+            logs["qoi"] = by_cv(data.qoi)
             y = logged(data.qoi, logs["qoi"])
             jobs.append(("qoi", y, LinearCodec.standardise(y), data.qoi_names, ()))
         if data.sensor_names:
             codec = LinearCodec.pod(data.sensors, config.energy, True, config.max_modes)
             y = data.sensors
             if 2 * codec.n_codes > len(data.sensor_names):  # no compression: a rotation only
-                logs["sensors"] = log_columns(data.sensors, config.log_decades)
+                logs["sensors"] = by_cv(data.sensors)
                 y = logged(y, logs["sensors"])
                 codec = LinearCodec.standardise(y)
             jobs.append(("sensors", y, codec, data.sensor_names, ()))

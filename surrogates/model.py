@@ -8,8 +8,8 @@ head per field. Each code comes from a deep ensemble
 whichever cross-validated best. The std is the members' spread (times 1 − w) and the GP's std
 (times w), added in quadrature through the decoder, times a calibration factor per output
 (fitted on out-of-fold residuals). An output whose training values are positive and span more
-than a decade is modelled by its log (``Head.log``): it predicts the median e^μ and the delta
-method's std e^μ σ, with σ calibrated in log space.
+than a decade may be modelled by its log (``Head.log``, where that cross-validates better): it
+predicts the median e^μ and the delta method's std e^μ σ, with σ calibrated in log space.
 """
 
 from __future__ import annotations
