@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,15 +183,7 @@ def _resume_or_start(out: Path, loaded: LoadedCase, design: Design) -> Design:
         return design
     raise_if_differs(out, old, state, COMPARED)
     # the recorded points are the truth: the finished samples were computed there
-    return Design(
-        design.inputs,
-        np.array(old["points"], dtype=float),
-        design.n_train,
-        design.n_test,
-        design.method,
-        design.seed,
-        design.design_samples,
-    )
+    return replace(design, points=np.array(old["points"], dtype=float))
 
 
 class _Progress:
