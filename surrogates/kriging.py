@@ -1,19 +1,21 @@
 """Gaussian processes (kriging) for some codes of a head, alone or blended with the ensemble.
 
 For a few hundred samples of a smooth response a Gaussian process is often more accurate than
-any network. `fit_gps` fits one GP per code (`twinkit.surrogates.gp`: RBF, Matérn 5/2 or 3/2,
-anisotropic, chosen per code by cross-validation; maximum likelihood, codes standardised) and
+any network. `fit_gps` fits one GP per code (`twinkit.surrogates.gp`: Matérn 5/2 unless the RBF
+or a polynomial trend under the GP halves the code's cross-validated error; anisotropic;
+maximum likelihood, codes standardised) and
 gives its cross-validated prediction on the ensemble's own folds, so the two are compared on the
 same held-out samples with the same training sizes. What a head keeps is plain tensors, so
 prediction is torch (differentiable, no scikit-learn) and the file loads with
 ``weights_only=True``:
 
-    mean = μ + σ_y k(x)ᵀ α,  var = σ_y² (c + w − |L⁻¹ k(x)|²),  k(x)_i = c κ(|(x − X_i)/ℓ|)
+    mean = P(x) β + μ + σ_y k(x)ᵀ α,   var = σ_y² (c + w − |L⁻¹ k(x)|²),
+    k(x)_i = c κ(|(x − X_i)/ℓ|)
 
-with K = L Lᵀ and α = K⁻¹ y precomputed at fit time (K is ill-conditioned for smooth responses:
-no explicit inverse). The variance costs n² per point and code (a triangular solve): it
-dominates the inference time of a surrogate with many kriged codes. A code's ``weight`` w makes
-its prediction w GP + (1 − w) ensemble (`twinkit.surrogates.fit`).
+(P(x) β a polynomial trend, or none) with K = L Lᵀ and α = K⁻¹ y precomputed at fit time (K is
+ill-conditioned for smooth responses: no explicit inverse). The variance costs n² per point and
+code (a triangular solve): it dominates the inference time of a surrogate with many kriged codes.
+A code's ``weight`` w makes its prediction w GP + (1 − w) ensemble (`twinkit.surrogates.fit`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from twinkit.surrogates.gp import KERNELS, R2_MAX, GPFit, fit_gp_columns, kernel_of_r2, scaled_r2
+from twinkit.surrogates.gp import (
+    KERNELS,
+    R2_MAX,
+    SWITCH_GAIN,
+    GPFit,
+    fit_gp_columns,
+    kernel_of_r2,
+    scaled_r2,
+)
+from twinkit.surrogates.trend import TrendChoice, choose, features_torch, trend_degree
 
 # Up to this many points all GPs are evaluated together (`KrigingCodes.mean_std`): there the
 # per-GP Python overhead, not the arithmetic, is the cost (furnace, 17 GPs, 1 thread: 4.2 ms
@@ -48,6 +59,8 @@ class KrigingCodes:
     y_std: torch.Tensor  # (g,)
     weight: torch.Tensor  # (g,) the GP's share of the code's mean (1: the GP alone)
     kind: torch.Tensor  # (g,) kernel, an index into `twinkit.surrogates.gp.KERNELS`
+    # (g, T) polynomial trends under the GPs, in code units (`fit_gps`); None: constant means
+    trend: torch.Tensor | None = None
     # L⁻¹ (g, n, n), for an ONNX graph only (ONNX has no triangular solve): `for_onnx`
     chol_inv: torch.Tensor | None = field(default=None, repr=False)
     # per GP, what prediction needs of the training side: `_per_gp`
@@ -86,7 +99,14 @@ class KrigingCodes:
             v = torch.linalg.solve_triangular(chol, k.T, upper=False, out=k.T)  # (n, m)
             stds.append(_std(cw, torch.linalg.vector_norm(v, dim=0)))
         mean = torch.stack(means, 1) * self.y_std + self.y_mean
-        return mean, torch.stack(stds, 1) * self.y_std
+        return self._add_trend(xs, mean), torch.stack(stds, 1) * self.y_std
+
+    def _add_trend(self, xs: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+        """mean (m, g) plus each GP's polynomial trend at xs (m, d)."""
+        if self.trend is None:
+            return mean
+        degree = trend_degree(self.trend.shape[1], xs.shape[1])
+        return mean + features_torch(xs, degree) @ self.trend.T
 
     def _per_gp(self) -> list[tuple[Any, ...]]:
         """Per GP, once: 1/ℓ, the training side of its cross-kernel's GEMM (`_training_side`),
@@ -115,7 +135,7 @@ class KrigingCodes:
                 v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False)
             stds.append(_std(self.amplitude[j] + self.noise[j], torch.linalg.vector_norm(v, dim=0)))
         mean = torch.stack(means, 1) * self.y_std + self.y_mean
-        return mean, torch.stack(stds, 1) * self.y_std
+        return self._add_trend(xs, mean), torch.stack(stds, 1) * self.y_std
 
     def _mean_std_batched(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`mean_std` for every GP in one batched product and solve: (g, m, n) temporaries."""
@@ -129,12 +149,14 @@ class KrigingCodes:
         mean = (k @ self.alpha.unsqueeze(-1)).squeeze(-1)  # (g, m)
         v = torch.linalg.solve_triangular(self.chol, k.transpose(1, 2), upper=False)  # (g, n, m)
         std = _std((self.amplitude + self.noise)[:, None], torch.linalg.vector_norm(v, dim=1))
-        return (mean * self.y_std[:, None] + self.y_mean[:, None]).T, (std * self.y_std[:, None]).T
+        mean = self._add_trend(xs, (mean * self.y_std[:, None] + self.y_mean[:, None]).T)
+        return mean, (std * self.y_std[:, None]).T
 
     def state(self) -> dict[str, Any]:
         names = ("x", "lengthscale", "amplitude", "noise", "alpha", "chol", "y_mean", "y_std",
                  "weight", "kind")  # fmt: skip
-        return {"index": list(self.index)} | {n: getattr(self, n).clone() for n in names}
+        trend = {} if self.trend is None else {"trend": self.trend.clone()}
+        return {"index": list(self.index)} | {n: getattr(self, n).clone() for n in names} | trend
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> KrigingCodes:
@@ -183,16 +205,65 @@ def fit_gps(
     fold: np.ndarray,
     held_out: int,
     kernels: tuple[str, ...] = KERNELS,
+    trends: bool = True,
 ) -> GPFit:
     """A GP per column of codes z (n, k) on scaled inputs xs (n, d), its kernel the one of
     ``kernels`` that cross-validates best; cross-validated on the folds 0 .. held_out - 1 of
-    `fold` (n,) (other samples: no CV prediction)."""
+    `fold` (n,) (other samples: no CV prediction). With ``trends``, a polynomial trend under
+    the GP where that is clearly better (`with_trends`)."""
     from threadpoolctl import threadpool_limits
 
     from twinkit.surrogates.mlp import threads
 
     with threads(1), threadpool_limits(1):
-        return fit_gp_columns(xs, z, fold, held_out, kernels)
+        fit = fit_gp_columns(xs, z, fold, held_out, kernels)
+        return with_trends(xs, z, fold, held_out, kernels, fit) if trends else fit
+
+
+def with_trends(
+    xs: np.ndarray, z: np.ndarray, fold: np.ndarray, held_out: int, kernels: tuple[str, ...],
+    fit: GPFit,
+) -> GPFit:  # fmt: skip
+    """``fit`` (constant-mean GPs of the columns of z), with each column whose polynomial trend
+    (degree and ridge weight by leave-one-out error, `twinkit.surrogates.trend.choose`) predicts
+    better alone than the GP (LOO against the GP's CV RMSE) refitted as trend + GP of the rest,
+    and kept so where its cross-validated RMSE (the trend refitted per fold) is at most
+    ``SWITCH_GAIN`` of the GP's and the gain is more than one standard error of the per-sample
+    difference (as `twinkit.surrogates.fit.one_se_rule`).
+
+    A GP with a constant mean holds a linear response only with long length scales and a large
+    amplitude, both bounded: on the bracket the maximum temperature (the base temperature) and
+    the reaction (the load) came out 1.4-9x less accurate than SMT's interpolating kriging; with
+    a linear trend the maximum temperature is exact to round-off. The furnace's responses are not
+    polynomial and keep their constant means.
+    """
+    mask = fold < held_out
+    if not mask.any():
+        return fit
+    choice = choose(xs, z)
+    gp_rmse = np.sqrt(np.mean((fit.cv[mask] - z[mask]) ** 2, axis=0))
+    cand = np.flatnonzero((choice.degree > 0) & (choice.loo_rmse < gp_rmse))
+    if not len(cand):
+        return fit
+    sub = TrendChoice(choice.degree[cand], choice.ridge[cand], choice.loo_rmse[cand],
+                      choice.loo_rmse_constant[cand])  # fmt: skip
+    alt = fit_gp_columns(xs, z[:, cand], fold, held_out, kernels, trend=sub)
+    zm = z[mask][:, cand]
+    d = (alt.cv[mask] - zm) ** 2 - (fit.cv[mask][:, cand] - zm) ** 2
+    se = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.full(len(cand), np.inf)
+    gain = np.sqrt(np.mean((alt.cv[mask] - zm) ** 2, axis=0)) / gp_rmse[cand]
+    take = (d.mean(0) < -se) & (gain < SWITCH_GAIN)
+    if not take.any():
+        return fit
+    assert alt.trend is not None
+    cols, src = cand[take], np.flatnonzero(take)
+    out = GPFit(**{f: v.copy() for f, v in vars(fit).items() if v is not None})
+    for f in ("kind", "lengthscale", "amplitude", "noise", "chol", "alpha", "y_mean", "y_std"):
+        getattr(out, f)[cols] = getattr(alt, f)[src]
+    out.cv[:, cols], out.cv_std[:, cols] = alt.cv[:, src], alt.cv_std[:, src]
+    out.trend = np.zeros((alt.trend.shape[0], z.shape[1]))
+    out.trend[:, cols] = alt.trend[:, src]
+    return out
 
 
 def kriging_codes(
@@ -215,6 +286,9 @@ def kriging_codes(
         y_std=take(fit.y_std.astype(np.float64)),
         weight=torch.tensor([1.0] * len(index) if weight is None else weight, dtype=torch.float64),
         kind=take(fit.kind.astype(np.int64)),
+        trend=None
+        if fit.trend is None or not fit.trend[:, index].any()
+        else torch.from_numpy(np.ascontiguousarray(fit.trend[:, index].T)),
     )
 
 

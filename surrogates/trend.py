@@ -39,6 +39,14 @@ def exponents(d: int, degree: int) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(len(rows), degree)
 
 
+def trend_degree(terms: int, d: int) -> int:
+    """The degree whose monomials in d inputs number ``terms`` (`exponents`)."""
+    for q in range(max(DEGREES) + 1):
+        if len(exponents(d, q)) == terms:
+            return q
+    raise ValueError(f"{terms} trend terms: no polynomial degree in {d} inputs has that many")
+
+
 def features(x: np.ndarray, degree: int) -> np.ndarray:
     """(n, T) monomials of x (n, d) up to ``degree`` (first column: the constant 1)."""
     xa = np.hstack([x, np.ones((len(x), 1))])

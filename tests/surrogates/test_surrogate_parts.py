@@ -106,7 +106,7 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
     x = rng.uniform(-1, 1, (40, 3))
     z = np.column_stack([np.sin(2 * x[:, 0]) + x[:, 1] ** 2, np.exp(x[:, 2]) * x[:, 0],
                          np.abs(x[:, 0] - 0.2) + x[:, 1]])  # fmt: skip
-    fit = fit_gps(x, z, np.arange(40) % 5, 5)
+    fit = fit_gps(x, z, np.arange(40) % 5, 5, trends=False)  # constant means, as scikit-learn's
     assert fit.cv.shape == z.shape and np.all(fit.cv_std > 0)
     codes = kriging_codes(x, fit, [1, 0, 2])
     xq = rng.uniform(-1, 1, (300, 3))
@@ -129,6 +129,39 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
         np.testing.assert_allclose(std[:, col].numpy(), s_ref, rtol=0, atol=2e-5 * scale)
     # the kink (|x − 0.2|) is rough: a Matérn kernel cross-validates better than the RBF
     assert KERNELS[fit.kind[2]] != "rbf"
+
+
+def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path):
+    """A linear and a quadratic response get a polynomial trend under their GP (predicted to
+    round-off, and with error bars that shrink with the error); a sine keeps its constant-mean
+    GP. Every prediction path adds the trend: one GP at a time, all at once, with gradients,
+    and after a save and load."""
+    from twinkit.surrogates.kriging import KrigingCodes, fit_gps, kriging_codes
+
+    rng = np.random.default_rng(0)
+    x, xq = rng.uniform(-1, 1, (32, 5)), rng.uniform(-1, 1, (300, 5))
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.column_stack([20 + 50 * x[:, 4], 3 * x[:, 0] - x[:, 1] + x[:, 2] * x[:, 0],
+                                np.sin(3 * x[:, 0]) + x[:, 1] ** 2])  # fmt: skip
+
+    fold = np.arange(32) % 5
+    rmse = {}
+    for trends in (False, True):
+        fit = fit_gps(x, f(x), fold, 5, ("matern52",), trends=trends)
+        codes = kriging_codes(x, fit, [0, 1, 2])
+        mean, std = codes.mean_std(torch.from_numpy(xq))
+        rmse[trends] = np.sqrt(np.mean((mean.numpy() - f(xq)) ** 2, axis=0))
+    assert fit.trend is not None and fit.trend[:, :2].any(0).all() and not fit.trend[:, 2].any()
+    assert rmse[True][0] < 1e-6 * rmse[False][0] and rmse[True][1] < 1e-2 * rmse[False][1]
+    assert rmse[True][2] == rmse[False][2]  # untouched
+    assert np.all(std.numpy()[:, :2].mean(0) < 1e-2 * rmse[False][:2])
+    xt = torch.from_numpy(xq[:10]).requires_grad_()
+    for m, s in (codes.mean_std(xt.detach()), codes._mean_std_traced(xt)):
+        np.testing.assert_allclose(m.detach().numpy(), mean[:10].numpy(), rtol=0, atol=1e-7)
+    torch.save(codes.state(), tmp_path / "k.pt")
+    again = KrigingCodes.from_state(torch.load(tmp_path / "k.pt", weights_only=True))
+    np.testing.assert_array_equal(again.mean_std(torch.from_numpy(xq))[0].numpy(), mean.numpy())
 
 
 def test_the_prediction_kernel_is_the_kernel_for_every_kind():
@@ -350,21 +383,35 @@ def test_networks_predict_in_float32_close_to_float64():
     torch.testing.assert_close(fast, full, rtol=0, atol=1e-5 * float(full.abs().max()))
 
 
-def test_gp_kernels_are_matern52_unless_more_are_offered(fin_split):
-    """The default fit gives every code a Matérn 5/2 GP; ``FitConfig.kernels`` names the
-    kernels cross-validation may choose from instead, and an unknown kernel is refused."""
+def test_gp_kernels_are_matern52_unless_another_halves_the_cv_error(fin_split):
+    """Every code's GP has the first of ``FitConfig.kernels`` (Matérn 5/2 by default) unless
+    another kernel's cross-validated RMSE is at most half of it: a smooth polynomial and a
+    sine take the RBF (10-25x smaller CV error here), a kink keeps Matérn 5/2. Named kernels
+    alone are used alone; an unknown kernel is refused."""
     from surrogate_kinds import only
 
     from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate
+    from twinkit.surrogates.gp import SWITCH_GAIN, fit_gp_columns
 
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (40, 3))
+    z = np.column_stack([1 + 0.3 * x[:, 0] + 0.1 * x[:, 1] ** 2 + 0.05 * x[:, 0] * x[:, 2],
+                         np.abs(x[:, 0] - 0.2) + x[:, 1], np.sin(2 * x[:, 0]) + x[:, 1] ** 2])  # fmt: skip
+    fold = np.arange(40) % 5
+    cv = {}
+    for kernels in (("matern52",), ("rbf",), ("matern52", "rbf")):
+        fit = fit_gp_columns(x, z, fold, 5, kernels)
+        cv[kernels] = np.sqrt(np.mean((fit.cv - z) ** 2, axis=0))
+    assert fit.kind.tolist() == [0, 1, 0]  # KERNELS: rbf, matern52, ...
+    gain = cv[("rbf",)] / cv[("matern52",)]
+    assert gain[0] < SWITCH_GAIN and gain[2] < SWITCH_GAIN and gain[1] > 1
     data = only(fin_split[0], "scalar_mlp")
     cfg = FitConfig(train=TrainConfig(members=2, epochs=1, seed=0), model="gp")
-    configs = (cfg, replace(cfg, kernels=("rbf",)), replace(cfg, kernels=("rbf", "matern32")))
+    configs = (replace(cfg, kernels=("matern52",)), replace(cfg, kernels=("rbf",)))
     heads = [fit_surrogate(data, c).scalar_heads[0] for c in configs]
     kernels = [h.kriging.kernels() for h in heads if h.kriging is not None]
-    assert len(kernels) == 3 and all(len(k) == len(data.qoi_names) for k in kernels)
+    assert len(kernels) == 2 and all(len(k) == len(data.qoi_names) for k in kernels)
     assert set(kernels[0]) == {"matern52"} and set(kernels[1]) == {"rbf"}
-    assert set(kernels[2]) <= {"rbf", "matern32"}
     with pytest.raises(ValueError, match="cubic.*rbf, matern52, matern32"):
         FitConfig(kernels=("cubic",))
 
