@@ -6,12 +6,12 @@ One GP per column of standardised targets y (n, k) on scaled inputs X (n, d), ke
 
 κ one of RBF e^{−r²/2}, Matérn 5/2 (1 + √5 r + 5r²/3) e^{−√5 r} and Matérn 3/2
 (1 + √3 r) e^{−√3 r} (Rasmussen & Williams 2006, eq. 4.9 and 4.17), constant mean (the
-column's mean). Every (column, kernel, restart) is one problem of a batch: one L-BFGS run
-minimises the sum of their negative log marginal likelihoods (independent, so the joint optimum is
-each one's), with batched Cholesky factors, which is much faster than one scikit-learn fit per
-output and kernel. Per column the restart of lowest likelihood loss is kept for each kernel, and
-the first kernel unless another one's fold cross-validation error is at most ``SWITCH_GAIN``
-of it (closed form for fixed hyperparameters: the held-out block's residual
+column's mean). Every (column, restart) of a kernel is one problem of a batch, its negative log
+marginal likelihood minimised by its own L-BFGS (`twinkit.surrogates.lbfgs`: own history, step
+and stop), all evaluated together with batched Cholesky factors, which is much faster than one
+scikit-learn fit per output and kernel. Per column the restart of lowest likelihood loss is
+kept for each kernel, and the first kernel unless another one's fold cross-validation error is
+at most ``SWITCH_GAIN`` of it (closed form for fixed hyperparameters: the held-out block's residual
 r_f = [K⁻¹]_ff⁻¹ [K⁻¹ y]_f, predictive covariance [K⁻¹]_ff⁻¹).
 Hyperparameters are bounded through a sigmoid in log space (ℓ in [0.01, 1000] on the [-1, 1]
 box, c in [0.01, 1000], w in [1e-9, 0.1] of the standardised variance). The wide upper bounds
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from twinkit.surrogates.lbfgs import minimise
 from twinkit.surrogates.trend import TrendChoice, features
 from twinkit.surrogates.trend import fit as fit_trend
 
@@ -119,35 +120,35 @@ class GPFit:
 
 def _fit_kind(x, y, kind, starts, iterations):
     """ML fit of one kernel kind for every column of y (k, n) from each start (ℓ (k, d), c (k,),
-    w (k,)); the best start per column: (ℓ (k, d), c (k,), w (k,), loss (k,))."""
+    w (k,)); the best start per column: (ℓ (k, d), c (k,), w (k,), loss (k,)). Every (start,
+    column) is its own minimisation (`twinkit.surrogates.lbfgs`), evaluated in one batch."""
     k, n = y.shape
-    t_ls = torch.cat([torch.logit(_unit(v, "lengthscale")) for v, _, _ in starts]).requires_grad_()
-    t_c = torch.cat([torch.logit(_unit(v, "amplitude")) for _, v, _ in starts]).requires_grad_()
-    t_w = torch.cat([torch.logit(_unit(v, "noise")) for _, _, v in starts]).requires_grad_()
+    d = x.shape[1]
+    theta = torch.cat([
+        torch.cat([torch.logit(_unit(ls, "lengthscale")),
+                   torch.logit(_unit(c, "amplitude"))[:, None],
+                   torch.logit(_unit(w, "noise"))[:, None]], 1)
+        for ls, c, w in starts
+    ])  # fmt: skip
     yy = y.repeat(len(starts), 1)
-    opt = torch.optim.LBFGS([t_ls, t_c, t_w], max_iter=iterations, line_search_fn="strong_wolfe")
 
-    def losses() -> torch.Tensor:
-        ls, c, w = _bounded(t_ls, "lengthscale"), _bounded(t_c, "amplitude"), _bounded(t_w, "noise")
+    def losses(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        ls = _bounded(t[:, :d], "lengthscale")
+        c, w = _bounded(t[:, d], "amplitude"), _bounded(t[:, d + 1], "noise")
         chol = _cholesky(_gram(x, ls, c, w, kind))
-        alpha = torch.cholesky_solve(yy[:, :, None], chol)[:, :, 0]
+        yr = yy[rows]
+        alpha = torch.cholesky_solve(yr[:, :, None], chol)[:, :, 0]
         logdet = torch.log(chol.diagonal(0, 1, 2)).sum(-1)
-        return 0.5 * (yy * alpha).sum(-1) + logdet + 0.5 * n * math.log(2 * math.pi)
+        return 0.5 * (yr * alpha).sum(-1) + logdet + 0.5 * n * math.log(2 * math.pi)
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = losses().sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    theta = minimise(losses, theta, iterations)
     with torch.no_grad():
-        nll = losses().reshape(len(starts), k)
+        nll = losses(theta, torch.arange(len(theta))).reshape(len(starts), k)
         nll = torch.where(torch.isfinite(nll), nll, torch.inf)
-        best = nll.argmin(0)
-        pick = best * k + torch.arange(k)
-        return (_bounded(t_ls, "lengthscale")[pick], _bounded(t_c, "amplitude")[pick],
-                _bounded(t_w, "noise")[pick], nll.min(0).values)  # fmt: skip
+        pick = nll.argmin(0) * k + torch.arange(k)
+        t = theta[pick]
+        return (_bounded(t[:, :d], "lengthscale"), _bounded(t[:, d], "amplitude"),
+                _bounded(t[:, d + 1], "noise"), nll.min(0).values)  # fmt: skip
 
 
 def _unit(v: torch.Tensor, name: str) -> torch.Tensor:

@@ -157,11 +157,46 @@ def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path):
     assert rmse[True][2] == rmse[False][2]  # untouched
     assert np.all(std.numpy()[:, :2].mean(0) < 1e-2 * rmse[False][:2])
     xt = torch.from_numpy(xq[:10]).requires_grad_()
-    for m, s in (codes.mean_std(xt.detach()), codes._mean_std_traced(xt)):
+    for m, _ in (codes.mean_std(xt.detach()), codes._mean_std_traced(xt)):
         np.testing.assert_allclose(m.detach().numpy(), mean[:10].numpy(), rtol=0, atol=1e-7)
     torch.save(codes.state(), tmp_path / "k.pt")
     again = KrigingCodes.from_state(torch.load(tmp_path / "k.pt", weights_only=True))
     np.testing.assert_array_equal(again.mean_std(torch.from_numpy(xq))[0].numpy(), mean.numpy())
+
+
+def test_batched_lbfgs_solves_each_problem_as_if_alone():
+    """Rosenbrock problems scaled by 1e-4 to 1e4 in one batch: each reaches its minimum, and
+    the same as minimised alone (one shared L-BFGS run left the small ones where they were)."""
+    from twinkit.surrogates.lbfgs import minimise
+
+    scale = torch.tensor([1e-4, 1.0, 1e4], dtype=torch.float64)
+
+    def fun(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return scale[rows] * ((1 - t[:, 0]) ** 2 + 100 * (t[:, 1] - t[:, 0] ** 2) ** 2)
+
+    start = torch.tensor([[-1.2, 1.0]] * 3, dtype=torch.float64)
+    together = minimise(fun, start, 500, tol=1e-12)
+    torch.testing.assert_close(together, torch.ones_like(together), rtol=0, atol=1e-4)
+    for b in range(3):
+        alone = minimise(lambda t, rows, b=b: fun(t, rows + b), start[b : b + 1], 500, tol=1e-12)
+        torch.testing.assert_close(alone[0], together[b], rtol=0, atol=1e-12)
+
+
+def test_a_columns_gp_does_not_depend_on_the_other_columns():
+    """Each column's GP is fitted as if alone, whatever else is in the batch (to the optimiser's
+    tolerance: a batched product rounds differently; one shared L-BFGS run for all columns
+    gave the bracket's deflection length scales 2x off its fit alone)."""
+    from twinkit.surrogates.gp import fit_gp_columns
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (30, 3))
+    z = np.column_stack([np.sin(2 * x[:, 0]) + x[:, 1], 1e-3 * x[:, 2] ** 3, np.exp(x[:, 1])])
+    fold = np.arange(30) % 5
+    both = fit_gp_columns(x, z, fold, 5, ("matern52",))
+    for j in range(3):
+        alone = fit_gp_columns(x, z[:, [j]], fold, 5, ("matern52",))
+        np.testing.assert_allclose(alone.lengthscale[0], both.lengthscale[j], rtol=1e-4)
+        np.testing.assert_allclose(alone.cv[:, 0], both.cv[:, j], rtol=0, atol=1e-6 * z[:, j].std())
 
 
 def test_the_prediction_kernel_is_the_kernel_for_every_kind():
@@ -396,7 +431,8 @@ def test_gp_kernels_are_matern52_unless_another_halves_the_cv_error(fin_split):
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (40, 3))
     z = np.column_stack([1 + 0.3 * x[:, 0] + 0.1 * x[:, 1] ** 2 + 0.05 * x[:, 0] * x[:, 2],
-                         np.abs(x[:, 0] - 0.2) + x[:, 1], np.sin(2 * x[:, 0]) + x[:, 1] ** 2])  # fmt: skip
+                         np.abs(x[:, 0] - 0.2) + x[:, 1],
+                         np.sin(2 * x[:, 0]) + x[:, 1] ** 2])  # fmt: skip
     fold = np.arange(40) % 5
     cv = {}
     for kernels in (("matern52",), ("rbf",), ("matern52", "rbf")):
