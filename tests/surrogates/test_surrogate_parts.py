@@ -182,6 +182,23 @@ def test_batched_lbfgs_solves_each_problem_as_if_alone():
         torch.testing.assert_close(alone[0], together[b], rtol=0, atol=1e-12)
 
 
+def test_batched_lbfgs_leaves_a_problem_without_a_finite_loss_behind():
+    """A problem whose loss is NaN from the start, and one that turns NaN beyond a wall, stop
+    where they are (the first) or stay on the finite side (the second); the others still reach
+    their minima."""
+    from twinkit.surrogates.lbfgs import minimise
+
+    def fun(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        f = ((t - 2.0) ** 2).sum(1)
+        f = torch.where(rows == 1, torch.full_like(f, torch.nan), f)  # never finite
+        return torch.where((rows == 2) & (t[:, 0] > 1.5), torch.full_like(f, torch.nan), f)
+
+    start = torch.zeros((4, 2), dtype=torch.float64)
+    out = minimise(fun, start, 100, tol=1e-12)
+    torch.testing.assert_close(out[[0, 3]], torch.full((2, 2), 2.0, dtype=torch.float64))
+    assert torch.equal(out[1], start[1]) and float(out[2, 0]) <= 1.5
+
+
 def test_a_columns_gp_does_not_depend_on_the_other_columns():
     """Each column's GP is fitted as if alone, whatever else is in the batch (to the optimiser's
     tolerance: a batched product rounds differently; one shared L-BFGS run for all columns
