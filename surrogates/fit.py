@@ -270,6 +270,8 @@ def _fit_head(
         info["kriging_codes"] = chosen
         info["kriging_weight"] = [float(v) for v in weight]
         info["kriging_kernel"] = [KERNELS[int(k)] for k in gps.kind]
+        info["kriging_trend"] = [gps.trend is not None and bool(gps.trend[:, j].any())
+                                 for j in range(z.shape[1])]  # fmt: skip
         info["cv_rmse_blend"] = [float(v) for v in np.sqrt(np.mean((oof - z[mask]) ** 2, axis=0))]
         info["cv_rmse_gp"] = [float(v) for v in gp]
     residual = codec.decode(oof) - y[mask]

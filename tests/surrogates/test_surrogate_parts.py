@@ -480,6 +480,32 @@ def test_log_columns_are_positive_outputs_over_a_decade():
     assert log_columns(np.zeros((0, 2))).tolist() == [False, False]
 
 
+def test_a_linear_output_gets_a_trend_in_a_fitted_surrogate(tmp_path):
+    """Through `fit_surrogate`: an output linear in the inputs (a reaction equal to the load) is
+    predicted to round-off by its trend + GP, and the training info says which codes have a
+    trend; a sine output keeps a constant mean. The trend survives a save and load."""
+    from twinkit.surrogates import FitConfig, TrainConfig, TrainingData, fit_surrogate
+    from twinkit.surrogates.model import load_surrogate
+
+    rng = np.random.default_rng(1)
+    x, xt = rng.uniform(-1, 1, (32, 3)), rng.uniform(-1, 1, (100, 3))
+
+    def outputs(x):
+        reaction = 2e3 + 1.5e3 * x[:, 0] - 40 * x[:, 2]
+        return np.column_stack([reaction, np.sin(3 * x[:, 1]) + x[:, 0]])
+
+    names = ["a", "b", "c"]
+    data = TrainingData(names, dict.fromkeys(names, "1"), dict.fromkeys(names, (-1.0, 1.0)),
+                        dict.fromkeys(names, False), x, ["qoi_r", "qoi_s"], outputs(x), [],
+                        np.zeros((32, 0)), {}, {"qoi_r": "N", "qoi_s": "1"})  # fmt: skip
+    sur = fit_surrogate(data, FitConfig(train=TrainConfig(members=2, epochs=1, seed=0), model="gp"))
+    assert sur.meta["training"]["qoi"]["kriging_trend"] == [True, False]
+    err = np.abs(sur.predict(xt).mean["qoi_r"] - outputs(xt)[:, 0])
+    assert err.max() < 1e-8 * 1.5e3
+    again = load_surrogate(sur.save(tmp_path / "s.pt")).predict(xt).mean["qoi_r"]
+    np.testing.assert_array_equal(again, sur.predict(xt).mean["qoi_r"])
+
+
 def test_an_output_over_decades_is_modelled_by_its_log(tmp_path):
     """y = e^(3 x0) spans 400x over the box: the head models its log, predicts its median e^μ
     with the delta method's std, the same in torch (differentiable) and after a reload; the
