@@ -20,8 +20,8 @@ its blend with them stops improving the cross-validated error by ``ensemble_tol`
 the work, more epochs buy nothing; with more samples the blends gain from the full training.
 
 The std is calibrated per output (one factor per field) on the cross-validation residuals: the
-factor that puts 95 % of them inside ± 1.96 std (`calibration_factor`). The GP's CV
-refits its hyperparameters on each fold, and a POD head adds what its modes miss of a new snapshot
+factor that puts 95 % of them inside ± 1.96 std (`calibration_factor`). The GP's CV refits its
+hyperparameters on each fold, and a POD head adds what its modes miss of a new snapshot
 (`twinkit.surrogates.pod.truncation_rms`): with either left out the residuals looked smaller
 than the errors on new points (docs/surrogates.md, "Error bars").
 """
@@ -40,6 +40,7 @@ import torch
 from twinkit.surrogates.data import TrainingData
 from twinkit.surrogates.gp import KERNELS
 from twinkit.surrogates.kriging import fit_gps, kriging_codes, log_by_cv
+from twinkit.surrogates.metrics import below_by_one_se
 from twinkit.surrogates.model import FORMAT_VERSION, Head, Surrogate, plain
 from twinkit.surrogates.normalise import InputScaler, log_columns, logged
 from twinkit.surrogates.pod import LinearCodec, truncation_rms
@@ -161,9 +162,7 @@ def one_se_rule(
     """
     blend = w * gp + (1 - w) * ens - z
     d = blend**2 - (1 - w) ** 2 * np.asarray(ambiguity) - (gp - z) ** 2
-    n = len(d)
-    se = d.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.full(d.shape[1], np.inf)
-    return np.where(d.mean(0) < -se, w, 1.0)
+    return np.where(below_by_one_se(d), w, 1.0)
 
 
 def ambiguity(net: torch.nn.Module, d: int, seed: int, n: int = 1024) -> np.ndarray:

@@ -208,7 +208,7 @@ def fit_gp_columns(
     ]  # fmt: skip
     best: dict[str, np.ndarray] = {}
     best_err = np.full(k, np.inf)
-    for name in kernels:
+    for i, name in enumerate(kernels):
         kind = KERNELS.index(name)
         ls, c, w, _ = _fit_kind(x, y, kind, starts, iterations)
         with torch.no_grad():
@@ -221,7 +221,7 @@ def fit_gp_columns(
                 r = torch.linalg.solve(k_inv[:, t][:, :, t], alpha[:, t, None])[:, :, 0]
                 err += (r * r).sum(1).numpy()
         # the first kernel is the default; another replaces it only where it is clearly better
-        better = err < best_err * (1.0 if np.all(np.isinf(best_err)) else SWITCH_GAIN**2)
+        better = err < best_err * (1.0 if i == 0 else SWITCH_GAIN**2)
         best_err = np.where(better, err, best_err)
         cand = {"kind": np.full(k, kind), "lengthscale": ls.numpy(), "amplitude": c.numpy(),
                 "noise": w.numpy(), "chol": chol.numpy(), "alpha": alpha.numpy()}  # fmt: skip

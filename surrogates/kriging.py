@@ -36,6 +36,7 @@ from twinkit.surrogates.gp import (
     kernel_of_r2,
     scaled_r2,
 )
+from twinkit.surrogates.metrics import below_by_one_se
 from twinkit.surrogates.trend import TrendChoice, choose, features_torch, trend_degree
 
 # Up to this many points all GPs are evaluated together (`KrigingCodes.mean_std`): there the
@@ -229,7 +230,7 @@ def with_trends(
     better alone than the GP (LOO against the GP's CV RMSE) refitted as trend + GP of the rest,
     and kept so where its cross-validated RMSE (the trend refitted per fold) is at most
     ``SWITCH_GAIN`` of the GP's and the gain is more than one standard error of the per-sample
-    difference (as `twinkit.surrogates.fit.one_se_rule`).
+    difference (`twinkit.surrogates.metrics.below_by_one_se`).
 
     A GP with a constant mean holds a linear response only with long length scales and a large
     amplitude, both bounded: on the bracket the maximum temperature (the base temperature) and
@@ -250,9 +251,8 @@ def with_trends(
     alt = fit_gp_columns(xs, z[:, cand], fold, held_out, kernels, trend=sub)
     zm = z[mask][:, cand]
     d = (alt.cv[mask] - zm) ** 2 - (fit.cv[mask][:, cand] - zm) ** 2
-    se = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.full(len(cand), np.inf)
     gain = np.sqrt(np.mean((alt.cv[mask] - zm) ** 2, axis=0)) / gp_rmse[cand]
-    take = (d.mean(0) < -se) & (gain < SWITCH_GAIN)
+    take = below_by_one_se(d) & (gain < SWITCH_GAIN)
     if not take.any():
         return fit
     assert alt.trend is not None

@@ -36,6 +36,15 @@ def rel_rmse(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return rmse(y, pred) / np.where(ref > 0, ref, 1.0)
 
 
+def below_by_one_se(d: np.ndarray) -> np.ndarray:
+    """Per column of per-sample differences d (n, k) (one model's squared error less another's),
+    whether their mean is below minus one standard error of it: the first model is better by
+    more than noise (the one-standard-error rule; never with fewer than two samples)."""
+    n = len(d)
+    se = d.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.full(d.shape[1], np.inf)
+    return d.mean(0) < -se
+
+
 def max_error(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return np.abs(y - pred).max(axis=0)
 
