@@ -2,8 +2,10 @@
 
     twinkit sample cases/furnace.yaml -n 128 --test 64 --workers 2 --out runs/peers/data
     python benchmarks/peers.py runs/peers/data                 # training sizes 32 and 128
+    python benchmarks/peers.py runs/peers/data --autoemulate runs/ae-venv/bin/python
 
-Needs the ``bench`` extra (``pip install -e .[bench]``: SMT; scikit-learn is a base dependency).
+Needs the ``bench`` extra (``pip install -e .[bench]``: SMT, BoTorch; scikit-learn is a base
+dependency).
 For each training size n the first n training samples of the sweep (a Sobol design's prefix is
 itself a balanced design) train every model; all are scored on the sweep's fixed test split:
 
@@ -12,8 +14,14 @@ itself a balanced design) train every model; all are scored on the sweep's fixed
 * scikit-learn ``GaussianProcessRegressor``, constant × anisotropic RBF + WhiteKernel,
   ``normalize_y``, 2 optimiser restarts, one per output;
 * SMT ``KRG`` (constant mean, squared-exponential correlation, anisotropic), one per output;
-* AutoEmulate: not run. Its current release (2.1.2) pins torch to 2.12, older than the torch
-  this project runs on; installing it would downgrade torch for the whole environment.
+* BoTorch ``SingleTaskGP`` with its defaults (anisotropic RBF, dimension-scaled log-normal priors
+  on the length scales, a noise variance of at least 1e-4 of the standardised output's with a
+  log-normal prior; MAP fit by ``fit_gpytorch_mll``; ``Normalize`` inputs, ``Standardize``
+  outputs), one per output, as `benchmarks/race.py` uses it; its std includes the noise;
+* AutoEmulate's ``GaussianProcessMatern32`` (defaults: constant mean, anisotropic Matérn 3/2,
+  outputs standardised, 50 AdamW epochs), with ``--autoemulate PYTHON``: AutoEmulate 2.1.2 needs
+  torch 2.12, so it runs in a venv of its own (`benchmarks/autoemulate_peer.py` says how to make
+  it) on the same arrays, in the same run.
 
 Peers get the inputs on the same scaled box as twinkit ([-1, 1], log inputs by their log). Per
 output: RMSE, the ratio peer / twinkit (median and worst over outputs, and how many outputs the
@@ -28,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -89,6 +99,54 @@ def fit_smt(x: np.ndarray, y: np.ndarray) -> Predictor:
     return predict
 
 
+def fit_botorch(x: np.ndarray, y: np.ndarray) -> Predictor:
+    """BoTorch's default GP per output, as in its tutorials and `benchmarks/race.py`."""
+    from botorch.exceptions.warnings import InputDataWarning
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms import Normalize, Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    d = x.shape[1]
+    box = torch.tensor([[-1.0] * d, [1.0] * d], dtype=torch.float64)  # peers' scaled inputs
+    tx = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+    models = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputDataWarning)
+        for j in range(y.shape[1]):
+            ty = torch.from_numpy(np.ascontiguousarray(y[:, [j]], dtype=np.float64))
+            gp = SingleTaskGP(tx, ty, input_transform=Normalize(d, bounds=box),
+                              outcome_transform=Standardize(1))  # fmt: skip
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+            models.append(gp)
+
+    def predict(xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q = torch.from_numpy(np.ascontiguousarray(xq, dtype=np.float64))
+        mean, std = [], []
+        with torch.no_grad():
+            for gp in models:  # the std of a new FE value: the GP's noise included
+                post = gp.posterior(q, observation_noise=True)
+                mean.append(post.mean[:, 0].numpy())
+                std.append(post.variance[:, 0].clamp_min(0).sqrt().numpy())
+        return np.column_stack(mean), np.column_stack(std)
+
+    return predict
+
+
+def fit_autoemulate(python: Path, x: np.ndarray, y: np.ndarray, xq: np.ndarray,
+                    x1000: np.ndarray) -> dict[str, Any]:  # fmt: skip
+    """AutoEmulate's GP, fitted and timed by `benchmarks/autoemulate_peer.py` under ``python``
+    (a venv with AutoEmulate): mean and std at ``xq``, fit and 1,000-prediction seconds."""
+    script = Path(__file__).with_name("autoemulate_peer.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        np.savez(src, x=x, y=y, xq=xq, x1000=x1000)
+        subprocess.run([str(python), str(script), str(src), str(dst)], check=True, timeout=3600)
+        with np.load(dst) as f:
+            return {"mean": f["mean"], "std": f["std"], "fit_s": float(f["fit_s"]),
+                    "predict_s": float(f["predict_s"])}  # fmt: skip
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.perf_counter()
     out = fn()
@@ -122,7 +180,9 @@ def rel_l2(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(pred - y, axis=1) / np.linalg.norm(y, axis=1)))
 
 
-def run_size(train: TrainingData, test: TrainingData, field: str | None) -> dict[str, Any]:
+def run_size(
+    train: TrainingData, test: TrainingData, field: str | None, autoemulate: Path | None = None
+) -> dict[str, Any]:
     scaler = InputScaler.from_bounds(
         [train.bounds[n] for n in train.inputs], [train.log_inputs[n] for n in train.inputs]
     )
@@ -151,12 +211,15 @@ def run_size(train: TrainingData, test: TrainingData, field: str | None) -> dict
     m, s = twinkit_predict(test.x)
     t_predict = predict_seconds(twinkit_predict, x1000_si)
     models["twinkit default"] = {"mean": m, "std": s, "fit_s": t_fit, "predict_s": t_predict}
-    for label, fit in (("scikit-learn GP", fit_sklearn), ("SMT KRG", fit_smt)):
+    peers = (("scikit-learn GP", fit_sklearn), ("SMT KRG", fit_smt), ("BoTorch GP", fit_botorch))
+    for label, fit in peers:
         with threadpool_limits(1):
             predict, t = timed(lambda fit=fit: fit(x, y))
         m, s = predict(xt)
         models[label] = {"mean": m, "std": s, "fit_s": t,
                          "predict_s": predict_seconds(predict, x1000)}  # fmt: skip
+    if autoemulate is not None:
+        models["AutoEmulate GP"] = fit_autoemulate(autoemulate, x, y, xt, x1000)
     for v in models.values():
         v["rmse"] = np.sqrt(np.mean((v["mean"] - yt) ** 2, axis=0))
         v["coverage"] = np.mean(np.abs(v["mean"] - yt) <= 1.96 * v["std"], axis=0)
@@ -229,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 128])
     ap.add_argument("--field", default="temperature")
     ap.add_argument("--json", type=Path, help="write every number here")
+    ap.add_argument(
+        "--autoemulate",
+        type=Path,
+        metavar="PYTHON",
+        help="a Python with AutoEmulate (its own venv): run its GP too",
+    )
     a = ap.parse_args(argv)
     path = a.data / "dataset.nc"
     with xr.open_dataset(path) as ds:
@@ -242,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         if n > full.n:
             print(f"skipping {n}: the sweep has {full.n} training samples", file=sys.stderr)
             continue
-        r = run_size(full.subset(np.arange(n)), test, a.field)
+        r = run_size(full.subset(np.arange(n)), test, a.field, a.autoemulate)
         results.append(r)
         print()
         print(report(r))
@@ -251,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         plain = [r | {"models": {m: {k: np.asarray(v[k]).tolist() for k in keys}
                                  for m, v in r["models"].items()}} for r in results]  # fmt: skip
         a.json.write_text(json.dumps(plain, indent=2))
-    print("\nAutoEmulate: not run (its 2.1.2 release pins torch 2.12, older than this project's)")
+    if a.autoemulate is None:
+        print("\nAutoEmulate: not run (it needs torch 2.12, in a venv of its own: --autoemulate)")
     return 0
 
 
