@@ -54,12 +54,42 @@ def test_from_nothing_the_search_reaches_the_optimum_and_stops_on_evidence(beam,
     assert search["mode"] == "FE only" and len(fe.calls) == len(search["solves"])
     assert 0 <= _gap(s) < 0.005  # feasible (never below the optimum), within 0.5 %
     assert search["converged"] and s["verified"] and len(search["solves"]) < 25
-    assert search["expected_improvement"] < 1e-4 * optimum()["mass"]
+    # stopped on the EI left: below the tolerance or the model's noise floor at the best design,
+    # a floor far below the tolerance of the verification (1 %)
+    floor = search["noise_floor"]
+    assert search["expected_improvement"] <= max(1e-4 * optimum()["mass"], floor)
+    assert 0 < floor < 1e-3 * optimum()["mass"]
     assert search["repeated_designs"] == 0
     best = s["best"][0]
     assert best["verification"]["outputs"]["mass"]["fe"] == pytest.approx(
         optimum()["mass"] * (1 + _gap(s))
     )  # the answer is the best FE-feasible design solved, not a prediction
+
+
+def test_the_search_does_not_depend_on_the_objectives_unit(beam):
+    """The same search with the mass in grams: the same designs, the same stop, the EI left
+    1,000 times larger. (The EI of a log-modelled objective is relative; it was compared with the
+    tolerance times the objective as if it were in the objective's units, so the unit moved the
+    stop.)"""
+    from beam_surrogate import BEAM_CASE
+
+    class Grams(BeamFE):
+        def __call__(self, values):
+            out = super().__call__(values)
+            out.outputs["mass"] *= 1000.0
+            return out
+
+    grams = beam.parent / "grams.yaml"
+    grams.write_text(BEAM_CASE.replace("name: beam", "name: beam_g"))
+    runs = []
+    for path, fe in ((beam, BeamFE()), (grams, Grams())):
+        opts = Options(fe_budget=25, use_surrogate=False, plots=False, out=path.parent / path.stem)
+        summary, _ = optimize_case(path, opts, solve=fe)
+        runs.append((summary["fe"], fe.calls))
+    (kg, kg_calls), (g, g_calls) = runs
+    assert g_calls == kg_calls and g["stopped"] == kg["stopped"] and kg["converged"]
+    assert g["expected_improvement"] == pytest.approx(1000 * kg["expected_improvement"], rel=1e-6)
+    assert g["noise_floor"] == pytest.approx(1000 * kg["noise_floor"], rel=1e-6)
 
 
 def test_with_the_surrogate_as_prior_a_few_solves_suffice(beam):
@@ -160,6 +190,31 @@ def test_the_gp_interpolates_fe_values_and_is_uncertain_away_from_them():
     far_mean, far_std = gp.predict(np.array([[0.5, 0.5], [2.0, 2.0]]))
     assert far_std[1] > 10 * std.max()
     assert fit_gp(np.zeros((0, 2)), np.zeros(0)) is None
+
+
+def test_the_ei_of_a_log_modelled_objective_is_relative_and_a_solved_design_has_a_noise_floor():
+    """A positive objective is modelled by its log, so its EI is a relative improvement:
+    `improvement` gives it in the objective's units. A solved design's FE value is known to the
+    GP only up to its noise term, so even it has an EI, φ(0) × its std (`noise_floor`)."""
+    from scipy.stats import qmc
+
+    from twinkit.optimization.bayes import GoalModels
+    from twinkit.optimization.goals import Goals
+
+    goals = Goals((("mass", "minimize"),), (), {"mass": "kg"})
+    u = qmc.Sobol(2, scramble=True, seed=0).random(8)
+    y = 2.0 + u[:, 0] + u[:, 1] ** 2
+    m = GoalModels(goals, None, u, {"mass": y})
+    assert m.log["mass"]
+    assert m.improvement(math.log(1e-3), 4.0) == pytest.approx(4e-3)
+    assert m.improvement(-math.inf, 4.0) == 0.0
+    _, std = m.predict_values(u[:1])
+    floor = m.noise_floor(u[:1])
+    assert floor == pytest.approx(std["mass"][0] / math.sqrt(2 * math.pi))
+    assert 0 < floor < 0.01 * y.std()  # the noise term: 1e-3 of the GP amplitude in std
+    negative = GoalModels(goals, None, u, {"mass": -y})
+    assert not negative.log["mass"]
+    assert negative.improvement(math.log(1e-3), -4.0) == pytest.approx(1e-3)
 
 
 def test_a_prior_its_fe_results_reject_is_mixed_with_the_gp_of_the_fe_values():

@@ -198,6 +198,21 @@ class GoalModels:
         """Σ log |dy/dz| of the direct model at its FE values."""
         return float(np.sum(np.log(self.scale[out] * (y if self.log[out] else np.ones_like(y)))))
 
+    def improvement(self, log_value: float, incumbent: float) -> float:
+        """A `log_acquisition` value (the log of EI × P(feasible) on the objective's model scale)
+        as an improvement in the objective's units: the EI of a log-modelled objective is a
+        relative one (to first order), so it is scaled by |incumbent|."""
+        ei = math.exp(log_value) if math.isfinite(log_value) else 0.0
+        return ei * abs(incumbent) if self.log[self.goals.objectives[0][0]] else ei
+
+    def noise_floor(self, x: np.ndarray) -> float:
+        """The expected improvement the model gives a design it has solved, at x (1, d), in the
+        objective's units: its FE value is known to the model only up to the GP's noise term, so
+        even that design has EI φ(0) × std. Less than this anywhere is no improvement the model
+        can tell from that noise."""
+        _, std = self.predict_values(x)
+        return float(std[self.goals.objectives[0][0]][0]) / math.sqrt(2 * math.pi)
+
     def scale_of(self, out: str, value: float) -> float:
         """`value` of output `out` on the model's scale."""
         return math.log(value) if self.log[out] else value

@@ -6,10 +6,12 @@ params, the FE objective as value, the goal outputs, the prediction made before 
 solver's verdict as user attributes), so a rerun continues it: `N` is the total the study may
 hold, and a design is never solved twice. The search stops when the largest expected improvement
 (times the probability of feasibility) left in the design box falls below `ei_tolerance` of the
-best FE-feasible objective and the model predicted the last solve within 3 std ("converged": the
-evidence says no better design is likely, from a model that has just been right), or when the
-budget is spent. The answer is always the best FE-feasible design solved, never a
-prediction.
+best FE-feasible objective, or below what the model expects of re-solving that best design
+itself (its noise floor, `GoalModels.noise_floor`: the model knows FE values only up to its
+noise term, so a smaller EI is no improvement it can resolve), and the model predicted the last
+solve within 3 std ("converged": the evidence says no better design is likely, from a model that
+has just been right), or when the budget is spent. The answer is always the best FE-feasible
+design solved, never a prediction.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class Search:
     converged: bool
     expected_improvement: float | None
     mode: str
+    noise_floor: float | None = None  # `GoalModels.noise_floor` at the best design, last look
 
 
 def search(
@@ -135,7 +138,7 @@ def search(
         designs = box.designs(u)
         return {o: np.array([x[o] for x in designs]) for o in in_space}
 
-    stopped, converged, ei = "budget", False, None
+    stopped, converged, ei, floor = "budget", False, None, None
     while True:
         if len(solves) < len(initial):  # the FE-only start: a Sobol design of d + 1 points
             u = initial[len(solves)]
@@ -162,9 +165,10 @@ def search(
                 seeds.append(box.to_unit([best.design]))
             avoid = box.to_unit([s.design for s in solves]) if solves else None
             u, value = maximise(score, d, rng, seeds, avoid)
-            if incumbent is not None:
-                ei = float(np.exp(value)) if np.isfinite(value) else 0.0
-                small = ei <= ei_tolerance * max(abs(incumbent), 1e-300)
+            if incumbent is not None and best is not None:
+                ei = models.improvement(value, incumbent)
+                floor = models.noise_floor(box.to_unit([best.design]))
+                small = ei <= max(ei_tolerance * abs(incumbent), floor, 1e-300)
                 if small and solves and predicted_well(solves[-1]):
                     stopped, converged = "expected improvement below tolerance", True
                     break
@@ -179,7 +183,7 @@ def search(
         if progress is not None:
             progress(s)
     mode = "surrogate prior" if use_surrogate else "FE only"
-    return Search(solves, best_solve(problem, solves), stopped, converged, ei, mode)
+    return Search(solves, best_solve(problem, solves), stopped, converged, ei, mode, floor)
 
 
 def _believed_best(models: GoalModels, d: int, rng: np.random.Generator) -> float | None:
