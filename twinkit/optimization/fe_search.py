@@ -168,9 +168,11 @@ def search(
             if incumbent is not None and best is not None:
                 ei = models.improvement(value, incumbent)
                 floor = models.noise_floor(box.to_unit([best.design]))
-                small = ei <= max(ei_tolerance * abs(incumbent), floor, 1e-300)
+                tolerance = ei_tolerance * abs(incumbent)
+                small = ei <= max(tolerance, floor, 1e-300)
                 if small and solves and predicted_well(solves[-1]):
-                    stopped, converged = "expected improvement below tolerance", True
+                    below = "tolerance" if ei <= tolerance else "the model's noise floor"
+                    stopped, converged = f"expected improvement below {below}", True
                     break
             mean, std = models.predict_values(u[None])
             predicted = {o: [float(mean[o][0]), float(std[o][0])] for o in goals.outputs}
