@@ -19,6 +19,7 @@ the scale s_j is the code's own leave-one-out spread); degrees 1-3 remain a trai
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -29,14 +30,23 @@ DEGREES = (0, 1, 2, 3)
 RIDGE = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1)  # λ, relative to the number of samples
 
 
+@functools.cache
 def exponents(d: int, degree: int) -> np.ndarray:
-    """Monomials as (T, degree) indices into [x, 1] (index d: the constant, for padding)."""
+    """Monomials as (T, degree) indices into [x, 1] (index d: the constant, for padding); built
+    once per (d, degree) and read-only: every prediction of a trend uses it."""
     rows = [
         c + (d,) * (degree - k)
         for k in range(degree + 1)
         for c in itertools.combinations_with_replacement(range(d), k)
     ]
-    return np.array(rows, dtype=np.int64).reshape(len(rows), degree)
+    out = np.array(rows, dtype=np.int64).reshape(len(rows), degree)
+    out.setflags(write=False)
+    return out
+
+
+@functools.cache
+def _exponents_torch(d: int, degree: int) -> torch.Tensor:
+    return torch.tensor(exponents(d, degree))
 
 
 def trend_degree(terms: int, d: int) -> int:
@@ -59,7 +69,7 @@ def features_torch(x: torch.Tensor, degree: int) -> torch.Tensor:
     if degree == 0:
         return x.new_ones((*x.shape[:-1], 1))
     xa = torch.cat([x, x.new_ones((*x.shape[:-1], 1))], -1)
-    idx = torch.from_numpy(exponents(x.shape[-1], degree))
+    idx = _exponents_torch(x.shape[-1], degree)
     return xa[..., idx].prod(-1)
 
 
