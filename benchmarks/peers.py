@@ -248,10 +248,12 @@ def run_size(
     out: dict[str, Any] = {"n": train.n, "names": names, "models": models,
                            "vs_best_interval": best_peer_interval(models, yt)}  # fmt: skip
     out["fields"] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mean = sur.predict(test.x).mean
-    for field in [f for f in fields if f in train.fields]:
+    wanted = [f for f in fields if f in train.fields]
+    if wanted:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mean = sur.predict(test.x).mean
+    for field in wanted:
         f_train = train.fields[field].reshape(train.n, -1)
         f_test = test.fields[field].reshape(test.n, -1)
         mine = mean[field].reshape(test.n, -1)

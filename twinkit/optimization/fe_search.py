@@ -161,13 +161,14 @@ def search(
                 return models.log_acquisition(x, t)
 
             seeds = [box.to_unit(hints)] if hints else []
-            if best is not None:
-                seeds.append(box.to_unit([best.design]))
+            u_best = box.to_unit([best.design]) if best is not None else None
+            if u_best is not None:
+                seeds.append(u_best)
             avoid = box.to_unit([s.design for s in solves]) if solves else None
             u, value = maximise(score, d, rng, seeds, avoid)
-            if incumbent is not None and best is not None:
+            if incumbent is not None and u_best is not None:
                 ei = models.improvement(value, incumbent)
-                floor = models.noise_floor(box.to_unit([best.design]))
+                floor = models.noise_floor(u_best)
                 tolerance = ei_tolerance * abs(incumbent)
                 small = ei <= max(tolerance, floor, 1e-300)
                 if small and solves and predicted_well(solves[-1]):
