@@ -116,6 +116,9 @@ class GPFit:
     # (T, k) polynomial trend in z units under the GP (`twinkit.surrogates.trend`; the GP then
     # fits z − P(x) β, and y_mean, y_std are that residual's), or None: a constant mean
     trend: np.ndarray | None = None
+    # (k, g): the columns are mixtures of g GPs (`twinkit.surrogates.kriging.mixture_of`; the
+    # per-GP arrays above then have g entries, cv and cv_std the mixtures'), or None: g = k
+    mix: np.ndarray | None = None
 
 
 def _fit_kind(x, y, kind, starts, iterations):

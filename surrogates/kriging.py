@@ -16,6 +16,9 @@ prediction is torch (differentiable, no scikit-learn) and the file loads with
 ill-conditioned for smooth responses: no explicit inverse). The variance costs n² per point and
 code (a triangular solve): it dominates the inference time of a surrogate with many kriged codes.
 A code's ``weight`` w makes its prediction w GP + (1 − w) ensemble (`twinkit.surrogates.fit`).
+A code may also be predicted by several GPs, one per kernel, as their equal mixture (``mix``,
+`fit_gps` with ``mixture``: a field's POD codes): mean the GPs' mean, variance the mean of their
+variances plus their spread about it.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ BATCHED_POINTS = 64
 
 @dataclass
 class KrigingCodes:
-    """GP means on the scaled inputs X (n, d) for the codes `index` of a head (g of them)."""
+    """GP means on the scaled inputs X (n, d) for the codes `index` of a head (u of them), by g
+    GPs: one per code (g = u), or a mixture of several per code (``mix``)."""
 
     index: list[int]  # which codes of the head these GPs predict
     x: torch.Tensor  # (n, d) training inputs, scaled
@@ -58,10 +62,12 @@ class KrigingCodes:
     chol: torch.Tensor  # (g, n, n) lower Cholesky factor of K
     y_mean: torch.Tensor  # (g,)
     y_std: torch.Tensor  # (g,)
-    weight: torch.Tensor  # (g,) the GP's share of the code's mean (1: the GP alone)
+    weight: torch.Tensor  # (u,) the GPs' share of the code's mean (1: the GPs alone)
     kind: torch.Tensor  # (g,) kernel, an index into `twinkit.surrogates.gp.KERNELS`
     # (g, T) polynomial trends under the GPs, in code units (`fit_gps`); None: constant means
     trend: torch.Tensor | None = None
+    # (u, g): code i is the mixture Σ_j mix_ij GP_j of its GPs (shares summing to 1); None: g = u
+    mix: torch.Tensor | None = None
     # L⁻¹ (g, n, n), for an ONNX graph only (ONNX has no triangular solve): `for_onnx`
     chol_inv: torch.Tensor | None = field(default=None, repr=False)
     # per GP, what prediction needs of the training side: `_per_gp`
@@ -77,10 +83,21 @@ class KrigingCodes:
         return [c for c, w in zip(self.index, self.weight.tolist(), strict=True) if w == 1.0]
 
     def kernels(self) -> list[str]:
-        return [KERNELS[int(k)] for k in self.kind]
+        """Per code its GPs' kernels ("matern52", or "matern52+rbf" for a mixture)."""
+        names = [KERNELS[int(k)] for k in self.kind]
+        if self.mix is None:
+            return names
+        return ["+".join(names[j] for j in torch.nonzero(row).flatten().tolist())
+                for row in self.mix]  # fmt: skip
 
     def mean_std(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Codes' mean and std (n_points, g) at scaled inputs xs (n_points, d).
+        """Codes' mean and std (n_points, u) at scaled inputs xs (n_points, d): each GP's
+        (`gp_mean_std`), or their mixtures' (``mix``)."""
+        mean, std = self.gp_mean_std(xs)
+        return (mean, std) if self.mix is None else mixture(mean, std, self.mix)
+
+    def gp_mean_std(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each GP's mean and std (n_points, g) at scaled inputs xs (n_points, d).
 
         One GP at a time: k (m, n) from one GEMM and a few passes in place (`_cross_kernel`;
         6 % less time than forming r² first, furnace at 128 samples), row-major, so kᵀ is the
@@ -118,14 +135,14 @@ class KrigingCodes:
             kinds, c, w = self.kind.tolist(), self.amplitude.tolist(), self.noise.tolist()
             self._gps = [(inv[j], _training_side(self.x * inv[j], int(kinds[j]), c[j]),
                           int(kinds[j]), math.log(c[j]), c[j] + w[j], self.alpha[j], self.chol[j])
-                         for j in range(len(self.index))]  # fmt: skip
+                         for j in range(len(self.kind))]  # fmt: skip
         return self._gps
 
     def _mean_std_traced(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`mean_std` by the plain formula, differentiable; for an ONNX graph, tensors only and
         L⁻¹ by a product (`for_onnx`)."""
         means, stds = [], []
-        for j in range(len(self.index)):
+        for j in range(len(self.kind)):
             ls = self.lengthscale[j]
             k = kernel_of_r2(scaled_r2(xs / ls, self.x / ls), int(self.kind[j]))
             k = k * self.amplitude[j]
@@ -156,8 +173,9 @@ class KrigingCodes:
     def state(self) -> dict[str, Any]:
         names = ("x", "lengthscale", "amplitude", "noise", "alpha", "chol", "y_mean", "y_std",
                  "weight", "kind")  # fmt: skip
-        trend = {} if self.trend is None else {"trend": self.trend.clone()}
-        return {"index": list(self.index)} | {n: getattr(self, n).clone() for n in names} | trend
+        extra = {n: getattr(self, n).clone() for n in ("trend", "mix")
+                 if getattr(self, n) is not None}  # fmt: skip
+        return {"index": list(self.index)} | {n: getattr(self, n).clone() for n in names} | extra
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> KrigingCodes:
@@ -195,6 +213,16 @@ def _cross_kernel(a: torch.Tensor, side: torch.Tensor, kind: int, log_c: float) 
     return torch.addcmul(e, e, torch.addcmul(s, s, s, value=1.0 / 3.0))  # (1 + s + s²/3) c e^(−s)
 
 
+def mixture(mean: Any, std: Any, mix: Any) -> tuple[Any, Any]:
+    """Mean and std (n, u) of the mixtures ``mix`` (u, g) of GPs with means and stds (n, g)
+    (torch or numpy): Σ_j mix_ij m_j, and √(Σ_j mix_ij (s_j² + (m_j − m_i)²)). Products only:
+    differentiable, and an ONNX graph of it keeps its batch size free."""
+    m = mean @ mix.T
+    member = (mix > 0).to(mix.dtype) if isinstance(mix, torch.Tensor) else (mix > 0) * 1.0
+    dev = mean - m @ member
+    return m, ((std * std + dev * dev) @ mix.T) ** 0.5
+
+
 def _std(c: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """GP std √(c − q²) from the prior variance c and q = |L⁻¹k|, kept ≥ 1e-6 √c."""
     return (c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt()
@@ -207,18 +235,51 @@ def fit_gps(
     held_out: int,
     kernels: tuple[str, ...] = KERNELS,
     trends: bool = True,
+    mixture: bool = False,
 ) -> GPFit:
     """A GP per column of codes z (n, k) on scaled inputs xs (n, d), its kernel the one of
     ``kernels`` that cross-validates best; cross-validated on the folds 0 .. held_out - 1 of
     `fold` (n,) (other samples: no CV prediction). With ``trends``, a polynomial trend under
-    the GP where that is clearly better (`with_trends`)."""
+    the GP where that is clearly better (`with_trends`). With ``mixture``, a GP per column and
+    kernel instead, each column predicted by the equal mixture of its GPs (`mixture_of`)."""
     from threadpoolctl import threadpool_limits
 
     from twinkit.surrogates.mlp import threads
 
+    if mixture and len(kernels) > 1:
+        return mixture_of([fit_gps(xs, z, fold, held_out, (k,), trends) for k in kernels])
     with threads(1), threadpool_limits(1):
         fit = fit_gp_columns(xs, z, fold, held_out, kernels)
         return with_trends(xs, z, fold, held_out, kernels, fit) if trends else fit
+
+
+def mixture_of(fits: list[GPFit]) -> GPFit:
+    """The GPs of ``fits`` (each one per column of the same k codes) as one fit of k·len(fits)
+    GPs whose column i is the equal mixture of GP i of each (``GPFit.mix``), its CV mean and
+    std the mixture's. Trends of different degrees are padded with zeros (the monomials are
+    ordered by degree, `twinkit.surrogates.trend.exponents`)."""
+    k, m = fits[0].cv.shape[1], len(fits)
+    per_gp = ("kind", "lengthscale", "amplitude", "noise", "chol", "alpha", "y_mean", "y_std")
+    out = {f: np.concatenate([getattr(g, f) for g in fits]) for f in per_gp}
+    if any(g.trend is not None for g in fits):
+        terms = max(len(g.trend) for g in fits if g.trend is not None)
+        out["trend"] = np.concatenate([np.zeros((terms, k)) if g.trend is None else np.pad(
+            g.trend, ((0, terms - len(g.trend)), (0, 0))) for g in fits], 1)  # fmt: skip
+    mix = np.tile(np.eye(k), m) / m  # (k, k m): column i of fit j is GP j k + i
+    cv, cv_std = mixture(np.concatenate([g.cv for g in fits], 1),
+                         np.concatenate([g.cv_std for g in fits], 1), mix)  # fmt: skip
+    return GPFit(**out, cv=cv, cv_std=cv_std, mix=mix)
+
+
+def code_kernels(fit: GPFit) -> tuple[list[str], list[bool]]:
+    """Per column of codes: its GPs' kernels ("rbf", or "matern52+rbf" for a mixture) and
+    whether any of them has a polynomial trend."""
+    k = fit.cv.shape[1]
+    mix = np.eye(k) if fit.mix is None else fit.mix
+    gps = [np.flatnonzero(row) for row in mix]
+    trend = fit.trend if fit.trend is not None else np.zeros((1, len(fit.kind)))
+    return (["+".join(KERNELS[int(fit.kind[j])] for j in g) for g in gps],
+            [bool(trend[:, g].any()) for g in gps])  # fmt: skip
 
 
 def with_trends(
@@ -269,10 +330,16 @@ def with_trends(
 def kriging_codes(
     xs: np.ndarray, fit: GPFit, index: list[int], weight: list[float] | None = None
 ) -> KrigingCodes:
-    """The GPs of the codes `index` as tensors; ``weight``: each GP's share (default 1)."""
+    """The GPs of the codes `index` as tensors (all GPs of each, for a mixture); ``weight``:
+    each code's GP share (default 1)."""
+    mix = None
+    gps = list(index)
+    if fit.mix is not None:
+        gps = [int(j) for j in np.flatnonzero(fit.mix[index].any(0))]
+        mix = torch.from_numpy(np.ascontiguousarray(fit.mix[np.ix_(index, gps)]))
 
     def take(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a[index]))
+        return torch.from_numpy(np.ascontiguousarray(a[gps]))
 
     return KrigingCodes(
         index=list(index),
@@ -287,8 +354,9 @@ def kriging_codes(
         weight=torch.tensor([1.0] * len(index) if weight is None else weight, dtype=torch.float64),
         kind=take(fit.kind.astype(np.int64)),
         trend=None
-        if fit.trend is None or not fit.trend[:, index].any()
-        else torch.from_numpy(np.ascontiguousarray(fit.trend[:, index].T)),
+        if fit.trend is None or not fit.trend[:, gps].any()
+        else torch.from_numpy(np.ascontiguousarray(fit.trend[:, gps].T)),
+        mix=mix,
     )
 
 

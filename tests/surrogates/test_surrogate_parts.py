@@ -350,6 +350,8 @@ def test_load_names_a_format_version_it_does_not_read(trained, tmp_path):
         torch.save(state | {"format_version": version}, tmp_path / f"v{version}.pt")
         with pytest.raises(ValueError, match=message):
             load_surrogate(tmp_path / f"v{version}.pt")
+    torch.save(state | {"format_version": 3}, tmp_path / "v3.pt")  # no mixtures: still read
+    assert load_surrogate(tmp_path / "v3.pt").outputs == trained("pod_sensors").outputs
 
 
 @pytest.mark.parametrize("model", ["pod_sensors", "kriging"])
@@ -570,3 +572,48 @@ def test_the_log_is_kept_where_it_cross_validates_better():
     assert candidates.tolist() == [True, True]
     chosen = log_by_cv(x, y, candidates, folds(32, 5, 0), 5, ("matern52",))
     assert chosen.tolist() == [True, False]
+
+
+def test_mixture_of_gaussians_has_the_mean_and_variance_of_its_draws():
+    """`mixture` against draws from each code's equal mixture of two Gaussians (numpy and torch
+    alike); a code of one GP is that GP."""
+    from twinkit.surrogates.kriging import mixture
+
+    mean, std = np.array([[1.0, 3.0, -2.0]]), np.array([[0.5, 1.5, 0.1]])
+    mix = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])  # code 0: GPs 0 and 1; code 1: GP 2
+    m, s = mixture(mean, std, mix)
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, 2, 400_000)
+    draws = rng.normal(mean[0, pick], std[0, pick])
+    np.testing.assert_allclose(m[0], [draws.mean(), -2.0], atol=0.01)
+    np.testing.assert_allclose(s[0], [draws.std(), 0.1], rtol=0.01)
+    mt, st = mixture(torch.from_numpy(mean), torch.from_numpy(std), torch.from_numpy(mix))
+    np.testing.assert_allclose(mt.numpy(), m, rtol=1e-15)
+    np.testing.assert_allclose(st.numpy(), s, rtol=1e-15)
+
+
+def test_a_fields_codes_are_the_mixture_of_a_gp_per_kernel(fin_split, tmp_path):
+    """A field head's codes (default: ``field_mixture``) are the equal mixtures of the codes of
+    the two heads fitted with one kernel each: their mean, and the mixture's variance; its field
+    is the mean of theirs. Saved and loaded, the same."""
+    from surrogate_kinds import only
+
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate
+
+    data = only(fin_split[0], "pod_field")
+    cfg = FitConfig(train=TrainConfig(members=4, epochs=1, seed=0))
+    heads = [fit_surrogate(data, c).field_heads["temperature"] for c in (
+        cfg, replace(cfg, kernels=("matern52",)), replace(cfg, kernels=("rbf",)))]  # fmt: skip
+    assert all(h.kriging is not None for h in heads)
+    assert set(heads[0].kriging.kernels()) == {"matern52+rbf"}
+    xs = torch.from_numpy(2 * np.random.default_rng(1).random((200, data.x.shape[1])) - 1)
+    with torch.no_grad():
+        (m, s), (m1, s1), (m2, s2) = (h.kriging.mean_std(xs) for h in heads)
+    np.testing.assert_allclose(m, (m1 + m2) / 2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s**2, (s1**2 + s2**2) / 2 + ((m1 - m2) / 2) ** 2, rtol=1e-12)
+    fields = [h.mean_std(xs)[0] for h in heads]
+    np.testing.assert_allclose(fields[0], (fields[1] + fields[2]) / 2, rtol=1e-12)
+    sur = fit_surrogate(data, cfg)
+    again = load_surrogate(sur.save(tmp_path / "s.pt"))
+    np.testing.assert_array_equal(again.predict(data.x).std["temperature"],
+                                  sur.predict(data.x).std["temperature"])  # fmt: skip
