@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -40,10 +39,10 @@ import torch
 from twinkit.surrogates.data import TrainingData
 from twinkit.surrogates.gp import KERNELS
 from twinkit.surrogates.kriging import code_kernels, fit_gps, kriging_codes, log_by_cv
-from twinkit.surrogates.metrics import below_by_one_se
 from twinkit.surrogates.model import FORMAT_VERSION, Head, Surrogate, plain
 from twinkit.surrogates.normalise import InputScaler, log_columns, logged
 from twinkit.surrogates.pod import LinearCodec, truncation_rms
+from twinkit.surrogates.stacking import ambiguity, blend_monitor, one_se_rule, stacking_weight
 from twinkit.surrogates.training import TrainConfig, folds, train_ensemble
 
 MODELS = ("auto", "gp", "mlp")
@@ -126,91 +125,11 @@ def calibration_factor(
     return np.where(np.isfinite(c) & (c > 0), c, 1.0)
 
 
-def stacking_weight(
-    ens: np.ndarray,
-    gp: np.ndarray,
-    z: np.ndarray,
-    ambiguity: np.ndarray | float = 0.0,
-    snap: float = 0.05,
-) -> np.ndarray:
-    """Per column the w in [0, 1] that minimises the expected |w gp + (1 - w) ens - z|², from
-    cross-validated predictions (n, k) (stacking, Breiman 1996).
-
-    ``ens`` is one member's out-of-fold prediction, but the ensemble predicts with the mean of
-    its members, whose squared error is smaller by their spread about it, the ambiguity
-    (Krogh & Vedelsby 1995: E = mean member error - mean ambiguity); ``ambiguity`` (k,) corrects
-    for it. Within ``snap`` of 0 or 1, w is 0 or 1: a code that one model predicts about as well
-    alone keeps that model alone.
-    """
-    e, g = ens - z, gp - z
-    see = np.maximum((e * e).mean(0) - ambiguity, 0.0)
-    sgg, sge = (g * g).mean(0), (g * e).mean(0)
-    dd = sgg + see - 2 * sge
-    w = np.clip((see - sge) / np.where(dd > 0, dd, 1.0), 0.0, 1.0)
-    w = np.where(dd > 0, w, 0.0)
-    return np.where(w < snap, 0.0, np.where(w > 1 - snap, 1.0, w))
-
-
-def one_se_rule(
-    ens: np.ndarray, gp: np.ndarray, z: np.ndarray, w: np.ndarray, ambiguity: np.ndarray | float
-) -> np.ndarray:
-    """The stacking weights ``w`` (k,), with w = 1 (the GP alone) for every code whose blend is
-    not better than the GP by more than one standard error of the cross-validated difference
-    (the one-standard-error rule, Hastie, Tibshirani & Friedman 2009, sec. 7.10: the simpler
-    model unless the data show the other is better).
-
-    Per held-out sample i, d_i = e_i(blend)² − e_i(GP)², the blend's error with one member's
-    prediction less its share of the members' ``ambiguity`` (as in `stacking_weight`); the blend
-    is kept where mean(d) < −std(d)/√n. On the furnace at 32 samples the blends' cross-validated
-    gains were 0-8 %, within this noise, and on the 64 held-out solves they were 2-37 % worse
-    than the GPs alone on the codes they touched (docs/surrogates.md, "Model choice").
-    """
-    blend = w * gp + (1 - w) * ens - z
-    d = blend**2 - (1 - w) ** 2 * np.asarray(ambiguity) - (gp - z) ** 2
-    return np.where(below_by_one_se(d), w, 1.0)
-
-
-def ambiguity(net: torch.nn.Module, d: int, seed: int, n: int = 1024) -> np.ndarray:
-    """Per code the members' variance about their mean, averaged over ``n`` scrambled-Sobol points
-    of the scaled box [-1, 1]^d (new points: at the training samples most members saw the data)."""
-    from scipy.stats import qmc
-
-    x = 2 * qmc.Sobol(d, scramble=True, seed=seed).random(n) - 1
-    with torch.no_grad():
-        z = net(torch.from_numpy(x)).numpy()  # (members, n, k)
-    return z.var(axis=0).mean(axis=0)
-
-
 def _identity(codec: LinearCodec) -> bool:
     """Whether each code is one output, standardised (nothing is truncated)."""
     m = codec.modes
     one_hot = bool(np.all((m == 0) | (m == 1))) and bool(np.all(m.sum(0) == 1))
     return codec.z_scale == 1.0 and one_hot
-
-
-def blend_monitor(
-    gp_cv: np.ndarray, z: np.ndarray, mask: np.ndarray, tol: float
-) -> Callable[[np.ndarray, int], bool]:
-    """Whether the ensemble's training goes on (`train_ensemble`'s monitor): while the blend
-    with the GPs, cross-validated, still improves. The score is the mean over codes of the
-    blend's CV RMSE over the GP's (stacking weights as in `stacking_weight`, without the
-    ambiguity term: the members' mean is not formed here); training stops at the first check
-    that lowers it by less than a fraction ``tol``. ``gp_cv`` and ``z`` (n_mask, k) are the
-    GPs' out-of-fold prediction and the codes at the held-out samples ``mask`` (n,)."""
-    gp_rmse = np.sqrt(np.mean((gp_cv - z) ** 2, axis=0))
-    gp_rmse = np.where(gp_rmse > 0, gp_rmse, 1.0)
-    last = [np.inf]
-
-    def keep_going(oof: np.ndarray, iterations: int) -> bool:
-        ens = oof[mask]
-        w = stacking_weight(ens, gp_cv, z)
-        blend = w * gp_cv + (1 - w) * ens
-        score = float(np.mean(np.sqrt(np.mean((blend - z) ** 2, axis=0)) / gp_rmse))
-        better = score < last[0] * (1 - tol)
-        last[0] = score
-        return better
-
-    return keep_going
 
 
 def _fit_head(

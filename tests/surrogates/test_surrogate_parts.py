@@ -235,7 +235,7 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind():
 
 
 def test_stacking_weight_blends_by_cross_validated_error():
-    from twinkit.surrogates.fit import stacking_weight
+    from twinkit.surrogates.stacking import stacking_weight
 
     rng = np.random.default_rng(0)
     z = rng.standard_normal((4000, 4))
@@ -258,7 +258,7 @@ def test_stacking_weight_blends_by_cross_validated_error():
 
 
 def test_one_se_rule_keeps_a_blend_only_where_its_gain_is_more_than_noise():
-    from twinkit.surrogates.fit import one_se_rule, stacking_weight
+    from twinkit.surrogates.stacking import one_se_rule, stacking_weight
 
     rng = np.random.default_rng(1)
     n = 32
@@ -412,7 +412,7 @@ def test_round_off_outputs_are_listed_not_scored():
 
 
 def test_blend_monitor_stops_once_the_blend_stops_improving():
-    from twinkit.surrogates.fit import blend_monitor
+    from twinkit.surrogates.stacking import blend_monitor
 
     rng = np.random.default_rng(0)
     z = rng.normal(size=(30, 2))
