@@ -85,7 +85,7 @@ def _gram(x: torch.Tensor, ls: torch.Tensor, c: torch.Tensor, w: torch.Tensor, k
     """K (B, n, n) for B GPs of one kernel kind: c κ + w I."""
     a = x / ls[:, None, :]
     k = c[:, None, None] * kernel_of_r2(scaled_r2(a, a), kind)
-    return k + w[:, None, None] * torch.eye(len(x), dtype=x.dtype)
+    return k + w[:, None, None] * torch.eye(x.shape[-2], dtype=x.dtype)
 
 
 def _cholesky(k: torch.Tensor) -> torch.Tensor:
@@ -119,14 +119,18 @@ class GPFit:
     # (k, g): the columns are mixtures of g GPs (`twinkit.surrogates.kriging.mixture_of`; the
     # per-GP arrays above then have g entries, cv and cv_std the mixtures'), or None: g = k
     mix: np.ndarray | None = None
+    # degree and ridge weight of each column's trend (degree 0: none), for refitting it per fold
+    trend_choice: TrendChoice | None = None
 
 
 def _fit_kind(x, y, kind, starts, iterations):
     """ML fit of one kernel kind for every column of y (k, n) from each start (ℓ (k, d), c (k,),
     w (k,)); the best start per column: (ℓ (k, d), c (k,), w (k,), loss (k,)). Every (start,
-    column) is its own minimisation (`twinkit.surrogates.lbfgs`), evaluated in one batch."""
+    column) is its own minimisation (`twinkit.surrogates.lbfgs`), evaluated in one batch. The
+    inputs x are (n, d), or (k, n, d): each column its own."""
     k, n = y.shape
-    d = x.shape[1]
+    d = x.shape[-1]
+    xx = x if x.dim() == 2 else x.repeat(len(starts), 1, 1)
     theta = torch.cat([
         torch.cat([torch.logit(_unit(ls, "lengthscale")),
                    torch.logit(_unit(c, "amplitude"))[:, None],
@@ -138,7 +142,7 @@ def _fit_kind(x, y, kind, starts, iterations):
     def losses(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         ls = _bounded(t[:, :d], "lengthscale")
         c, w = _bounded(t[:, d], "amplitude"), _bounded(t[:, d + 1], "noise")
-        chol = _cholesky(_gram(x, ls, c, w, kind))
+        chol = _cholesky(_gram(xx if x.dim() == 2 else xx[rows], ls, c, w, kind))
         yr = yy[rows]
         alpha = torch.cholesky_solve(yr[:, :, None], chol)[:, :, 0]
         logdet = torch.log(chol.diagonal(0, 1, 2)).sum(-1)
@@ -161,7 +165,8 @@ def _unit(v: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def _predict(x, y, x_new, ls, c, w, kind):
-    """Mean and std (k, m) at x_new of GPs fitted to y (k, n) at x with fixed hyperparameters."""
+    """Mean and std (k, m) at x_new (m, d) of GPs fitted to y (k, n) at x (n, d) with fixed
+    hyperparameters; or each GP its own x (k, n, d) and x_new (k, m, d)."""
     chol = _cholesky(_gram(x, ls, c, w, kind))
     alpha = torch.cholesky_solve(y[:, :, None], chol)[:, :, 0]
     ks = c[:, None, None] * kernel_of_r2(scaled_r2(x_new / ls[:, None], x / ls[:, None]), kind)
@@ -195,7 +200,7 @@ def fit_gp_columns(
     z_in, feats, coef = z, None, None
     if trend is not None:
         feats = features(xs, trend.max_degree)
-        coef = fit_trend(xs, z, trend)
+        coef = fit_trend(xs, z, trend) * (trend.degree > 0)  # degree 0: no trend
         z = z - feats @ coef
     mean, std = z.mean(0), z.std(0)
     std = np.where(std > 0, std, 1.0)
@@ -231,27 +236,7 @@ def fit_gp_columns(
         for key, v in cand.items():
             best[key] = v.copy() if key not in best else np.where(
                 better.reshape(-1, *[1] * (v.ndim - 1)), v, best[key])  # fmt: skip
-    cv, cv_std = np.zeros((n, k)), np.zeros((n, k))
-    shift = np.zeros((n, k))  # the trend fitted without the held-out fold, at that fold
-    for idx in folds_used:
-        rest = np.setdiff1d(np.arange(n), idx)
-        xr_, xh = x[rest], x[idx]
-        y_fold = y
-        if trend is not None:
-            assert feats is not None
-            base = feats @ fit_trend(xs[rest], z_in[rest], trend)
-            shift[idx] = base[idx]
-            y_fold = torch.from_numpy(((z_in - base - mean) / std).T.copy())
-        for kind in np.unique(best["kind"]):
-            cols = np.flatnonzero(best["kind"] == kind)
-            p0 = tuple(torch.from_numpy(best[q][cols]) for q in ("lengthscale", "amplitude",
-                                                                 "noise"))  # fmt: skip
-            yr = y_fold[cols][:, rest]
-            ls, c, w, _ = _fit_kind(xr_, yr, int(kind), [p0], iterations // 4)
-            with torch.no_grad():
-                m, s = _predict(xr_, yr, xh, ls, c, w, int(kind))
-            cv[np.ix_(idx, cols)], cv_std[np.ix_(idx, cols)] = m.numpy().T, s.numpy().T
-    return GPFit(
+    fit = GPFit(
         kind=best["kind"],
         lengthscale=best["lengthscale"],
         amplitude=best["amplitude"],
@@ -260,7 +245,57 @@ def fit_gp_columns(
         alpha=best["alpha"],
         y_mean=mean,
         y_std=std,
-        cv=cv * std + mean + shift,
-        cv_std=cv_std * std,
+        cv=np.zeros((n, k)),
+        cv_std=np.zeros((n, k)),
         trend=coef,
+        trend_choice=trend,
     )
+    fit.cv, fit.cv_std = refit_cv(xs, z_in, fit, folds_used, iterations // 4)
+    return fit
+
+
+def refit_cv(
+    xs: np.ndarray, z: np.ndarray, fit: GPFit, blocks: list[np.ndarray], iterations: int = 15
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-validated mean and std (n, k), in z units, of the GPs of ``fit`` (one per column of
+    z (n, k), no mixture): each block of sample indices in ``blocks`` predicted by the GPs fitted
+    without it, their hyperparameters refitted from the fit's (``iterations`` L-BFGS steps) and
+    their trends (``fit.trend_choice``) by ridge least squares. Samples in no block: 0."""
+    assert fit.mix is None
+    x = torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float64))
+    n, k = z.shape
+    trend, mean, std = fit.trend_choice, fit.y_mean, fit.y_std
+    feats = None if trend is None else features(xs, trend.max_degree)
+    full = 0.0 if feats is None or fit.trend is None else feats @ fit.trend
+    y = torch.from_numpy(((z - full - mean) / std).T.copy())  # (k, n), as the GPs were fitted
+    cv, cv_std = np.zeros((n, k)), np.zeros((n, k))
+    shift = np.zeros((n, k))  # the trend fitted without the held-out block, at that block
+    groups: dict[int, list[np.ndarray]] = {}
+    for idx in blocks:  # blocks of one size are one batch: (block, column) problems
+        groups.setdefault(len(idx), []).append(np.asarray(idx))
+    for group in groups.values():
+        held = np.stack(group)  # (G, size)
+        rest = np.stack([np.setdiff1d(np.arange(n), i) for i in group])  # (G, n - size)
+        y_g = y.expand(len(group), -1, -1)  # (G, k, n)
+        if trend is not None and feats is not None:
+            base = np.stack([feats @ (fit_trend(xs[r], z[r], trend) * (trend.degree > 0))
+                             for r in rest])  # fmt: skip
+            for g, i in enumerate(group):
+                shift[i] = base[g][i]
+            y_g = torch.from_numpy(((z - base - mean) / std).transpose(0, 2, 1).copy())
+        t_rest = torch.from_numpy(rest)
+        for kind in np.unique(fit.kind):
+            cols = np.flatnonzero(fit.kind == kind)
+            ls0, c0, w0 = (torch.from_numpy(getattr(fit, q)[cols])
+                           for q in ("lengthscale", "amplitude", "noise"))  # fmt: skip
+            p0 = (ls0.repeat(len(group), 1), c0.repeat(len(group)), w0.repeat(len(group)))
+            yr = torch.take_along_dim(y_g[:, cols], t_rest[:, None, :], dim=2).flatten(0, 1)
+            xr_ = x[t_rest].repeat_interleave(len(cols), 0)  # (G kc, n - size, d)
+            xh = x[torch.from_numpy(held)].repeat_interleave(len(cols), 0)
+            ls, c, w, _ = _fit_kind(xr_, yr, int(kind), [p0], iterations)
+            with torch.no_grad():
+                m, s = _predict(xr_, yr, xh, ls, c, w, int(kind))
+            m, s = m.reshape(len(group), len(cols), -1), s.reshape(len(group), len(cols), -1)
+            for g, i in enumerate(group):
+                cv[np.ix_(i, cols)], cv_std[np.ix_(i, cols)] = m[g].numpy().T, s[g].numpy().T
+    return cv * std + mean + shift, cv_std * std

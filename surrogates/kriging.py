@@ -16,9 +16,7 @@ prediction is torch (differentiable, no scikit-learn) and the file loads with
 ill-conditioned for smooth responses: no explicit inverse). The variance costs n² per point and
 code (a triangular solve): it dominates the inference time of a surrogate with many kriged codes.
 A code's ``weight`` w makes its prediction w GP + (1 − w) ensemble (`twinkit.surrogates.fit`).
-A code may also be predicted by several GPs, one per kernel, as their equal mixture (``mix``,
-`fit_gps` with ``mixture``: a field's POD codes): mean the GPs' mean, variance the mean of their
-variances plus their spread about it.
+A code may also be the equal mixture of a GP per kernel (``mix``; `fit_gps` with ``mixture``).
 """
 
 from __future__ import annotations
@@ -260,7 +258,7 @@ def mixture_of(fits: list[GPFit]) -> GPFit:
     ordered by degree, `twinkit.surrogates.trend.exponents`)."""
     k, m = fits[0].cv.shape[1], len(fits)
     per_gp = ("kind", "lengthscale", "amplitude", "noise", "chol", "alpha", "y_mean", "y_std")
-    out = {f: np.concatenate([getattr(g, f) for g in fits]) for f in per_gp}
+    out: dict[str, Any] = {f: np.concatenate([getattr(g, f) for g in fits]) for f in per_gp}
     if any(g.trend is not None for g in fits):
         terms = max(len(g.trend) for g in fits if g.trend is not None)
         out["trend"] = np.concatenate([np.zeros((terms, k)) if g.trend is None else np.pad(
@@ -324,6 +322,9 @@ def with_trends(
     out.cv[:, cols], out.cv_std[:, cols] = alt.cv[:, src], alt.cv_std[:, src]
     out.trend = np.zeros((alt.trend.shape[0], z.shape[1]))
     out.trend[:, cols] = alt.trend[:, src]
+    degree, ridge = np.zeros_like(choice.degree), np.zeros_like(choice.ridge)
+    degree[cols], ridge[cols] = sub.degree[src], sub.ridge[src]
+    out.trend_choice = TrendChoice(degree, ridge, choice.loo_rmse, choice.loo_rmse_constant)
     return out
 
 

@@ -162,6 +162,18 @@ def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path):
     torch.save(codes.state(), tmp_path / "k.pt")
     again = KrigingCodes.from_state(torch.load(tmp_path / "k.pt", weights_only=True))
     np.testing.assert_array_equal(again.mean_std(torch.from_numpy(xq))[0].numpy(), mean.numpy())
+    # the fit's CV, trends and all, from its own record of them (`refit_cv`); leave-one-out
+    # residuals of the trend columns are round-off, the sine's of the size of its fold CV's
+    from twinkit.surrogates.gp import refit_cv
+
+    blocks = [np.flatnonzero(fold == b) for b in range(5)]
+    cv, cv_std = refit_cv(x, f(x), fit, blocks)
+    np.testing.assert_allclose(cv, fit.cv, rtol=1e-9, atol=1e-9 * np.abs(fit.cv).max())
+    np.testing.assert_allclose(cv_std, fit.cv_std, rtol=1e-6)
+    loo, loo_std = refit_cv(x, f(x), fit, [np.array([i]) for i in range(32)])
+    r_loo, r_fold = (np.sqrt(np.mean((c - f(x)) ** 2, axis=0)) for c in (loo, fit.cv))
+    assert r_loo[0] < 1e-6 * rmse[False][0] and 0.3 < r_loo[2] / r_fold[2] < 1.0
+    assert np.all(loo_std > 0)
 
 
 def test_batched_lbfgs_solves_each_problem_as_if_alone():
@@ -617,3 +629,19 @@ def test_a_fields_codes_are_the_mixture_of_a_gp_per_kernel(fin_split, tmp_path):
     again = load_surrogate(sur.save(tmp_path / "s.pt"))
     np.testing.assert_array_equal(again.predict(data.x).std["temperature"],
                                   sur.predict(data.x).std["temperature"])  # fmt: skip
+
+
+def test_a_gp_alone_is_calibrated_on_leave_one_out_residuals_below_64_samples(fin_split):
+    """`FitConfig.loo_below`: with fewer samples the codes a GP predicts alone are calibrated on
+    leave-one-out residuals (their GP refitted per left-out sample), not on the five folds."""
+    from surrogate_kinds import only
+
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate
+
+    data = only(fin_split[0], "kriging")
+    cfg = FitConfig(train=TrainConfig(members=5, epochs=1, seed=0), model="gp")
+    loo, folds_ = (fit_surrogate(data, c) for c in (cfg, replace(cfg, loo_below=0)))
+    info, info_f = (s.meta["training"]["qoi"] for s in (loo, folds_))
+    assert info["loo_calibrated"] == [0, 1, 2] and "loo_calibrated" not in info_f
+    assert info["std_scale"] != info_f["std_scale"]
+    assert info["cv_rmse_gp"] == info_f["cv_rmse_gp"]  # the model is the same
