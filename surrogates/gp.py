@@ -43,6 +43,7 @@ R2_MAX = {0: 400.0, 1: 1600.0, 2: 1600.0}
 # cross-validated RMSE is at most this fraction of the default's: on 32 samples smaller CV gains
 # were as often losses on new points (furnace and bracket, 64 held-out solves each)
 SWITCH_GAIN = 0.5
+BATCH_ENTRIES = 2e7  # `refit_cv`: at most about this many entries in a batch of Gram matrices
 
 
 def kernel_of_r2(r2: torch.Tensor, kind: int, inplace: bool = False) -> torch.Tensor:
@@ -270,10 +271,14 @@ def refit_cv(
     y = torch.from_numpy(((z - full - mean) / std).T.copy())  # (k, n), as the GPs were fitted
     cv, cv_std = np.zeros((n, k)), np.zeros((n, k))
     shift = np.zeros((n, k))  # the trend fitted without the held-out block, at that block
+    # blocks of one size are one batch of (block, column) problems, up to ~2e7 entries of K
+    # (160 MB per batched n x n tensor): all 32 left-out samples of 17 codes at once
+    per = max(1, int(BATCH_ENTRIES // (k * n * n)))
     groups: dict[int, list[np.ndarray]] = {}
-    for idx in blocks:  # blocks of one size are one batch: (block, column) problems
+    for idx in blocks:
         groups.setdefault(len(idx), []).append(np.asarray(idx))
-    for group in groups.values():
+    batches = [g[i : i + per] for g in groups.values() for i in range(0, len(g), per)]
+    for group in batches:
         held = np.stack(group)  # (G, size)
         rest = np.stack([np.setdiff1d(np.arange(n), i) for i in group])  # (G, n - size)
         y_g = y.expand(len(group), -1, -1)  # (G, k, n)

@@ -131,7 +131,7 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
     assert KERNELS[fit.kind[2]] != "rbf"
 
 
-def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path):
+def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path, monkeypatch):
     """A linear and a quadratic response get a polynomial trend under their GP (predicted to
     round-off, and with error bars that shrink with the error); a sine keeps its constant-mean
     GP. Every prediction path adds the trend: one GP at a time, all at once, with gradients,
@@ -174,6 +174,10 @@ def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path):
     r_loo, r_fold = (np.sqrt(np.mean((c - f(x)) ** 2, axis=0)) for c in (loo, fit.cv))
     assert r_loo[0] < 1e-6 * rmse[False][0] and 0.3 < r_loo[2] / r_fold[2] < 1.0
     assert np.all(loo_std > 0)
+    monkeypatch.setattr("twinkit.surrogates.gp.BATCH_ENTRIES", 1.0)  # one block per batch
+    alone = refit_cv(x, f(x), fit, [np.array([i]) for i in range(32)])
+    np.testing.assert_allclose(alone[0], loo, rtol=1e-9, atol=1e-9 * np.abs(loo).max())
+    np.testing.assert_allclose(alone[1], loo_std, rtol=1e-6)
 
 
 def test_batched_lbfgs_solves_each_problem_as_if_alone():
