@@ -20,7 +20,8 @@ its blend with them stops improving the cross-validated error by ``ensemble_tol`
 the work, more epochs buy nothing; with more samples the blends gain from the full training.
 
 The std is calibrated per output (one factor per field) on the cross-validation residuals: the
-factor that puts 95 % of them inside ± 1.96 std (`calibration_factor`). The GP's CV refits its
+factor that puts 95 % of them inside ± 1.96 std (`calibration_factor`); below ``loo_below``
+samples a code of a GP alone takes its leave-one-out residuals (`refit_cv`). The GP's CV refits its
 hyperparameters on each fold, and a POD head adds what its modes miss of a new snapshot
 (`twinkit.surrogates.pod.truncation_rms`): with either left out the residuals looked smaller
 than the errors on new points (docs/surrogates.md, "Error bars").
