@@ -82,11 +82,7 @@ class KrigingCodes:
 
     def kernels(self) -> list[str]:
         """Per code its GPs' kernels ("matern52", or "matern52+rbf" for a mixture)."""
-        names = [KERNELS[int(k)] for k in self.kind]
-        if self.mix is None:
-            return names
-        return ["+".join(names[j] for j in torch.nonzero(row).flatten().tolist())
-                for row in self.mix]  # fmt: skip
+        return kernel_names(self.kind.numpy(), None if self.mix is None else self.mix.numpy())
 
     def mean_std(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes' mean and std (n_points, u) at scaled inputs xs (n_points, d): each GP's
@@ -269,15 +265,19 @@ def mixture_of(fits: list[GPFit]) -> GPFit:
     return GPFit(**out, cv=cv, cv_std=cv_std, mix=mix)
 
 
+def kernel_names(kind: np.ndarray, mix: np.ndarray | None) -> list[str]:
+    """Per code the kernels of its GPs (``kind`` (g,), mixed by ``mix`` (u, g), or one per code):
+    "matern52", or "matern52+rbf" for a mixture."""
+    gps = [[j] for j in range(len(kind))] if mix is None else [np.flatnonzero(r) for r in mix]
+    return ["+".join(KERNELS[int(kind[j])] for j in g) for g in gps]
+
+
 def code_kernels(fit: GPFit) -> tuple[list[str], list[bool]]:
-    """Per column of codes: its GPs' kernels ("rbf", or "matern52+rbf" for a mixture) and
-    whether any of them has a polynomial trend."""
-    k = fit.cv.shape[1]
-    mix = np.eye(k) if fit.mix is None else fit.mix
-    gps = [np.flatnonzero(row) for row in mix]
+    """Per column of codes: its GPs' kernels (`kernel_names`) and whether any of them has a
+    polynomial trend."""
+    mix = np.eye(len(fit.kind)) if fit.mix is None else fit.mix
     trend = fit.trend if fit.trend is not None else np.zeros((1, len(fit.kind)))
-    return (["+".join(KERNELS[int(fit.kind[j])] for j in g) for g in gps],
-            [bool(trend[:, g].any()) for g in gps])  # fmt: skip
+    return kernel_names(fit.kind, fit.mix), [bool(trend[:, r > 0].any()) for r in mix]
 
 
 def with_trends(
