@@ -193,7 +193,8 @@ def _fit_head(
             gp_only = [j for j in chosen if weight[j] == 1.0]
             cv, cv_std = gps.cv, gps.cv_std
             if loo and gp_only and gps.mix is None:  # the GPs alone: leave-one-out residuals
-                loo_cv = refit_cv(x_scaled, z, gps, [np.array([i]) for i in range(len(z))])
+                blocks = [np.array([i]) for i in range(len(z))]
+                loo_cv = refit_cv(x_scaled, z, gps, blocks, columns=gp_only)
                 cv, cv_std = cv.copy(), cv_std.copy()
                 cv[:, gp_only], cv_std[:, gp_only] = (v[:, gp_only] for v in loo_cv)
                 info["loo_calibrated"] = gp_only

@@ -256,13 +256,20 @@ def fit_gp_columns(
 
 
 def refit_cv(
-    xs: np.ndarray, z: np.ndarray, fit: GPFit, blocks: list[np.ndarray], iterations: int = 15
+    xs: np.ndarray,
+    z: np.ndarray,
+    fit: GPFit,
+    blocks: list[np.ndarray],
+    iterations: int = 15,
+    columns: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cross-validated mean and std (n, k), in z units, of the GPs of ``fit`` (one per column of
     z (n, k), no mixture): each block of sample indices in ``blocks`` predicted by the GPs fitted
     without it, their hyperparameters refitted from the fit's (``iterations`` L-BFGS steps) and
-    their trends (``fit.trend_choice``) by ridge least squares. Samples in no block: 0."""
+    their trends (``fit.trend_choice``) by ridge least squares. Samples in no block, and columns
+    not in ``columns`` (default: all), are not predicted (std 0)."""
     assert fit.mix is None
+    wanted = np.arange(z.shape[1]) if columns is None else np.asarray(columns, dtype=np.int64)
     x = torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float64))
     n, k = z.shape
     trend, mean, std = fit.trend_choice, fit.y_mean, fit.y_std
@@ -273,7 +280,7 @@ def refit_cv(
     shift = np.zeros((n, k))  # the trend fitted without the held-out block, at that block
     # blocks of one size are one batch of (block, column) problems, up to ~2e7 entries of K
     # (160 MB per batched n x n tensor): all 32 left-out samples of 17 codes at once
-    per = max(1, int(BATCH_ENTRIES // (k * n * n)))
+    per = max(1, int(BATCH_ENTRIES // (max(len(wanted), 1) * n * n)))
     groups: dict[int, list[np.ndarray]] = {}
     for idx in blocks:
         groups.setdefault(len(idx), []).append(np.asarray(idx))
@@ -289,8 +296,8 @@ def refit_cv(
                 shift[i] = base[g][i]
             y_g = torch.from_numpy(((z - base - mean) / std).transpose(0, 2, 1).copy())
         t_rest = torch.from_numpy(rest)
-        for kind in np.unique(fit.kind):
-            cols = np.flatnonzero(fit.kind == kind)
+        for kind in np.unique(fit.kind[wanted]):
+            cols = wanted[fit.kind[wanted] == kind]
             ls0, c0, w0 = (torch.from_numpy(getattr(fit, q)[cols])
                            for q in ("lengthscale", "amplitude", "noise"))  # fmt: skip
             p0 = (ls0.repeat(len(group), 1), c0.repeat(len(group)), w0.repeat(len(group)))

@@ -174,6 +174,9 @@ def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path, monkeypatch):
     r_loo, r_fold = (np.sqrt(np.mean((c - f(x)) ** 2, axis=0)) for c in (loo, fit.cv))
     assert r_loo[0] < 1e-6 * rmse[False][0] and 0.3 < r_loo[2] / r_fold[2] < 1.0
     assert np.all(loo_std > 0)
+    some = refit_cv(x, f(x), fit, [np.array([i]) for i in range(32)], columns=[2])
+    np.testing.assert_allclose(some[0][:, 2], loo[:, 2], rtol=1e-9)  # each column on its own
+    assert not some[1][:, :2].any()  # the others not predicted
     monkeypatch.setattr("twinkit.surrogates.gp.BATCH_ENTRIES", 1.0)  # one block per batch
     alone = refit_cv(x, f(x), fit, [np.array([i]) for i in range(32)])
     np.testing.assert_allclose(alone[0], loo, rtol=1e-9, atol=1e-9 * np.abs(loo).max())
