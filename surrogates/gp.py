@@ -112,7 +112,7 @@ class GPFit:
     alpha: np.ndarray  # (k, n)
     y_mean: np.ndarray  # (k,)
     y_std: np.ndarray  # (k,)
-    cv: np.ndarray  # (n, k) out-of-fold prediction, in z units (0 where no fold)
+    cv: np.ndarray  # (n, k) out-of-fold prediction, in z units (where no fold: not predicted)
     cv_std: np.ndarray  # (n, k)
     # (T, k) polynomial trend in z units under the GP (`twinkit.surrogates.trend`; the GP then
     # fits z − P(x) β, and y_mean, y_std are that residual's), or None: a constant mean
