@@ -112,6 +112,45 @@ def test_a_biased_overconfident_prior_is_corrected_and_its_misses_are_shown(beam
     assert len(fe.calls) <= 5 and s["verified"] and 0 <= _gap(s) < 0.005
 
 
+class StressBiased(BeamSurrogate):
+    """The prior says the root stress is 80 % of what FE gives, with a stated std of 1 %."""
+
+    def _formulas(self, x):
+        y = super()._formulas(x)
+        y[:, 1] *= 0.8
+        return y
+
+
+def test_a_miss_on_an_output_that_cannot_matter_stops_the_search_not_a_near_repeat(beam):
+    """Limits so loose that the optimum is the lightest corner of the box, where the stress is
+    at 40 % of its limit. The first solve is that corner, and the prior's stress there is 25σ off.
+    Widened until it would have covered that miss, the stress still leaves no expected
+    improvement, so the search stops (converged) instead of solving a design next to the one it
+    just solved, as it did when any miss meant going on."""
+    from beam_surrogate import BEAM_CASE
+
+    loose = beam.parent / "loose.yaml"
+    loose.write_text(BEAM_CASE.replace("max: 150 MPa", "max: 10 GPa").replace("0.2 mm", "1 m"))
+    fe = BeamFE()
+    s = _search(loose, fe, budget=10, surrogate=StressBiased())
+    rows = s["fe"]["solves"]
+    assert rows[0]["design"] == pytest.approx({"thickness": 4e-3, "width": 10e-3})
+    assert rows[0]["outputs"]["stress"]["miss_sigma"] > 20
+    assert s["verified"] and s["fe"]["converged"] and len(fe.calls) == 1, fe.calls
+
+
+def test_a_pessimistic_overconfident_prior_does_not_stop_the_search_at_its_own_optimum(beam):
+    """The prior over-predicts the deflection by 10 % with a stated std of 1 %: its optimum is
+    feasible by FE but 9 % heavier than the real one. The model, widened by that miss (its
+    deflection 9σ off), still sees the improvement, and the search goes on to the optimum."""
+    fe = BeamFE()
+    s = _search(beam, fe, budget=10, surrogate=BeamSurrogate(bias=1.1))
+    first = s["fe"]["solves"][0]
+    assert first["feasible"] and first["outputs"]["deflection"]["miss_sigma"] < -5
+    assert first["outputs"]["mass"]["fe"] > 1.05 * optimum()["mass"]
+    assert s["verified"] and 0 <= _gap(s) < 0.005 and len(fe.calls) <= 6
+
+
 def test_a_rerun_continues_the_study_and_never_solves_a_design_twice(beam):
     fe = BeamFE()
     first = _search(beam, fe, budget=4)
@@ -217,6 +256,42 @@ def test_the_ei_of_a_log_modelled_objective_is_relative_and_a_solved_design_has_
     negative = GoalModels(goals, None, u, {"mass": -y})
     assert not negative.log["mass"]
     assert negative.improvement(math.log(1e-3), -4.0) == pytest.approx(1e-3)
+
+
+def test_a_missed_output_is_widened_until_it_covers_the_miss_and_the_noise_floor_is_not():
+    """`miss_factors`: per output, the std's factor that puts the FE value at 3 std (1 where it
+    was within); None for a failed solve or one without a prediction. `GoalModels.widened`
+    multiplies that output's std, leaves its mean and the other outputs alone, and not the noise
+    floor (FE's noise is no larger because the model missed)."""
+    from scipy.stats import qmc
+
+    from twinkit.optimization.bayes import GoalModels
+    from twinkit.optimization.fe_search import Solve, miss_factors
+    from twinkit.optimization.goals import Bound, Goals
+
+    def solve(outputs, predicted, converged=True):
+        return Solve(0, {}, outputs, converged, "", 0.0, predicted)
+
+    s = solve({"a": 10.0, "b": 1.0}, {"a": [1.0, 1.0], "b": [1.0, 0.5]})
+    assert miss_factors(s) == pytest.approx({"a": 3.0, "b": 1.0})
+    assert miss_factors(solve({"a": 1.0}, {"a": [math.nan, math.nan]})) is None
+    assert miss_factors(solve({"a": 1.0}, {"a": [1.0, 1.0]}, converged=False)) is None
+    assert miss_factors(solve({"a": 2.0}, {"a": [1.0, 0.0]})) is None  # sure and wrong
+
+    goals = Goals((("mass", "minimize"),), (Bound("defl", "max", 3.0, "m", "3 m"),), {"mass": "kg"})
+    u = qmc.Sobol(2, scramble=True, seed=0).random(8)
+    values = {"mass": 2.0 + u[:, 0], "defl": 1.0 + u[:, 1]}
+    plain = GoalModels(goals, None, u, values)
+    wide = plain.widened({"defl": 4.0})
+    x = np.array([[0.3, 0.6], [0.9, 0.1]])
+    (m0, s0), (m1, s1) = plain.predict_values(x), wide.predict_values(x)
+    assert np.allclose(m1["defl"], m0["defl"]) and np.allclose(s1["defl"], 4 * s0["defl"])
+    assert np.allclose(s1["mass"], s0["mass"])
+    assert plain.widen == {}  # a copy: the model itself is not widened
+    mass_wide = plain.widened({"mass": 4.0})
+    assert mass_wide.noise_floor(u[:1]) == pytest.approx(plain.noise_floor(u[:1]))
+    _, s2 = mass_wide.predict_values(u[:1])
+    assert s2["mass"][0] == pytest.approx(4 * plain.predict_values(u[:1])[1]["mass"][0])
 
 
 def test_a_prior_its_fe_results_reject_is_mixed_with_the_gp_of_the_fe_values():

@@ -30,8 +30,9 @@ Sobol set, seed points and a shrinking random local search from the best few; po
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -144,7 +145,7 @@ class GoalModels:
     and at least d + 2 FE results, an output keeps whichever of the two models (the surrogate's
     errors, or the values themselves) has the larger leave-one-out likelihood of its FE values,
     and one kept on the prior whose misses reject the surrogate's std (`rejects`) is predicted by
-    the mixture of both models.
+    the mixture of both models. `widened` gives the same model with wider stds.
     `predict` returns the model's own scale and `scale_of` maps a value (bound, incumbent) to
     it."""
 
@@ -157,6 +158,7 @@ class GoalModels:
         exact: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None,
     ):
         self.goals, self.prior, self.exact = goals, prior, exact
+        self.widen: dict[str, float] = {}
         self.shift: dict[str, float] = {}
         self.scale: dict[str, float] = {}
         self.log: dict[str, bool] = {}
@@ -209,9 +211,17 @@ class GoalModels:
         """The expected improvement the model gives a design it has solved, at x (1, d), in the
         objective's units: its FE value is known to the model only up to the GP's noise term, so
         even that design has EI φ(0) × std. Less than this anywhere is no improvement the model
-        can tell from that noise."""
+        can tell from that noise. Never widened: FE's noise is no larger because a model missed."""
+        out = self.goals.objectives[0][0]
         _, std = self.predict_values(x)
-        return float(std[self.goals.objectives[0][0]][0]) / math.sqrt(2 * math.pi)
+        return float(std[out][0]) / self.widen.get(out, 1.0) / math.sqrt(2 * math.pi)
+
+    def widened(self, factors: Mapping[str, float]) -> GoalModels:
+        """The same model with each output's std multiplied by its factor (a model that missed
+        an FE result, widened until it would have covered it: `fe_search.miss_factors`)."""
+        wide = copy.copy(self)
+        wide.widen = dict(factors)
+        return wide
 
     def scale_of(self, out: str, value: float) -> float:
         """`value` of output `out` on the model's scale."""
@@ -236,6 +246,7 @@ class GoalModels:
             else:
                 mean[out] = self.shift[out] + self.scale[out] * zm
                 std[out] = self.scale[out] * zs
+            std[out] = std[out] * self.widen.get(out, 1.0)
         return mean, std
 
     def _fe_only(self, out: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

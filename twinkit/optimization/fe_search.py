@@ -8,9 +8,12 @@ hold, and a design is never solved twice. The search stops when the largest expe
 (times the probability of feasibility) left in the design box falls below `ei_tolerance` of the
 best FE-feasible objective, or below what the model expects of re-solving that best design
 itself (its noise floor, `GoalModels.noise_floor`: the model knows FE values only up to its
-noise term, so a smaller EI is no improvement it can resolve), and the model predicted the last
-solve within 3 std ("converged": the evidence says no better design is likely, from a model that
-has just been right), or when the budget is spent. The answer is always the best FE-feasible
+noise term, so a smaller EI is no improvement it can resolve), or when the budget is spent. A
+model fitted to a few points may be sure of itself and wrong: after a solve it predicted outside
+3 std, the model with each missed output's std widened until it would have covered the miss
+(`miss_factors`) is asked too, the larger of the two EIs decides the stop and its design the
+next solve ("converged": no better design is likely, even from a model as wrong as it has just
+been; a solve it did predict needs no second model). The answer is always the best FE-feasible
 design solved, never a prediction.
 """
 
@@ -21,6 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -149,6 +153,7 @@ def search(
             u_ok = box.to_unit([s.design for s in ok])
             values = {o: np.array([s.outputs[o] for s in ok]) for o in goals.outputs}
             models = GoalModels(goals, prior, u_ok, values, exact)
+            widen = miss_factors(solves[-1]) if solves else None
             best = best_solve(problem, solves)
             feasible = best is not None and violation(problem, best) == 0
             incumbent = objective_of(problem, best) if best is not None and feasible else None
@@ -157,21 +162,26 @@ def search(
             if target is None:  # nothing feasible solved yet: improve on the best design
                 target = _believed_best(models, d, rng)  # believed feasible, else aim at P(feas)
 
-            def score(x: np.ndarray, models: GoalModels = models, t: float | None = target):
-                return models.log_acquisition(x, t)
-
             seeds = [box.to_unit(hints)] if hints else []
             u_best = box.to_unit([best.design]) if best is not None else None
             if u_best is not None:
                 seeds.append(u_best)
             avoid = box.to_unit([s.design for s in solves]) if solves else None
-            u, value = maximise(score, d, rng, seeds, avoid)
+            u, value = maximise(partial(models.log_acquisition, incumbent=target), d, rng,
+                                seeds, avoid)  # fmt: skip
+            if widen is not None and max(widen.values(), default=1.0) > 1.0:
+                # a model as wrong as it just was: the larger EI of the two decides
+                wide = models.widened(widen)
+                uw, vw = maximise(partial(wide.log_acquisition, incumbent=target), d, rng,
+                                  seeds, avoid)  # fmt: skip
+                if vw > value:
+                    u, value = uw, vw
             if incumbent is not None and u_best is not None:
                 ei = models.improvement(value, incumbent)
                 floor = models.noise_floor(u_best)
                 tolerance = ei_tolerance * abs(incumbent)
                 small = ei <= max(tolerance, floor, 1e-300)
-                if small and solves and predicted_well(solves[-1]):
+                if small and widen is not None:
                     below = "tolerance" if ei <= tolerance else "the model's noise floor"
                     stopped, converged = f"expected improvement below {below}", True
                     break
@@ -204,17 +214,26 @@ def _believed_best(models: GoalModels, d: int, rng: np.random.Generator) -> floa
     return float(f.min() if direction == "minimize" else f.max())
 
 
-def predicted_well(s: Solve, k: float = 3.0) -> bool:
-    """The model predicted this solve's every goal output within k std: the evidence that its
-    small expected improvement can be believed (a model fitted to a few points may be sure of
-    itself and wrong; the first solve of the FE-only start had no prediction at all)."""
+def miss_factors(s: Solve, k: float = 3.0) -> dict[str, float] | None:
+    """Per goal output, how much wider the model's std had to be for it to have predicted this
+    solve within k std (1 where it did), None if that cannot be said (the solve failed or had no
+    prediction: the first solves of the FE-only start). A model fitted to a few points may be
+    sure of itself and wrong; its small expected improvement is believed only once widened."""
     if not s.converged:
-        return False
+        return None
+    factors = {}
     for out, (mean, std) in s.predicted.items():
         fe = s.outputs.get(out)
-        if fe is None or not math.isfinite(mean) or abs(fe - mean) > k * std + 1e-12 * abs(fe):
-            return False
-    return True
+        if fe is None or not math.isfinite(mean):
+            return None
+        miss = abs(fe - mean) - 1e-12 * abs(fe)
+        if miss <= k * std:
+            factors[out] = 1.0
+        elif std > 0:
+            factors[out] = miss / (k * std)
+        else:
+            return None
+    return factors
 
 
 def _prior(problem: Problem, box: UnitBox) -> Callable:
