@@ -137,6 +137,9 @@ def test_a_miss_on_an_output_that_cannot_matter_stops_the_search_not_a_near_repe
     assert rows[0]["design"] == pytest.approx({"thickness": 4e-3, "width": 10e-3})
     assert rows[0]["outputs"]["stress"]["miss_sigma"] > 20
     assert s["verified"] and s["fe"]["converged"] and len(fe.calls) == 1, fe.calls
+    # the summary says which model it asked besides the fitted one: the stress's std × 25/3
+    miss = rows[0]["outputs"]["stress"]["miss_sigma"]
+    assert s["fe"]["widened"] == {"stress": pytest.approx(miss / 3)}
 
 
 def test_a_pessimistic_overconfident_prior_does_not_stop_the_search_at_its_own_optimum(beam):

@@ -189,6 +189,9 @@ def optimization_table(opt: Any) -> str | None:
         if v and fe:
             ei = fe["expected_improvement"]
             left = "" if ei is None else f"; expected improvement left {ei:.3g}"
+            if ei is not None and fe.get("widened"):  # the model that missed, widened, too
+                each = ", ".join(f"{o} std ×{f:.3g}" for o, f in fe["widened"].items())
+                left += f", also with the last solve's misses widened ({each})"
             con.print(f"verified: {v['verified']} (FE-feasible {v['feasible']}{left})")
         elif v:
             con.print(

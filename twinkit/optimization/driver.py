@@ -260,6 +260,7 @@ def _fe_search(
         "converged": found.converged,
         "expected_improvement": found.expected_improvement,
         "noise_floor": found.noise_floor,
+        "widened": found.widened,
         "ei_tolerance": opts.ei_tolerance,
         "repeated_designs": len(fe_rows) - len({json.dumps(r["design"]) for r in fe_rows}),
     }

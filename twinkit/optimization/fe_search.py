@@ -112,6 +112,8 @@ class Search:
     expected_improvement: float | None
     mode: str
     noise_floor: float | None = None  # `GoalModels.noise_floor` at the best design, last look
+    widened: dict[str, float] = field(default_factory=dict)  # at the last look: missed outputs'
+    # std factors (`miss_factors` > 1), the model that was asked besides the fitted one
 
 
 def search(
@@ -143,6 +145,7 @@ def search(
         return {o: np.array([x[o] for x in designs]) for o in in_space}
 
     stopped, converged, ei, floor = "budget", False, None, None
+    widened: dict[str, float] = {}
     while True:
         if len(solves) < len(initial):  # the FE-only start: a Sobol design of d + 1 points
             u = initial[len(solves)]
@@ -169,7 +172,8 @@ def search(
             avoid = box.to_unit([s.design for s in solves]) if solves else None
             u, value = maximise(partial(models.log_acquisition, incumbent=target), d, rng,
                                 seeds, avoid)  # fmt: skip
-            if widen is not None and max(widen.values(), default=1.0) > 1.0:
+            widened = {o: f for o, f in (widen or {}).items() if f > 1.0}
+            if widen is not None and widened:
                 # a model as wrong as it just was: the larger EI of the two decides
                 wide = models.widened(widen)
                 uw, vw = maximise(partial(wide.log_acquisition, incumbent=target), d, rng,
@@ -196,7 +200,8 @@ def search(
         if progress is not None:
             progress(s)
     mode = "surrogate prior" if use_surrogate else "FE only"
-    return Search(solves, best_solve(problem, solves), stopped, converged, ei, mode, floor)
+    return Search(solves, best_solve(problem, solves), stopped, converged, ei, mode, floor,
+                  widened)  # fmt: skip
 
 
 def _believed_best(models: GoalModels, d: int, rng: np.random.Generator) -> float | None:

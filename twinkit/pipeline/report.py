@@ -293,6 +293,9 @@ def _fe_search(s: dict[str, Any], sh: _Shown, unit: Any, verified: bool) -> str:
         )
     ei = fe["expected_improvement"]
     left = "" if ei is None else f"; expected improvement left {ei:.3g} (SI)"
+    if ei is not None and fe.get("widened"):  # the model that missed was widened and asked too
+        each = ", ".join(f"{o} std ×{f:.3g}" for o, f in fe["widened"].items())
+        left += f", also with the last solve's misses widened ({each})"
     verdict = para(
         f"FE search ({fe['mode']}): {len(fe['solves'])} FE solves of at most {fe['budget']}; "
         f"stopped: {fe['stopped']}{left}. The best design is the best FE-feasible one solved: "
