@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from twinkit.case.display import DisplayUnits, pretty
+from twinkit.optimization.fe_text import ei_left
 
 
 def _console() -> Console:
@@ -187,11 +188,7 @@ def optimization_table(opt: Any) -> str | None:
             table.add_row(*row)
         con.print(table)
         if v and fe:
-            ei = fe["expected_improvement"]
-            left = "" if ei is None else f"; expected improvement left {ei:.3g}"
-            if ei is not None and fe.get("widened"):  # the model that missed, widened, too
-                each = ", ".join(f"{o} std ×{f:.3g}" for o, f in fe["widened"].items())
-                left += f", also with the last solve's misses widened ({each})"
+            left = ei_left(fe)
             con.print(f"verified: {v['verified']} (FE-feasible {v['feasible']}{left})")
         elif v:
             con.print(

@@ -15,6 +15,7 @@ from typing import Any
 from twinkit.case import LoadedCase
 from twinkit.case.display import DisplayUnits, pretty
 from twinkit.files import write_text
+from twinkit.optimization.fe_text import ei_left
 from twinkit.pipeline.report_html import CSS, esc, img, num, para, read_json, table
 from twinkit.version import __version__
 
@@ -291,11 +292,7 @@ def _fe_search(s: dict[str, Any], sh: _Shown, unit: Any, verified: bool) -> str:
                 "yes" if r["feasible"] else ("no" if r["converged"] else "failed"),
             ]
         )
-    ei = fe["expected_improvement"]
-    left = "" if ei is None else f"; expected improvement left {ei:.3g} (SI)"
-    if ei is not None and fe.get("widened"):  # the model that missed was widened and asked too
-        each = ", ".join(f"{o} std ×{f:.3g}" for o, f in fe["widened"].items())
-        left += f", also with the last solve's misses widened ({each})"
+    left = ei_left(fe, "(SI)")
     verdict = para(
         f"FE search ({fe['mode']}): {len(fe['solves'])} FE solves of at most {fe['budget']}; "
         f"stopped: {fe['stopped']}{left}. The best design is the best FE-feasible one solved: "
