@@ -173,9 +173,8 @@ def search(
             u, value = maximise(partial(models.log_acquisition, incumbent=target), d, rng,
                                 seeds, avoid)  # fmt: skip
             widened = {o: f for o, f in (widen or {}).items() if f > 1.0}
-            if widen is not None and widened:
-                # a model as wrong as it just was: the larger EI of the two decides
-                wide = models.widened(widen)
+            if widened:  # a model as wrong as it just was: the larger EI of the two decides
+                wide = models.widened(widened)
                 uw, vw = maximise(partial(wide.log_acquisition, incumbent=target), d, rng,
                                   seeds, avoid)  # fmt: skip
                 if vw > value:
