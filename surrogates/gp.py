@@ -77,6 +77,42 @@ def scaled_r2(a: torch.Tensor, b: torch.Tensor, bb: torch.Tensor | None = None) 
     return (a @ b.transpose(-1, -2)).mul_(-2.0).add_(aa).add_(bb).clamp_min_(0.0)
 
 
+def training_side(xl: torch.Tensor, kind: int, c: float) -> torch.Tensor:
+    """B (d + 2, n) such that [a, |a|², 1] B is, for points a = x/ℓ (m, d) and the training
+    inputs X/ℓ = xl (n, d): the RBF's exponent log c − r²/2, or a Matérn's ν r² (ν = 5 or 3,
+    so that its square root is the kernel's s), r² = |a|² − 2 a·X + |X|² (one GEMM)."""
+    bb = (xl * xl).sum(-1)
+    if kind == 0:
+        rows = [xl.T, torch.full_like(bb, -0.5)[None], (math.log(c) - 0.5 * bb)[None]]
+    else:
+        nu = 5.0 if kind == 1 else 3.0
+        rows = [-2.0 * nu * xl.T, torch.full_like(bb, nu)[None], (nu * bb)[None]]
+    return torch.cat(rows).contiguous()
+
+
+def cross_kernel(a: torch.Tensor, side: torch.Tensor, kind: int, log_c: float) -> torch.Tensor:
+    """c κ(r) (m, n) between points a = x/ℓ (m, d) and a GP's training inputs, from its
+    `training_side`: one GEMM and a few passes over the result, in place. The same numbers
+    as c · `kernel_of_r2(scaled_r2(a, X/ℓ))` with r² capped as there (R2_MAX: no subnormals),
+    in about half the passes over (m, n); c enters the exponent of the RBF, and of a Matérn
+    as e^(log c − s)."""
+    aug = torch.cat([a, (a * a).sum(1, keepdim=True), torch.ones_like(a[:, :1])], 1)
+    t = aug @ side
+    if kind == 0:  # t = log c − r²/2
+        return t.clamp_(log_c - 0.5 * R2_MAX[0], log_c).exp_()
+    nu = 5.0 if kind == 1 else 3.0
+    s = t.clamp_(0.0, nu * R2_MAX[kind]).sqrt_()  # s = √ν r
+    e = torch.rsub(s, log_c).exp_()  # c e^(−s)
+    if kind == 2:  # (1 + s) c e^(−s)
+        return torch.addcmul(e, e, s)
+    return torch.addcmul(e, e, torch.addcmul(s, s, s, value=1.0 / 3.0))  # (1 + s + s²/3) c e^(−s)
+
+
+def gp_std(c: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """GP std √(c − q²) from the prior variance c and q = |L⁻¹k|, kept ≥ 1e-6 √c."""
+    return (c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt()
+
+
 def _bounded(theta: torch.Tensor, name: str) -> torch.Tensor:
     lo, hi = (math.log(v) for v in BOUNDS[name])
     return torch.exp(lo + (hi - lo) * torch.sigmoid(theta))

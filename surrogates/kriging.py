@@ -30,12 +30,14 @@ import torch
 
 from twinkit.surrogates.gp import (
     KERNELS,
-    R2_MAX,
     SWITCH_GAIN,
     GPFit,
+    cross_kernel,
     fit_gp_columns,
+    gp_std,
     kernel_of_r2,
     scaled_r2,
+    training_side,
 )
 from twinkit.surrogates.metrics import below_by_one_se
 from twinkit.surrogates.trend import TrendChoice, choose, features_torch, trend_degree
@@ -93,7 +95,7 @@ class KrigingCodes:
     def gp_mean_std(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each GP's mean and std (n_points, g) at scaled inputs xs (n_points, d).
 
-        One GP at a time: k (m, n) from one GEMM and a few passes in place (`_cross_kernel`;
+        One GP at a time: k (m, n) from one GEMM and a few passes in place (`cross_kernel`;
         6 % less time than forming r² first, furnace at 128 samples), row-major, so kᵀ is the
         column-major right-hand side the triangular solve takes without a copy. A small batch
         (≤ ``BATCHED_POINTS``) goes through all GPs at once instead; with gradients, or into an
@@ -105,11 +107,11 @@ class KrigingCodes:
             return self._mean_std_traced(xs)
         means, stds = [], []
         for inv_ls, side, kind, log_c, cw, alpha, chol in self._per_gp():
-            k = _cross_kernel(xs * inv_ls, side, kind, log_c)
+            k = cross_kernel(xs * inv_ls, side, kind, log_c)
             means.append(k @ alpha)
             # k is spent: solve in its place (saves a copy, ~20 % of the solve)
             v = torch.linalg.solve_triangular(chol, k.T, upper=False, out=k.T)  # (n, m)
-            stds.append(_std(cw, torch.linalg.vector_norm(v, dim=0)))
+            stds.append(gp_std(cw, torch.linalg.vector_norm(v, dim=0)))
         mean = torch.stack(means, 1) * self.y_std + self.y_mean
         return self._add_trend(xs, mean), torch.stack(stds, 1) * self.y_std
 
@@ -121,13 +123,13 @@ class KrigingCodes:
         return mean + features_torch(xs, degree) @ self.trend.T
 
     def _per_gp(self) -> list[tuple[Any, ...]]:
-        """Per GP, once: 1/ℓ, the training side of its cross-kernel's GEMM (`_training_side`),
+        """Per GP, once: 1/ℓ, the training side of its cross-kernel's GEMM (`training_side`),
         the kernel kind, log c and c + w (floats), α and L: the loop of `mean_std` then does no
         indexing and no work on the training side (a fifth of its time for 1,000 points)."""
         if self._gps is None:
             inv = 1.0 / self.lengthscale
             kinds, c, w = self.kind.tolist(), self.amplitude.tolist(), self.noise.tolist()
-            self._gps = [(inv[j], _training_side(self.x * inv[j], int(kinds[j]), c[j]),
+            self._gps = [(inv[j], training_side(self.x * inv[j], int(kinds[j]), c[j]),
                           int(kinds[j]), math.log(c[j]), c[j] + w[j], self.alpha[j], self.chol[j])
                          for j in range(len(self.kind))]  # fmt: skip
         return self._gps
@@ -145,7 +147,9 @@ class KrigingCodes:
                 v = self.chol_inv[j] @ k.T
             else:
                 v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False)
-            stds.append(_std(self.amplitude[j] + self.noise[j], torch.linalg.vector_norm(v, dim=0)))
+            stds.append(
+                gp_std(self.amplitude[j] + self.noise[j], torch.linalg.vector_norm(v, dim=0))
+            )
         mean = torch.stack(means, 1) * self.y_std + self.y_mean
         return self._add_trend(xs, mean), torch.stack(stds, 1) * self.y_std
 
@@ -160,7 +164,7 @@ class KrigingCodes:
         k = k * self.amplitude[:, None, None]
         mean = (k @ self.alpha.unsqueeze(-1)).squeeze(-1)  # (g, m)
         v = torch.linalg.solve_triangular(self.chol, k.transpose(1, 2), upper=False)  # (g, n, m)
-        std = _std((self.amplitude + self.noise)[:, None], torch.linalg.vector_norm(v, dim=1))
+        std = gp_std((self.amplitude + self.noise)[:, None], torch.linalg.vector_norm(v, dim=1))
         mean = self._add_trend(xs, (mean * self.y_std[:, None] + self.y_mean[:, None]).T)
         return mean, (std * self.y_std[:, None]).T
 
@@ -176,37 +180,6 @@ class KrigingCodes:
         return cls(**s)
 
 
-def _training_side(xl: torch.Tensor, kind: int, c: float) -> torch.Tensor:
-    """B (d + 2, n) such that [a, |a|², 1] B is, for points a = x/ℓ (m, d) and the training
-    inputs X/ℓ = xl (n, d): the RBF's exponent log c − r²/2, or a Matérn's ν r² (ν = 5 or 3,
-    so that its square root is the kernel's s), r² = |a|² − 2 a·X + |X|² (one GEMM)."""
-    bb = (xl * xl).sum(-1)
-    if kind == 0:
-        rows = [xl.T, torch.full_like(bb, -0.5)[None], (math.log(c) - 0.5 * bb)[None]]
-    else:
-        nu = 5.0 if kind == 1 else 3.0
-        rows = [-2.0 * nu * xl.T, torch.full_like(bb, nu)[None], (nu * bb)[None]]
-    return torch.cat(rows).contiguous()
-
-
-def _cross_kernel(a: torch.Tensor, side: torch.Tensor, kind: int, log_c: float) -> torch.Tensor:
-    """c κ(r) (m, n) between points a = x/ℓ (m, d) and a GP's training inputs, from its
-    `_training_side`: one GEMM and a few passes over the result, in place. The same numbers
-    as c · `kernel_of_r2(scaled_r2(a, X/ℓ))` with r² capped as there (R2_MAX: no subnormals),
-    in about half the passes over (m, n); c enters the exponent of the RBF, and of a Matérn
-    as e^(log c − s)."""
-    aug = torch.cat([a, (a * a).sum(1, keepdim=True), torch.ones_like(a[:, :1])], 1)
-    t = aug @ side
-    if kind == 0:  # t = log c − r²/2
-        return t.clamp_(log_c - 0.5 * R2_MAX[0], log_c).exp_()
-    nu = 5.0 if kind == 1 else 3.0
-    s = t.clamp_(0.0, nu * R2_MAX[kind]).sqrt_()  # s = √ν r
-    e = torch.rsub(s, log_c).exp_()  # c e^(−s)
-    if kind == 2:  # (1 + s) c e^(−s)
-        return torch.addcmul(e, e, s)
-    return torch.addcmul(e, e, torch.addcmul(s, s, s, value=1.0 / 3.0))  # (1 + s + s²/3) c e^(−s)
-
-
 def mixture(mean: Any, std: Any, mix: Any) -> tuple[Any, Any]:
     """Mean and std (n, u) of the mixtures ``mix`` (u, g) of GPs with means and stds (n, g)
     (torch or numpy): Σ_j mix_ij m_j, and √(Σ_j mix_ij (s_j² + (m_j − m_i)²)). Products only:
@@ -215,11 +188,6 @@ def mixture(mean: Any, std: Any, mix: Any) -> tuple[Any, Any]:
     member = (mix > 0).to(mix.dtype) if isinstance(mix, torch.Tensor) else (mix > 0) * 1.0
     dev = mean - m @ member
     return m, ((std * std + dev * dev) @ mix.T) ** 0.5
-
-
-def _std(c: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """GP std √(c − q²) from the prior variance c and q = |L⁻¹k|, kept ≥ 1e-6 √c."""
-    return (c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt()
 
 
 def fit_gps(

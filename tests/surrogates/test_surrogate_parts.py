@@ -238,8 +238,7 @@ def test_a_columns_gp_does_not_depend_on_the_other_columns():
 def test_the_prediction_kernel_is_the_kernel_for_every_kind():
     """`mean_std`'s cross-kernel (one GEMM, c in the exponent) against c κ(r²) as fitted, near
     and far (r² beyond the cap) from the training inputs, and with ℓ per dimension."""
-    from twinkit.surrogates.gp import kernel_of_r2, scaled_r2
-    from twinkit.surrogates.kriging import _cross_kernel, _training_side
+    from twinkit.surrogates.gp import cross_kernel, kernel_of_r2, scaled_r2, training_side
 
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.uniform(-1, 1, (30, 4)))
@@ -249,7 +248,7 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind():
     for kind in (0, 1, 2):
         for c in (0.02, 1.0, 50.0):
             want = c * kernel_of_r2(scaled_r2(a * inv, x * inv), kind)
-            got = _cross_kernel(a * inv, _training_side(x * inv, kind, c), kind, math.log(c))
+            got = cross_kernel(a * inv, training_side(x * inv, kind, c), kind, math.log(c))
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-13 * c)
 
 
