@@ -237,7 +237,8 @@ def test_a_columns_gp_does_not_depend_on_the_other_columns():
 
 def test_the_prediction_kernel_is_the_kernel_for_every_kind():
     """`mean_std`'s cross-kernel (one GEMM, c in the exponent) against c κ(r²) as fitted, near
-    and far (r² beyond the cap) from the training inputs, and with ℓ per dimension."""
+    and far (r² beyond the cap) from the training inputs, and with ℓ per dimension; in its own
+    arrays and in work arrays reused from the previous kernel."""
     from twinkit.surrogates.gp import cross_kernel, kernel_of_r2, scaled_r2, training_side
 
     rng = np.random.default_rng(1)
@@ -245,11 +246,14 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind():
     a = torch.from_numpy(np.vstack([rng.uniform(-1, 1, (50, 4)), x[:5].numpy() + 1e-9,
                                     rng.uniform(-1, 1, (5, 4)) * 400]))  # fmt: skip
     inv = torch.tensor([3.0, 0.5, 10.0, 1.0], dtype=torch.float64)
+    work = tuple(torch.full((len(a), len(x)), np.nan, dtype=torch.float64) for _ in range(2))
     for kind in (0, 1, 2):
         for c in (0.02, 1.0, 50.0):
             want = c * kernel_of_r2(scaled_r2(a * inv, x * inv), kind)
-            got = cross_kernel(a * inv, training_side(x * inv, kind, c), kind, math.log(c))
-            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-13 * c)
+            side = training_side(x * inv, kind, c)
+            for out in (None, work):
+                got = cross_kernel(a * inv, side, kind, math.log(c), out)
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-13 * c)
 
 
 def test_stacking_weight_blends_by_cross_validated_error():
