@@ -152,6 +152,9 @@ class Head:
                 zg, sg = (v.numpy() for v in self.kriging.mean_std(xs))
                 w = self.kriging.weight.numpy()
                 z_mean[:, self.kriging.index] = w * zg
+                if members is None:  # GPs alone (every field)
+                    mean, var = self._decode_gps(z_mean, w * sg)
+                    return self._exp_log(mean, var)
                 gp_var = self.gp_variance(w * sg)
         # a fresh (n, p) array, finished in place from here on: fields are large
         var = gp_var if isinstance(gp_var, np.ndarray) else np.zeros((len(xs), c.modes.shape[0]))
@@ -169,11 +172,25 @@ class Head:
             var += self.std_floor**2
         np.sqrt(var, out=var)
         var *= self.std_scale
-        mean = c.decode(z_mean)
-        if self.log is not None:  # the median e^μ and the delta method's std e^μ σ
+        return self._exp_log(c.decode(z_mean), var)
+
+    def _decode_gps(self, z: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std (n, p) of a head of GPs alone from their codes' means z and stds s: the
+        offset, the floor and the calibration are one more row of the two products, so that
+        only the square root passes over the (n, p) arrays after them (three passes fewer)."""
+        assert self.kriging is not None
+        c, one = self.codec, np.ones((len(z), 1))
+        floor = np.zeros(c.modes.shape[0]) if self.std_floor is None else self.std_floor
+        rows = np.vstack([c.decoder[self.kriging.index] ** 2, floor**2]) * self.std_scale**2
+        var = np.hstack([s * s, one]) @ rows
+        return np.hstack([z, one]) @ np.vstack([c.decoder, c.offset]), np.sqrt(var, out=var)
+
+    def _exp_log(self, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The logged outputs' median e^μ and the delta method's std e^μ σ, in place."""
+        if self.log is not None:
             mean[:, self.log] = np.exp(mean[:, self.log])
-            var[:, self.log] *= mean[:, self.log]
-        return mean, var
+            std[:, self.log] *= mean[:, self.log]
+        return mean, std
 
     def state(self) -> dict[str, Any]:
         return {

@@ -635,6 +635,14 @@ def test_a_fields_codes_are_the_mixture_of_a_gp_per_kernel(fin_split, tmp_path):
     np.testing.assert_allclose(s**2, (s1**2 + s2**2) / 2 + ((m1 - m2) / 2) ** 2, rtol=1e-12)
     fields = [h.mean_std(xs)[0] for h in heads]
     np.testing.assert_allclose(fields[0], (fields[1] + fields[2]) / 2, rtol=1e-12)
+    # a head of GPs alone decodes with its offset, floor and calibration in the products: as
+    # the plain formula (every member's field, their spread, the floor, then the scale)
+    assert heads[0].std_floor is not None and heads[0].std_floor.any()
+    assert not np.allclose(heads[0].std_scale, 1.0)
+    with torch.no_grad():
+        plain = [v.numpy() for v in heads[0].mean_std_torch(xs)]
+    for got, want in zip(heads[0].mean_std(xs), plain, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
     sur = fit_surrogate(data, cfg)
     again = load_surrogate(sur.save(tmp_path / "s.pt"))
     np.testing.assert_array_equal(again.predict(data.x).std["temperature"],
