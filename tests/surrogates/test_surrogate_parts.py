@@ -647,6 +647,12 @@ def test_a_fields_codes_are_the_mixture_of_a_gp_per_kernel(fin_split, tmp_path):
     again = load_surrogate(sur.save(tmp_path / "s.pt"))
     np.testing.assert_array_equal(again.predict(data.x).std["temperature"],
                                   sur.predict(data.x).std["temperature"])  # fmt: skip
+    # from `field_mixture_below` samples on, one GP per code, its kernel by the halving rule
+    fit = fit_surrogate(data, replace(cfg, field_mixture_below=data.n))
+    single = fit.field_heads["temperature"]
+    assert single.kriging is not None and single.kriging.mix is None
+    assert set(single.kriging.kernels()) <= {"matern52", "rbf"}
+    assert len(single.kriging.kind) == single.codec.n_codes == len(heads[0].kriging.kind) // 2
 
 
 def test_a_gp_alone_is_calibrated_on_leave_one_out_residuals_below_64_samples(fin_split):
