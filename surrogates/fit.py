@@ -99,9 +99,9 @@ class FitConfig:
     # two fields alike; the mixture 0.99 and 0.95 (128 samples: 0.95, 0.92, better than either)
     field_mixture: bool = True
     # ... with fewer samples only; from this many, the kernel by the halving rule, as scalars. At
-    # 128 the mixture doubled the GPs of 1,000 fields' prediction (velocity 85 ms against 48; 50
-    # is the target) for errors 2-3 % smaller (velocity 0.95 of POD + GP against 0.98 and 0.97 on
-    # 64 and 192 held-out solves; temperature 0.92 against 0.93 and 0.92)
+    # 128 the mixture doubled the GPs of 1,000 fields' prediction (velocity 74-88 ms against
+    # 48-51; 50 is the target) for errors 2-3 % smaller (velocity 0.95 of POD + GP against 0.98
+    # and 0.97 on 64 and 192 held-out solves; temperature 0.92 against 0.93 and 0.92)
     field_mixture_below: int = 64
     # a scalar output positive in every sample whose values span at least this many decades is
     # modelled by its log where its GP cross-validates better so (`log_by_cv`); None: none is
