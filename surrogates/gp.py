@@ -104,13 +104,13 @@ def cross_kernel(
     as e^(log c − s). ``out``: two (m, n) arrays to work in, the result one of them (reused
     from GP to GP, they saved 16 % of 1,000 velocity fields' GP time at 128 furnace samples)."""
     aug = torch.cat([a, (a * a).sum(1, keepdim=True), torch.ones_like(a[:, :1])], 1)
-    t, e = out if out is not None else (a.new_empty(len(a), side.shape[1]), None)
+    t, e = out if out is not None else (a.new_empty(len(a), side.shape[1]) for _ in range(2))
     torch.matmul(aug, side, out=t)
     if kind == 0:  # t = log c − r²/2
         return t.clamp_(log_c - 0.5 * R2_MAX[0], log_c).exp_()
     nu = 5.0 if kind == 1 else 3.0
     s = t.clamp_(0.0, nu * R2_MAX[kind]).sqrt_()  # s = √ν r
-    e = torch.mul(s, -1.0, out=torch.empty_like(s) if e is None else e).add_(log_c).exp_()
+    torch.mul(s, -1.0, out=e).add_(log_c).exp_()  # c e^(−s)
     if kind == 2:  # (1 + s) c e^(−s)
         return e.addcmul_(e, s)
     return e.addcmul_(e, s.addcmul_(s, s, value=1.0 / 3.0))  # (1 + s + s²/3) c e^(−s)
