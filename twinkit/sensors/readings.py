@@ -14,18 +14,26 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from twinkit.case import CaseError, LoadedCase, units
+from twinkit.case import units
 from twinkit.sensors.limits import decode, short, unit_problem
+from twinkit.sensors.rules import Rule, probe_unit, rules_from_case
 from twinkit.sensors.timestamps import Clock, parse_time
 
-__all__ = ["Clock", "Reading", "Rule", "SensorValidator", "parse_time", "rules_from_case"]
+__all__ = [
+    "Clock",
+    "Reading",
+    "Rule",
+    "SensorValidator",
+    "parse_time",
+    "probe_unit",
+    "rules_from_case",
+]
 
 log = logging.getLogger("twinkit.sensors.readings")
 
@@ -47,67 +55,6 @@ class Reading:
     value: float
     unit: str
     quality: str = "ok"  # ok, held (a missing value repeated), missing (flagged, value NaN)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What a stream must satisfy (SI). None switches a check off."""
-
-    unit: str
-    noise: float | None = None
-    lower: float = -math.inf
-    upper: float = math.inf
-    rate: float | None = None  # per second
-    stuck: float | None = None  # seconds
-    hold: float | None = None  # seconds
-
-
-def probe_unit(model: str, field_name: str) -> str:
-    """SI unit of a probe of `field_name` in `model` ('' is the model's main field)."""
-    if field_name == "von_mises":
-        return "Pa"
-    if field_name.startswith("displacement"):
-        return "m"
-    if field_name.startswith("velocity"):
-        return "m/s"
-    if field_name == "temperature" or model in ("heat_conduction", "glass_flow", "glass_furnace"):
-        return "K"
-    return "m"
-
-
-def rules_from_case(loaded: LoadedCase) -> dict[str, Rule]:
-    """One `Rule` per stream: every probe and every parameter, with the case's `sensors:` rules."""
-    c = loaded.case
-    rules = {n: Rule(probe_unit(c.model, p.field)) for n, p in c.probes.items()}
-    rules |= {n: Rule(c.parameter_unit(n)) for n in c.parameters}
-    for name, spec in c.sensors.items():
-        unit, key = rules[name].unit, f"{loaded.path}: sensors.{name}"
-        lo, hi = (_q(t, unit, f"{key}.range") for t in spec.range) if spec.range else (None, None)
-        rules[name] = Rule(
-            unit,
-            noise=_q(spec.noise, unit, f"{key}.noise", diff=True),
-            lower=-math.inf if lo is None else lo,
-            upper=math.inf if hi is None else hi,
-            rate=_q(spec.rate, f"({unit})/s", f"{key}.rate", diff=True),
-            stuck=_q(spec.stuck, "s", f"{key}.stuck"),
-            hold=_q(spec.hold, "s", f"{key}.hold"),
-        )
-    return rules
-
-
-def _q(text: str | float | None, unit: str, key: str, diff: bool = False) -> float | None:
-    """`text` in `unit`; `diff`: a difference, where degC/degF (absolute) would mislead."""
-    if text is None:
-        return None
-    if diff and re.search(r"(?<!delta_)deg[CF]", str(text)):
-        raise CaseError(
-            f"{key}: '{text}' is a temperature difference: write K or delta_degC "
-            "(degC is an absolute temperature)"
-        )
-    try:
-        return units.parse(text, unit)
-    except units.UnitError as e:
-        raise CaseError(f"{key}: {e}") from None
 
 
 @lru_cache(maxsize=256)  # bounded: every message may name another unit
