@@ -189,6 +189,33 @@ def test_hostile_readings_are_stored_as_rejected_with_their_reason(loaded, tmp_p
     assert nul["reason"] == "malformed_json" and nul["payload"] == '{"t": 1, "value": "\\x00"}'
 
 
+def test_readings_held_after_a_gap_are_used_and_stored_once(loaded, tmp_path):
+    """The first readings after a gap in the data were refused as `future` until a third sensor
+    confirmed the new time, and lost; now they are held until then, and used, one record each."""
+    url = f"sqlite:///{tmp_path}/h.sqlite"
+    twin, plant = new_twin(loaded, url), new_plant(loaded, bad=0.0, dropout=0.0)
+    feed(twin, plant, range(20))
+    fast = {"t": plant.time(19) + 7200, "value": 400, "unit": "K"}  # a clock 2 h fast
+    twin.process("plant/plant/sensors/T2", json.dumps(fast).encode())
+    feed(twin, plant, range(20, 25))  # held until readings at the plant's time go on
+    gap, sent = 3 * 3600, 0  # then the plant is quiet for 3 h
+    for k in range(25, 40):
+        for topic, payload in plant.tick(k):
+            doc = json.loads(payload) | {"t": plant.time(k) + gap}
+            twin.process(topic, json.dumps(doc).encode())
+            sent += 1
+    twin.flush(wait=True)
+    r = read_history(url, "readings")
+    assert r["status"].value_counts().to_dict() == {"accepted": plant.sent["good"], "rejected": 1}
+    assert twin.validator.accepted == plant.sent["good"] and twin.t == plant.time(39) + gap
+    bad = r[r["status"] == "rejected"].iloc[0]
+    assert (bad["sensor"], bad["reason"]) == ("T2", "future")
+    assert "ahead of the plant clock" in bad["detail"]
+    accepted = r[r["status"] == "accepted"]
+    assert not accepted.duplicated(["sensor", "t"]).any()
+    assert (accepted["t"].map(lambda t: t.timestamp()) >= plant.time(25) + gap).sum() == sent
+
+
 def test_history_command_writes_csv_and_parquet(loaded, tmp_path, cli):
     db = tmp_path / "h.sqlite"
     twin, plant = new_twin(loaded, db), new_plant(loaded, duration=10.0)

@@ -10,7 +10,7 @@ from analytic_surrogate import SLAB_CASE
 
 from twinkit.case import CaseError, load_case
 from twinkit.sensors.files import parse_window, read_sensor_file, window_stats
-from twinkit.sensors.readings import Rule, SensorValidator, parse_time, rules_from_case
+from twinkit.sensors.readings import Clock, Rule, SensorValidator, parse_time, rules_from_case
 
 RULES = """\
 sensors:
@@ -144,6 +144,36 @@ def test_the_lateness_window_is_bounded_and_survives_a_resume(loaded, monkeypatc
     assert u.check(newest - 20 * 9 - 10, "T0", 400, "K")  # between two kept times: late
     assert u.check(newest - 20 * 10 - 10, "T0", 400, "K") is None  # before them: too late
     assert u.report()["by_reason"]["too_late"] == 2  # the one counted before the save, and this
+
+
+def test_readings_ahead_of_the_plant_clock_are_held_then_used_or_refused(loaded):
+    """A gap in the data: readings over 1 h ahead of the plant clock are held until readings
+    of both sensors confirm the new time, then used in time order; a fast clock's reading is
+    refused once the plant's readings go on without it, or once a newer one is far from it."""
+    v = SensorValidator(rules_from_case(loaded), clock=Clock(jump=3600.0))
+    assert v.check(T0, "T0", 400, "K") and v.check(T0, "power", 1000, "W/m^2")
+    gap = T0 + 7200
+    assert v.check(gap + 60, "power", 1100, "W/m^2") is None and v.last_reason == "held"
+    assert v.check(gap, "T0", 410, "K") is None and v.last_reason == "held"
+    assert v.take_released() == [] and v.accepted == 2 and reasons(v) == {}
+    r = v.check(gap + 120, "T0", 420, "K")  # the third: the jump is confirmed
+    assert r is not None and r.t == gap + 120 and v.last_reason is None
+    out = v.take_released()
+    assert [(s, o.t, o.value) for s, o, *_ in out] == [("T0", gap, 410), ("power", gap + 60, 1100)]
+    assert v.accepted == 5 and reasons(v) == {} and v.clock.t == gap + 120
+    assert v.check(gap + 7200, "T0", 430, "K") is None and v.last_reason == "held"  # 2 h fast
+    for k in range(2):  # the plant goes on at its time
+        assert v.check(gap + 180 + 60 * k, "power", 1000, "W/m^2") and v.take_released() == []
+    assert v.check(gap + 300, "power", 1000, "W/m^2") and v.last_reason is None
+    out = v.take_released()  # the third reading at the old time refused the held one
+    assert [(s, o, reason) for s, o, reason, *_ in out] == [("T0", None, "future")]
+    assert "6900 s ahead of the plant clock" in out[0][3] and reasons(v) == {"future": 1}
+    # held readings far apart are not one jump: the older is refused when the newer comes
+    assert v.check(gap + 3 * 3600, "T0", 430, "K") is None and v.take_released() == []
+    assert v.check(gap + 6 * 3600, "T0", 430, "K") is None and v.last_reason == "held"
+    out = v.take_released()
+    assert [(s, o, reason) for s, o, reason, *_ in out] == [("T0", None, "future")]
+    assert v.accepted == 8 and reasons(v) == {"future": 2}
 
 
 def test_rate_of_change_limit(v):

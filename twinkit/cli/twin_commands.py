@@ -201,8 +201,9 @@ def live(
         str,
         typer.Option(
             "--max-jump",
-            help="Refuse readings further ahead of the plant clock (the latest accepted "
-            "reading) unless 3 sensors agree; 'off' for no check.",
+            help="Hold readings further ahead of the plant clock (the latest accepted "
+            "reading) until 3 sensors agree (then use them) or readings at the old time go on "
+            "(then refuse them); 'off' for no check.",
         ),
     ] = "1 h",
     max_lateness: Annotated[

@@ -57,6 +57,10 @@ class Reading:
     quality: str = "ok"  # ok, held (a missing value repeated), missing (flagged, value NaN)
 
 
+# a held reading's outcome: sensor, the reading (None: rejected), reason, detail, late, message
+Released = tuple[str, "Reading | None", str | None, str | None, bool, bytes | None]
+
+
 @lru_cache(maxsize=256)  # bounded: every message may name another unit
 def _affine(unit: str, target: str) -> tuple[float, float]:
     """(a, b) with value_in_target = a·value + b; UnitError if incompatible."""
@@ -107,6 +111,9 @@ class SensorValidator:
     `counts[(sensor, reason)]` counts rejected and repaired readings; `accepted` the good ones.
     `clock` rejects readings from the `future` (no check by default; the live twin's: 5 min ahead
     of the wall clock, or 1 h ahead of the plant clock unless other sensors confirm the jump).
+    A reading ahead of the plant clock is held (None, `last_reason` "held", not counted) until
+    the clock confirms or refuses the jump (`Clock.hold`); its outcome then comes from
+    `take_released`, as a check's does.
     """
 
     rules: dict[str, Rule]
@@ -120,6 +127,9 @@ class SensorValidator:
     late: int = 0  # accepted late readings (also counted in `accepted`)
     last_late: bool = False  # whether the latest accepted reading was late
     _tracks: dict[str, _Track] = field(default_factory=dict)
+    # outcomes of readings held ahead of the plant clock, decided later (`take_released`)
+    released: list[Released] = field(default_factory=list)
+    _payload: bytes | None = None  # the message being checked, kept with a held reading
 
     def reject(self, sensor: str, reason: str, detail: str = "") -> Reading | None:
         """Count (and log) a reading that is dropped or repaired for `reason`; returns None."""
@@ -136,10 +146,11 @@ class SensorValidator:
         self, t: Any, sensor: str, value: Any, unit: Any, quality: Any = ""
     ) -> Reading | None:
         """The reading converted to SI, or None if rejected (the reason is counted)."""
-        self.last_late = False
+        self.last_late, self.last_reason, self.last_detail = False, None, None
         r = self._check(t, sensor, value, unit, quality)
         if r is not None:
             self.clock.accept(r.t)
+            self._resolve()  # held readings this one shows were not a gap
         return r
 
     def _check(self, t: Any, sensor: str, value: Any, unit: Any, quality: Any) -> Reading | None:
@@ -167,9 +178,15 @@ class SensorValidator:
             v = math.nan if value is None or value == "" else float(value)
         except (TypeError, ValueError, OverflowError):
             return self.reject(sensor, "bad_value", short(value))
-        ahead = self.clock.future(ts, sensor, len(self._tracks))
+        ahead = self.clock.beyond_wall(ts)
         if ahead:
             return self.reject(sensor, "future", ahead)
+        item = (t, sensor, value, unit, quality, self._payload)
+        held = self.clock.hold(ts, sensor, len(self._tracks), item)
+        self._resolve()  # what the clock decided about held readings, before this one
+        if held:
+            self.last_reason, self.last_detail = "held", held
+            return None
         tr = self._tracks.setdefault(sensor, _Track())
         if ts == tr.t:
             return self.reject(sensor, "duplicate", f"t={ts}")
@@ -195,6 +212,29 @@ class SensorValidator:
             tr.values[-1] = v
         self.accepted += 1
         return Reading(ts, sensor, v, rule.unit)
+
+    def _resolve(self) -> None:
+        """Held readings the clock refused or released (`Clock.hold`): checked now, in time
+        order, each outcome appended to `released` for the caller; the `last_*` attributes are
+        then those of the reading being checked again."""
+        clock, last = self.clock, (self.last_reason, self.last_detail, self.last_late)
+        for item, why in clock.refused:
+            self.reject(item[1], "future", why)
+            self.released.append((item[1], None, "future", why, False, item[5]))
+        clock.refused = []
+        items, clock.released = clock.released, []
+        for item in items:
+            self.last_reason = self.last_detail = None
+            self._payload = item[5]
+            r = self.check(*item[:5])
+            self.released.append((item[1], r, self.last_reason, self.last_detail,
+                                  self.last_late, item[5]))  # fmt: skip
+        self.last_reason, self.last_detail, self.last_late = last
+
+    def take_released(self) -> list[Released]:
+        """The outcomes of held readings decided since the last call, oldest first."""
+        out, self.released = self.released, []
+        return out
 
     def _remember(self, tr: _Track, ts: float) -> None:
         """Keep `ts` (the sensor's latest) in its window; forget what fell out of it."""
@@ -262,7 +302,12 @@ class SensorValidator:
             return self.reject(sensor, reason, detail)
         if not isinstance(msg, dict) or "t" not in msg or "value" not in msg:
             return self.reject(sensor, "malformed_json", "expected {t, value, unit}")
-        return self.check(msg["t"], sensor, msg["value"], msg.get("unit"), msg.get("quality", ""))
+        self._payload = payload
+        try:
+            return self.check(msg["t"], sensor, msg["value"], msg.get("unit"),
+                              msg.get("quality", ""))  # fmt: skip
+        finally:
+            self._payload = None
 
     def state(self) -> dict[str, Any]:
         """Counters, per-sensor history and the plant clock, for a live twin that resumes."""

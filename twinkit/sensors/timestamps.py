@@ -3,9 +3,10 @@ from stalling the twin.
 
 A number is read as epoch seconds, milliseconds, microseconds or nanoseconds by its magnitude
 (the four ranges of the sane epoch range, 1990 to 2100, do not overlap); anything else is not a
-time. A reading further ahead of the wall clock than the skew is from the `future`; so is one
-further ahead of the plant clock (the latest accepted reading) than `jump`, unless readings of
-several sensors agree on the new time (the plant really went quiet for a while).
+time. A reading further ahead of the wall clock than the skew is from the `future`. One further
+ahead of the plant clock (the latest accepted reading) than `jump` is held until readings of
+several sensors agree on the new time (the plant really went quiet for a while: all are used)
+or it is clear that they will not (it is refused as from the `future`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ class Clock:
     (None: no check) unless `confirm` readings from distinct sensors (as many as there are
     streams, if fewer) agree on the new time within `jump`. Both are off by default (a recorded
     file is checked as a whole instead); the live twin sets them (`LiveOptions`).
+
+    A reading ahead of the plant clock is held (`hold`), not refused: if later ones confirm the
+    jump (the plant was quiet for a while), the held ones are `released` and used; they are
+    `refused` once a newer reading more than `jump` from them is held, once more than `HELD`
+    are held, or once `confirm` readings have been accepted at the old time since.
     """
 
     skew: float | None = None
@@ -77,25 +83,47 @@ class Clock:
     confirm: int = 3
     now: Callable[[], float] = time.time
     t: float = -math.inf  # the plant clock: the latest accepted reading's time
-    _ahead: list[tuple[str, float]] = field(default_factory=list)
+    # held readings: (sensor, time, the caller's item, accepted readings when it was held)
+    _ahead: list[tuple[str, float, Any, int]] = field(default_factory=list)
+    _accepted: int = 0
+    released: list[Any] = field(default_factory=list)  # items of held readings, confirmed
+    refused: list[tuple[Any, str]] = field(default_factory=list)  # (item, why), not confirmed
+
+    HELD = 16
 
     def horizon(self) -> float:
         """The latest time a reading may have now (the wall clock plus the skew)."""
         return math.inf if self.skew is None else self.now() + self.skew
 
-    def future(self, ts: float, sensor: str, streams: int) -> str | None:
-        """Why `ts` is from the future (a message for the log), or None if it is not."""
-        if ts > self.horizon():
-            return f"{ts - self.now():.0f} s ahead of the wall clock"
+    def beyond_wall(self, ts: float) -> str | None:
+        """Why `ts` is beyond the wall clock's horizon (a message for the log), or None."""
+        return f"{ts - self.now():.0f} s ahead of the wall clock" if ts > self.horizon() else None
+
+    def hold(self, ts: float, sensor: str, streams: int, item: Any = None) -> str | None:
+        """Why the reading (`item`, kept for the caller) at `ts` is held, or None if it is not
+        ahead of the plant clock by more than `jump`, or if it confirms the jump: then the held
+        readings within `jump` of it move to `released` and the plant clock to `ts`. Held
+        readings that can no longer be confirmed move to `refused`."""
         if self.jump is None or not math.isfinite(self.t) or ts <= self.t + self.jump:
             return None
-        self._ahead = [(s, a) for s, a in self._ahead[-15:] if abs(a - ts) <= self.jump]
-        self._ahead.append((sensor, ts))
+        keep = [e for e in self._ahead if abs(e[1] - ts) <= self.jump][-(self.HELD - 1) :]
+        self._drop([e for e in self._ahead if not any(e is k for k in keep)])
+        self._ahead = [*keep, (sensor, ts, item, self._accepted)]
         needed = max(1, min(self.confirm, streams))
-        if len(self._ahead) >= self.confirm and len({s for s, _ in self._ahead}) >= needed:
+        if len(self._ahead) >= self.confirm and len({e[0] for e in self._ahead}) >= needed:
+            self.released += [e[2] for e in sorted(self._ahead[:-1], key=lambda e: e[1])]
             self._ahead = []  # the plant clock moved on: a gap in the data
+            self.t = max(self.t, ts)
             return None
         return f"{ts - self.t:.0f} s ahead of the plant clock"
 
+    def _drop(self, entries: list[tuple[str, float, Any, int]]) -> None:
+        self.refused += [(e[2], f"{e[1] - self.t:.0f} s ahead of the plant clock") for e in entries]
+
     def accept(self, ts: float) -> None:
         self.t = max(self.t, ts)
+        self._accepted += 1
+        if self._ahead:  # readings at the old time go on: the held ones were not a gap
+            stale = [e for e in self._ahead if self._accepted - e[3] >= self.confirm]
+            self._ahead = [e for e in self._ahead if self._accepted - e[3] < self.confirm]
+            self._drop(stale)

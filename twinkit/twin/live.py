@@ -9,9 +9,10 @@ messages rather than in the update: `plant/<asset>/twin/field/<name>` (the mesh 
 `plant/<asset>/twin/mesh`).
 
 No message can stall it: a reading from the future (ahead of the wall clock by more than
-`max_skew`, or of the plant clock by more than `max_jump` unless other sensors confirm the jump)
-is rejected, so the plant clock only moves with the plant; what it keeps is bounded (unknown
-sensors are counted together, payloads and the inbox have limits).
+`max_skew`) is rejected, and one ahead of the plant clock by more than `max_jump` is held until
+other sensors confirm the jump (then used) or the plant's time goes on without it (rejected), so
+the plant clock only moves with the plant; what it keeps is bounded (unknown sensors are counted
+together, payloads, held readings and the inbox have limits).
 
 A reading that arrives late, older than its sensor's latest (a broker restart, a publisher
 resending its backlog after newer readings), is used if it is at most `max_lateness` seconds of
@@ -42,7 +43,7 @@ from typing import Any
 from twinkit.case import CaseError, LoadedCase, units
 from twinkit.case.display import DisplayUnits
 from twinkit.sensors.limits import MAX_PAYLOAD
-from twinkit.sensors.readings import Clock, NanPolicy, SensorValidator, rules_from_case
+from twinkit.sensors.readings import Clock, NanPolicy, Reading, SensorValidator, rules_from_case
 from twinkit.twin import live_state
 from twinkit.twin.alerts import drift_check, forecast_check, limit_check
 from twinkit.twin.forecast import Forecaster, describe
@@ -235,24 +236,32 @@ class LiveTwin:
         v = self.validator
         v.last_reason = v.last_detail = None
         r = v.check_mqtt(topic, payload)
-        sensor = topic.rsplit("/", 1)[-1]
+        this = (topic.rsplit("/", 1)[-1], r, v.last_reason, v.last_detail, v.last_late, payload)
+        for outcome in v.take_released():  # readings held ahead of the plant clock, decided
+            self._use(*outcome)
+        if this[2] != "held":  # else it is used once the jump is confirmed or refused
+            self._use(*this)
+
+    def _use(self, sensor: str, r: Reading | None, reason: str | None, detail: str | None,
+             late: bool, payload: bytes | None) -> None:  # fmt: skip
+        """Record one validated reading, track its sensor's faults, add it to the pending."""
         if self.history is not None:
             if r is None:
-                self.history.reading(self._now(), sensor, None, None, "rejected", v.last_reason,
-                                     v.last_detail, payload)  # fmt: skip
+                self.history.reading(self._now(), sensor, None, None, "rejected", reason,
+                                     detail, payload)  # fmt: skip
             else:
-                status = "repaired" if v.last_reason else "accepted"
-                reason = v.last_reason or ("late" if v.last_late else None)
-                self.history.reading(r.t, r.sensor, r.value, r.unit, status, reason)
-        if sensor in self.rules and v.last_reason not in ("malformed_json", "bad_topic"):
+                status = "repaired" if reason else "accepted"
+                self.history.reading(r.t, r.sensor, r.value, r.unit, status,
+                                     reason or ("late" if late else None))  # fmt: skip
+        if sensor in self.rules and reason not in ("malformed_json", "bad_topic"):
             hist = self.recent.setdefault(sensor, deque(maxlen=20))
-            hist.append(r is None and v.last_reason in FAULTS)
+            hist.append(r is None and reason in FAULTS)
             bad = sum(hist) / len(hist)
-            stuck = v.last_reason == "stuck"
+            stuck = reason == "stuck"
             self.alerts.update(
                 f"sensor_fault:{sensor}", stuck or (len(hist) >= 10 and bad >= 0.5),
                 bad <= 0.1 and r is not None, r.t if r else self._now(), "sensor_fault",
-                f"sensor {sensor}: {v.last_reason or 'faulty'} ({bad:.0%} of recent readings)",
+                f"sensor {sensor}: {reason or 'faulty'} ({bad:.0%} of recent readings)",
                 sensor=sensor,
             )  # fmt: skip
         if r is None or not math.isfinite(r.value):
