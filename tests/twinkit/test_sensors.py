@@ -176,6 +176,25 @@ def test_readings_ahead_of_the_plant_clock_are_held_then_used_or_refused(loaded)
     assert v.accepted == 8 and reasons(v) == {"future": 2}
 
 
+def test_held_readings_survive_a_resume(loaded):
+    """A twin stopped while readings were held resumes holding them, so none goes unrecorded."""
+    rules = rules_from_case(loaded)
+    v = SensorValidator(rules, clock=Clock(jump=3600.0))
+    assert v.check(T0, "T0", 400, "K") and v.check(T0, "power", 1000, "W/m^2")
+    gap = T0 + 7200
+    assert v.check(gap, "T0", None, "K") is None and v.last_reason == "held"
+    assert v.check_mqtt("plant/p/sensors/power", json.dumps({"t": gap + 60, "value": "1e9",
+                        "unit": "W/m^2", "quality": " Good "}).encode()) is None  # fmt: skip
+    state = json.loads(json.dumps(v.state()))
+    assert len(json.dumps(state)) < 2000
+    w = SensorValidator(rules, clock=Clock(jump=3600.0))
+    w.load(state)
+    assert w.check(gap + 120, "T0", 420, "K")  # confirms the jump
+    out = [(s, r, reason) for s, r, reason, *_ in w.take_released()]
+    assert out == [("T0", None, "missing"), ("power", None, "out_of_range")]
+    assert w.take_released() == [] and reasons(w) == {"missing": 1, "out_of_range": 1}
+
+
 def test_rate_of_change_limit(v):
     assert v.check(T0, "T0", 400, "K")
     assert v.check(T0 + 60, "T0", 500, "K") is None  # 100 K/min > 60 K/min

@@ -181,7 +181,9 @@ class SensorValidator:
         ahead = self.clock.beyond_wall(ts)
         if ahead:
             return self.reject(sensor, "future", ahead)
-        item = (t, sensor, value, unit, quality, self._payload)
+        # what checks the reading again, small and plain (a saved state holds it)
+        item = (ts, sensor, None if math.isnan(v) else v if math.isfinite(v) else str(v), unit,
+                "", self._payload)  # fmt: skip
         held = self.clock.hold(ts, sensor, len(self._tracks), item)
         self._resolve()  # what the clock decided about held readings, before this one
         if held:
@@ -317,7 +319,11 @@ class SensorValidator:
             "late": self.late,
             "tracks": {s: _saved(tr) for s, tr in self._tracks.items()},
             "clock": self.clock.t,
-        }
+            # readings held ahead of the plant clock, the start of their messages (as a history
+            # keeps it) as Latin-1 text
+            "held": [[s, ts, [*item[:5], None if item[5] is None else item[5][:200].decode(
+                "latin-1")], n] for s, ts, item, n in self.clock.held()],
+        }  # fmt: skip
 
     def load(self, state: dict[str, Any]) -> None:
         """Continue from `state`; times beyond the wall clock's horizon (a state written before
@@ -336,6 +342,8 @@ class SensorValidator:
         latest = max((tr.good_t for tr in self._tracks.values()), default=-math.inf)
         t = state.get("clock", latest)
         self.clock.t = t if t <= horizon else latest
+        self.clock.restore_held([(s, ts, (*item[:5], None if item[5] is None else item[5].encode(
+            "latin-1")), n) for s, ts, item, n in state.get("held", [])])  # fmt: skip
 
     def report(self) -> dict[str, Any]:
         """Counters for summaries and the live twin state: by reason and by sensor."""

@@ -120,6 +120,14 @@ class Clock:
     def _drop(self, entries: list[tuple[str, float, Any, int]]) -> None:
         self.refused += [(e[2], f"{e[1] - self.t:.0f} s ahead of the plant clock") for e in entries]
 
+    def held(self) -> list[tuple[str, float, Any, int]]:
+        """The held readings: (sensor, time, item, readings accepted since it was held)."""
+        return [(s, ts, item, self._accepted - at) for s, ts, item, at in self._ahead]
+
+    def restore_held(self, held: list[tuple[str, float, Any, int]]) -> None:
+        """Hold again what `held` gave (a resumed twin)."""
+        self._ahead = [(s, ts, item, self._accepted - n) for s, ts, item, n in held][-self.HELD :]
+
     def accept(self, ts: float) -> None:
         self.t = max(self.t, ts)
         self._accepted += 1
