@@ -40,7 +40,7 @@ from twinkit.surrogates.gp import (
     training_side,
 )
 from twinkit.surrogates.metrics import below_by_one_se
-from twinkit.surrogates.trend import TrendChoice, choose, features_torch, trend_degree
+from twinkit.surrogates.trend import TrendChoice, choose, exponents, features_torch, trend_degree
 
 # Up to this many points all GPs are evaluated together (`KrigingCodes.mean_std`): there the
 # per-GP Python overhead, not the arithmetic, is the cost (furnace, 17 GPs, 1 thread: 4.2 ms
@@ -289,10 +289,12 @@ def with_trends(
     for f in ("kind", "lengthscale", "amplitude", "noise", "chol", "alpha", "y_mean", "y_std"):
         getattr(out, f)[cols] = getattr(alt, f)[src]
     out.cv[:, cols], out.cv_std[:, cols] = alt.cv[:, src], alt.cv_std[:, src]
-    out.trend = np.zeros((alt.trend.shape[0], z.shape[1]))
-    out.trend[:, cols] = alt.trend[:, src]
     degree, ridge = np.zeros_like(choice.degree), np.zeros_like(choice.ridge)
     degree[cols], ridge[cols] = sub.degree[src], sub.ridge[src]
+    # the monomials up to the highest degree kept (a candidate of a higher one may be left out)
+    terms = len(exponents(xs.shape[1], int(degree.max())))
+    out.trend = np.zeros((terms, z.shape[1]))
+    out.trend[:, cols] = alt.trend[:terms, src]
     out.trend_choice = TrendChoice(degree, ridge, choice.loo_rmse, choice.loo_rmse_constant)
     return out
 

@@ -183,6 +183,29 @@ def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path, monkeypatch):
     np.testing.assert_allclose(alone[1], loo_std, rtol=1e-6)
 
 
+def test_a_trend_kept_below_the_candidates_degree_has_its_own_coefficients():
+    """Where a quadratic trend was a candidate and only a linear one was kept, the fit kept the
+    quadratic's 21 rows of coefficients with the linear choice's 6 features, and refitting its
+    CV (leave-one-out, as a fit below 64 samples does) failed: `fit_surrogate` on 2 of the 4
+    32-solve blocks of a bracket sweep."""
+    from scipy.stats import qmc
+
+    from twinkit.surrogates.gp import refit_cv
+    from twinkit.surrogates.kriging import fit_gps
+    from twinkit.surrogates.training import folds
+    from twinkit.surrogates.trend import choose, exponents
+
+    x = qmc.Sobol(5, seed=0).random(32) * 2 - 1
+    z = np.column_stack([1 + x @ np.array([0.5, -0.3, 0.2, 0.1, 0.4]),
+                         x[:, 0] ** 2 + 0.3 * np.abs(x[:, 1])])  # fmt: skip
+    assert choose(x, z).degree.tolist() == [1, 2]  # both are candidates
+    fit = fit_gps(x, z, folds(32, 5, 0), 5, ("matern52", "rbf"))
+    assert fit.trend_choice is not None and fit.trend_choice.degree.tolist() == [1, 0]
+    assert fit.trend is not None and fit.trend.shape == (len(exponents(5, 1)), 2)
+    loo, _ = refit_cv(x, z, fit, [np.array([i]) for i in range(32)])
+    assert np.abs(loo[:, 0] - z[:, 0]).max() < 1e-6 * z[:, 0].std()
+
+
 def test_batched_lbfgs_solves_each_problem_as_if_alone():
     """Rosenbrock problems scaled by 1e-4 to 1e4 in one batch: each reaches its minimum, and
     the same as minimised alone (one shared L-BFGS run left the small ones where they were)."""
