@@ -319,6 +319,32 @@ def report(r: dict[str, Any]) -> str:
     return "\n".join(text)
 
 
+def vs_best_peer(r: dict[str, Any]) -> np.ndarray:
+    """twinkit's RMSE over the best peer's, per output, in the result of `run_size`."""
+    models = r["models"]
+    peers = [k for k in models if k != "twinkit default"]
+    return models["twinkit default"]["rmse"] / np.min([models[p]["rmse"] for p in peers], axis=0)
+
+
+def block_report(names: list[str], blocks: list[np.ndarray]) -> str:
+    """twinkit / best peer per output for each block of training samples, and their geometric
+    mean over the blocks."""
+    ratios = np.array(blocks)  # (blocks, outputs)
+    geo = np.exp(np.log(ratios).mean(0))
+    n = len(blocks)
+    rows = [[name, *[f"{v:.2f}" for v in ratios[:, j]], f"{geo[j]:.2f}"]
+            for j, name in enumerate(names)]  # fmt: skip
+    head = ["output", *[f"block {b + 1}" for b in range(n)], "geometric mean"]
+    medians = " ".join(f"{np.median(ratios[b]):.2f}" for b in range(n))
+    over = [names[j] for j in range(len(names)) if geo[j] > 1.1]
+    return "\n".join([
+        f"twinkit / best peer per output on {n} disjoint training blocks (block 1: the above)",
+        table(head, rows),
+        f"median over outputs per block: {medians}; of the geometric means: {np.median(geo):.2f}, "
+        f"over 1.1: {len(over)}{': ' + ', '.join(over) if over else ''}",
+    ])  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("data", type=Path, help="folder with dataset.nc (train and test splits)")
@@ -329,6 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         default=["temperature", "velocity"],
         help="fields to compare with POD + GP (those the sweep stores)",
+    )
+    ap.add_argument(
+        "--blocks",
+        action="store_true",
+        help="also train on every other block of n training samples (n to 2n - 1, ...: each\n"
+        "block of a Sobol sequence is a balanced design too) and print twinkit / best peer per\n"
+        "output and block: how much the ratios move with the training set",
     )
     ap.add_argument("--json", type=Path, help="write every number here")
     ap.add_argument(
@@ -354,11 +387,19 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         print()
         print(report(r))
+        if a.blocks and full.n >= 2 * n:
+            more = [run_size(full.subset(np.arange(b * n, (b + 1) * n)), test, (), a.autoemulate)
+                    for b in range(1, full.n // n)]  # fmt: skip
+            r["blocks"] = [{m: v["rmse"] for m, v in b["models"].items()} for b in [r, *more]]
+            print()
+            print(block_report(r["names"], [vs_best_peer(b) for b in [r, *more]]))
     if a.json:
         keys = ("rmse", "coverage", "fit_s", "predict_s")
         plain = [r | {"models": {m: {k: np.asarray(v[k]).tolist() for k in keys}
                                  for m, v in r["models"].items()},
-                      "vs_best_interval": r["vs_best_interval"].tolist()}
+                      "vs_best_interval": r["vs_best_interval"].tolist(),
+                      "blocks": [{m: v.tolist() for m, v in b.items()}
+                                 for b in r.get("blocks", [])]}
                  for r in results]  # fmt: skip
         a.json.write_text(json.dumps(plain, indent=2))
     if a.autoemulate is None:
