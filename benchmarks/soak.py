@@ -238,6 +238,8 @@ def _history_counts(url: str) -> dict[str, Any]:
     db = Database(url, create=False)
     try:
         rows = dict(db.run("SELECT status, COUNT(*) FROM readings GROUP BY status").fetchall())
+        why = dict(db.run("SELECT reason, COUNT(*) FROM readings WHERE status = 'rejected' "
+                          "GROUP BY reason").fetchall())  # fmt: skip
         dup = db.run("SELECT COUNT(*) FROM (SELECT sensor, t FROM readings WHERE status <> "
                      "'rejected' GROUP BY sensor, t HAVING COUNT(*) > 1) d")  # fmt: skip
         dup = dup.fetchone()[0]
@@ -248,7 +250,7 @@ def _history_counts(url: str) -> dict[str, Any]:
         db.conn.commit()
     finally:
         db.close()
-    return {"status": rows, "duplicates": dup, "updates": ups, "keys": keys,
+    return {"status": rows, "rejected_by": why, "duplicates": dup, "updates": ups, "keys": keys,
             "state": json.loads(state[0]) if state else None}  # fmt: skip
 
 
@@ -336,6 +338,7 @@ def scenario(args: argparse.Namespace, kind: str) -> dict[str, Any]:
         "accepted_not_stored": accepted - stored, "published_not_stored": len(missing),
         "missing_sent_s": [missing[0], missing[-1]] if missing else None,
         "not_published": len(c["keys"] - set(sent)), "rejected": c["status"].get("rejected", 0),
+        "rejected_by": c["rejected_by"],
         "updates": len(ups), "last_update": ups[-1] if ups else 0, "update_gaps": gaps,
         "updates_at_kill": event.get("updates_at_kill"), "at_tick": event["at_tick"],
         "event_s": event["t1"] - event["t0"], "resumed": "resumed from" in log.read_text(),
@@ -352,7 +355,8 @@ def restarts(args: argparse.Namespace) -> list[dict[str, Any]]:
           f"publisher's reconnect held {args.slow_connect:g} s; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
     head = ("restart", "published", "acked", "accepted", "late", "stored", "accepted-stored",
-            "missing", "missing sent (s from it)", "dup", "updates", "gaps", "resumed")  # fmt: skip
+            "missing", "missing sent (s from it)", "dup", "rejected", "updates", "gaps",
+            "resumed")  # fmt: skip
     print(" | ".join(head))
     for r in out:
         m = r["missing_sent_s"]
@@ -360,6 +364,7 @@ def restarts(args: argparse.Namespace) -> list[dict[str, Any]]:
         row = (r["kind"], r["published"], r["acked_by_broker"], r["accepted_by_twin"], r["late"],
                r["stored"], r["accepted_not_stored"], r["published_not_stored"], when,
                r["duplicates"],
+               ", ".join(f"{k} {n}" for k, n in sorted(r["rejected_by"].items())) or "0",
                f"{r['updates_at_kill'] or '-'} -> {r['last_update']}", len(r["update_gaps"]),
                r["resumed"])  # fmt: skip
         print(" | ".join(map(str, row)))
