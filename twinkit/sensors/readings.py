@@ -219,7 +219,10 @@ class SensorValidator:
         """Held readings the clock refused or released (`Clock.hold`): checked now, in time
         order, each outcome appended to `released` for the caller; the `last_*` attributes are
         then those of the reading being checked again."""
-        clock, last = self.clock, (self.last_reason, self.last_detail, self.last_late)
+        clock = self.clock
+        if not (clock.refused or clock.released):
+            return
+        last = (self.last_reason, self.last_detail, self.last_late)
         for item, why in clock.refused:
             self.reject(item[1], "future", why)
             self.released.append((item[1], None, "future", why, False, item[5]))

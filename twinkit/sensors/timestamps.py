@@ -107,7 +107,8 @@ class Clock:
         if self.jump is None or not math.isfinite(self.t) or ts <= self.t + self.jump:
             return None
         keep = [e for e in self._ahead if abs(e[1] - ts) <= self.jump][-(self.HELD - 1) :]
-        self._drop([e for e in self._ahead if not any(e is k for k in keep)])
+        kept = {id(e) for e in keep}
+        self._drop([e for e in self._ahead if id(e) not in kept])
         self._ahead = [*keep, (sensor, ts, item, self._accepted)]
         needed = max(1, min(self.confirm, streams))
         if len(self._ahead) >= self.confirm and len({e[0] for e in self._ahead}) >= needed:

@@ -234,8 +234,7 @@ class LiveTwin:
 
     def _process(self, topic: str, payload: bytes) -> None:
         v = self.validator
-        v.last_reason = v.last_detail = None
-        r = v.check_mqtt(topic, payload)
+        r = v.check_mqtt(topic, payload)  # sets or resets last_reason, last_detail, last_late
         this = (topic.rsplit("/", 1)[-1], r, v.last_reason, v.last_detail, v.last_late, payload)
         for outcome in v.take_released():  # readings held ahead of the plant clock, decided
             self._use(*outcome)
