@@ -104,6 +104,13 @@ class FitConfig:
     # 48-51; 50 is the target) for errors 2-3 % smaller (velocity 0.95 of POD + GP against 0.98
     # and 0.97 on 64 and 192 held-out solves; temperature 0.92 against 0.93 and 0.92)
     field_mixture_below: int = 64
+    # from this many samples a scalar code is the equal mixture of a GP per kernel of `kernels`,
+    # its std the first kernel's plus their disagreement (`mixture_of`, ``std_first``: the time
+    # of 1,000 predictions at 128 furnace samples 21 ms with both GPs' stds, 20 the target);
+    # None: never. At 128 samples (64 and 192 held-out solves, furnace and bracket) the worst
+    # output / best peer went from 1.33, 1.28, 1.31, 1.24 to 1.16, 1.21, 1.13, 1.01, the median
+    # down on three of the four; at 32 the mixture was worse (docs/performance.md, session 17)
+    scalar_mixture_from: int | None = 64
     # a scalar output positive in every sample whose values span at least this many decades is
     # modelled by its log where its GP cross-validates better so (`log_by_cv`); None: none is
     log_decades: float | None = 1.0
@@ -154,6 +161,7 @@ def _fit_head(
     kernels: tuple[str, ...] = ("matern52",),
     mixture: bool = False,
     loo: bool = False,
+    std_first: bool = False,
 ) -> tuple[Head, dict[str, Any]]:
     t0 = time.perf_counter()
     z = codec.encode(y)
@@ -163,7 +171,8 @@ def _fit_head(
     mask = fold < train.members  # the samples some member holds out
     gps = None
     if model != "mlp" and mask.any():
-        gps = fit_gps(x_scaled, z, fold, train.members, kernels, mixture=mixture)
+        gps = fit_gps(x_scaled, z, fold, train.members, kernels, mixture=mixture,
+                      std_first=std_first)  # fmt: skip
     monitor = None
     if gps is not None and model == "auto" and tol > 0:
         monitor = blend_monitor(gps.cv[mask], z[mask], mask, tol)
@@ -289,9 +298,11 @@ def fit_surrogate(
             tol = config.ensemble_tol if data.n < config.early_stop_below else 0.0
             one_se = data.n < config.one_se_below
             mixture = bool(shape) and config.field_mixture and data.n < config.field_mixture_below
+            from_n = config.scalar_mixture_from
+            scalar_mix = not shape and from_n is not None and data.n >= from_n
             loo = data.n < config.loo_below
             head, info = _fit_head(xs, y, codec, train, model, tol, one_se, config.kernels,
-                                   mixture, loo)  # fmt: skip
+                                   mixture or scalar_mix, loo, scalar_mix)  # fmt: skip
             res, spread, floor = info.pop("residual"), info.pop("spread"), info.pop("floor")
             if shape:  # one factor per field
                 res, spread, floor = res.reshape(-1, 1), spread.reshape(-1, 1), floor[:1]

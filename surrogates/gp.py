@@ -164,6 +164,9 @@ class GPFit:
     # (k, g): the columns are mixtures of g GPs (`twinkit.surrogates.kriging.mixture_of`; the
     # per-GP arrays above then have g entries, cv and cv_std the mixtures'), or None: g = k
     mix: np.ndarray | None = None
+    # a mixture's std from the first GP of each column alone, plus its GPs' disagreement
+    # (`twinkit.surrogates.kriging.mixture_of`): one triangular solve per column, not per GP
+    std_first: bool = False
     # degree and ridge weight of each column's trend (degree 0: none), for refitting it per fold
     trend_choice: TrendChoice | None = None
 

@@ -22,7 +22,7 @@ A code may also be the equal mixture of a GP per kernel (``mix``; `fit_gps` with
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,8 @@ class KrigingCodes:
     trend: torch.Tensor | None = None
     # (u, g): code i is the mixture Σ_j mix_ij GP_j of its GPs (shares summing to 1); None: g = u
     mix: torch.Tensor | None = None
+    # each code's std from its first GP, the others' means only (`mixture_of`)
+    std_first: bool = False
     # L⁻¹ (g, n, n), for an ONNX graph only (ONNX has no triangular solve): `for_onnx`
     chol_inv: torch.Tensor | None = field(default=None, repr=False)
     # per GP, what prediction needs of the training side: `_per_gp`
@@ -90,10 +92,19 @@ class KrigingCodes:
         """Codes' mean and std (n_points, u) at scaled inputs xs (n_points, d): each GP's
         (`gp_mean_std`), or their mixtures' (``mix``)."""
         mean, std = self.gp_mean_std(xs)
-        return (mean, std) if self.mix is None else mixture(mean, std, self.mix)
+        if self.mix is None:
+            return mean, std
+        return mixture(mean, std[:, self._first()] if self.std_first else std, self.mix)
+
+    def _first(self) -> torch.Tensor:
+        """Per GP (g,), the first GP of its code's mixture."""
+        assert self.mix is not None
+        rows = (self.mix > 0).to(torch.int64).argmax(0)  # each GP's code
+        return (self.mix[rows] > 0).to(torch.int64).argmax(1)
 
     def gp_mean_std(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each GP's mean and std (n_points, g) at scaled inputs xs (n_points, d).
+        """Each GP's mean and std (n_points, g) at scaled inputs xs (n_points, d) (with
+        ``std_first`` a GP that takes its std from another may get none: 0).
 
         One GP at a time: k (m, n) from one GEMM and a few passes in place (`cross_kernel`;
         6 % less time than forming r² first, furnace at 128 samples), row-major, so kᵀ is the
@@ -107,9 +118,12 @@ class KrigingCodes:
             return self._mean_std_traced(xs)
         means, stds = [], []
         work = (xs.new_empty(len(xs), len(self.x)), xs.new_empty(len(xs), len(self.x)))
-        for inv_ls, side, kind, log_c, cw, alpha, chol in self._per_gp():
+        for inv_ls, side, kind, log_c, cw, alpha, chol, own in self._per_gp():
             k = cross_kernel(xs * inv_ls, side, kind, log_c, work)
             means.append(k @ alpha)
+            if not own:  # its std is another GP's (`std_first`)
+                stds.append(xs.new_zeros(len(xs)))
+                continue
             # k is spent: solve in its place (saves a copy, ~20 % of the solve)
             v = torch.linalg.solve_triangular(chol, k.T, upper=False, out=k.T)  # (n, m)
             stds.append(gp_std(cw, torch.linalg.vector_norm(v, dim=0)))
@@ -125,14 +139,18 @@ class KrigingCodes:
 
     def _per_gp(self) -> list[tuple[Any, ...]]:
         """Per GP, once: 1/ℓ, the training side of its cross-kernel's GEMM (`training_side`),
-        the kernel kind, log c and c + w (floats), α and L: the loop of `mean_std` then does no
-        indexing and no work on the training side (a fifth of its time for 1,000 points)."""
+        the kernel kind, log c and c + w (floats), α, L and whether its std is needed: the loop
+        of `mean_std` then does no indexing and no work on the training side (a fifth of its
+        time for 1,000 points)."""
         if self._gps is None:
             inv = 1.0 / self.lengthscale
             kinds, c, w = self.kind.tolist(), self.amplitude.tolist(), self.noise.tolist()
+            g = len(self.kind)
+            own = (self._first() == torch.arange(g)).tolist() if self.std_first else [True] * g
             self._gps = [(inv[j], training_side(self.x * inv[j], int(kinds[j]), c[j]),
-                          int(kinds[j]), math.log(c[j]), c[j] + w[j], self.alpha[j], self.chol[j])
-                         for j in range(len(self.kind))]  # fmt: skip
+                          int(kinds[j]), math.log(c[j]), c[j] + w[j], self.alpha[j], self.chol[j],
+                          own[j])
+                         for j in range(g)]  # fmt: skip
         return self._gps
 
     def _mean_std_traced(self, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,8 +190,10 @@ class KrigingCodes:
     def state(self) -> dict[str, Any]:
         names = ("x", "lengthscale", "amplitude", "noise", "alpha", "chol", "y_mean", "y_std",
                  "weight", "kind")  # fmt: skip
-        extra = {n: getattr(self, n).clone() for n in ("trend", "mix")
-                 if getattr(self, n) is not None}  # fmt: skip
+        extra: dict[str, Any] = {n: getattr(self, n).clone() for n in ("trend", "mix")
+                                 if getattr(self, n) is not None}  # fmt: skip
+        if self.std_first:
+            extra["std_first"] = True
         return {"index": list(self.index)} | {n: getattr(self, n).clone() for n in names} | extra
 
     @classmethod
@@ -199,28 +219,36 @@ def fit_gps(
     kernels: tuple[str, ...] = KERNELS,
     trends: bool = True,
     mixture: bool = False,
+    std_first: bool = False,
 ) -> GPFit:
     """A GP per column of codes z (n, k) on scaled inputs xs (n, d), its kernel the one of
     ``kernels`` that cross-validates best; cross-validated on the folds 0 .. held_out - 1 of
     `fold` (n,) (other samples: no CV prediction). With ``trends``, a polynomial trend under
     the GP where that is clearly better (`with_trends`). With ``mixture``, a GP per column and
-    kernel instead, each column predicted by the equal mixture of its GPs (`mixture_of`)."""
+    kernel instead, each column predicted by the equal mixture of its GPs (`mixture_of`; its std
+    from the first kernel's GP with ``std_first``)."""
     from threadpoolctl import threadpool_limits
 
     from twinkit.surrogates.mlp import threads
 
     if mixture and len(kernels) > 1:
-        return mixture_of([fit_gps(xs, z, fold, held_out, (k,), trends) for k in kernels])
+        fits = [fit_gps(xs, z, fold, held_out, (k,), trends) for k in kernels]
+        return mixture_of(fits, std_first)
     with threads(1), threadpool_limits(1):
         fit = fit_gp_columns(xs, z, fold, held_out, kernels)
         return with_trends(xs, z, fold, held_out, kernels, fit) if trends else fit
 
 
-def mixture_of(fits: list[GPFit]) -> GPFit:
+def mixture_of(fits: list[GPFit], std_first: bool = False) -> GPFit:
     """The GPs of ``fits`` (each one per column of the same k codes) as one fit of k·len(fits)
     GPs whose column i is the equal mixture of GP i of each (``GPFit.mix``), its CV mean and
     std the mixture's. Trends of different degrees are padded with zeros (the monomials are
-    ordered by degree, `twinkit.surrogates.trend.exponents`)."""
+    ordered by degree, `twinkit.surrogates.trend.exponents`).
+
+    With ``std_first`` every GP of a column counts with the std of the first fit's, so the
+    mixture's variance is s₁² + Σ_j (m_j − m)²/len(fits): the GPs' disagreement on top of the
+    first kernel's own spread, one triangular solve per column at prediction (n² per point)
+    instead of one per GP. The calibration scales it as it would the exact one."""
     k, m = fits[0].cv.shape[1], len(fits)
     per_gp = ("kind", "lengthscale", "amplitude", "noise", "chol", "alpha", "y_mean", "y_std")
     out: dict[str, Any] = {f: np.concatenate([getattr(g, f) for g in fits]) for f in per_gp}
@@ -229,9 +257,9 @@ def mixture_of(fits: list[GPFit]) -> GPFit:
         out["trend"] = np.concatenate([np.zeros((terms, k)) if g.trend is None else np.pad(
             g.trend, ((0, terms - len(g.trend)), (0, 0))) for g in fits], 1)  # fmt: skip
     mix = np.tile(np.eye(k), m) / m  # (k, k m): column i of fit j is GP j k + i
-    cv, cv_std = mixture(np.concatenate([g.cv for g in fits], 1),
-                         np.concatenate([g.cv_std for g in fits], 1), mix)  # fmt: skip
-    return GPFit(**out, cv=cv, cv_std=cv_std, mix=mix)
+    stds = [fits[0].cv_std if std_first else g.cv_std for g in fits]
+    cv, cv_std = mixture(np.concatenate([g.cv for g in fits], 1), np.concatenate(stds, 1), mix)
+    return GPFit(**out, cv=cv, cv_std=cv_std, mix=mix, std_first=std_first)
 
 
 def kernel_names(kind: np.ndarray, mix: np.ndarray | None) -> list[str]:
@@ -285,7 +313,8 @@ def with_trends(
         return fit
     assert alt.trend is not None
     cols, src = cand[take], np.flatnonzero(take)
-    out = GPFit(**{f: v.copy() for f, v in vars(fit).items() if v is not None})
+    kept: dict[str, Any] = {k: v.copy() for k, v in vars(fit).items() if isinstance(v, np.ndarray)}
+    out = replace(fit, **kept)
     for f in ("kind", "lengthscale", "amplitude", "noise", "chol", "alpha", "y_mean", "y_std"):
         getattr(out, f)[cols] = getattr(alt, f)[src]
     out.cv[:, cols], out.cv_std[:, cols] = alt.cv[:, src], alt.cv_std[:, src]
@@ -329,6 +358,7 @@ def kriging_codes(
         if fit.trend is None or not fit.trend[:, gps].any()
         else torch.from_numpy(np.ascontiguousarray(fit.trend[:, gps].T)),
         mix=mix,
+        std_first=mix is not None and fit.std_first,
     )
 
 

@@ -25,7 +25,8 @@ from twinkit.surrogates.mlp import threads
 from twinkit.surrogates.normalise import InputScaler
 
 FORMAT = "twinkit-surrogate"
-FORMAT_VERSION = 4  # 4: a code may be a mixture of GPs (a field's); 3: kernels per code
+FORMAT_VERSION = 5  # 5: a mixture may take its std from its first GP; 4: a code may be a
+# mixture of GPs (a field's); 3: kernels per code
 OLDEST_READ = 3  # older files: retrain
 # From this batch size a head with GPs predicts on every core: 1000 points, 15 GPs of 256 samples
 # take 64 ms on one thread and 36 ms on two (furnace, benchmarks/surrogate.py --kriging).

@@ -692,3 +692,49 @@ def test_a_gp_alone_is_calibrated_on_leave_one_out_residuals_below_64_samples(fi
     assert info["loo_calibrated"] == [0, 1, 2] and "loo_calibrated" not in info_f
     assert info["std_scale"] != info_f["std_scale"]
     assert info["cv_rmse_gp"] == info_f["cv_rmse_gp"]  # the model is the same
+
+
+def test_scalar_codes_from_enough_samples_are_the_mixture_with_the_first_kernels_std(
+    fin_split, tmp_path
+):
+    """From ``scalar_mixture_from`` samples a scalar code is the equal mixture of a GP per kernel:
+    the mean of the two heads' fitted with one kernel each, its variance the first kernel's
+    plus the square of half their difference (one triangular solve per code), alike for many
+    points, a small batch and the differentiable formula, and after a save and load."""
+    from surrogate_kinds import only
+
+    from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate
+
+    data = only(fin_split[0], "scalar_mlp")
+    cfg = FitConfig(train=TrainConfig(members=4, epochs=1, seed=0), model="gp",
+                    scalar_mixture_from=data.n)  # fmt: skip
+    one = replace(cfg, scalar_mixture_from=None)
+    surs = [fit_surrogate(data, c) for c in (
+        cfg, replace(one, kernels=("matern52",)), replace(one, kernels=("rbf",)))]  # fmt: skip
+    heads = [s.scalar_heads[0].kriging for s in surs]
+    assert all(h is not None for h in heads)
+    assert set(heads[0].kernels()) == {"matern52+rbf"} and heads[0].std_first
+    assert heads[1].mix is None and not heads[1].std_first
+    xs = torch.from_numpy(2 * np.random.default_rng(1).random((200, data.x.shape[1])) - 1)
+    with torch.no_grad():
+        (m, s), (m1, s1), (m2, _) = (h.mean_std(xs) for h in heads)
+        small = heads[0].mean_std(xs[:10])  # all GPs at once
+    np.testing.assert_allclose(m, (m1 + m2) / 2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s**2, s1**2 + ((m1 - m2) / 2) ** 2, rtol=1e-10)
+    # other formulas of ill-conditioned K lose digits as in the test of `kriging_codes` above
+    np.testing.assert_allclose(small[0], m[:10], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(small[1], s[:10], rtol=0, atol=2e-5)
+    xt = xs[:100].clone().requires_grad_(True)  # the traced formula
+    np.testing.assert_allclose(heads[0].mean_std(xt)[1].detach(), s[:100], rtol=0, atol=2e-5)
+    again = load_surrogate(surs[0].save(tmp_path / "s.pt"))
+    assert again.scalar_heads[0].kriging.std_first
+    p, q = again.predict(data.x), surs[0].predict(data.x)
+    for n in data.qoi_names:
+        np.testing.assert_array_equal(p.std[n], q.std[n])
+    # a plane takes a linear trend under each kernel's GP (`with_trends`) in the mixture too
+    from twinkit.surrogates.kriging import fit_gps
+
+    x = np.random.default_rng(2).uniform(-1, 1, (40, 3))
+    z = np.column_stack([1 + 2 * x[:, 0] - x[:, 1], np.sin(3 * x[:, 0]) * x[:, 2]])
+    fit = fit_gps(x, z, np.arange(40) % 5, 5, ("matern52", "rbf"), mixture=True, std_first=True)
+    assert fit.std_first and fit.trend is not None and fit.trend[:, [0, 2]].any()
