@@ -109,8 +109,10 @@ class FitConfig:
     # of 1,000 predictions at 128 furnace samples 21 ms with both GPs' stds, 20 the target);
     # None: never. At 128 samples (64 and 192 held-out solves, furnace and bracket) the worst
     # output / best peer went from 1.33, 1.28, 1.31, 1.24 to 1.16, 1.21, 1.13, 1.01, the median
-    # down on three of the four; at 32 the mixture was worse (docs/performance.md, session 17)
-    scalar_mixture_from: int | None = 64
+    # down on three of the four; at 64 and at 32 (every block of both sweeps) the medians were
+    # worse than with one kernel (docs/performance.md, Peers, session 19). Sizes between 64 and
+    # 128 were not measured: the switch is at the size that was
+    scalar_mixture_from: int | None = 128
     # a scalar output positive in every sample whose values span at least this many decades is
     # modelled by its log where its GP cross-validates better so (`log_by_cv`); None: none is
     log_decades: float | None = 1.0
