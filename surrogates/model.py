@@ -201,6 +201,8 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
         raise ValueError(f"{path}: not a readable surrogate file ({e})") from None
     if not isinstance(s, dict) or s.get("format") != FORMAT:
         raise ValueError(f"{path}: not a twinkit surrogate file")
+    if not isinstance(s.get("format_version"), int):
+        raise ValueError(f"{path}: a twinkit surrogate file without a format version")
     if s["format_version"] < OLDEST_READ:
         raise ValueError(
             f"{path}: surrogate format version {s['format_version']} was written by an older "
@@ -212,13 +214,16 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
             f"{path}: surrogate format version {s['format_version']} is newer than this "
             f"version of surrogates reads ({FORMAT_VERSION})"
         )
-    return Surrogate(
-        inputs=list(s["inputs"]),
-        input_units=dict(s["input_units"]),
-        scaler=InputScaler.from_state(s["scaler"]),
-        scalar_heads=[Head.from_state(h) for h in s["scalar_heads"]],
-        field_heads={n: Head.from_state(h) for n, h in s["field_heads"].items()},
-        units=dict(s["units"]),
-        meta=s["meta"],
-        mesh={k: v.numpy() for k, v in s["mesh"].items()},
-    )
+    try:
+        return Surrogate(
+            inputs=list(s["inputs"]),
+            input_units=dict(s["input_units"]),
+            scaler=InputScaler.from_state(s["scaler"]),
+            scalar_heads=[Head.from_state(h) for h in s["scalar_heads"]],
+            field_heads={n: Head.from_state(h) for n, h in s["field_heads"].items()},
+            units=dict(s["units"]),
+            meta=s["meta"],
+            mesh={k: v.numpy() for k, v in s["mesh"].items()},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as e:
+        raise ValueError(f"{path}: a damaged surrogate file ({type(e).__name__}: {e})") from None

@@ -388,6 +388,25 @@ def test_load_refuses_other_files(tmp_path):
         load_surrogate(tmp_path / "evil.pt")
 
 
+def test_load_refuses_a_damaged_surrogate_file_with_its_name(trained, tmp_path):
+    """A file of the right format whose parts are missing or of the wrong kind: ValueError
+    naming the file (the CLI's exit code 2), not a KeyError or TypeError from deep inside."""
+    trained("pod_sensors").save(tmp_path / "s.pt")
+    state = torch.load(tmp_path / "s.pt", weights_only=True)
+    head = dict(state["scalar_heads"][0])
+    del head["codec"]
+    damaged = {
+        "no_head_codec.pt": state | {"scalar_heads": [head]},
+        "no_inputs.pt": {k: v for k, v in state.items() if k != "inputs"},
+        "heads_a_number.pt": state | {"scalar_heads": 3},
+        "no_version.pt": {k: v for k, v in state.items() if k != "format_version"},
+    }
+    for name, s in damaged.items():
+        torch.save(s, tmp_path / name)
+        with pytest.raises(ValueError, match=f"{name}: a (damaged|twinkit) surrogate file"):
+            load_surrogate(tmp_path / name)
+
+
 def test_load_names_a_format_version_it_does_not_read(trained, tmp_path):
     trained("pod_sensors").save(tmp_path / "s.pt")
     state = torch.load(tmp_path / "s.pt", weights_only=True)
