@@ -269,7 +269,8 @@ def test_a_missed_output_is_widened_until_it_covers_the_miss_and_the_noise_floor
     from scipy.stats import qmc
 
     from twinkit.optimization.bayes import GoalModels
-    from twinkit.optimization.fe_search import Solve, miss_factors
+    from twinkit.optimization.fe_search import miss_factors
+    from twinkit.optimization.fe_solves import Solve
     from twinkit.optimization.goals import Bound, Goals
 
     def solve(outputs, predicted, converged=True):

@@ -184,7 +184,8 @@ def _fe_search(
     progress: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Any]:
     """Trials on the surrogate (if any) for hints, then the FE search; its best as `best`."""
-    from twinkit.optimization.fe_search import search, solve_row
+    from twinkit.optimization.fe_search import search
+    from twinkit.optimization.fe_solves import solve_row
     from twinkit.optimization.study import open_fe_study
     from twinkit.optimization.verify import CaseSolver, FEOutcome, check_design
 

@@ -32,23 +32,15 @@ import numpy as np
 from twinkit.case import CaseError
 from twinkit.optimization.bayes import GoalModels, maximise
 from twinkit.optimization.design_space import Dimension, Problem
-from twinkit.optimization.verify import FEOutcome, FESolve
-
-
-@dataclass
-class Solve:
-    """One FE solve of the search: the design (SI), its goal outputs by FE, what the model
-    predicted before (mean, std) and whether it was solved in this run."""
-
-    number: int
-    design: dict[str, float]
-    outputs: dict[str, float]
-    converged: bool
-    message: str
-    seconds: float
-    predicted: dict[str, list[float]]
-    new: bool = False
-    outcome: FEOutcome | None = field(default=None, repr=False)
+from twinkit.optimization.fe_solves import (
+    Solve,
+    best_solve,
+    objective_of,
+    store,
+    stored,
+    violation,
+)
+from twinkit.optimization.verify import FESolve
 
 
 class UnitBox:
@@ -72,33 +64,6 @@ class UnitBox:
         x = self.lo + np.clip(u, 0, 1) * (self.hi - self.lo)
         x[:, self.log] = np.exp(x[:, self.log])
         return [dict(zip(self.names, map(float, row), strict=True)) for row in x]
-
-
-def objective_of(problem: Problem, s: Solve) -> float | None:
-    out = problem.goals.objectives[0][0]
-    return s.outputs.get(out) if s.converged else None
-
-
-def violation(problem: Problem, s: Solve) -> float:
-    """Sum of the relative bound violations on FE values, as `Goals.evaluate` scales them (0:
-    feasible; inf: no FE result)."""
-    goals = problem.goals
-    got = [s.outputs.get(o) for o in goals.outputs]
-    if not s.converged or any(v is None or not math.isfinite(v) for v in got):
-        return math.inf
-    values = {o: np.array([v]) for o, v in zip(goals.outputs, got, strict=True)}
-    _, g = goals.evaluate(values, {o: np.zeros(1) for o in goals.outputs})
-    return float(np.maximum(g, 0.0).sum())
-
-
-def best_solve(problem: Problem, solves: Sequence[Solve]) -> Solve | None:
-    """The best FE-feasible solve, else the least infeasible converged one."""
-    sign = 1.0 if problem.goals.objectives[0][1] == "minimize" else -1.0
-    ok = [s for s in solves if violation(problem, s) == 0.0]
-    if ok:
-        return min(ok, key=lambda s: (sign * float(objective_of(problem, s) or 0.0), s.number))
-    done = [s for s in solves if math.isfinite(violation(problem, s))]
-    return min(done, key=lambda s: (violation(problem, s), s.number)) if done else None
 
 
 @dataclass
@@ -135,7 +100,7 @@ def search(
         raise CaseError("--fe-budget: the FE search handles one objective (the case has several)")
     box = UnitBox(problem.space)
     d = len(box.names)
-    solves = _stored(study, box.names)
+    solves = stored(study, box.names)
     prior = _prior(problem, box) if use_surrogate else None
     initial = [] if use_surrogate else _initial_design(box, d + 1, seed)
     in_space = [o for o in goals.outputs if o in problem.space]
@@ -194,7 +159,7 @@ def search(
             break
         design = box.designs(u[None])[0]
         s = _solve(problem, solve, design, len(solves), predicted)
-        _store(study, problem, s)
+        store(study, problem, s)
         solves.append(s)
         if progress is not None:
             progress(s)
@@ -266,75 +231,3 @@ def _solve(
         raise CaseError(f"optimization: the FE solve has no output {missing[0]} (a goal output)")
     seconds = time.perf_counter() - t0
     return Solve(number, design, outputs, fe.converged, fe.message, seconds, predicted, True, fe)
-
-
-# ---- the FE trials in an Optuna study ------------------------------------------------------------
-def _store(study: Any, problem: Problem, s: Solve) -> None:
-    import optuna
-
-    from twinkit.optimization.study import distributions
-
-    value = objective_of(problem, s)
-    ok = value is not None and math.isfinite(value)
-    trial = optuna.trial.create_trial(
-        state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL,
-        value=float(value) if ok else None,  # type: ignore[arg-type]
-        params={
-            n: min(max(v, problem.space[n].lower), problem.space[n].upper)
-            for n, v in s.design.items()
-        },  # fmt: skip
-        distributions=distributions(problem),
-        user_attrs={
-            "design": s.design,
-            "outputs": s.outputs,
-            "converged": s.converged,
-            "message": s.message,
-            "seconds": round(s.seconds, 3),
-            "predicted": s.predicted,
-        },
-    )
-    study.add_trial(trial)
-
-
-def _stored(study: Any, names: list[str]) -> list[Solve]:
-    out: list[Solve] = []
-    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
-        a = t.user_attrs
-        if "design" not in a:
-            continue
-        out.append(
-            Solve(
-                len(out),
-                {n: float(a["design"][n]) for n in names},
-                {k: float(v) for k, v in a["outputs"].items()},
-                bool(a["converged"]),
-                str(a["message"]),
-                float(a["seconds"]),
-                {k: list(v) for k, v in a["predicted"].items()},
-            )
-        )
-    return out
-
-
-def solve_row(problem: Problem, s: Solve) -> dict[str, Any]:
-    """A solve as the summary shows it: design, FE and predicted values, miss in σ."""
-    rows = {}
-    for o in problem.goals.outputs:
-        mean, std = s.predicted.get(o, [math.nan, math.nan])
-        fe = s.outputs.get(o)
-        miss = (fe - mean) / std if fe is not None and std and std > 0 else None
-        rows[o] = {
-            "fe": fe,
-            "predicted": None if math.isnan(mean) else mean,
-            "std": None if math.isnan(std) else std,
-            "miss_sigma": None if miss is None or not math.isfinite(miss) else miss,
-        }
-    return {
-        "solve": s.number,
-        "design": s.design,
-        "outputs": rows,
-        "converged": s.converged,
-        "feasible": violation(problem, s) == 0.0,
-        "seconds": round(s.seconds, 3),
-        "this_run": s.new,
-    }
