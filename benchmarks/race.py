@@ -211,6 +211,8 @@ class Counter:
     replay: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     mismatch_warned: bool = False
+    rounds: int = 0  # rounds of solves: one per call, or one per `many` (solved together)
+    _in_round: bool = False
 
     def __post_init__(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,16 +223,27 @@ class Counter:
         with self.path.open("a") as fh:
             fh.write(json.dumps(rec) + "\n")
 
+    def many(self, batch: list[Mapping[str, float]], keep: Any = ()) -> list[Any]:
+        """A round of designs solved together (on as many workers): each counts, one round."""
+        self.rounds += 1
+        self._in_round = True
+        try:
+            return [self(v) for v in batch]
+        finally:
+            self._in_round = False
+
     def __call__(self, values: Mapping[str, float]) -> Any:
         from twinkit.optimization.verify import FEOutcome
 
+        if not self._in_round:
+            self.rounds += 1
         p = self.problem
         values = {k: float(v) for k, v in values.items()}
         design = {n: values[n] for n in p.names}
         self._check_fixed(values)
         i = len(self.records)
         if i < len(self.replay) and _same(self.replay[i]["design"], design, p.names):
-            rec = dict(self.replay[i]) | {"replayed": True}
+            rec = dict(self.replay[i]) | {"replayed": True, "round": self.rounds}
             self.records.append(rec)
             self._write(rec)
             print(f"    solve {i + 1:3d}: replayed ({_fmt_design(design)})", flush=True)
@@ -255,6 +268,7 @@ class Counter:
             "message": message,
             **p.score(outputs, converged),
             "seconds": round(seconds, 3),
+            "round": self.rounds,
         }
         self.records.append(rec)
         self._write(rec)
@@ -307,8 +321,11 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]
 # --------------------------------------------------------------------------- the routes
 
 
-def run_botorch(problem: RaceProblem, counter: Counter, seed: int, budget: int) -> dict[str, Any]:
-    """Constrained BO on FE: Sobol d + 1, then qLogEI over a ModelListGP, one point at a time."""
+def run_botorch(
+    problem: RaceProblem, counter: Counter, seed: int, budget: int, q: int = 1
+) -> dict[str, Any]:
+    """Constrained BO on FE: Sobol d + 1, then qLogEI over a ModelListGP, q points at a time
+    (jointly optimised, solved together as one round)."""
     import torch
     from botorch.acquisition.logei import qLogExpectedImprovement
     from botorch.acquisition.objective import GenericMCObjective
@@ -330,12 +347,14 @@ def run_botorch(problem: RaceProblem, counter: Counter, seed: int, budget: int) 
     m = len(problem.goals.bounds)
     fit_s, acq_s = [], []
     replayed = [r["design"] for r in counter.replay]
-    for i in range(budget):
+    while len(counter.records) < budget:
+        i = len(counter.records)
         if i < len(replayed):  # --resume: the recorded solve stands for this iteration
             counter(problem.fixed | replayed[i])
             continue
+        k = min(q, budget - i)
         if i < n_init:
-            u = init[i]
+            us = init[i : min(i + k, n_init)]
         else:
             X, Y = [], []
             for r in counter.records:
@@ -364,11 +383,15 @@ def run_botorch(problem: RaceProblem, counter: Counter, seed: int, budget: int) 
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OptimizationWarning)
-                cand, _ = optimize_acqf(acq, bounds=bounds, q=1, num_restarts=10, raw_samples=512,
+                cand, _ = optimize_acqf(acq, bounds=bounds, q=k, num_restarts=10, raw_samples=512,
                                         options={"batch_limit": 5, "maxiter": 200})  # fmt: skip
             acq_s.append(time.perf_counter() - t0)
-            u = cand.detach().numpy().reshape(d)
-        counter(problem.fixed | problem.to_si(np.clip(u, 0.0, 1.0)))
+            us = cand.detach().numpy().reshape(k, d)
+        batch = [problem.fixed | problem.to_si(np.clip(u, 0.0, 1.0)) for u in us]
+        if q == 1:
+            counter(batch[0])
+        else:  # solved together, as on q workers: one round
+            counter.many(batch)
     return {
         "fit_seconds": round(sum(fit_s), 3),
         "acquisition_seconds": round(sum(acq_s), 3),
@@ -387,6 +410,7 @@ def run_twinkit(
     seed: int,
     budget: int,
     surrogate: Path | None,
+    q: int = 1,
 ) -> dict[str, Any]:
     """twinkit's FE-budget mode (surrogate None) or its surrogate route, from an empty folder."""
     from twinkit.optimization.driver import Options, optimize_case
@@ -397,6 +421,8 @@ def run_twinkit(
     kw: dict[str, Any] = {"use_surrogate": surrogate is not None}
     if surrogate is not None:
         kw["surrogate"] = surrogate
+    if q > 1:
+        kw["fe_workers"] = q  # rounds of q designs; the counter solves each round as one
     opts = Options(fe_budget=budget, seed=seed, out=folder, plots=False,  # type: ignore[call-arg]
                    overrides=problem.overrides, **kw)  # fmt: skip
     summary, path = optimize_case(problem.case_path, opts, solve=counter)
@@ -416,7 +442,8 @@ class RunResult:
 
 
 def race_one(problem: RaceProblem, route: str, seed: int, args: argparse.Namespace) -> RunResult:
-    path = OUT / f"{problem.name}-{route}-{seed}.jsonl"
+    tag = f"-q{args.batch}" if args.batch > 1 else ""
+    path = OUT / f"{problem.name}-{route}{tag}-{seed}.jsonl"
     solves, end = read_jsonl(path) if args.resume else ([], None)
     if end is not None:
         print(f"  {route} seed {seed}: {len(solves)} recorded solves ({path})")
@@ -426,12 +453,12 @@ def race_one(problem: RaceProblem, route: str, seed: int, args: argparse.Namespa
     t0 = time.perf_counter()
     try:
         if route == "botorch":
-            info = run_botorch(problem, counter, seed, args.budget)
+            info = run_botorch(problem, counter, seed, args.budget, args.batch)
         else:
             surrogate = None
             if route == "twinkit-run":
                 surrogate = args.surrogate if problem.name == "furnace" else args.bracket_surrogate
-            info = run_twinkit(problem, counter, seed, args.budget, surrogate)
+            info = run_twinkit(problem, counter, seed, args.budget, surrogate, args.batch)
     except Exception as e:  # one failed run does not stop the race; no end line: --resume retries
         print(f"  {route} seed {seed}: failed after {len(counter.records)} solves: "
               f"{type(e).__name__}: {e}", flush=True)  # fmt: skip
@@ -442,14 +469,14 @@ def race_one(problem: RaceProblem, route: str, seed: int, args: argparse.Namespa
 
 
 def metrics(p: RaceProblem, r: RunResult, best: float) -> dict[str, Any]:
-    reach, best_f = None, None
+    reach, reach_round, best_f = None, None, None
     for k, s in enumerate(r.solves, 1):
         f = s["objective"]
         if s["feasible"] and f is not None:
             if best_f is None or p.gap(f, best_f) < 0:
                 best_f = f
             if reach is None and p.gap(f, best) <= WITHIN:
-                reach = k
+                reach, reach_round = k, s.get("round", k)
     units = [p.to_unit(s["design"]) for s in r.solves]
     exact = near = 0
     for k, u in enumerate(units):
@@ -464,6 +491,8 @@ def metrics(p: RaceProblem, r: RunResult, best: float) -> dict[str, Any]:
         "seed": r.seed,
         "solves": len(r.solves),
         "solves_to_within": reach,
+        "rounds": max((s.get("round", k) for k, s in enumerate(r.solves, 1)), default=0),
+        "rounds_to_within": reach_round,
         "best": best_f,
         "best_above_known_percent": None if best_f is None else 100 * p.gap(best_f, best),
         "repeated_exact": exact,
@@ -487,12 +516,15 @@ def _cell(v: Any, fmt: str = "{}", missing: str = "–") -> str:
     return missing if v is None else fmt.format(v)
 
 
-def table(rows: list[dict[str, Any]], budget: int) -> str:
+def table(rows: list[dict[str, Any]], budget: int, batch: int = 1) -> str:
+    rounds = batch > 1  # then also the rounds (wall time with a worker per design)
     lines = [
-        "| problem | route | FE solves to within 0.5 % (per seed) | median | best after budget, "
-        "% above best known (per seed) | median | FE solves made | repeated designs, exact / "
-        "within 1e-6 | FE solve [s], median |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| problem | route | FE solves to within 0.5 % (per seed) | median | "
+        + ("rounds to within 0.5 % (per seed) | median | " if rounds else "")
+        + "best after budget, % above best known (per seed) | median | FE solves made"
+        + (" (rounds)" if rounds else "")
+        + " | repeated designs, exact / within 1e-6 | FE solve [s], median |",
+        "|---|---|---|---|" + ("---|---|" if rounds else "") + "---|---|---|---|---|",
     ]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
@@ -504,10 +536,22 @@ def table(rows: list[dict[str, Any]], budget: int) -> str:
         med_reach = _median(reach)
         med_gap = _median(gaps)
         secs = [r["fe_seconds_median"] for r in rs if r["fe_seconds_median"] is not None]
-        made = [f"{r['solves']}{' failed' if 'error' in r['info'] else ''}" for r in rs]
+        made = [
+            f"{r['solves']}{f' ({r["rounds"]})' if rounds else ''}"
+            f"{' failed' if 'error' in r['info'] else ''}"
+            for r in rs
+        ]
+        in_rounds = ""
+        if rounds:
+            never_r = f">{max(r['rounds'] for r in rs)}"
+            reach_r = [r["rounds_to_within"] for r in rs]
+            in_rounds = (
+                f"{', '.join(_cell(v, missing=never_r) for v in reach_r)} | "
+                f"{_cell(_median(reach_r), '{:g}', never_r)} | "
+            )
         lines.append(
             f"| {prob} | {route} | {', '.join(_cell(v, missing=never) for v in reach)} | "
-            f"{_cell(med_reach, '{:g}', never)} | "
+            f"{_cell(med_reach, '{:g}', never)} | {in_rounds}"
             f"{', '.join(_cell(v, '{:.2f}', 'none feasible') for v in gaps)} | "
             f"{_cell(med_gap, '{:.2f}')} | "
             f"{', '.join(made)} | "
@@ -527,8 +571,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--surrogate", type=Path, default=Path("runs/furnace/surrogate.pt"))
     ap.add_argument("--bracket-surrogate", type=Path, help="enables twinkit-run on the bracket")
     ap.add_argument("--resume", action="store_true", help="reuse the recorded FE solves")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="designs per round (BoTorch q; twinkit fe_workers), solved together",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
+    if args.batch < 1:
+        ap.error(f"--batch {args.batch}: expected 1 or more")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     problems = [p for p in args.problems.split(",") if p]
     routes = [r for r in args.routes.split(",") if r]
@@ -559,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in seeds:
                 results[name].append(race_one(p, route, seed, args))
     rows = []
-    report: dict[str, Any] = {"budget": args.budget, "problems": {}}
+    report: dict[str, Any] = {"budget": args.budget, "batch": args.batch, "problems": {}}
     for name, rs in results.items():
         p = loaded[name]
         found = [s["objective"] for r in rs for s in r.solves if s["feasible"]]
@@ -577,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         report["problems"][name] = {"best_known": best, "source": source, "runs": these}
     if rows:
         print()
-        print(table(rows, args.budget))
+        print(table(rows, args.budget, args.batch))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

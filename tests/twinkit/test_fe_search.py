@@ -197,6 +197,8 @@ def test_options_that_do_not_go_together_are_case_errors(beam):
         optimize_case(beam, Options(fe_budget=3, robust=1.0))
     with pytest.raises(CaseError, match="--ei-tolerance"):
         optimize_case(beam, Options(fe_budget=3, ei_tolerance=0.0))
+    with pytest.raises(CaseError, match="--fe-workers 0: expected 1 or more"):
+        optimize_case(beam, Options(fe_budget=3, fe_workers=0))
 
 
 def test_cli_fe_search_from_nothing_on_real_fe(beam, cli):
@@ -208,6 +210,83 @@ def test_cli_fe_search_from_nothing_on_real_fe(beam, cli):
     assert len(s["fe"]["solves"]) == 4 and s["surrogate"] == "none"
     r = cli("optimize", beam, "--no-surrogate")
     assert r.returncode == 2 and "--no-surrogate needs --fe-budget" in r.output
+
+
+class BeamRounds(BeamFE):
+    """`BeamFE` that solves a round's designs together, as `FEWorkers.many` does, and records
+    how many each round had."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rounds: list[int] = []
+
+    def many(self, batch, keep=()):
+        self.rounds.append(len(batch))
+        return [self(v) for v in batch]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_in_rounds_of_three_the_search_needs_fewer_rounds_than_one_at_a_time(beam, seed):
+    """`fe_workers=3`: each round proposes up to three designs (kriging believer) and solves them
+    together. From nothing it reaches the optimum within 0.5 % and stops on the EI, never solving a
+    design twice, in fewer rounds (the wall time, with a worker per design) than the serial search
+    needs solves; a round holds a design only where its EI is above the stop's threshold."""
+    runs = {}
+    for q in (1, 3):
+        fe = BeamRounds()
+        opts = Options(fe_budget=25, use_surrogate=False, plots=False, seed=seed, fe_workers=q,
+                       out=beam.parent / f"q{q}")  # fmt: skip
+        summary, _ = optimize_case(beam, opts, solve=fe)
+        runs[q] = (summary, fe)
+    (serial, one), (batched, three) = runs[1], runs[3]
+    assert len(one.calls) == len(serial["fe"]["solves"]) and one.rounds == [1] * len(one.calls)
+    s = batched["fe"]
+    assert s["workers"] == 3 and sum(three.rounds) == len(three.calls) == len(s["solves"])
+    assert max(three.rounds) == 3 and all(1 <= r <= 3 for r in three.rounds)
+    assert len(three.rounds) < len(one.calls)
+    assert 0 <= _gap(batched) < 0.005 and s["converged"] and batched["verified"]
+    assert s["repeated_designs"] == 0
+
+
+def test_in_rounds_with_the_surrogate_as_prior_one_round_suffices(beam):
+    fe = BeamRounds()
+    s = _search(beam, fe, budget=10, surrogate=BeamSurrogate(), fe_workers=3)
+    assert fe.rounds == [len(fe.calls)] and len(fe.calls) <= 3
+    assert s["verified"] and 0 <= _gap(s) < 0.005
+
+
+def test_cli_fe_search_on_two_worker_processes_and_a_worker_that_dies(beam, cli):
+    """`--fe-workers 2` on real FE: the rounds' designs are solved on two processes, the best
+    design's field drawn by the worker that solved it. A worker killed between rounds makes its
+    design a failed solve with the reason, and the next round gets a new worker."""
+    import os
+    import signal
+
+    from twinkit.case import load_case
+    from twinkit.optimization.fe_workers import FEWorkers
+
+    r = cli("optimize", beam, "--fe-budget", "5", "--no-surrogate", "--fe-workers", "2",
+            "--out", "o")  # fmt: skip
+    assert r.returncode in (0, 1), r.output
+    s = json.loads((beam.parent / "o/summary.json").read_text())
+    assert s["fe"]["workers"] == 2 and len(s["fe"]["solves"]) == 5
+    assert s["fe"]["repeated_designs"] == 0 and (beam.parent / "o/displacement.png").is_file()
+    r = cli("optimize", beam, "--fe-workers", "2")
+    assert r.returncode == 2 and "--fe-workers: only with --fe-budget" in r.output
+
+    loaded = load_case(beam, check_regions=False)
+    values = loaded.case.parameter_values()
+    with FEWorkers(loaded, 2) as workers:
+        first = workers.many([values, values])
+        assert all(fe.converged and fe.result is None for fe in first)
+        assert first[0].outputs == pytest.approx(first[1].outputs)
+        for pid in list(workers._pools[0]._processes):  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGKILL)
+        dead, alive = workers.many([values, values])
+        assert not dead.converged and dead.message.startswith("FE worker failed")
+        assert alive.converged
+        again = workers.many([values])[0]
+        assert again.converged and again.outputs == pytest.approx(first[0].outputs)
 
 
 # ---- the pieces ------------------------------------------------------------------------------

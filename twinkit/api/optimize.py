@@ -116,6 +116,7 @@ def optimize(
     fe_budget: int = 0,
     ei_tolerance: float = 1e-4,
     progress: Any = None,
+    fe_workers: int = 1,
 ) -> OptimizationResult:
     """Optimise the case's design parameters (its ``optimization:`` section) on the surrogate.
 
@@ -131,6 +132,9 @@ def optimize(
     nothing (no sweep needed). It stops when the expected improvement left is below
     `ei_tolerance` × the best objective; the best design is then the best FE-feasible one
     solved, and `verified` says the search converged. `progress` gets each FE solve's row.
+    `fe_workers=K` proposes up to K designs per round and solves them at once on K worker
+    processes (a cluster node's cores; the expected improvement decides how many a round
+    needs).
     """
     from twinkit.optimization.driver import Options, optimize_case
 
@@ -151,6 +155,7 @@ def optimize(
         fe_budget=fe_budget,
         use_surrogate=surrogate is not None,
         ei_tolerance=ei_tolerance,
+        fe_workers=fe_workers,
     )
     # a surrogate with a file is named by the file (a study remembers which one it was run on)
     model = None if surrogate is None or surrogate.file is not None else surrogate.model

@@ -70,6 +70,13 @@ def optimize(
         float,
         typer.Option("--ei-tolerance", help="Stop when the expected improvement < this × best."),
     ] = 1e-4,
+    fe_workers: Annotated[
+        int,
+        typer.Option(
+            "--fe-workers",
+            help="With --fe-budget: up to K designs per round, solved at once on K processes.",
+        ),
+    ] = 1,
 ) -> None:
     """Optimize the design parameters on the surrogate; verify the best designs with FE.
 
@@ -87,6 +94,8 @@ def optimize(
     goals = Goals.from_case(c.loaded, robust)  # a case with nothing to optimise says so first
     if no_surrogate and not fe_budget:
         fail("--no-surrogate needs --fe-budget N (the FE solves to spend)", EXIT_INVALID)
+    if fe_workers != 1 and not fe_budget:
+        fail("--fe-workers: only with --fe-budget N (the FE search's rounds)", EXIT_INVALID)
     sur = None if no_surrogate else load_surrogate(surrogate or default_surrogate(c.loaded), c)
     result = run_study(
         c,
@@ -103,6 +112,7 @@ def optimize(
         fe_budget=fe_budget,
         ei_tolerance=ei_tolerance,
         progress=fe_progress(c, goals.units) if fe_budget else None,
+        fe_workers=fe_workers,
     )
     failure = optimization_table(result)
     if failure:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ class Options:
     fe_budget: int = 0  # FE solves the study may hold, chosen by Bayesian optimisation (0: off)
     use_surrogate: bool = True  # False: the FE search starts from nothing (no sweep needed)
     ei_tolerance: float = 1e-4  # stop when the expected improvement left is below this × |best|
+    fe_workers: int = 1  # FE search: designs per round, solved on this many worker processes
 
 
 def _check(opts: Options) -> None:
@@ -71,6 +73,10 @@ def _check(opts: Options) -> None:
         raise CaseError("--fe-budget: not with --robust (the FE search judges designs by FE)")
     if not 0 < opts.ei_tolerance < 1:
         raise CaseError(f"--ei-tolerance {opts.ei_tolerance}: expected a fraction in (0, 1)")
+    if opts.fe_workers < 1:
+        raise CaseError(f"--fe-workers {opts.fe_workers}: expected 1 or more")
+    if opts.fe_workers > 1 and not opts.fe_budget:
+        raise CaseError("--fe-workers: only with --fe-budget N (the FE search's rounds)")
     if not opts.use_surrogate and not opts.fe_budget:
         raise CaseError("--no-surrogate needs --fe-budget N (the FE solves to spend)")
 
@@ -186,6 +192,7 @@ def _fe_search(
     """Trials on the surrogate (if any) for hints, then the FE search; its best as `best`."""
     from twinkit.optimization.fe_search import search
     from twinkit.optimization.fe_solves import solve_row
+    from twinkit.optimization.fe_workers import FEWorkers
     from twinkit.optimization.study import open_fe_study
     from twinkit.optimization.verify import CaseSolver, FEOutcome, check_design
 
@@ -201,43 +208,52 @@ def _fe_search(
             key=lambda t: t.values[0] * (1 if goals.directions[0] == "minimize" else -1),
         )
         hints = [dict(t.params) for t in done[:5]]
-    solve = solve or CaseSolver(setup.loaded)
-    fe_study = open_fe_study(problem, setup.storage, f"{name}-fe")
+    with ExitStack() as stack:
+        if solve is None and opts.fe_workers > 1:
+            solve = stack.enter_context(FEWorkers(setup.loaded, opts.fe_workers))
+        solve = solve or CaseSolver(setup.loaded)
+        fe_study = open_fe_study(problem, setup.storage, f"{name}-fe")
 
-    def report(s: Any) -> None:
-        if progress is not None:
-            progress(solve_row(problem, s))
+        def report(s: Any) -> None:
+            if progress is not None:
+                progress(solve_row(problem, s))
 
-    ts = time.perf_counter()
-    found = search(
-        problem, solve, fe_study, opts.fe_budget, opts.ei_tolerance, setup.seed,
-        opts.use_surrogate, hints, report,
-    )  # fmt: skip
-    fe_seconds = time.perf_counter() - ts
-    best = found.best
-    designs: list[dict[str, Any]] = []
-    files: list[str] = []
-    if best is not None:
-        outcome = best.outcome or FEOutcome(
-            problem.values(best.design), best.outputs, best.converged, best.seconds, best.message
-        )
-        check = check_design(problem, best.design, outcome, opts.tolerance, best.predicted)
-        check["verified"] = bool(found.converged and check["feasible"])
-        design = {n: best.design[n] for n in problem.space}
-        designs.append(
-            {
-                "trial": best.number,
-                "design": design,
-                "predicted": {
-                    o: {"mean": r["predicted"], "std": r["std"]}
-                    for o, r in check["outputs"].items()
-                },  # fmt: skip
-                "predicted_feasible": check["feasible"],
-                "verification": check,
-            }
-        )
-        if opts.plots and outcome.result is not None:
-            files += _field_picture(setup.loaded, outcome.result, setup.out)
+        ts = time.perf_counter()
+        found = search(
+            problem, solve, fe_study, opts.fe_budget, opts.ei_tolerance, setup.seed,
+            opts.use_surrogate, hints, report, opts.fe_workers,
+        )  # fmt: skip
+        fe_seconds = time.perf_counter() - ts
+        best = found.best
+        designs: list[dict[str, Any]] = []
+        files: list[str] = []
+        if best is not None:
+            outcome = best.outcome or FEOutcome(
+                problem.values(best.design),
+                best.outputs,
+                best.converged,
+                best.seconds,
+                best.message,
+            )
+            check = check_design(problem, best.design, outcome, opts.tolerance, best.predicted)
+            check["verified"] = bool(found.converged and check["feasible"])
+            design = {n: best.design[n] for n in problem.space}
+            designs.append(
+                {
+                    "trial": best.number,
+                    "design": design,
+                    "predicted": {
+                        o: {"mean": r["predicted"], "std": r["std"]}
+                        for o, r in check["outputs"].items()
+                    },  # fmt: skip
+                    "predicted_feasible": check["feasible"],
+                    "verification": check,
+                }
+            )
+            if opts.plots and outcome.result is not None:
+                files += _field_picture(setup.loaded, outcome.result, setup.out)
+            elif opts.plots and isinstance(solve, FEWorkers):  # the worker that solved it draws it
+                files += solve.picture(outcome, setup.out)
     fe_rows = [solve_row(problem, s) for s in found.solves]
     on_surrogate = rounds[0]["trials"] if rounds else {"complete": 0, "feasible": 0, "this_run": 0}
     rounds.append(
@@ -254,6 +270,7 @@ def _fe_search(
     summary["fe"] = {
         "mode": found.mode,
         "budget": opts.fe_budget,
+        "workers": opts.fe_workers,
         "solves": fe_rows,
         "this_run": sum(s.new for s in found.solves),
         "best": None if best is None else best.number,

@@ -1,5 +1,6 @@
-"""`twinkit optimize --fe-budget N`: FE solves chosen one at a time by constrained Bayesian
-optimisation (`twinkit.optimization.bayes`), on the surrogate as prior or from nothing.
+"""`twinkit optimize --fe-budget N`: FE solves chosen one at a time (or in rounds of up to K,
+`--fe-workers K`) by constrained Bayesian optimisation (`twinkit.optimization.bayes`), on the
+surrogate as prior or from nothing.
 
 Every FE solve is a trial of the Optuna study `<name>-fe` in the study's storage (design as
 params, the FE objective as value, the goal outputs, the prediction made before the solve and the
@@ -23,7 +24,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -40,7 +41,7 @@ from twinkit.optimization.fe_solves import (
     stored,
     violation,
 )
-from twinkit.optimization.verify import FESolve
+from twinkit.optimization.verify import FEOutcome, FESolve
 
 
 class UnitBox:
@@ -91,10 +92,13 @@ def search(
     use_surrogate: bool,
     hints: Sequence[Mapping[str, float]] = (),
     progress: Callable[[Solve], None] | None = None,
+    batch: int = 1,
 ) -> Search:
     """Run the search in `study` (an Optuna study holding this problem's FE trials) until it
     converges or holds `budget` solves. `hints` are designs to try the acquisition at (the
-    surrogate study's best trials)."""
+    surrogate study's best trials). With `batch` q > 1 each round proposes up to q designs
+    (`_fantasised`) and solves them together: by `solve.many(values, keep)` where `solve` has it
+    (`FEWorkers`: one design per worker process), else one after the other."""
     goals = problem.goals
     if len(goals.objectives) != 1:
         raise CaseError("--fe-budget: the FE search handles one objective (the case has several)")
@@ -111,17 +115,20 @@ def search(
 
     stopped, converged, ei, floor = "budget", False, None, None
     widened: dict[str, float] = {}
+    last: list[Solve] = solves[-1:]  # the previous round's solves (their misses widen the model)
     while True:
+        room = max(min(batch, budget - len(solves)), 1)
+        nan = [math.nan, math.nan]
         if len(solves) < len(initial):  # the FE-only start: a Sobol design of d + 1 points
-            u = initial[len(solves)]
-            predicted = {o: [math.nan, math.nan] for o in goals.outputs}
+            us = initial[len(solves) : len(solves) + room]
+            predicted = [{o: list(nan) for o in goals.outputs} for _ in us]
         else:
             rng = np.random.default_rng([seed, len(solves)])
             ok = [s for s in solves if s.converged]
             u_ok = box.to_unit([s.design for s in ok])
             values = {o: np.array([s.outputs[o] for s in ok]) for o in goals.outputs}
             models = GoalModels(goals, prior, u_ok, values, exact)
-            widen = miss_factors(solves[-1]) if solves else None
+            widen = round_miss(last)
             best = best_solve(problem, solves)
             feasible = best is not None and violation(problem, best) == 0
             incumbent = objective_of(problem, best) if best is not None and feasible else None
@@ -135,37 +142,105 @@ def search(
             if u_best is not None:
                 seeds.append(u_best)
             avoid = box.to_unit([s.design for s in solves]) if solves else None
-            u, value = maximise(partial(models.log_acquisition, incumbent=target), d, rng,
-                                seeds, avoid)  # fmt: skip
             widened = {o: f for o, f in (widen or {}).items() if f > 1.0}
-            if widened:  # a model as wrong as it just was: the larger EI of the two decides
-                wide = models.widened(widened)
-                uw, vw = maximise(partial(wide.log_acquisition, incumbent=target), d, rng,
-                                  seeds, avoid)  # fmt: skip
-                if vw > value:
-                    u, value = uw, vw
+            u, value = _propose(models, widened, target, d, rng, seeds, avoid)
+            tolerance = math.inf
             if incumbent is not None and u_best is not None:
                 ei = models.improvement(value, incumbent)
                 floor = models.noise_floor(u_best)
-                tolerance = ei_tolerance * abs(incumbent)
-                small = ei <= max(tolerance, floor, 1e-300)
-                if small and widen is not None:
-                    below = "tolerance" if ei <= tolerance else "the model's noise floor"
+                tolerance = max(ei_tolerance * abs(incumbent), floor, 1e-300)
+                if ei <= tolerance and widen is not None:
+                    below = "tolerance" if ei <= ei_tolerance * abs(incumbent) else (
+                        "the model's noise floor")  # fmt: skip
                     stopped, converged = f"expected improvement below {below}", True
                     break
-            mean, std = models.predict_values(u[None])
-            predicted = {o: [float(mean[o][0]), float(std[o][0])] for o in goals.outputs}
+            us = [u]
+            if room > 1:
+                fantasy = (goals, prior, u_ok, values, exact)
+                us += _fantasised(models, fantasy, u, widened, target, room - 1, tolerance,
+                                  incumbent, (d, rng, seeds, avoid))  # fmt: skip
+            mean, std = models.predict_values(np.array(us))
+            predicted = [
+                {o: [float(mean[o][k]), float(std[o][k])] for o in goals.outputs}
+                for k in range(len(us))
+            ]
         if len(solves) >= budget:
             break
-        design = box.designs(u[None])[0]
-        s = _solve(problem, solve, design, len(solves), predicted)
-        store(study, problem, s)
-        solves.append(s)
-        if progress is not None:
-            progress(s)
+        designs = box.designs(np.array(us))
+        best = best_solve(problem, solves)
+        keep = [best.outcome] if best is not None and best.outcome is not None else []
+
+        def done(s: Solve) -> None:
+            store(study, problem, s)
+            solves.append(s)
+            if progress is not None:
+                progress(s)
+
+        last = _solve_round(problem, solve, designs, len(solves), predicted, keep, done)
     mode = "surrogate prior" if use_surrogate else "FE only"
     return Search(solves, best_solve(problem, solves), stopped, converged, ei, mode, floor,
                   widened)  # fmt: skip
+
+
+def _propose(
+    models: GoalModels,
+    widened: Mapping[str, float],
+    target: float | None,
+    d: int,
+    rng: np.random.Generator,
+    seeds: list[np.ndarray],
+    avoid: np.ndarray | None,
+) -> tuple[np.ndarray, float]:
+    """The acquisition's best design and its log value; after a missed round, the larger of the
+    fitted model's and the widened model's (a model as wrong as it just was)."""
+    u, value = maximise(partial(models.log_acquisition, incumbent=target), d, rng, seeds, avoid)
+    if widened:
+        wide = models.widened(widened)
+        uw, vw = maximise(partial(wide.log_acquisition, incumbent=target), d, rng, seeds, avoid)
+        if vw > value:
+            u, value = uw, vw
+    return u, value
+
+
+def _fantasised(
+    models: GoalModels,
+    fantasy: tuple,
+    first: np.ndarray,
+    widened: Mapping[str, float],
+    target: float | None,
+    more: int,
+    tolerance: float,
+    incumbent: float | None,
+    where: tuple,
+) -> list[np.ndarray]:
+    """Up to `more` further designs for this round by the kriging believer (Ginsbourger, Le Riche
+    & Carraro 2010): each design chosen is taken as solved, at the model's mean there, the model
+    refitted with it, and the acquisition maximised again, so the round's designs spread over
+    the promising regions instead of crowding one. A believed design that the model expects to be
+    feasible and better becomes the target. A design whose expected improvement (on the believing
+    model) is not above `tolerance`, the stop's threshold, is not solved: a batch is never padded
+    with solves the search itself would not make."""
+    goals, prior, u_ok, values, exact = fantasy
+    d, rng, seeds, avoid = where
+    chosen = [first]
+    out = goals.objectives[0][0]
+    sign = 1.0 if goals.objectives[0][1] == "minimize" else -1.0
+    for _ in range(more):
+        u_new = np.array(chosen)
+        mean, _ = models.predict_values(u_new)
+        u_f = np.vstack([u_ok.reshape(-1, d), u_new])
+        values_f = {o: np.concatenate([values[o], mean[o]]) for o in goals.outputs}
+        believer = GoalModels(goals, prior, u_f, values_f, exact)
+        likely = models.log_feasibility(u_new) >= math.log(0.5)
+        for k in np.flatnonzero(likely):  # believed feasible and better: the new target
+            if target is None or sign * (mean[out][k] - target) < 0:
+                target = float(mean[out][k])
+        avoid_f = u_new if avoid is None else np.vstack([avoid, u_new])
+        u, value = _propose(believer, widened, target, d, rng, seeds, avoid_f)
+        if incumbent is not None and believer.improvement(value, incumbent) <= tolerance:
+            break
+        chosen.append(u)
+    return chosen[1:]
 
 
 def _believed_best(models: GoalModels, d: int, rng: np.random.Generator) -> float | None:
@@ -181,6 +256,15 @@ def _believed_best(models: GoalModels, d: int, rng: np.random.Generator) -> floa
     if not len(f):
         return None
     return float(f.min() if direction == "minimize" else f.max())
+
+
+def round_miss(last: Sequence[Solve]) -> dict[str, float] | None:
+    """`miss_factors` over a round's solves: per output the largest, None if any is None (or the
+    round is empty)."""
+    factors = [miss_factors(s) for s in last]
+    if not factors or any(f is None for f in factors):
+        return None
+    return {o: max(f[o] for f in factors if f is not None) for o in factors[0] or {}}
 
 
 def miss_factors(s: Solve, k: float = 3.0) -> dict[str, float] | None:
@@ -220,14 +304,38 @@ def _initial_design(box: UnitBox, n: int, seed: int) -> list[np.ndarray]:
         return list(qmc.Sobol(len(box.names), scramble=True, seed=seed).random(n))
 
 
-def _solve(
-    problem: Problem, solve: FESolve, design: dict[str, float], number: int, predicted: dict
+def _solved(
+    problem: Problem, design: dict[str, float], number: int, predicted: dict, fe: FEOutcome
 ) -> Solve:
-    t0 = time.perf_counter()
-    fe = solve(problem.values(design))
     outputs = {o: float(fe.outputs[o]) for o in problem.goals.outputs if o in fe.outputs}
     missing = [o for o in problem.goals.outputs if o not in fe.outputs]
     if fe.converged and missing:
         raise CaseError(f"optimization: the FE solve has no output {missing[0]} (a goal output)")
-    seconds = time.perf_counter() - t0
-    return Solve(number, design, outputs, fe.converged, fe.message, seconds, predicted, True, fe)
+    return Solve(number, design, outputs, fe.converged, fe.message, fe.seconds, predicted, True, fe)
+
+
+def _solve_round(
+    problem: Problem,
+    solve: FESolve,
+    designs: list[dict[str, float]],
+    first: int,
+    predicted: list[dict],
+    keep: list[FEOutcome],
+    done: Callable[[Solve], None],
+) -> list[Solve]:
+    """Solve a round's designs, each passed to `done` (stored, reported) once solved: together
+    by `solve.many(values, keep)` where `solve` has it (`FEWorkers`), else in turn."""
+    many = getattr(solve, "many", None)
+    out: list[Solve] = []
+    if many is not None:
+        fes = many([problem.values(d) for d in designs], keep)
+    for k, (d, p) in enumerate(zip(designs, predicted, strict=True)):
+        if many is None:
+            t0 = time.perf_counter()
+            fe = solve(problem.values(d))
+            fe = replace(fe, seconds=time.perf_counter() - t0)
+        else:
+            fe = fes[k]
+        out.append(_solved(problem, d, first + k, p, fe))
+        done(out[-1])
+    return out

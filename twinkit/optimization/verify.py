@@ -27,6 +27,7 @@ class FEOutcome:
     seconds: float
     message: str = ""
     result: Any = field(default=None, repr=False)  # the physics Result, when there is one
+    worker: int | None = None  # solved by `fe_workers.FEWorkers`: the key its worker keeps it by
 
 
 FESolve = Callable[[Mapping[str, float]], FEOutcome]
