@@ -5,6 +5,7 @@
     python benchmarks/race.py --problems bracket --routes botorch --seeds 0 --budget 5
     python benchmarks/race.py --resume                              # reuse the recorded solves
     python benchmarks/race.py --routes twinkit-run --surrogate runs/furnace/surrogate.pt
+    python benchmarks/race.py --routes botorch,twinkit-fe --batch 2   # rounds of 2, as on 2 workers
 
 Problems (each the case's ``optimization:`` section, design parameters over their case range,
 every other parameter fixed; every route solves exactly this problem):
@@ -60,6 +61,12 @@ Routes:
    optimisation makes (target ≤ 5). Furnace only, unless ``--bracket-surrogate PATH``.
 
 Routes 2 and 3 are skipped with a one-line message while ``Options`` has no ``fe_budget`` field.
+
+``--batch Q`` (default 1): rounds of Q designs, as on Q FE workers: BoTorch's ``optimize_acqf``
+with q = Q (the Q points jointly, Sobol start in rounds of Q too), twinkit's
+``Options(fe_workers=Q)`` (the counter solves a round in turn and counts it as one). The table
+then also gives the rounds to within 0.5 % and the rounds made; the files are
+``<problem>-<route>-qQ-<seed>.jsonl``.
 """
 
 from __future__ import annotations
