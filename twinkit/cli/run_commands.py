@@ -80,9 +80,10 @@ def optimize(
 ) -> None:
     """Optimize the design parameters on the surrogate; verify the best designs with FE.
 
-    With --fe-budget N the FE solves are chosen one at a time by a constrained expected
-    improvement on the surrogate (or, with --no-surrogate, on the FE results alone), until the
-    expected improvement left is below --ei-tolerance or N solves are spent."""
+    With --fe-budget N the FE solves are chosen one at a time (in rounds of up to K with
+    --fe-workers K) by a constrained expected improvement on the surrogate (or, with
+    --no-surrogate, on the FE results alone), until the expected improvement left is below
+    --ei-tolerance or N solves are spent."""
     from twinkit.api.case import load_case
     from twinkit.api.optimize import optimize as run_study
     from twinkit.api.surrogate import load_surrogate
