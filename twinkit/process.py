@@ -108,3 +108,22 @@ def single_threaded() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def worker_process() -> None:
+    """For a worker process of a local pool (its initializer): Ctrl-C is left to the parent,
+    which ends its workers, and the worker exits when the parent does (a parent killed with -9
+    must not leave its workers solving)."""
+    import multiprocessing
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(1)

@@ -8,7 +8,6 @@ failed solve: an exception or a solver that did not converge becomes a record wi
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -127,22 +126,11 @@ def run_sample(
 def init_worker(case_path: str, case_hash: str, store_fields: bool) -> None:
     """Process-pool initializer: exit with the parent (and leave Ctrl-C to it); build the worker
     before the first task."""
-    import multiprocessing
-    import signal
+    from twinkit.process import worker_process
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the sweep, which ends us
-    parent = multiprocessing.parent_process()
-    if parent is not None:  # a sweep killed with -9 must not leave its workers behind
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+    worker_process()  # Ctrl-C reaches the sweep, which ends us; a sweep killed with -9 too
     key = (str(Path(case_path).resolve()), case_hash)
     try:
         _workers[key] = SampleWorker(case_path, case_hash, store_fields)
     except Exception:  # noqa: BLE001 - run_sample tries again and records the failure
         pass
-
-
-def _exit_with(sentinel: int) -> None:
-    from multiprocessing.connection import wait
-
-    wait([sentinel])
-    os._exit(1)
