@@ -32,7 +32,10 @@ def _interrupt(proc: subprocess.Popen, sig: int) -> tuple[float, str, str]:
         out, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
+        try:  # a child that outlived it may hold its output open
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the command's output stayed open after it was killed (its children?)")
     return time.monotonic() - t0, out, err
 
 
@@ -137,3 +140,60 @@ def test_ctrl_c_stops_twinkit_run_in_its_sweep(tmp_path):
     stages = json.loads((out / "run.json").read_text())["stages"]
     assert stages["solve"]["status"] == "done" and "sample" not in stages, stages
     assert not (out / "data" / "dataset.nc").exists()
+
+
+def _fe_trials(db: Path) -> int:
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as c:
+            return int(c.execute("SELECT count(*) FROM trials").fetchone()[0])
+    except sqlite3.Error:  # the study not created yet
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "kill -9"])
+def test_an_fe_search_on_two_workers_interrupted_keeps_its_solves_and_ends_its_workers(
+    tmp_path, sig
+):
+    """`twinkit optimize --fe-budget --fe-workers 2` stopped after some FE solves: with Ctrl-C,
+    exit 130 within 2 s and one line; killed with -9, nothing to say. Either way its worker
+    processes end (no solve goes on without it), the solves made are in the study, and the same
+    command continues from them."""
+    from beam_surrogate import BEAM_CASE
+
+    case, out = tmp_path / "beam.yaml", tmp_path / "o"
+    case.write_text(BEAM_CASE)
+    args = ("optimize", case, "--fe-budget", "12", "--no-surrogate", "--fe-workers", "2",
+            "--out", out, "--no-plots")  # fmt: skip
+    proc = _start(*args)
+    deadline = time.monotonic() + 120
+    while _fe_trials(out / "study.db") < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "the search did not start"
+        time.sleep(0.05)
+    children = [
+        int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    ]
+    assert len(children) >= 2  # the workers (and the pools' resource tracker)
+    seconds, _, err = _interrupt(proc, sig)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and seconds < 2.0, (proc.returncode, seconds, err[-3000:])
+        progress = [line for line in err.splitlines() if line.startswith("FE solve ")]
+        assert len(progress) >= 2  # stderr: the solves' lines, then one line for the interrupt
+        _one_line_interrupted("\n".join(err.splitlines()[len(progress) :]))
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    while [c for c in children if Path(f"/proc/{c}").exists()]:
+        assert time.monotonic() < deadline, "worker processes outlived the interrupted search"
+        time.sleep(0.05)
+    made = _fe_trials(out / "study.db")
+    assert made >= 2
+    again = subprocess.run(
+        [sys.executable, "-m", "twinkit.cli", *map(str, args)], capture_output=True, text=True
+    )
+    assert again.returncode in (0, 1), again.stderr[-3000:]
+    fe = json.loads((out / "summary.json").read_text())["fe"]
+    assert len(fe["solves"]) - fe["this_run"] == made and fe["repeated_designs"] == 0

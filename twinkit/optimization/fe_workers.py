@@ -29,6 +29,9 @@ def _init(loaded: LoadedCase) -> None:
     global _solver
     from mpi4py import MPI  # noqa: F401 - before dolfinx/petsc4py (PyPI wheels)
 
+    from twinkit.process import worker_process
+
+    worker_process()  # Ctrl-C is the search's, which ends us; so is its end, even by kill -9
     _solver = CaseSolver(loaded)
 
 
