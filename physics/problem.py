@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from twinkit.physics.params import Scalar
 
@@ -60,6 +61,39 @@ def linear_solver_options(
         "mg_levels_ksp_type": "chebyshev",
         "mg_levels_pc_type": "jacobi",
     }
+
+
+# ICNTL(14), MUMPS's workspace over its estimate in %, is doubled up to this after a factorisation
+# that ran out of it (INFOG(1) = -9). blankenbach_2b's jump to the full viscosity contrast needed
+# more than the 200 % the glass-flow solver starts with on one machine (AMD EPYC) and not on
+# others, with the same wheels: pivoting on a saddle point follows round-off. Before, every later
+# factorisation failed too (MUMPS keeps its analysis) and the solve with them
+MUMPS_WORKSPACE_MAX = 3200
+
+
+def more_mumps_workspace(ksp: Any) -> bool:
+    """After `ksp`'s LU factorisation failed for want of workspace (MUMPS INFOG(1) = -9 or -8):
+    double ICNTL(14), the workspace's relaxation in % of the estimate, and have the next solve
+    start the factorisation afresh (analysis included: MUMPS sizes its workspace there). False
+    if it was not that, or the workspace is at `MUMPS_WORKSPACE_MAX`: then retrying is no use."""
+    from petsc4py import PETSc
+
+    if ksp.getConvergedReason() != PETSc.KSP.ConvergedReason.DIVERGED_PCSETUP_FAILED:
+        return False
+    pc = ksp.getPC()
+    try:
+        factor = pc.getFactorMatrix()
+        if factor.getMumpsInfog(1) not in (-8, -9):
+            return False
+        relax = factor.getMumpsIcntl(14)
+    except Exception:  # noqa: BLE001 - not MUMPS: nothing to grow
+        return False
+    if relax >= MUMPS_WORKSPACE_MAX:
+        return False
+    grown = min(2 * max(relax, 20), MUMPS_WORKSPACE_MAX)
+    PETSc.Options()[f"{pc.getOptionsPrefix() or ''}mat_mumps_icntl_14"] = grown
+    pc.reset()  # the next solve makes a new factor matrix, which reads the option
+    return True
 
 
 _counter = itertools.count()

@@ -17,6 +17,7 @@ from twinkit.physics.glass_flow.onset import at_rest, perturb
 from twinkit.physics.glass_flow.outputs import GlassFlowOutputs
 from twinkit.physics.heat import FixedTemperature
 from twinkit.physics.params import ConstantPool, value_of
+from twinkit.physics.problem import more_mumps_workspace
 from twinkit.physics.result import Result, SolverStatus
 
 
@@ -37,14 +38,6 @@ class _Homotopy:
     def value(self, lam: float) -> None:
         self._value = lam
         self._pool.update({k: a + lam * (b - a) for k, (a, b) in self.changed.items()})
-
-
-# ICNTL(14), MUMPS's workspace over its estimate in %, is doubled up to this after a factorisation
-# that ran out of it (INFOG(1) = -9). blankenbach_2b's jump to the full viscosity contrast needed
-# more than the 200 % the solver starts with on one machine (AMD EPYC) and not on others, with
-# the same wheels: pivoting on the saddle point follows round-off. Before, every later
-# factorisation failed too (MUMPS keeps its analysis) and the solve with them
-MUMPS_WORKSPACE_MAX = 3200
 
 
 class GlassFlowSolver(GlassFlowOutputs):
@@ -90,41 +83,15 @@ class GlassFlowSolver(GlassFlowOutputs):
 
     def _newton(self) -> tuple[bool, int]:
         """Newton from the current state; where MUMPS ran out of workspace (its pivoting on this
-        saddle point grew the factors beyond the estimate), again from the same state with twice
-        the workspace, up to `MUMPS_WORKSPACE_MAX` % over the estimate."""
+        saddle point grew the factors beyond the estimate), again from the same state with more
+        (`more_mumps_workspace`)."""
         start = self.w.x.array.copy()
         ok, total = self._newton_once()
-        while not ok and self._more_mumps_workspace():
+        while not ok and more_mumps_workspace(self._solver.solver.getKSP()):
             self.w.x.array[:] = start
             ok, its = self._newton_once()
             total += its
         return ok, total
-
-    def _more_mumps_workspace(self) -> bool:
-        """After a failed LU factorisation for want of workspace (MUMPS INFOG(1) = -9 or -8):
-        double ICNTL(14), the workspace's relaxation in % of the estimate, and start the
-        factorisation afresh (analysis included: MUMPS sizes its workspace there); False if it
-        was not that, or the workspace is at its cap."""
-        from petsc4py import PETSc
-
-        ksp = self._solver.solver.getKSP()
-        if ksp.getConvergedReason() != -11:  # KSP_DIVERGED_PC_FAILED
-            return False
-        pc = ksp.getPC()
-        try:
-            factor = pc.getFactorMatrix()
-            if factor.getMumpsInfog(1) not in (-8, -9):
-                return False
-            relax = factor.getMumpsIcntl(14)
-        except Exception:  # noqa: BLE001 - not MUMPS: nothing to grow
-            return False
-        if relax >= MUMPS_WORKSPACE_MAX:
-            return False
-        PETSc.Options()[f"{pc.getOptionsPrefix() or ''}mat_mumps_icntl_14"] = min(
-            2 * max(relax, 20), MUMPS_WORKSPACE_MAX
-        )
-        pc.reset()  # the next solve makes a new factor matrix, which reads the option
-        return True
 
     def _newton_once(self) -> tuple[bool, int]:
         snes = self._solver.solver
