@@ -110,6 +110,14 @@ def single_threaded() -> None:
     torch.set_num_threads(1)
 
 
+def stop_pool(pool: Any) -> None:
+    """End a `ProcessPoolExecutor` now: its running tasks are terminated (else the shutdown would
+    wait for their solves to end), the queued ones cancelled, its semaphores freed."""
+    for p in list((getattr(pool, "_processes", None) or {}).values()):
+        p.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def worker_process() -> None:
     """For a worker process of a local pool (its initializer): Ctrl-C is left to the parent,
     which ends its workers, and the worker exits when the parent does (a parent killed with -9

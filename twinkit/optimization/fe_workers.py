@@ -117,11 +117,11 @@ class FEWorkers:
         return self._pool(i).submit(_picture, key, str(out)).result()
 
     def _drop(self, i: int) -> None:
+        from twinkit.process import stop_pool
+
         pool = self._pools[i]
-        if pool is not None:  # stop a solve still running (interrupted): else the exit waits
-            for p in list((getattr(pool, "_processes", None) or {}).values()):
-                p.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:  # a solve still running (interrupted) stops with it
+            stop_pool(pool)
         self._pools[i] = None
         self._where = {k: w for k, w in self._where.items() if w != i}
 

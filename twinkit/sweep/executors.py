@@ -48,6 +48,7 @@ def _on_processes(workers: int, args: WorkerArgs, tasks: Sequence[Task]) -> Iter
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from twinkit.process import stop_pool
     from twinkit.sweep.worker import init_worker, run_sample
 
     ctx = multiprocessing.get_context("spawn")  # fork would copy MPI/PETSc state
@@ -60,10 +61,7 @@ def _on_processes(workers: int, args: WorkerArgs, tasks: Sequence[Task]) -> Iter
             except Exception as e:  # noqa: BLE001 - a dead worker process: not the sample's fault
                 yield (futures[f], e)
     except BaseException:  # interrupted: stop the samples still running, store none of them
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        for p in processes:  # else the pool would wait for their solves to end
-            p.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)  # frees its semaphores (no leak warning)
+        stop_pool(pool)
         raise
     pool.shutdown(wait=True)
 
