@@ -119,6 +119,7 @@ def search(
     while True:
         room = max(min(batch, budget - len(solves)), 1)
         nan = [math.nan, math.nan]
+        best = best_solve(problem, solves)
         if len(solves) < len(initial):  # the FE-only start: a Sobol design of d + 1 points
             us = initial[len(solves) : len(solves) + room]
             predicted = [{o: list(nan) for o in goals.outputs} for _ in us]
@@ -129,7 +130,6 @@ def search(
             values = {o: np.array([s.outputs[o] for s in ok]) for o in goals.outputs}
             models = GoalModels(goals, prior, u_ok, values, exact)
             widen = round_miss(last)
-            best = best_solve(problem, solves)
             feasible = best is not None and violation(problem, best) == 0
             incumbent = objective_of(problem, best) if best is not None and feasible else None
 
@@ -167,7 +167,6 @@ def search(
         if len(solves) >= budget:
             break
         designs = box.designs(np.array(us))
-        best = best_solve(problem, solves)
         keep = [best.outcome] if best is not None and best.outcome is not None else []
 
         def done(s: Solve) -> None:

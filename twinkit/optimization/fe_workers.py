@@ -66,7 +66,6 @@ class FEWorkers:
         self._pools: list[ProcessPoolExecutor | None] = [None] * workers
         self._keys = itertools.count()
         self._where: dict[int, int] = {}  # solve key -> worker index
-        self.solves = 0
 
     def _pool(self, i: int) -> ProcessPoolExecutor:
         import multiprocessing
@@ -105,7 +104,6 @@ class FEWorkers:
                 values = dict(batch[i])
                 fe = FEOutcome(values, {}, False, 0.0, f"FE worker failed: {type(e).__name__}: {e}")
             out.append(fe)
-        self.solves += len(batch)
         return out
 
     def picture(self, outcome: FEOutcome, out: Path) -> list[str]:
