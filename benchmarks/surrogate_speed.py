@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         x = np.where(log, lo * (hi / lo) ** u, lo + (hi - lo) * u)
     cases = {"scalars": replace(sur, field_heads={})}
     for name, head in sur.field_heads.items():
-        cases[f"field {name}"] = replace(sur, scalar_heads=[], field_heads={name: head})
+        alone = {"scalar_heads": [], "field_heads": {name: head}, "extremes": []}
+        cases[f"field {name}"] = replace(sur, **alone)
     if sur.field_heads:
         cases["everything"] = sur
     torch.set_num_threads(1)

@@ -37,7 +37,7 @@ def export_onnx(surrogate: Surrogate, path: str | os.PathLike) -> Path:
     import onnx
 
     path = Path(path)
-    for head in surrogate.scalar_heads:
+    for head in [*surrogate.scalar_heads, *(e.head for e in surrogate.extremes)]:
         if head.kriging is not None:
             head.kriging.for_onnx()
     module = _ScalarModule(surrogate).eval()

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from twinkit.surrogates.data import TrainingData
+from twinkit.surrogates.extremes import ENERGY, Extreme, fit_extremes
 from twinkit.surrogates.gp import KERNELS, refit_cv
 from twinkit.surrogates.head import Head
 from twinkit.surrogates.kriging import code_kernels, fit_gps, kriging_codes, log_by_cv
@@ -116,6 +117,9 @@ class FitConfig:
     # a scalar output positive in every sample whose values span at least this many decades is
     # modelled by its log where its GP cross-validates better so (`log_by_cv`); None: none is
     log_decades: float | None = 1.0
+    # an output equal to a field's minimum or maximum may be predicted as that extreme of the
+    # field's prediction, where that cross-validates better (`twinkit.surrogates.extremes`)
+    extremes: bool = True
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -245,7 +249,7 @@ def _fit_head(
         "trend_loo_ratio": [float(a / b) if b > 0 else 0.0
                             for a, b in zip(trend.loo_rmse, trend.loo_rmse_constant, strict=True)],
     }  # fmt: skip
-    return head, {"residual": residual, "spread": spread, "floor": floor} | info
+    return head, {"residual": residual, "spread": spread, "floor": floor, "mask": mask} | info
 
 
 def fit_surrogate(
@@ -267,6 +271,7 @@ def fit_surrogate(
         jobs: list[tuple[str, np.ndarray, LinearCodec, list[str], tuple[int, ...]]] = []
         logs: dict[str, np.ndarray] = {}
         fold = folds(data.n, config.train.members, seed)  # for the log-or-not choice
+        own_cv: dict[str, np.ndarray] = {}  # per head, its out-of-fold residuals (n, p)
 
         def by_cv(y: np.ndarray) -> np.ndarray:
             candidates = log_columns(y, config.log_decades)
@@ -306,6 +311,10 @@ def fit_surrogate(
             head, info = _fit_head(xs, y, codec, train, model, tol, one_se, config.kernels,
                                    mixture or scalar_mix, loo, scalar_mix)  # fmt: skip
             res, spread, floor = info.pop("residual"), info.pop("spread"), info.pop("floor")
+            mask = info.pop("mask")
+            if not shape:
+                own_cv[key] = np.full(y.shape, np.nan)
+                own_cv[key][mask] = res
             if shape:  # one factor per field
                 res, spread, floor = res.reshape(-1, 1), spread.reshape(-1, 1), floor[:1]
             head.std_scale = np.broadcast_to(
@@ -318,6 +327,20 @@ def fit_surrogate(
             heads[key] = head
             factors = head.std_scale[:1] if shape else head.std_scale  # one per field
             training[key] = info | {"std_scale": [float(v) for v in factors]}
+        extremes: list[Extreme] = []
+        if config.extremes and config.model != "mlp" and data.fields:
+
+            def fit_nodes(sub: np.ndarray, i: int) -> tuple[Head, dict[str, Any]]:
+                train = replace(config.train, seed=seed + 1000 * (len(jobs) + i))
+                codec = LinearCodec.pod(sub, ENERGY, False, config.max_modes)
+                return _fit_head(xs, sub, codec, train, "gp", kernels=config.kernels,
+                                 loo=data.n < config.loo_below)  # fmt: skip
+
+            def calibrate(r: np.ndarray, spread: np.ndarray, floor: float) -> float:
+                target = config.coverage_target
+                return float(calibration_factor(r, spread, target, np.array([floor]))[0])
+
+            extremes, training["extremes"] = fit_extremes(data, own_cv, logs, fit_nodes, calibrate)
     finally:
         torch.use_deterministic_algorithms(prev)
     meta = {
@@ -345,4 +368,5 @@ def fit_surrogate(
         units=dict(data.units),
         meta=meta,
         mesh=dict(data.mesh),
+        extremes=extremes,
     )

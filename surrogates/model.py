@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from twinkit.surrogates.extremes import Extreme
 from twinkit.surrogates.head import Head
 from twinkit.surrogates.mlp import threads
 from twinkit.surrogates.normalise import InputScaler
 
 FORMAT = "twinkit-surrogate"
-FORMAT_VERSION = 5  # 5: a mixture may take its std from its first GP; 4: a code may be a
-# mixture of GPs (a field's); 3: kernels per code
+FORMAT_VERSION = 6  # 6: outputs predicted as a field's extreme; 5: a mixture may take its std
+# from its first GP; 4: a code may be a mixture of GPs (a field's); 3: kernels per code
 OLDEST_READ = 3  # older files: retrain
 # From this batch size a head with GPs predicts on every core: 1000 points, 15 GPs of 256 samples
 # take 64 ms on one thread and 36 ms on two (furnace, benchmarks/surrogate.py --kriging).
@@ -57,6 +58,14 @@ class Surrogate:
     units: dict[str, str]  # output/field name → unit
     meta: dict[str, Any] = field(default_factory=dict)  # metrics, provenance, config, versions
     mesh: dict[str, np.ndarray] = field(default_factory=dict)
+    # outputs predicted as the extreme of a field's prediction (`twinkit.surrogates.extremes`):
+    # they replace those outputs' heads' mean and std
+    extremes: list[Extreme] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        unknown = [e.output for e in self.extremes if e.output not in self.outputs]
+        if unknown:
+            raise ValueError(f"extremes of outputs the surrogate does not have: {unknown}")
 
     @property
     def bounds(self) -> dict[str, tuple[float, float]]:
@@ -124,6 +133,10 @@ class Surrogate:
             else:
                 for j, name in enumerate(head.names):
                     mean[name], std[name] = m[:, j], s[:, j]
+        for e in self.extremes:
+            n = self.inference_threads(len(a), [e.head])
+            with threads(n), blas_controller().limit(limits=n):
+                mean[e.output], std[e.output] = e.mean_std(xs)
         return Prediction(mean, std)
 
     def inference_threads(self, n_points: int, heads: list[Head] | None = None) -> int:
@@ -145,7 +158,15 @@ class Surrogate:
             empty = xs.new_zeros((len(xs), 0))
             return empty, empty
         pairs = [h.mean_std_torch(xs) for h in self.scalar_heads]
-        return torch.cat([m for m, _ in pairs], 1), torch.cat([s for _, s in pairs], 1)
+        mean, std = torch.cat([m for m, _ in pairs], 1), torch.cat([s for _, s in pairs], 1)
+        names = self.outputs
+        for e in self.extremes:  # a one-hot column, not index assignment: differentiable
+            m, s = e.mean_std_torch(xs)
+            one = torch.zeros(len(names), dtype=mean.dtype)
+            one[names.index(e.output)] = 1.0
+            mean = mean * (1.0 - one) + m[:, None] * one
+            std = std * (1.0 - one) + s[:, None] * one
+        return mean, std
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write one self-describing file (atomic rename); load it with :func:`load_surrogate`."""
@@ -161,6 +182,7 @@ class Surrogate:
             "units": dict(self.units),
             "meta": plain(self.meta),
             "mesh": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.mesh.items()},
+            "extremes": [e.state() for e in self.extremes],
         }
         tmp = path.with_name(path.name + ".tmp")
         torch.save(state, tmp)
@@ -224,6 +246,7 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
             units=dict(s["units"]),
             meta=s["meta"],
             mesh={k: v.numpy() for k, v in s["mesh"].items()},
+            extremes=[Extreme.from_state(e) for e in s.get("extremes", [])],
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as e:
         raise ValueError(f"{path}: a damaged surrogate file ({type(e).__name__}: {e})") from None

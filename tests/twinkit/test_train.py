@@ -45,6 +45,9 @@ def test_train_writes_model_summary_and_plots(cli, write_case, base_case, tmp_pa
     for b in ("rbf", "gp"):
         assert list(s["baselines"][b]["outputs"]) == outputs
     assert "temperature" in s["baselines"]["rbf"]["fields"]  # POD + RBF
+    (e,) = s["training"]["extremes"]  # T_max is the temperature field's maximum
+    assert (e["output"], e["field"], e["kind"]) == ("qoi_T_max", "temperature", "max")
+    assert ("qoi_T_max: the max of field temperature" in r.stdout) == e["kept"]
     assert s["comparison"]["temperature"]["best_baseline"] == "rbf"
     assert s["training_seconds"] > 0 and s["inference"]["batch"] == 1000
     assert s["inference"]["speedup_scalars"] > 1  # the synthetic "FE solve" takes 1 s

@@ -105,6 +105,17 @@ def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> No
             f"field {name}: rel. L2 mean {m['rel_l2']:.2e}, max {m['rel_l2_max']:.2e}, "
             f"coverage {m['coverage']:.2f}{extra}"
         )
+    for e in summary["training"].get("extremes", []):
+        if e["kept"]:
+            short, si = e["output"].split("_", 1)[1], summary["units"].get(e["output"], "")
+            rmse = [
+                f"{display.spread(short, e[k], si):.4g}" for k in ("cv_rmse_extreme", "cv_rmse_own")
+            ]
+            con.print(
+                f"{e['output']}: the {e['kind']} of field {e['field']} ({e['nodes']} nodes), "
+                f"cross-validated RMSE {rmse[0]} against {rmse[1]} "
+                f"{pretty(display.unit(short, si))} of its own model"
+            )
     inf = summary["inference"]
     speed = (
         f", {inf['speedup_scalars']:.3g}x faster per sample than FE"
