@@ -107,19 +107,18 @@ def candidates(
     """(column, field, kind) for each column of y (n, p) that is a field's extreme on at least
     ``MATCH_SHARE`` of the samples (the first such field and kind; constant columns: none)."""
     found = []
+    # each field's extremes once, in the order the candidates are tried (field, then kind)
+    extremes = [(name, k, extreme_of(magnitude(f), k)) for name, f in fields.items()
+                for k in KINDS]  # fmt: skip
     for j, _ in enumerate(names):
         o = y[:, j]
         tol = MATCH_TOL * np.ptp(o)
         if tol == 0:
             continue
-        for name, f in fields.items():
-            values = magnitude(f)
-            kind = next((k for k in KINDS
-                         if np.mean(np.abs(extreme_of(values, k) - o) <= tol) >= MATCH_SHARE),
-                        None)  # fmt: skip
-            if kind is not None:
-                found.append((j, name, kind))
-                break
+        match = next(((name, k) for name, k, e in extremes
+                      if np.mean(np.abs(e - o) <= tol) >= MATCH_SHARE), None)  # fmt: skip
+        if match is not None:
+            found.append((j, *match))
     return found
 
 
@@ -143,9 +142,9 @@ def assess(
     """The candidate against the output's own model, cross-validated on the samples both held
     out: o (n,) the output, own (n,) its own model's out-of-fold residuals (nan: not held out),
     sub (n, s·c) the field at the nodes (per sample ``shape``: (s,) or (s, c)) and ``fitted``
-    their head's fit (``residual``,
-    ``spread``, ``mask``). Returns the RMSEs and whether the candidate is kept, its residuals
-    and its std at the extreme's node (the held-out samples of its fit)."""
+    their head's fit (``residual``, ``spread``, ``mask``). Returns the RMSEs and whether the
+    candidate is kept, its residuals and its std at the extreme's node (the held-out samples of
+    its fit)."""
     mask = fitted["mask"]
     rows = (int(mask.sum()), *shape)
     values, spread = pick(
@@ -189,7 +188,7 @@ def fit_extremes(
             entry, r, spread = assess(o, own_cv[key][:, j], sub, fitted, shape, kind)
             info.append({"output": names[j], "field": name, "kind": kind} | entry)
             if entry["kept"]:
-                head.names, head.shape = [names[j]], tuple(int(s) for s in shape)
+                head.names, head.shape = [names[j]], shape
                 scale = calibrate(r[:, None], spread[:, None], 1e-12 * float(np.ptp(o)))
                 kept.append(Extreme(names[j], name, kind, nodes, head, scale))
     return kept, info

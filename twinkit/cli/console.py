@@ -73,6 +73,11 @@ def sweep_line(sweep: Any) -> list[str]:
     return [f["message"] for f in s["failures"]]
 
 
+def _short(name: str) -> str:
+    """An output's name as the case writes it: without its "qoi_" or "sensor_" prefix."""
+    return name.split("_", 1)[1] if name.startswith(("qoi_", "sensor_")) else name
+
+
 def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> None:
     """`twinkit train`: held-out metrics next to the baselines'; errors in the case's units."""
     con = _console()
@@ -82,7 +87,7 @@ def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> No
     for col in ("R²", "RMSE", "max err", "±2σ cover", *(f"{b} RMSE" for b in base), "unit"):
         t.add_column(col)
     for name, m in summary["surrogate"]["outputs"].items():
-        short = name.split("_", 1)[1] if name.startswith(("qoi_", "sensor_")) else name
+        short = _short(name)
         si = summary["units"].get(name, "")
 
         def err(v: float, short: str = short, si: str = si) -> str:
@@ -107,7 +112,7 @@ def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> No
         )
     for e in summary["training"].get("extremes", []):
         if e["kept"]:
-            short, si = e["output"].split("_", 1)[1], summary["units"].get(e["output"], "")
+            short, si = _short(e["output"]), summary["units"].get(e["output"], "")
             rmse = [
                 f"{display.spread(short, e[k], si):.4g}" for k in ("cv_rmse_extreme", "cv_rmse_own")
             ]
