@@ -21,7 +21,8 @@ the work, more epochs buy nothing; with more samples the blends gain from the fu
 
 The std is calibrated per output (one factor per field) on the cross-validation residuals: the
 factor that puts 95 % of them inside ± 1.96 std (`calibration_factor`); below ``loo_below``
-samples a code of a GP alone takes its leave-one-out residuals (`refit_cv`). The GP's CV refits its
+samples the GPs' residuals, with which the blends are also chosen, are leave-one-out
+(`refit_cv`), the ensemble's from its folds. The GP's CV refits its
 hyperparameters on each fold, and a POD head adds what its modes miss of a new snapshot
 (`twinkit.surrogates.pod.truncation_rms`): with either left out the residuals looked smaller
 than the errors on new points (docs/surrogates.md, "Error bars").
@@ -82,9 +83,10 @@ class FitConfig:
     # without; worst 1.34 vs 1.46); at 128 they were better (up to 31 %) and the rule would
     # have dropped them (median 1.00 vs 0.91)
     one_se_below: int = 64
-    # with fewer samples a code of a GP alone is calibrated on its leave-one-out residuals (the
-    # GP refitted per left-out sample), not on the ensemble's folds (docs/surrogates.md, "Error
-    # bars": on 32 bracket solves the mass's 95 % coverage was 0.75 with five folds, 0.89 so)
+    # with fewer samples the GPs' residuals, for the blends' choice and the calibration, are
+    # leave-one-out (the GP refitted per left-out sample), not the ensemble's folds
+    # (docs/surrogates.md: on 32 bracket solves the mass's 95 % coverage was 0.75 with five
+    # folds, 0.89 so; on 32 heatsink solves the folds blended a sensor 19x worse than its GP)
     loo_below: int = 64
     # the GP kernels of a code: the first by default, another only where it halves the code's
     # cross-validated RMSE (`twinkit.surrogates.gp.SWITCH_GAIN`). Matérn 5/2 first: on the
@@ -194,17 +196,21 @@ def _fit_head(
     weight = np.zeros(z.shape[1])
     gp_var = np.zeros((int(mask.sum()), y.shape[1]))
     if gps is not None:
-        # per code: the GP's error against the ensemble's, cross-validated on the same folds,
-        # and the share w of the GP in the blend w GP + (1 - w) ensemble that fits them best
+        cv, cv_std = gps.cv, gps.cv_std
+        if loo and gps.mix is None:  # the GPs' errors at (nearly) the full size: leave-one-out
+            cv, cv_std = refit_cv(x_scaled, z, gps, [np.array([i]) for i in range(len(z))])
+            info["loo"] = True
+        # per code: the GP's cross-validated error against the ensemble's on its folds, and the
+        # share w of the GP in the blend w GP + (1 - w) ensemble that fits them best
         ens = np.sqrt(np.mean((oof - z[mask]) ** 2, axis=0))
-        gp = np.sqrt(np.mean((gps.cv[mask] - z[mask]) ** 2, axis=0))
+        gp = np.sqrt(np.mean((cv[mask] - z[mask]) ** 2, axis=0))
         if model == "gp":
             weight = np.ones(z.shape[1])
         else:
             amb = ambiguity(result.net, x_scaled.shape[1], train.seed)
-            weight = stacking_weight(oof, gps.cv[mask], z[mask], amb)
+            weight = stacking_weight(oof, cv[mask], z[mask], amb)
             if one_se:
-                weight = one_se_rule(oof, gps.cv[mask], z[mask], weight, amb)
+                weight = one_se_rule(oof, cv[mask], z[mask], weight, amb)
             info["ensemble_ambiguity"] = [float(v) for v in amb]
             info["cv_rmse_ensemble"] = [float(v) for v in ens]
         chosen = [j for j in range(z.shape[1]) if weight[j] > 0]
@@ -212,13 +218,6 @@ def _fit_head(
             w = weight[chosen]
             head.kriging = kriging_codes(x_scaled, gps, chosen, [float(v) for v in w])
             gp_only = [j for j in chosen if weight[j] == 1.0]
-            cv, cv_std = gps.cv, gps.cv_std
-            if loo and gp_only and gps.mix is None:  # the GPs alone: leave-one-out residuals
-                blocks = [np.array([i]) for i in range(len(z))]
-                loo_cv = refit_cv(x_scaled, z, gps, blocks, columns=gp_only)
-                cv, cv_std = cv.copy(), cv_std.copy()
-                cv[:, gp_only], cv_std[:, gp_only] = (v[:, gp_only] for v in loo_cv)
-                info["loo_calibrated"] = gp_only
             oof = oof.copy()
             oof[:, chosen] = w * cv[mask][:, chosen] + (1 - w) * oof[:, chosen]
             members[:, :, chosen] *= 1 - w  # the ensemble's share of the spread
