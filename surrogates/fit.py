@@ -42,9 +42,9 @@ from twinkit.surrogates.data import TrainingData
 from twinkit.surrogates.extremes import ENERGY, Extreme, fit_extremes
 from twinkit.surrogates.gp import KERNELS, refit_cv
 from twinkit.surrogates.head import Head
-from twinkit.surrogates.kriging import code_kernels, fit_gps, kriging_codes, log_by_cv
+from twinkit.surrogates.kriging import code_kernels, fit_gps, kriging_codes
 from twinkit.surrogates.model import FORMAT_VERSION, Surrogate, plain
-from twinkit.surrogates.normalise import InputScaler, log_columns, logged
+from twinkit.surrogates.normalise import InputScaler, log_by_cv, log_columns, logged
 from twinkit.surrogates.pod import LinearCodec, truncation_rms
 from twinkit.surrogates.stacking import ambiguity, blend_monitor, one_se_rule, stacking_weight
 from twinkit.surrogates.training import TrainConfig, folds, train_ensemble

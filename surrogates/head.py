@@ -34,7 +34,7 @@ class Head:
     kriging: KrigingCodes | None = None  # GPs for some codes of the head
     # (p,) std of what the codes cannot hold (POD truncation of a new snapshot), in quadrature
     std_floor: np.ndarray | None = None
-    # (p,) bool: outputs modelled by their log (`twinkit.surrogates.kriging.log_by_cv`)
+    # (p,) bool: outputs modelled by their log (`twinkit.surrogates.normalise.log_by_cv`)
     log: np.ndarray | None = None
 
     def ensemble_codes(self) -> list[int]:

