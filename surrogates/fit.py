@@ -100,7 +100,8 @@ class FitConfig:
     # a field's POD codes: the equal mixture of a GP per kernel of `kernels`. Furnace, 64 held-out
     # solves, 32 samples: the RBF was the better kernel for velocity (rel. L2 0.99 of POD + GP;
     # Matérn 5/2 1.06), the worse for temperature (1.03 vs 0.89), and every CV score ranked the
-    # two fields alike; the mixture 0.99 and 0.95 (128 samples: 0.95, 0.92, better than either)
+    # two fields alike; the mixture 0.99 and 0.95 (128 samples: 0.95, 0.92, better than either).
+    # One kernel whose CV RMSE is half the other's is used alone (`fit_gps`; heatsink: RBF)
     field_mixture: bool = True
     # ... with fewer samples only; from this many, the kernel by the halving rule, as scalars. At
     # 128 the mixture doubled the GPs of 1,000 fields' prediction (velocity 74-88 ms against

@@ -3,11 +3,10 @@
 For a few hundred samples of a smooth response a Gaussian process is often more accurate than
 any network. `fit_gps` fits one GP per code (`twinkit.surrogates.gp`: Matérn 5/2 unless the RBF
 or a polynomial trend under the GP halves the code's cross-validated error; anisotropic;
-maximum likelihood, codes standardised) and
-gives its cross-validated prediction on the ensemble's own folds, so the two are compared on the
-same held-out samples with the same training sizes. What a head keeps is plain tensors, so
-prediction is torch (differentiable, no scikit-learn) and the file loads with
-``weights_only=True``:
+maximum likelihood, codes standardised) and gives its cross-validated prediction on the
+ensemble's own folds, so the two are compared on the same held-out samples and training sizes.
+What a head keeps is plain tensors, so prediction is torch (differentiable, no scikit-learn) and
+the file loads with ``weights_only=True``:
 
     mean = P(x) β + μ + σ_y k(x)ᵀ α,   var = σ_y² (c + w − |L⁻¹ k(x)|²),
     k(x)_i = c κ(|(x − X_i)/ℓ|)
@@ -42,6 +41,9 @@ from twinkit.surrogates.gp import (
 from twinkit.surrogates.metrics import below_by_one_se
 from twinkit.surrogates.trend import TrendChoice, choose, exponents, features_torch, trend_degree
 
+# `fit_gps` with ``mixture``: one kernel's GPs alone where their CV RMSE over all the codes is at
+# most this fraction of every other kernel's (the halving rule, `SWITCH_GAIN`, for a whole head)
+ALONE_GAIN = SWITCH_GAIN
 # Up to this many points all GPs are evaluated together (`KrigingCodes.mean_std`): there the
 # per-GP Python overhead, not the arithmetic, is the cost (furnace, 17 GPs, 1 thread: 4.2 ms
 # batched vs 9.0 one GP at a time for 1 point, 28.6 vs 17.6 for 128).
@@ -226,13 +228,18 @@ def fit_gps(
     `fold` (n,) (other samples: no CV prediction). With ``trends``, a polynomial trend under
     the GP where that is clearly better (`with_trends`). With ``mixture``, a GP per column and
     kernel instead, each column predicted by the equal mixture of its GPs (`mixture_of`; its std
-    from the first kernel's GP with ``std_first``)."""
+    from the first kernel's GP with ``std_first``), unless one kernel's GPs have at most
+    ``ALONE_GAIN`` of each other's CV RMSE over all columns: then those alone."""
     from threadpoolctl import threadpool_limits
 
     from twinkit.surrogates.mlp import threads
 
     if mixture and len(kernels) > 1:
         fits = [fit_gps(xs, z, fold, held_out, (k,), trends) for k in kernels]
+        sse = [float(np.sum((f.cv - z)[fold < held_out] ** 2)) for f in fits]
+        best = int(np.argmin(sse))
+        if all(sse[best] <= ALONE_GAIN**2 * v for j, v in enumerate(sse) if j != best):
+            return fits[best]
         return mixture_of(fits, std_first)
     with threads(1), threadpool_limits(1):
         fit = fit_gp_columns(xs, z, fold, held_out, kernels)
@@ -333,8 +340,7 @@ def kriging_codes(
 ) -> KrigingCodes:
     """The GPs of the codes `index` as tensors (all GPs of each, for a mixture); ``weight``:
     each code's GP share (default 1)."""
-    mix = None
-    gps = list(index)
+    mix, gps = None, list(index)
     if fit.mix is not None:
         gps = [int(j) for j in np.flatnonzero(fit.mix[index].any(0))]
         mix = torch.from_numpy(np.ascontiguousarray(fit.mix[np.ix_(index, gps)]))

@@ -1,4 +1,5 @@
-"""The default model per output on a real case's FE sweep: never much worse than the GP alone.
+"""The default model per output on a real case's FE sweep: never much worse than the GP alone,
+nor its field than the better kernel alone.
 
 The heatsink's temperatures go as power / h over a 20× range of h: smooth, and steep at low h.
 Its GP's error falls fast with the training size, so with a fifth of the samples held out (the
@@ -20,18 +21,27 @@ from twinkit.surrogates.data import from_dataset, split
 
 
 @pytest.mark.slow
-def test_default_model_on_the_heatsink_is_within_1_5x_of_the_gp_alone(tmp_path):
+def test_heatsink_default_is_within_1_5x_of_the_gp_alone_and_of_the_better_kernel(tmp_path):
     case = tk.load_case(tk.example("heatsink", tmp_path / "hs"))
     ds = case.sample(32, test=64, out=tmp_path / "data", progress=False).dataset
     train, test = (from_dataset(d) for d in split(ds, 0))
     assert (train.n, test.n) == (32, 64)
+    configs = {"auto": {}, "gp": {"model": "gp"},
+               "matern52": {"model": "gp", "kernels": ("matern52",)},
+               "rbf": {"model": "gp", "kernels": ("rbf",)}}  # fmt: skip
     fits = {}
-    for model in ("auto", "gp"):
-        cfg = FitConfig(train=TrainConfig(seed=0), model=model)
+    for name, kw in configs.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fits[model] = fit_surrogate(train, cfg).predict(test.x).mean
+            sur = fit_surrogate(train, FitConfig(train=TrainConfig(seed=0), **kw))
+            fits[name] = sur.predict(test.x).mean
     for j, name in enumerate(test.outputs):
         y = test.scalars[:, j]
         auto, gp = (np.sqrt(np.mean((fits[m][name] - y) ** 2)) for m in ("auto", "gp"))
         assert auto <= 1.5 * gp + 1e-9 * np.ptp(y), (name, auto, gp)
+    # the temperature field: within 1.5x of the better kernel alone (the equal mixture of both
+    # was 7.9x the RBF's: where one kernel halves the other's CV error, it is used alone)
+    y = test.fields["temperature"]
+    norm = np.linalg.norm(y, axis=1)
+    rel = {m: np.mean(np.linalg.norm(f["temperature"] - y, axis=1) / norm) for m, f in fits.items()}
+    assert rel["auto"] <= 1.5 * min(rel["matern52"], rel["rbf"]), rel
