@@ -107,12 +107,15 @@ class Head:
         factor = on * torch.exp(mean * on) + (1.0 - on)  # e^μ on the logged outputs, else 1
         return on * factor + (1.0 - on) * mean, std * factor
 
-    def mean_std(self, xs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def mean_std(
+        self, xs: torch.Tensor, skip: frozenset[int] = frozenset()
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std without forming every member's output at once (fields can be large).
 
         The same numbers as :meth:`mean_std_torch` but for the networks, which run in float32
         here (`EnsembleMLP.predict`), and only the codes that have networks are spread over the
-        members: a head of GPs alone (every field) has no members' variance to decode.
+        members: a head of GPs alone (every field) has no members' variance to decode. The GPs
+        ``skip`` (`KrigingCodes.gp_mean_std`) may be left out: their outputs are not wanted.
         """
         c = self.codec
         rest = self.ensemble_codes()
@@ -121,7 +124,7 @@ class Head:
             z_mean = np.zeros((len(xs), c.n_codes))
             gp_var: Any = 0.0
             if self.kriging is not None:
-                zg, sg = (v.numpy() for v in self.kriging.mean_std(xs))
+                zg, sg = (v.numpy() for v in self.kriging.mean_std(xs, skip))
                 w = self.kriging.weight.numpy()
                 z_mean[:, self.kriging.index] = w * zg
                 if members is None:  # GPs alone (every field)

@@ -126,7 +126,7 @@ class Surrogate:
         for head in [*self.scalar_heads, *self.field_heads.values()]:
             n = self.inference_threads(len(a), [head])
             with threads(n), blas_controller().limit(limits=n):
-                m, s = head.mean_std(xs)
+                m, s = head.mean_std(xs, self._replaced(head))
             if head.shape:
                 name = head.names[0]
                 mean[name], std[name] = (v.reshape(len(a), *head.shape) for v in (m, s))
@@ -138,6 +138,21 @@ class Surrogate:
             with threads(n), blas_controller().limit(limits=n):
                 mean[e.output], std[e.output] = e.mean_std(xs)
         return Prediction(mean, std)
+
+    def _replaced(self, head: Head) -> frozenset[int]:
+        """The GPs of ``head`` whose outputs an extreme replaces (each the code of that output
+        alone, its GP's alone): `predict` need not evaluate them."""
+        k, gps = head.kriging, []
+        if k is None or k.mix is not None:
+            return frozenset()
+        used, only = head.codec.modes != 0, k.gp_only()
+        for e in self.extremes:
+            if e.output not in head.names:
+                continue
+            codes = np.flatnonzero(used[head.names.index(e.output)])
+            if len(codes) == 1 and used[:, codes[0]].sum() == 1 and int(codes[0]) in only:
+                gps.append(k.index.index(int(codes[0])))
+        return frozenset(gps)
 
     def inference_threads(self, n_points: int, heads: list[Head] | None = None) -> int:
         """Torch threads for predicting ``n_points`` with ``heads`` (default: the scalar ones):
