@@ -28,6 +28,7 @@ def test_train_writes_model_summary_and_plots(cli, write_case, base_case, tmp_pa
             "--seed", "5")  # fmt: skip
     assert r.returncode == 0, r.output
     assert "qoi_T_max" in r.stdout and "field temperature: rel. L2" in r.stdout
+    assert "…" not in r.stdout  # every number in full on 80 columns (names fold instead)
     for name in ("surrogate.pt", "train_summary.json", "parity.png", "learning_curve.png"):
         assert (out / name).is_file(), name
     s = json.loads((out / "train_summary.json").read_text())

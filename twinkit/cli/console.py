@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -82,10 +83,7 @@ def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> No
     """`twinkit train`: held-out metrics next to the baselines'; errors in the case's units."""
     con = _console()
     base = summary["baselines"]
-    t = Table(title=f"held-out ({summary['n_test']} samples)")
-    t.add_column("output", no_wrap=True)
-    for col in ("R²", "RMSE", "max err", "±2σ cover", *(f"{b} RMSE" for b in base), "unit"):
-        t.add_column(col)
+    rows = []
     for name, m in summary["surrogate"]["outputs"].items():
         short = _short(name)
         si = summary["units"].get(name, "")
@@ -93,15 +91,20 @@ def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> No
         def err(v: float, short: str = short, si: str = si) -> str:
             return f"{display.spread(short, v, si):.4g}"
 
-        t.add_row(
-            name,
-            f"{m['r2']:.5f}",
-            err(m["rmse"]),
-            err(m["max_error"]),
-            f"{m['coverage']:.2f}",
-            *(err(b["outputs"][name]["rmse"]) for b in base.values()),
-            pretty(display.unit(short, si)),
-        )
+        baselines = [err(b["outputs"][name]["rmse"]) for b in base.values()]
+        unit = pretty(display.unit(short, si))
+        rows.append([name, f"{m['r2']:.5f}", err(m["rmse"]), err(m["max_error"]),
+                     f"{m['coverage']:.2f}", *baselines, unit])  # fmt: skip
+    # the numbers in full: on a narrow terminal the names fold instead (80 columns hold all)
+    t = Table(title=f"held-out ({summary['n_test']} samples)", box=box.SIMPLE_HEAD,
+              pad_edge=False, collapse_padding=True)  # fmt: skip
+    t.add_column("output", overflow="fold")
+    for i, col in enumerate(
+        ("R²", "RMSE", "max err", "±2σ", *(f"{b} RMSE" for b in base), "unit"), 1
+    ):
+        t.add_column(col, no_wrap=True, min_width=max(len(r[i]) for r in rows))
+    for row in rows:
+        t.add_row(*row)
     con.print(t)
     for name, m in summary["surrogate"]["fields"].items():
         rbf = base.get("rbf", {}).get("fields", {}).get(name)
