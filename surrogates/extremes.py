@@ -128,8 +128,7 @@ def near_nodes(f: np.ndarray, o: np.ndarray, kind: str) -> np.ndarray:
     """The nodes whose value (magnitude) is within ``NEAR`` std(o) of the extreme in some
     sample of the field f (n, node[, c])."""
     values = magnitude(f)
-    gap = values - values.min(1, keepdims=True) if kind == "min" else (
-        values.max(1, keepdims=True) - values)  # fmt: skip
+    gap = np.abs(values - extreme_of(values, kind)[:, None])
     return np.flatnonzero((gap <= NEAR * np.std(o)).any(0))
 
 

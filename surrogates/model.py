@@ -143,13 +143,12 @@ class Surrogate:
         """The GPs of ``head`` whose outputs an extreme replaces (each the code of that output
         alone, its GP's alone): `predict` need not evaluate them."""
         k, gps = head.kriging, []
-        if k is None or k.mix is not None:
+        replaced = [e.output for e in self.extremes if e.output in head.names]
+        if not replaced or k is None or k.mix is not None:  # (a field's head: never)
             return frozenset()
         used, only = head.codec.modes != 0, k.gp_only()
-        for e in self.extremes:
-            if e.output not in head.names:
-                continue
-            codes = np.flatnonzero(used[head.names.index(e.output)])
+        for output in replaced:
+            codes = np.flatnonzero(used[head.names.index(output)])
             if len(codes) == 1 and used[:, codes[0]].sum() == 1 and int(codes[0]) in only:
                 gps.append(k.index.index(int(codes[0])))
         return frozenset(gps)

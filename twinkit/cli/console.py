@@ -83,18 +83,18 @@ def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> No
     """`twinkit train`: held-out metrics next to the baselines'; errors in the case's units."""
     con = _console()
     base = summary["baselines"]
+
+    def err(name: str, v: float) -> str:  # an error of output `name` in the case's unit
+        return f"{display.spread(_short(name), v, summary['units'].get(name, '')):.4g}"
+
+    def unit(name: str) -> str:
+        return pretty(display.unit(_short(name), summary["units"].get(name, "")))
+
     rows = []
     for name, m in summary["surrogate"]["outputs"].items():
-        short = _short(name)
-        si = summary["units"].get(name, "")
-
-        def err(v: float, short: str = short, si: str = si) -> str:
-            return f"{display.spread(short, v, si):.4g}"
-
-        baselines = [err(b["outputs"][name]["rmse"]) for b in base.values()]
-        unit = pretty(display.unit(short, si))
-        rows.append([name, f"{m['r2']:.5f}", err(m["rmse"]), err(m["max_error"]),
-                     f"{m['coverage']:.2f}", *baselines, unit])  # fmt: skip
+        baselines = [err(name, b["outputs"][name]["rmse"]) for b in base.values()]
+        rows.append([name, f"{m['r2']:.5f}", err(name, m["rmse"]), err(name, m["max_error"]),
+                     f"{m['coverage']:.2f}", *baselines, unit(name)])  # fmt: skip
     # the numbers in full: on a narrow terminal the names fold instead (80 columns hold all)
     t = Table(title=f"held-out ({summary['n_test']} samples)", box=box.SIMPLE_HEAD,
               pad_edge=False, collapse_padding=True)  # fmt: skip
@@ -115,14 +115,11 @@ def train_table(summary: dict[str, Any], path: Any, display: DisplayUnits) -> No
         )
     for e in summary["training"].get("extremes", []):
         if e["kept"]:
-            short, si = _short(e["output"]), summary["units"].get(e["output"], "")
-            rmse = [
-                f"{display.spread(short, e[k], si):.4g}" for k in ("cv_rmse_extreme", "cv_rmse_own")
-            ]
+            o = e["output"]
             con.print(
-                f"{e['output']}: the {e['kind']} of field {e['field']} ({e['nodes']} nodes), "
-                f"cross-validated RMSE {rmse[0]} against {rmse[1]} "
-                f"{pretty(display.unit(short, si))} of its own model"
+                f"{o}: the {e['kind']} of field {e['field']} ({e['nodes']} nodes), "
+                f"cross-validated RMSE {err(o, e['cv_rmse_extreme'])} against "
+                f"{err(o, e['cv_rmse_own'])} {unit(o)} of its own model"
             )
     inf = summary["inference"]
     speed = (
