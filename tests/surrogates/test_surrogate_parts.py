@@ -131,6 +131,31 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
     assert KERNELS[fit.kind[2]] != "rbf"
 
 
+def test_the_large_batch_std_by_l_inverse_is_the_triangular_solves():
+    """Above `BATCHED_POINTS` the std is |L⁻¹k| by a product with L⁻¹ formed once, not a
+    triangular solve. On smooth responses, whose K is ill-conditioned (noise at its floor), it
+    stays within 1e-7 of the GP's prior std of the solve's (the traced path), at new points and
+    next to the training inputs, where the std itself is smallest."""
+    from twinkit.surrogates.kriging import BATCHED_POINTS, fit_gps, kriging_codes
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (32, 3))
+    z = np.column_stack([np.sin(x[:, 0]) + x[:, 1] ** 2, np.exp(0.5 * x[:, 2]) * (1 + x[:, 0]),
+                         x[:, 0] * x[:, 1] + 0.3 * x[:, 2]])  # fmt: skip
+    for kernels in (("matern52",), ("rbf",), ("matern32",)):
+        fit = fit_gps(x, z, np.arange(32) % 5, 5, kernels, trends=False)
+        codes = kriging_codes(x, fit, [0, 1, 2])
+        xq = np.vstack([rng.uniform(-1, 1, (100, 3)), x + 1e-4 * rng.standard_normal(x.shape)])
+        assert len(xq) > BATCHED_POINTS
+        mean, std = codes.mean_std(torch.from_numpy(xq))
+        m_ref, s_ref = codes._mean_std_traced(torch.from_numpy(xq))
+        prior = torch.sqrt(codes.amplitude + codes.noise) * codes.y_std
+        assert ((mean - m_ref).abs() / prior).max() < 1e-8
+        assert ((std - s_ref).abs() / prior).max() < 1e-7
+        assert (codes.noise / codes.amplitude).min() < 1e-8  # an ill-conditioned K was tested
+        assert (std[100:] / prior).min() < 1e-3  # and stds near the data
+
+
 def test_a_polynomial_response_gets_a_trend_under_its_gp(tmp_path, monkeypatch):
     """A linear and a quadratic response get a polynomial trend under their GP (predicted to
     round-off, and with error bars that shrink with the error); a sine keeps its constant-mean
@@ -270,14 +295,14 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind():
     a = torch.from_numpy(np.vstack([rng.uniform(-1, 1, (50, 4)), x[:5].numpy() + 1e-9,
                                     rng.uniform(-1, 1, (5, 4)) * 400]))  # fmt: skip
     inv = torch.tensor([3.0, 0.5, 10.0, 1.0], dtype=torch.float64)
-    work = tuple(torch.full((len(a), len(x)), np.nan, dtype=torch.float64) for _ in range(2))
+    work = tuple(np.full((len(a), len(x)), np.nan) for _ in range(3))
     for kind in (0, 1, 2):
         for c in (0.02, 1.0, 50.0):
             want = c * kernel_of_r2(scaled_r2(a * inv, x * inv), kind)
-            side = training_side(x * inv, kind, c)
+            side = training_side(x * inv, kind, c).numpy()
             for out in (None, work):
-                got = cross_kernel(a * inv, side, kind, math.log(c), out)
-                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-13 * c)
+                got = cross_kernel((a * inv).numpy(), side, kind, math.log(c), out)
+                np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-13 * c)
 
 
 def test_stacking_weight_blends_by_cross_validated_error():
