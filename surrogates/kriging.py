@@ -274,7 +274,7 @@ def mixture_of(fits: list[GPFit], std_first: bool = False) -> GPFit:
 
     With ``std_first`` every GP of a column counts with the std of the first fit's, so the
     mixture's variance is s₁² + Σ_j (m_j − m)²/len(fits): the GPs' disagreement on top of the
-    first kernel's own spread, one triangular solve per column at prediction (n² per point)
+    first kernel's own spread, one variance product per column at prediction (n² per point)
     instead of one per GP. The calibration scales it as it would the exact one."""
     k, m = fits[0].cv.shape[1], len(fits)
     per_gp = ("kind", "lengthscale", "amplitude", "noise", "chol", "alpha", "y_mean", "y_std")

@@ -156,7 +156,7 @@ class Surrogate:
     def inference_threads(self, n_points: int, heads: list[Head] | None = None) -> int:
         """Torch threads for predicting ``n_points`` with ``heads`` (default: the scalar ones):
         1, or every core torch uses where a head has GPs and the batch has at least
-        ``KRIGING_PARALLEL_POINTS``: their triangular solves are large enough to share."""
+        ``KRIGING_PARALLEL_POINTS``: their products with L⁻¹ are large enough to share."""
         heads = self.scalar_heads if heads is None else heads
         big = n_points >= KRIGING_PARALLEL_POINTS and any(h.kriging is not None for h in heads)
         return torch.get_num_threads() if big else 1
