@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -127,9 +128,10 @@ def cross_kernel(
     return np.add(e, es, out=e)  # Matérn 3/2: (1 + s) c e^(−s)
 
 
-def gp_std(c: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """GP std √(c − q²) from the prior variance c and q = |L⁻¹k|, kept ≥ 1e-6 √c."""
-    return (c - q * q).clamp_min(0.0).add(1e-12 * c).sqrt()
+def gp_std(c: Any, q2: Any) -> Any:
+    """GP std √(c − q²) from the prior variance c and q² = |L⁻¹k|², kept ≥ 1e-6 √c; torch
+    tensors or NumPy arrays (``** 0.5`` is the square root in both)."""
+    return ((c - q2).clip(min=0.0) + 1e-12 * c) ** 0.5
 
 
 def _bounded(theta: torch.Tensor, name: str) -> torch.Tensor:

@@ -81,8 +81,7 @@ class KrigingCodes:
 
     def for_onnx(self) -> None:
         """Form L⁻¹ so that the variance is a matrix product in an exported graph."""
-        eye = torch.eye(len(self.x), dtype=self.chol.dtype).expand_as(self.chol)
-        self.chol_inv = torch.linalg.solve_triangular(self.chol, eye, upper=False)
+        self.chol_inv = chol_inverse(self.chol)
 
     def gp_only(self) -> list[int]:
         """The codes the GP predicts alone (weight 1): no network is kept for them."""
@@ -146,8 +145,7 @@ class KrigingCodes:
                 continue
             # L⁻¹ kᵀ in place of the spent k (kᵀ is column-major): a triangular product
             v = dtrmm(1.0, inv_f, k.T, side=0, lower=1, overwrite_b=1).T  # rows (L⁻¹k)ᵀ
-            q2 = np.einsum("ij,ij->i", v, v)
-            std[:, j] = np.sqrt(np.maximum(cw - q2, 0.0) + 1e-12 * cw)  # as `gp_std`
+            std[:, j] = gp_std(cw, np.einsum("ij,ij->i", v, v))
         mean_t = torch.from_numpy(mean) * self.y_std + self.y_mean
         return self._add_trend(xs, mean_t), torch.from_numpy(std) * self.y_std
 
@@ -169,10 +167,8 @@ class KrigingCodes:
             kinds, c, w = self.kind.tolist(), self.amplitude.tolist(), self.noise.tolist()
             g = len(self.kind)
             own = (self._first() == torch.arange(g)).tolist() if self.std_first else [True] * g
-            eye = torch.eye(len(self.x), dtype=self.chol.dtype)
-            inv_f = [np.asfortranarray(torch.linalg.solve_triangular(
-                         self.chol[j], eye, upper=False).numpy()) if own[j] else None
-                     for j in range(g)]  # fmt: skip
+            owned = iter(chol_inverse(self.chol[torch.tensor(own)]).numpy())
+            inv_f = [np.asfortranarray(next(owned)) if own[j] else None for j in range(g)]
             self._gps = [(inv[j].numpy(), training_side(self.x * inv[j], kinds[j], c[j]).numpy(),
                           int(kinds[j]), math.log(c[j]), c[j] + w[j], self.alpha[j].numpy(),
                           inv_f[j], own[j])
@@ -193,7 +189,7 @@ class KrigingCodes:
             else:
                 v = torch.linalg.solve_triangular(self.chol[j], k.T, upper=False)
             stds.append(
-                gp_std(self.amplitude[j] + self.noise[j], torch.linalg.vector_norm(v, dim=0))
+                gp_std(self.amplitude[j] + self.noise[j], torch.linalg.vector_norm(v, dim=0) ** 2)
             )
         mean = torch.stack(means, 1) * self.y_std + self.y_mean
         return self._add_trend(xs, mean), torch.stack(stds, 1) * self.y_std
@@ -209,7 +205,8 @@ class KrigingCodes:
         k = k * self.amplitude[:, None, None]
         mean = (k @ self.alpha.unsqueeze(-1)).squeeze(-1)  # (g, m)
         v = torch.linalg.solve_triangular(self.chol, k.transpose(1, 2), upper=False)  # (g, n, m)
-        std = gp_std((self.amplitude + self.noise)[:, None], torch.linalg.vector_norm(v, dim=1))
+        q2 = torch.linalg.vector_norm(v, dim=1) ** 2
+        std = gp_std((self.amplitude + self.noise)[:, None], q2)
         mean = self._add_trend(xs, (mean * self.y_std[:, None] + self.y_mean[:, None]).T)
         return mean, (std * self.y_std[:, None]).T
 
@@ -225,6 +222,12 @@ class KrigingCodes:
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> KrigingCodes:
         return cls(**s)
+
+
+def chol_inverse(chol: torch.Tensor) -> torch.Tensor:
+    """L⁻¹ (g, n, n) of lower Cholesky factors L (g, n, n)."""
+    eye = torch.eye(chol.shape[-1], dtype=chol.dtype).expand_as(chol)
+    return torch.linalg.solve_triangular(chol, eye, upper=False)
 
 
 def mixture(mean: Any, std: Any, mix: Any) -> tuple[Any, Any]:
