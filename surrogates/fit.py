@@ -40,8 +40,9 @@ import torch
 
 from twinkit.surrogates.data import TrainingData
 from twinkit.surrogates.extremes import ENERGY, Extreme, fit_extremes
-from twinkit.surrogates.gp import KERNELS, refit_cv
+from twinkit.surrogates.gp import refit_cv
 from twinkit.surrogates.head import Head
+from twinkit.surrogates.kernels import KERNELS
 from twinkit.surrogates.kriging import code_kernels, fit_gps, kriging_codes
 from twinkit.surrogates.model import FORMAT_VERSION, Surrogate, plain
 from twinkit.surrogates.normalise import InputScaler, log_by_cv, log_columns, logged

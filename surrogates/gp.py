@@ -1,11 +1,10 @@
-"""Exact Gaussian processes in torch: kernels, batched maximum-likelihood fits, fold CV.
+"""Exact Gaussian processes in torch: batched maximum-likelihood fits, fold CV.
 
 One GP per column of standardised targets y (n, k) on scaled inputs X (n, d), kernel
 
     k(x, x') = c κ(r) + w δ,   r = |(x − x')/ℓ|  (anisotropic ℓ, d of them),
 
-κ one of RBF e^{−r²/2}, Matérn 5/2 (1 + √5 r + 5r²/3) e^{−√5 r} and Matérn 3/2
-(1 + √3 r) e^{−√3 r} (Rasmussen & Williams 2006, eq. 4.9 and 4.17), constant mean (the
+κ one of RBF, Matérn 5/2 and Matérn 3/2 (`twinkit.surrogates.kernels`), constant mean (the
 column's mean). Every (column, restart) of a kernel is one problem of a batch, its negative log
 marginal likelihood minimised by its own L-BFGS (`twinkit.surrogates.lbfgs`: own history, step
 and stop), all evaluated together with batched Cholesky factors, which is much faster than one
@@ -26,20 +25,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
+from twinkit.surrogates.kernels import KERNELS, kernel_of_r2, scaled_r2
 from twinkit.surrogates.lbfgs import minimise
 from twinkit.surrogates.trend import TrendChoice, features
 from twinkit.surrogates.trend import fit as fit_trend
 
-KERNELS = ("rbf", "matern52", "matern32")
 BOUNDS = {"lengthscale": (1e-2, 1e3), "amplitude": (1e-2, 1e3), "noise": (1e-9, 1e-1)}
-# r² beyond these gives kernel values below e^-200 of the amplitude (far below round-off); the
-# cap keeps subnormal numbers, slow on CPUs, out of the products and triangular solves.
-R2_MAX = {0: 400.0, 1: 1600.0, 2: 1600.0}
 # a code leaves its default model (the first kernel, a constant mean) only for one whose
 # cross-validated RMSE is at most this fraction of the default's: on 32 samples smaller CV gains
 # were as often losses on new points (furnace and bracket, 64 held-out solves each)
@@ -52,86 +47,6 @@ SWITCH_GAIN = 0.5
 # of before but one (2.9, the bracket's safety factor, fitted by its log by default)
 STARTS = (0.3, 3.0, 10.0)
 BATCH_ENTRIES = 2e7  # `refit_cv`: at most about this many entries in a batch of Gram matrices
-
-
-def kernel_of_r2(r2: torch.Tensor, kind: int, inplace: bool = False) -> torch.Tensor:
-    """κ(r) from r² (any shape) for kernel ``kind`` (index into :data:`KERNELS`); ``inplace``
-    overwrites r² (prediction without gradients: fewer temporaries, ~2x faster)."""
-    if not inplace:
-        r2 = r2.clamp(0.0, R2_MAX[kind])
-    else:
-        r2 = r2.clamp_(0.0, R2_MAX[kind])
-    if kind == 0:
-        return r2.mul_(-0.5).exp_() if inplace else torch.exp(-0.5 * r2)
-    c = math.sqrt(5.0) if kind == 1 else math.sqrt(3.0)
-    if inplace:
-        s = r2.add_(1e-24).sqrt_().mul_(c)
-        e = torch.exp(-s)
-        poly = s.mul(1.0 / 3.0).add_(1.0).mul_(s).add_(1.0) if kind == 1 else s.add_(1.0)
-        return poly.mul_(e)
-    s = c * torch.sqrt(r2 + 1e-24)  # finite gradient at r = 0
-    poly = 1.0 + s + s * s / 3.0 if kind == 1 else 1.0 + s
-    return poly * torch.exp(-s)
-
-
-def scaled_r2(a: torch.Tensor, b: torch.Tensor, bb: torch.Tensor | None = None) -> torch.Tensor:
-    """|a_i − b_j|² (..., m, n) for a (..., m, d), b (..., n, d), by one batched GEMM; ``bb``:
-    |b_j|² (..., 1, n) or (n,) if known (a GP's training side, at every prediction)."""
-    aa = (a * a).sum(-1, keepdim=True)
-    if bb is None:
-        bb = (b * b).sum(-1, keepdim=True).transpose(-1, -2)
-    if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
-        return (aa + bb - 2.0 * a @ b.transpose(-1, -2)).clamp_min(0.0)
-    return (a @ b.transpose(-1, -2)).mul_(-2.0).add_(aa).add_(bb).clamp_min_(0.0)
-
-
-def training_side(xl: torch.Tensor, kind: int, c: float) -> torch.Tensor:
-    """B (d + 2, n) such that [a, |a|², 1] B is, for points a = x/ℓ (m, d) and the training
-    inputs X/ℓ = xl (n, d): the RBF's exponent log c − r²/2, or a Matérn's ν r² (ν = 5 or 3,
-    so that its square root is the kernel's s), r² = |a|² − 2 a·X + |X|² (one GEMM)."""
-    bb = (xl * xl).sum(-1)
-    if kind == 0:
-        rows = [xl.T, torch.full_like(bb, -0.5)[None], (math.log(c) - 0.5 * bb)[None]]
-    else:
-        nu = 5.0 if kind == 1 else 3.0
-        rows = [-2.0 * nu * xl.T, torch.full_like(bb, nu)[None], (nu * bb)[None]]
-    return torch.cat(rows).contiguous()
-
-
-def cross_kernel(
-    a: np.ndarray,
-    side: np.ndarray,
-    kind: int,
-    log_c: float,
-    out: tuple[np.ndarray, ...] | None = None,
-) -> np.ndarray:
-    """c κ(r) (m, n) between points a = x/ℓ (m, d) and a GP's training inputs, from its
-    `training_side` (NumPy arrays): one GEMM and a few passes over the result, in place. The
-    same numbers as c · `kernel_of_r2(scaled_r2(a, X/ℓ))` with r² capped as there (R2_MAX: no
-    subnormals), in about half the passes over (m, n); c enters the exponent of the RBF, and of
-    a Matérn as e^(log c − s). ``out``: three (m, n) arrays to work in, the result one of the
-    first two (reused from GP to GP, they saved 16 % of 1,000 velocity fields' GP time at 128
-    furnace samples). NumPy, not torch, for prediction without gradients: torch 2.14's float64
-    ``exp`` and ``sqrt`` took 2.0x and 1.6x NumPy's time on 1,000 × 128 values (one thread,
-    AVX-512), and each of its calls costs several µs more."""
-    aug = np.hstack([a, (a * a).sum(1, keepdims=True), np.ones((len(a), 1))])
-    t, e, w = out if out is not None else (np.empty((len(a), side.shape[1])) for _ in range(3))
-    np.matmul(aug, side, out=t)
-    if kind == 0:  # t = log c − r²/2
-        return np.exp(np.clip(t, log_c - 0.5 * R2_MAX[0], log_c, out=t), out=t)
-    nu = 5.0 if kind == 1 else 3.0
-    s = np.sqrt(np.clip(t, 0.0, nu * R2_MAX[kind], out=t), out=t)  # s = √ν r
-    np.exp(np.subtract(log_c, s, out=e), out=e)  # c e^(−s)
-    es = np.multiply(e, s, out=w)
-    if kind == 1:  # (1 + s + s²/3) c e^(−s) = c e^(−s) + c e^(−s) s (1 + s/3)
-        es *= np.add(np.multiply(s, 1.0 / 3.0, out=s), 1.0, out=s)
-    return np.add(e, es, out=e)  # Matérn 3/2: (1 + s) c e^(−s)
-
-
-def gp_std(c: Any, q2: Any) -> Any:
-    """GP std √(c − q²) from the prior variance c and q² = |L⁻¹k|², kept ≥ 1e-6 √c; torch
-    tensors or NumPy arrays (``** 0.5`` is the square root in both)."""
-    return ((c - q2).clip(min=0.0) + 1e-12 * c) ** 0.5
 
 
 def _bounded(theta: torch.Tensor, name: str) -> torch.Tensor:

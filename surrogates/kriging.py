@@ -29,12 +29,10 @@ import numpy as np
 import torch
 from scipy.linalg.blas import dtrmm
 
-from twinkit.surrogates.gp import (
+from twinkit.surrogates.gp import SWITCH_GAIN, GPFit, fit_gp_columns
+from twinkit.surrogates.kernels import (
     KERNELS,
-    SWITCH_GAIN,
-    GPFit,
     cross_kernel,
-    fit_gp_columns,
     gp_std,
     kernel_of_r2,
     scaled_r2,
@@ -67,7 +65,7 @@ class KrigingCodes:
     y_mean: torch.Tensor  # (g,)
     y_std: torch.Tensor  # (g,)
     weight: torch.Tensor  # (u,) the GPs' share of the code's mean (1: the GPs alone)
-    kind: torch.Tensor  # (g,) kernel, an index into `twinkit.surrogates.gp.KERNELS`
+    kind: torch.Tensor  # (g,) kernel, an index into `twinkit.surrogates.kernels.KERNELS`
     # (g, T) polynomial trends under the GPs, in code units (`fit_gps`); None: constant means
     trend: torch.Tensor | None = None
     # (u, g): code i is the mixture Σ_j mix_ij GP_j of its GPs (shares summing to 1); None: g = u

@@ -99,7 +99,7 @@ def test_kriging_codes_give_scikit_learns_mean_and_std():
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 
-    from twinkit.surrogates.gp import KERNELS
+    from twinkit.surrogates.kernels import KERNELS
     from twinkit.surrogates.kriging import fit_gps, kriging_codes
 
     rng = np.random.default_rng(0)
@@ -310,7 +310,7 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind():
     """`mean_std`'s cross-kernel (one GEMM, c in the exponent) against c κ(r²) as fitted, near
     and far (r² beyond the cap) from the training inputs, and with ℓ per dimension; in its own
     arrays and in work arrays reused from the previous kernel."""
-    from twinkit.surrogates.gp import cross_kernel, kernel_of_r2, scaled_r2, training_side
+    from twinkit.surrogates.kernels import cross_kernel, kernel_of_r2, scaled_r2, training_side
 
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.uniform(-1, 1, (30, 4)))
@@ -709,7 +709,7 @@ def test_one_kernel_that_halves_the_others_cv_error_is_kept_alone_not_mixed():
     heatsink's temperature field: RBF, rel. L2 7.9x lower than the mixture's on new solves)."""
     from scipy.stats import qmc
 
-    from twinkit.surrogates.gp import KERNELS
+    from twinkit.surrogates.kernels import KERNELS
     from twinkit.surrogates.kriging import ALONE_GAIN, fit_gps
 
     x = 2 * qmc.Sobol(2, seed=3).random(32) - 1

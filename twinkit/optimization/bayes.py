@@ -41,11 +41,11 @@ from scipy.special import erfcx, log_ndtr
 from scipy.stats import chi2
 
 from twinkit.optimization.goals import Goals
-from twinkit.surrogates.gp import kernel_of_r2, scaled_r2
+from twinkit.surrogates.kernels import kernel_of_r2, scaled_r2
 
 NOISE = 1e-6  # of the standardised variance: FE results are deterministic
 MIN_DISTANCE = 1e-3  # on the unit box: closer to a solved design counts as the same design
-MATERN52 = 1  # kernel index in twinkit.surrogates.gp.KERNELS
+MATERN52 = 1  # kernel index in twinkit.surrogates.kernels.KERNELS
 
 
 @dataclass
