@@ -3,7 +3,8 @@
 ``fun(theta, rows)`` maps the parameters (R, p) of the problems ``rows`` (R indices of B) to
 their R losses, each depending on its own row only (the GPs of `twinkit.surrogates.gp`: one per
 column, kernel and start); only the problems still moving are evaluated. One batched evaluation
-gives each of them its loss, and the gradient of their sum each its gradient. Minimising the sum
+gives each of them its loss, and the gradient of their sum each its gradient (or ``fun`` returns
+the R gradients too, in closed form, as the GPs' likelihood does). Minimising the sum
 with one L-BFGS run (``torch.optim.LBFGS``) couples what should be independent: one curvature
 history and one line search for all, and a stop when the sum stops moving, so a problem with
 small gradients is left far from its optimum (on the bracket at 32 samples the deflection's GP
@@ -26,7 +27,8 @@ ARMIJO = 1e-4
 HALVINGS = 20
 
 
-Fun = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# the losses (R,), or the losses and their gradients (R, p) in closed form (else autograd's)
+Fun = Callable[[torch.Tensor, torch.Tensor], torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
 
 
 def _loss_grad(fun: Fun, theta: torch.Tensor, rows: torch.Tensor | None = None):
@@ -39,9 +41,9 @@ def _loss_grad(fun: Fun, theta: torch.Tensor, rows: torch.Tensor | None = None):
     if len(rows):
         t = theta[rows].detach().requires_grad_()
         with torch.enable_grad():
-            val = fun(t, rows)
-            (g,) = torch.autograd.grad(val.sum(), t)
-        val = val.detach()
+            out = fun(t, rows)
+            val, g = out if isinstance(out, tuple) else (out, torch.autograd.grad(out.sum(), t)[0])
+        val, g = val.detach(), g.detach()
         bad = ~torch.isfinite(val)
         loss[rows] = val.masked_fill(bad, torch.inf)
         grad[rows] = g.masked_fill(bad[:, None], 0.0)
