@@ -9,7 +9,6 @@ output (fitted on out-of-fold residuals); an output may be modelled by its log.
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from collections.abc import Mapping
@@ -22,7 +21,7 @@ import torch
 
 from twinkit.surrogates.extremes import Extreme
 from twinkit.surrogates.head import Head
-from twinkit.surrogates.mlp import threads
+from twinkit.surrogates.mlp import blas_controller, threads
 from twinkit.surrogates.normalise import InputScaler
 
 FORMAT = "twinkit-surrogate"
@@ -202,15 +201,6 @@ class Surrogate:
         torch.save(state, tmp)
         os.replace(tmp, path)
         return path
-
-
-@functools.cache
-def blas_controller() -> Any:
-    """threadpoolctl's view of the loaded BLAS libraries, found once: looking them up (reading
-    /proc/self/maps) took 7 ms per call, as long as 1000 predictions of a head."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def plain(obj: Any) -> Any:

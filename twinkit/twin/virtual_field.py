@@ -60,8 +60,7 @@ def _members(surrogate: Any, x: np.ndarray) -> dict[str, tuple[np.ndarray, np.nd
         return {n: (np.asarray(p.mean[n]), np.asarray(p.std[n])) for n in surrogate.fields}
     import torch
 
-    from twinkit.surrogates.mlp import threads
-    from twinkit.surrogates.model import blas_controller
+    from twinkit.surrogates.mlp import blas_controller, threads
 
     xs = torch.from_numpy(surrogate.scaler.transform(x))
     out = {}
