@@ -70,8 +70,6 @@ def targets(s: dict[str, Any]) -> list[tuple[str, float | None, str, bool | None
     threads = f"{inf['threads']} thread{'s' if inf['threads'] > 1 else ''}"
     rows.append((f"inference, {inf['batch']} points, QoIs + sensors, {threads} [ms]", ms, "< 50",
                  ms < 50))  # fmt: skip
-    if "scalars_one_thread_s" in inf:
-        rows.append(("  the same on 1 thread [ms]", 1e3 * inf["scalars_one_thread_s"], "", None))
     if "fe_solve_mean_s" in inf:
         rows.append(("FE solve per sample, dataset mean [s]", inf["fe_solve_mean_s"], "", None))
     if "speedup_scalars" in inf:

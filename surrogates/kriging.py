@@ -39,6 +39,7 @@ from twinkit.surrogates.kernels import (
     training_side,
 )
 from twinkit.surrogates.metrics import below_by_one_se
+from twinkit.surrogates.mlp import blas_controller
 from twinkit.surrogates.trend import TrendChoice, choose, exponents, features_torch, trend_degree
 
 # `fit_gps` with ``mixture``: one kernel's GPs alone where their CV RMSE over all the codes is at
@@ -124,7 +125,9 @@ class KrigingCodes:
         to 6e13), at points near and far from the training inputs: relative errors of up to 3 %
         arise only where the std is ~1e-6 √c, next to a training input. A small batch
         (≤ ``BATCHED_POINTS``) goes through all GPs at once instead; with gradients, or into an
-        ONNX graph, the plain formula (`_mean_std_traced`).
+        ONNX graph, the plain formula (`_mean_std_traced`). BLAS runs on one thread here: NumPy's
+        GEMMs and SciPy's ``dtrmm`` use two OpenBLAS libraries whose threads, spinning against
+        each other, made 1,000 predictions 6-11x slower (2 cores, 2 threads each; 128 samples).
         """
         if len(xs) <= BATCHED_POINTS and not torch.onnx.is_in_onnx_export():
             return self._mean_std_batched(xs)
@@ -134,16 +137,17 @@ class KrigingCodes:
         gps = self._per_gp()
         mean, std = np.zeros((len(x), len(gps))), np.zeros((len(x), len(gps)))
         work = tuple(np.empty((len(x), len(self.x))) for _ in range(3))  # (m, n), row-major
-        for j, (inv_ls, side, kind, log_c, cw, alpha, inv_f, own) in enumerate(gps):
-            if j in skip:  # not wanted: mean and std 0
-                continue
-            k = cross_kernel(x * inv_ls, side, kind, log_c, work)
-            np.matmul(k, alpha, out=mean[:, j])
-            if not own:  # its std is another GP's (`std_first`)
-                continue
-            # L⁻¹ kᵀ in place of the spent k (kᵀ is column-major): a triangular product
-            v = dtrmm(1.0, inv_f, k.T, side=0, lower=1, overwrite_b=1).T  # rows (L⁻¹k)ᵀ
-            std[:, j] = gp_std(cw, np.einsum("ij,ij->i", v, v))
+        with blas_controller().limit(limits=1, user_api="blas"):  # see the docstring
+            for j, (inv_ls, side, kind, log_c, cw, alpha, inv_f, own) in enumerate(gps):
+                if j in skip:  # not wanted: mean and std 0
+                    continue
+                k = cross_kernel(x * inv_ls, side, kind, log_c, work)
+                np.matmul(k, alpha, out=mean[:, j])
+                if not own:  # its std is another GP's (`std_first`)
+                    continue
+                # L⁻¹ kᵀ in place of the spent k (kᵀ is column-major): a triangular product
+                v = dtrmm(1.0, inv_f, k.T, side=0, lower=1, overwrite_b=1).T  # rows (L⁻¹k)ᵀ
+                std[:, j] = gp_std(cw, np.einsum("ij,ij->i", v, v))
         mean_t = torch.from_numpy(mean) * self.y_std + self.y_mean
         return self._add_trend(xs, mean_t), torch.from_numpy(std) * self.y_std
 

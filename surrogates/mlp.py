@@ -183,3 +183,14 @@ def one_thread() -> AbstractContextManager[None]:
     """Run torch on one thread: small networks gain nothing from more, and on a busy machine
     OpenMP threads waiting for each other slow training down by an order of magnitude."""
     return threads(1)
+
+
+@contextmanager
+def one_thread_inference() -> Iterator[None]:
+    """Torch and BLAS on one thread: `Surrogate.predict`. Its networks are small, and one thread
+    is both the fastest and immune to a busy machine (threads waiting for each other cost 10x).
+    Until session 24 a head with GPs predicted a batch of 256 points or more on every core,
+    which had become 2-7x slower than one thread (furnace, 1,000 points, 2 cores: scalars 15.4
+    against 7.9 ms at 32 samples, 244 against 34 at 128; `KrigingCodes.gp_mean_std`)."""
+    with threads(1), blas_controller().limit(limits=1):
+        yield

@@ -21,16 +21,13 @@ import torch
 
 from twinkit.surrogates.extremes import Extreme
 from twinkit.surrogates.head import Head
-from twinkit.surrogates.mlp import blas_controller, threads
+from twinkit.surrogates.mlp import one_thread_inference
 from twinkit.surrogates.normalise import InputScaler
 
 FORMAT = "twinkit-surrogate"
 FORMAT_VERSION = 6  # 6: outputs predicted as a field's extreme; 5: a mixture may take its std
 # from its first GP; 4: a code may be a mixture of GPs (a field's); 3: kernels per code
 OLDEST_READ = 3  # older files: retrain
-# From this batch size a head with GPs predicts on every core: 1000 points, 15 GPs of 256 samples
-# take 64 ms on one thread and 36 ms on two (furnace, benchmarks/surrogate.py --kriging).
-KRIGING_PARALLEL_POINTS = 256
 
 
 class SurrogateRangeWarning(UserWarning):
@@ -114,27 +111,22 @@ class Surrogate:
     def predict(self, x: Mapping[str, Any] | np.ndarray, strict: bool = False) -> Prediction:
         """Mean and std of every scalar output and field for inputs ``x`` (SI).
 
-        Runs torch and BLAS on one thread (these networks are small, and one thread is both the
-        fastest and immune to a busy machine: threads waiting for each other cost 10x), except
-        for a head with GPs on a large batch (:meth:`inference_threads`).
+        Runs torch and BLAS on one thread (`one_thread_inference`).
         """
         a = self.as_array(x)
         self.check_range(a, strict)
         xs = torch.from_numpy(self.scaler.transform(a))
         mean, std = {}, {}
-        for head in [*self.scalar_heads, *self.field_heads.values()]:
-            n = self.inference_threads(len(a), [head])
-            with threads(n), blas_controller().limit(limits=n):
+        with one_thread_inference():
+            for head in [*self.scalar_heads, *self.field_heads.values()]:
                 m, s = head.mean_std(xs, self._replaced(head))
-            if head.shape:
-                name = head.names[0]
-                mean[name], std[name] = (v.reshape(len(a), *head.shape) for v in (m, s))
-            else:
-                for j, name in enumerate(head.names):
-                    mean[name], std[name] = m[:, j], s[:, j]
-        for e in self.extremes:
-            n = self.inference_threads(len(a), [e.head])
-            with threads(n), blas_controller().limit(limits=n):
+                if head.shape:
+                    name = head.names[0]
+                    mean[name], std[name] = (v.reshape(len(a), *head.shape) for v in (m, s))
+                else:
+                    for j, name in enumerate(head.names):
+                        mean[name], std[name] = m[:, j], s[:, j]
+            for e in self.extremes:
                 mean[e.output], std[e.output] = e.mean_std(xs)
         return Prediction(mean, std)
 
@@ -151,14 +143,6 @@ class Surrogate:
             if len(codes) == 1 and used[:, codes[0]].sum() == 1 and int(codes[0]) in only:
                 gps.append(k.index.index(int(codes[0])))
         return frozenset(gps)
-
-    def inference_threads(self, n_points: int, heads: list[Head] | None = None) -> int:
-        """Torch threads for predicting ``n_points`` with ``heads`` (default: the scalar ones):
-        1, or every core torch uses where a head has GPs and the batch has at least
-        ``KRIGING_PARALLEL_POINTS``: their products with L⁻¹ are large enough to share."""
-        heads = self.scalar_heads if heads is None else heads
-        big = n_points >= KRIGING_PARALLEL_POINTS and any(h.kriging is not None for h in heads)
-        return torch.get_num_threads() if big else 1
 
     def torch_scalar(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Differentiable mean and std (n, len(outputs)) for SI inputs x (n, n_inputs) float64.

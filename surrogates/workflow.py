@@ -17,7 +17,7 @@ from twinkit.surrogates.baselines import fit_baselines
 from twinkit.surrogates.data import TrainingData
 from twinkit.surrogates.evaluate import curve_sizes, evaluate, learning_curve
 from twinkit.surrogates.fit import FitConfig, fit_surrogate
-from twinkit.surrogates.mlp import threads
+from twinkit.surrogates.mlp import one_thread_inference
 from twinkit.surrogates.model import Prediction, Surrogate
 
 
@@ -36,10 +36,9 @@ class Study:
 
 def inference_seconds(surrogate: Surrogate, x: np.ndarray, repeat: int = 15) -> dict[str, float]:
     """Best-of-``repeat`` wall time of one batch: scalar outputs alone, and all with fields
-    (:meth:`Surrogate.predict`, means and stds; best of 7, it takes ~0.5 s), on the torch
-    threads ``predict`` uses (one, or every core for GPs on a large batch); the scalars also on
-    one thread. (The best of many: on a shared machine the same product takes up to 2x as long
-    for seconds at a time.)"""
+    (:meth:`Surrogate.predict`, means and stds; best of 7, it takes ~0.5 s), on one thread, as
+    ``predict`` runs. (The best of many: on a shared machine the same product takes up to 2x as
+    long for seconds at a time.)"""
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
 
     def best(fn: Callable[[], object], repeat: int = repeat) -> float:
@@ -55,13 +54,8 @@ def inference_seconds(surrogate: Surrogate, x: np.ndarray, repeat: int = 15) -> 
         with torch.no_grad():
             return surrogate.torch_scalar(xt)
 
-    n = surrogate.inference_threads(len(x))
-    with threads(n):
-        scalar_s = best(scalars)
-    out = {"batch": len(x), "threads": n, "scalars_s": scalar_s}
-    if n > 1:
-        with threads(1):
-            out["scalars_one_thread_s"] = best(scalars)
+    with one_thread_inference():
+        out = {"batch": len(x), "threads": 1, "scalars_s": best(scalars)}
     if surrogate.fields:
         out["all_with_fields_s"] = best(lambda: surrogate.predict(x), min(repeat, 7))
     return out

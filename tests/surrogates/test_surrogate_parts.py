@@ -156,6 +156,45 @@ def test_the_large_batch_std_by_l_inverse_is_the_triangular_solves():
         assert (std[100:] / prior).min() < 1e-3  # and stds near the data
 
 
+def test_prediction_runs_blas_and_torch_on_one_thread(monkeypatch):
+    """NumPy's GEMMs and SciPy's triangular products use two OpenBLAS libraries, whose threads
+    spun against each other and made 1,000 predictions 6-11x slower on 2 cores: the large-batch
+    GP path runs BLAS on one thread whatever the caller set, and so does `Surrogate.predict`
+    (`one_thread_inference`), torch included; the caller's settings come back afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import twinkit.surrogates.kriging as kriging
+    from twinkit.surrogates.mlp import one_thread_inference
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+    real = kriging.dtrmm
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kriging, "dtrmm", spy)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (24, 2))
+    fit = kriging.fit_gps(x, np.column_stack([np.sin(2 * x[:, 0]), x[:, 1] ** 2]),
+                          np.arange(24) % 4, 4, ("matern52",), trends=False)  # fmt: skip
+    codes = kriging.kriging_codes(x, fit, [0, 1])
+    xq = torch.from_numpy(rng.uniform(-1, 1, (kriging.BATCHED_POINTS + 1, 2)))
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        if before == {1}:
+            pytest.skip("this BLAS runs on one thread only")
+        codes.mean_std(xq)
+        assert blas_threads() == before
+        with one_thread_inference():
+            assert torch.get_num_threads() == 1 and blas_threads() == {1}
+        assert blas_threads() == before
+    assert len(seen) == 2 and all(s == {1} for s in seen)
+
+
 def test_the_likelihood_is_minimised_from_a_long_length_scale_too():
     """From the isotropic starts 0.3 and 3 alone, this deflection-like response (a power of one
     input, weak factors of others, 32 samples) stops in a mode 6.8 nats less likely that is 5x

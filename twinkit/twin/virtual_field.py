@@ -60,15 +60,14 @@ def _members(surrogate: Any, x: np.ndarray) -> dict[str, tuple[np.ndarray, np.nd
         return {n: (np.asarray(p.mean[n]), np.asarray(p.std[n])) for n in surrogate.fields}
     import torch
 
-    from twinkit.surrogates.mlp import blas_controller, threads
+    from twinkit.surrogates.mlp import one_thread_inference
 
     xs = torch.from_numpy(surrogate.scaler.transform(x))
     out = {}
-    for name, head in heads.items():
-        k = surrogate.inference_threads(len(x), [head])
-        with threads(k), blas_controller().limit(limits=k):
+    with one_thread_inference():
+        for name, head in heads.items():
             m, s = head.mean_std(xs)  # (members, p)
-        out[name] = (m.reshape(len(x), *head.shape), s.reshape(len(x), *head.shape))
+            out[name] = (m.reshape(len(x), *head.shape), s.reshape(len(x), *head.shape))
     return out
 
 
