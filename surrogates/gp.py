@@ -29,12 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from twinkit.surrogates.kernels import KERNELS, R2_MAX, kernel_of_r2, scaled_r2
+from twinkit.surrogates.kernels import KERNELS, kernel_and_slope, kernel_of_r2, scaled_r2
 from twinkit.surrogates.lbfgs import minimise
 from twinkit.surrogates.trend import TrendChoice, features
 from twinkit.surrogates.trend import fit as fit_trend
 
 BOUNDS = {"lengthscale": (1e-2, 1e3), "amplitude": (1e-2, 1e3), "noise": (1e-9, 1e-1)}
+_LOG_SPAN = {name: math.log(hi / lo) for name, (lo, hi) in BOUNDS.items()}  # log hi − log lo
 # a code leaves its default model (the first kernel, a constant mean) only for one whose
 # cross-validated RMSE is at most this fraction of the default's: on 32 samples smaller CV gains
 # were as often losses on new points (furnace and bracket, 64 held-out solves each)
@@ -136,23 +137,16 @@ def _nll_grad(
     (`_fit_kind`'s: logits of ℓ, c and w within `BOUNDS`), targets y (B, n), inputs x (n, d) or
     (B, n, d), and their gradients (B, d + 2) in closed form (Rasmussen & Williams 2006, eq. 5.9):
     ∂/∂p = ½ tr(W ∂K/∂p), W = K⁻¹ − ααᵀ, with ∂K/∂log c = c κ, ∂K/∂log w = w I and
-    ∂K/∂log ℓ_d = c G (Δ_d/ℓ_d)², G = −2 dκ/dr²: κ for the RBF, 5/3 (1 + s) e^(−s) for Matérn
-    5/2 and 3 e^(−s) for 3/2 (s = √ν r). The same numbers as autograd's backward through the
-    Cholesky factor (to 1e-8 of the largest component) in 0.35-0.45 of its time: 51 GPs of 32
-    samples 1.3-1.7 ms against 2.9-4.5 per evaluation, 48 of 128 31-35 against 64-75 (1 thread)."""
+    ∂K/∂log ℓ_d = c G (Δ_d/ℓ_d)², G = −2 dκ/dr² (`kernel_and_slope`). The same numbers as
+    autograd's backward through the Cholesky factor (to 1e-8 of the largest component) in
+    0.35-0.45 of its time: 51 GPs of 32 samples 1.3-1.7 ms against 2.9-4.5 per evaluation, 48 of
+    128 31-35 against 64-75 (1 thread)."""
     with torch.no_grad():
         d, n = t.shape[1] - 2, y.shape[1]
         ls = _bounded(t[:, :d], "lengthscale")
         c, w = _bounded(t[:, d], "amplitude"), _bounded(t[:, d + 1], "noise")
         a = x / ls[:, None, :]  # (B, n, d)
-        r2 = scaled_r2(a, a).clamp_(0.0, R2_MAX[kind])
-        if kind == 0:
-            kappa = g = torch.exp(-0.5 * r2)
-        else:
-            s = torch.sqrt((5.0 if kind == 1 else 3.0) * (r2 + 1e-24))
-            e = torch.exp(-s)
-            kappa = (1.0 + s + s * s / 3.0 if kind == 1 else 1.0 + s) * e
-            g = (5.0 / 3.0) * (1.0 + s) * e if kind == 1 else 3.0 * e
+        kappa, g = kernel_and_slope(scaled_r2(a, a), kind)
         ck = c[:, None, None] * kappa
         chol = _cholesky(ck + w[:, None, None] * torch.eye(n, dtype=x.dtype))
         alpha = torch.cholesky_solve(y[:, :, None], chol)[:, :, 0]
@@ -165,8 +159,8 @@ def _nll_grad(
         g_c = 0.5 * (wm * ck).sum((1, 2))
         g_w = 0.5 * w * wm.diagonal(0, 1, 2).sum(-1)
         u = torch.sigmoid(t)  # d log p / dθ = (log hi − log lo) u (1 − u) within the bounds
-        span = torch.tensor([math.log(BOUNDS[q][1] / BOUNDS[q][0]) for q in BOUNDS], dtype=t.dtype)
-        span = torch.cat([span[:1].expand(d), span[1:]])
+        span = torch.tensor([_LOG_SPAN["lengthscale"]] * d + [_LOG_SPAN["amplitude"],
+                            _LOG_SPAN["noise"]], dtype=t.dtype)  # fmt: skip
         return loss, torch.cat([g_ls, g_c[:, None], g_w[:, None]], 1) * span * u * (1.0 - u)
 
 

@@ -42,6 +42,22 @@ def kernel_of_r2(r2: torch.Tensor, kind: int, inplace: bool = False) -> torch.Te
     return poly * torch.exp(-s)
 
 
+def kernel_and_slope(r2: torch.Tensor, kind: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """κ(r) and −2 dκ/dr² from r² (any shape, capped as in `kernel_of_r2`), without gradients:
+    the likelihood's gradient (`twinkit.surrogates.gp`) needs both, and the Matérn slope
+    shares κ's square root and exponential. −2 dκ/dr²: κ for the RBF, 5/3 (1 + s) e^(−s) for
+    Matérn 5/2, 3 e^(−s) for Matérn 3/2 (s = √ν r)."""
+    r2 = r2.clamp(0.0, R2_MAX[kind])
+    if kind == 0:
+        kappa = torch.exp(-0.5 * r2)
+        return kappa, kappa
+    s = torch.sqrt((5.0 if kind == 1 else 3.0) * (r2 + 1e-24))
+    e = torch.exp(-s)
+    if kind == 1:
+        return (1.0 + s + s * s / 3.0) * e, (5.0 / 3.0) * (1.0 + s) * e
+    return (1.0 + s) * e, 3.0 * e
+
+
 def scaled_r2(a: torch.Tensor, b: torch.Tensor, bb: torch.Tensor | None = None) -> torch.Tensor:
     """|a_i − b_j|² (..., m, n) for a (..., m, d), b (..., n, d), by one batched GEMM; ``bb``:
     |b_j|² (..., 1, n) or (n,) if known (a GP's training side, at every prediction)."""
