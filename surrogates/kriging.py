@@ -94,8 +94,9 @@ class KrigingCodes:
         self, xs: torch.Tensor, skip: frozenset[int] = frozenset()
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes' mean and std (n_points, u) at scaled inputs xs (n_points, d): each GP's
-        (`gp_mean_std`), or their mixtures' (``mix``)."""
-        mean, std = self.gp_mean_std(xs, skip if self.mix is None else frozenset())
+        (`gp_mean_std`), or their mixtures' (``mix``); the GPs ``skip`` as there (a code whose
+        GPs are all skipped gets mean and std 0)."""
+        mean, std = self.gp_mean_std(xs, skip)
         if self.mix is None:
             return mean, std
         return mixture(mean, std[:, self._first()] if self.std_first else std, self.mix)

@@ -132,16 +132,18 @@ class Surrogate:
 
     def _replaced(self, head: Head) -> frozenset[int]:
         """The GPs of ``head`` whose outputs an extreme replaces (each the code of that output
-        alone, its GP's alone): `predict` need not evaluate them."""
+        alone: all its GPs, a mixture's too): `predict` need not evaluate them. The code's value
+        (its GPs' share 0) and its variance then reach that output only."""
         k, gps = head.kriging, []
         replaced = [e.output for e in self.extremes if e.output in head.names]
-        if not replaced or k is None or k.mix is not None:  # (a field's head: never)
+        if not replaced or k is None:  # (a field's head: never)
             return frozenset()
-        used, only = head.codec.modes != 0, k.gp_only()
+        used = head.codec.modes != 0
+        mix = np.eye(len(k.index)) if k.mix is None else k.mix.numpy()  # (codes, GPs)
         for output in replaced:
             codes = np.flatnonzero(used[head.names.index(output)])
-            if len(codes) == 1 and used[:, codes[0]].sum() == 1 and int(codes[0]) in only:
-                gps.append(k.index.index(int(codes[0])))
+            if len(codes) == 1 and used[:, codes[0]].sum() == 1 and int(codes[0]) in k.index:
+                gps.extend(int(j) for j in np.flatnonzero(mix[k.index.index(int(codes[0]))]))
         return frozenset(gps)
 
     def torch_scalar(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

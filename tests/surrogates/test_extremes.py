@@ -122,17 +122,23 @@ def test_the_extreme_is_the_same_through_torch_a_file_and_onnx(fitted, tmp_path)
     np.testing.assert_allclose(mean[:, 0], p.mean["qoi_peak"], rtol=1e-7)
 
 
-def test_the_gp_of_an_output_an_extreme_replaces_is_not_evaluated(fitted):
-    """`Surrogate.predict` skips the GP of an output that an extreme replaces (a code of that
-    output alone, its GP's alone): on many points (one GP at a time) the others are as before,
-    and every output is as the differentiable formula, which evaluates all."""
+@pytest.mark.parametrize("mixture", [False, True])
+def test_the_gps_of_an_output_an_extreme_replaces_are_not_evaluated(fitted, mixture):
+    """`Surrogate.predict` skips the GPs of an output that an extreme replaces (a code of that
+    output alone: its GP, or both GPs of its mixture): on many points (one GP at a time) the
+    others are as before, and every output is as the differentiable formula, which evaluates
+    all."""
     _, train, test = fitted
-    sur = fit_surrogate(train, FitConfig(model="gp"))
+    config = FitConfig(model="gp", scalar_mixture_from=16 if mixture else None)
+    sur = fit_surrogate(train, config)
     head = sur.scalar_heads[0]
-    assert [e.output for e in sur.extremes] == ["qoi_peak"] and sur._replaced(head) == {0}
+    k = head.kriging
+    assert k is not None and (k.mix is not None) == mixture
+    gps = {0, 2} if mixture else {0}  # code 0's GPs: GP i of each kernel's two
+    assert [e.output for e in sur.extremes] == ["qoi_peak"] and sur._replaced(head) == gps
     x = np.repeat(test.x, 4, axis=0)  # 256 points
     xs = torch.from_numpy(sur.scaler.transform(x))
-    (m, s), (m0, s0) = (head.kriging.gp_mean_std(xs, skip) for skip in (frozenset(), {0}))
+    (m, s), (m0, s0) = (k.mean_std(xs, skip) for skip in (frozenset(), gps))
     assert not s0[:, 0].any() and m0[:, 0].unique().numel() == 1  # its mean offset only
     np.testing.assert_array_equal(m0[:, 1:], m[:, 1:])
     np.testing.assert_array_equal(s0[:, 1:], s[:, 1:])
