@@ -134,7 +134,7 @@ class Surrogate:
         """The GPs of ``head`` whose outputs an extreme replaces (each the code of that output
         alone: all its GPs, a mixture's too): `predict` need not evaluate them. The code's value
         (its GPs' share 0) and its variance then reach that output only."""
-        k, gps = head.kriging, []
+        k, gps = head.kriging, list[int]()
         replaced = [e.output for e in self.extremes if e.output in head.names]
         if not replaced or k is None:  # (a field's head: never)
             return frozenset()
