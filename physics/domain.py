@@ -8,6 +8,7 @@ files use gmsh physical names.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -155,58 +156,51 @@ def _mesh_gdim(gmsh_mod, dim: int) -> int:
     return 2 if dim <= 2 and np.all(np.asarray(xyz)[2::3] == 0.0) else 3
 
 
-def _open(gmsh_mod, path: Path) -> None:
-    """gmsh.open, after checking a `.geo` script (`twinkit.physics.geo_script`)."""
+def _checked(path: Path) -> None:
+    """MeshError if the `.geo` script ``path`` holds what twinkit does not run
+    (`twinkit.physics.geo_script`)."""
     from twinkit.physics.geo_script import ScriptError, check_script
 
-    if path.suffix == ".geo":
-        try:
-            check_script(path)
-        except ScriptError as e:
-            raise MeshError(str(e)) from None
+    try:
+        check_script(path)
+    except ScriptError as e:
+        raise MeshError(str(e)) from None
+
+
+def _open(gmsh_mod, path: Path) -> None:
+    """gmsh.open of a data file (`.msh`): scripts run in a child (`twinkit.physics.gmsh_child`)."""
     try:
         gmsh_mod.open(str(path))
     except Exception as e:
         raise MeshError(f"{path}: gmsh could not read it ({e})") from None
 
 
-def _check_cells(gmsh_mod, path: Path, dim: int, size: float, max_cells: float) -> None:
-    """MeshError if meshing the model's bounding box at element size `size` would make more than
-    `max_cells` cells (2.3/size² triangles per area, 8.5/size³ tetrahedra per volume)."""
-    box = gmsh_mod.model.getBoundingBox(-1, -1)
-    extent = sorted((abs(box[k + 3] - box[k]) for k in range(3)), reverse=True)[: max(dim, 1)]
-    cells = (2.3 if dim == 2 else 8.5 if dim == 3 else 1.0) * float(np.prod(extent) / size**dim)
-    if cells > max_cells:
-        raise MeshError(
-            f"{path}: size {size:g} m makes about {cells:.3g} cells, more than {max_cells:.3g} "
-            "(solver.limits.max_cells; raise it for a mesh this fine)"
-        )
-
-
 def read_gmsh(
     path: Path, size: float | None = None, comm=MPI.COMM_WORLD, max_cells: float | None = None
 ) -> RegionMesh:
-    """Read a gmsh `.geo` (meshed here, optionally with characteristic length `size`; refused
-    when that would make more than `max_cells` cells) or `.msh`."""
+    """Read a gmsh `.msh`, or mesh a `.geo` (optionally with characteristic length `size`) in a
+    child process bounded in time and memory (`twinkit.physics.gmsh_child`: refused when it
+    would make more than `max_cells` cells, runs too long or crashes) and read its `.msh`."""
     import gmsh
 
+    from twinkit.physics import gmsh_child
     from twinkit.physics.gmsh_session import gmsh_session
 
-    with gmsh_session():
+    with tempfile.TemporaryDirectory(prefix="twinkit-mesh-") as tmp:
         if comm.rank == 0:
-            _open(gmsh, path)
-            dim = _model_dim(gmsh)
+            data = path
             if path.suffix == ".geo":
-                if size is not None:
-                    if max_cells is not None:
-                        _check_cells(gmsh, path, dim, size, max_cells)
-                    gmsh.option.setNumber("Mesh.CharacteristicLengthMax", size)
-                gmsh.model.mesh.generate(dim)
-            gdim = _mesh_gdim(gmsh, dim)
-        else:
-            gdim = 0
-        gdim = comm.bcast(gdim, root=0)
-        return gmsh_model_to_regionmesh(gmsh, gdim, comm, str(path))
+                _checked(path)
+                data = Path(tmp) / "mesh.msh"
+                gmsh_child.run("mesh", path, data, size, max_cells)
+        with gmsh_session():
+            if comm.rank == 0:
+                _open(gmsh, data)
+                gdim = _mesh_gdim(gmsh, _model_dim(gmsh))
+            else:
+                gdim = 0
+            gdim = comm.bcast(gdim, root=0)
+            return gmsh_model_to_regionmesh(gmsh, gdim, comm, str(path))
 
 
 def _check_links(path: Path) -> None:
@@ -292,7 +286,15 @@ def region_names(path: Path) -> dict[str, int]:
 
     from twinkit.physics.gmsh_session import gmsh_session
 
-    if path.suffix in (".geo", ".msh"):
+    if path.suffix == ".geo":  # a script: run in a child (`twinkit.physics.gmsh_child`)
+        from twinkit.physics import gmsh_child
+
+        _checked(path)
+        with tempfile.TemporaryDirectory(prefix="twinkit-mesh-") as tmp:
+            found = Path(tmp) / "regions.json"
+            gmsh_child.run("regions", path, found, None, None)
+            return {str(k): int(v) for k, v in json.loads(found.read_text()).items()}
+    if path.suffix == ".msh":
         with gmsh_session():
             _open(gmsh, path)
             return {gmsh.model.getPhysicalName(d, t): d for d, t in gmsh.model.getPhysicalGroups()}

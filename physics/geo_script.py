@@ -6,9 +6,10 @@ skipped) and refused when it names a command that runs a program (`SystemCall`, 
 `CreateDir`, `Plugin(...)`), ends or stalls the process (`Exit`, `Abort`, `Sleep`, `GetValue`),
 reads the environment (`GetEnv`), or sets options outside `Mesh.*` and `Geometry.*` (some make
 gmsh write files). Files it reads (`Include`, `Merge`, `ShapeFromFile`, `ListFromFile`) must be
-literal paths inside the top-level script's folder; included scripts are checked the same way.
-Names are compared case-insensitively, which refuses more than gmsh would run. Loops still run:
-a script's run time is not bounded here.
+literal paths to regular files inside the top-level script's folder; included scripts are
+checked the same way. Names are compared case-insensitively, which refuses more than gmsh would
+run. What passes still runs in a child process bounded in time and memory
+(`twinkit.physics.gmsh_child`): loops, too fine meshes and gmsh's own crashes stop there.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ def _check_file(path: Path, root: Path) -> list[Path]:
         line = text.count("\n", 0, toks[i][2]) + 1
         return ScriptError(
             f"{path}, line {line}: '{toks[i][1][:40]}' {why}; twinkit does not run gmsh scripts "
-            "that run programs, write files, read files outside their folder or set options other "
-            "than Mesh.* and Geometry.*"
+            "that run programs, write files, read anything but files in their folder or set "
+            "options other than Mesh.* and Geometry.*"
         )
 
     scripts = []
@@ -133,6 +134,8 @@ def _check_file(path: Path, root: Path) -> list[Path]:
             target = (path.parent / toks[j][1]).resolve()
             if not _inside(target, root):
                 raise refuse(i, f"reads {toks[j][1][:80]!r}, outside {root}")
+            if target.exists() and not target.is_file():  # a FIFO or a device would block
+                raise refuse(i, f"reads {toks[j][1][:80]!r}, which is not a regular file")
             if word in SCRIPTS or (word.startswith("merge") and target.suffix not in DATA):
                 scripts.append(target)
     return scripts

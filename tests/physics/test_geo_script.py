@@ -1,10 +1,13 @@
 """A gmsh `.geo` is a program: twinkit refuses the commands that act outside the mesh before gmsh
 reads the file (issue 15), and still reads the scripts a mesh needs."""
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from twinkit.physics import gmsh_child
 from twinkit.physics.domain import MeshError, read_file, region_names
 from twinkit.physics.geo_script import ScriptError, check_script
 
@@ -101,3 +104,44 @@ def test_mesh_size_beyond_the_cell_limit_is_refused_before_meshing(tmp_path):
     path.write_text(SQUARE)
     with pytest.raises(MeshError, match=r"about 2\.3e\+12 cells.*max_cells"):
         read_file(path, size=1e-6, max_cells=5e6)
+
+
+# what passes the check still runs in a child process bounded in time and memory
+def test_a_crash_in_gmsh_is_a_mesh_error_not_a_crash_of_twinkit(tmp_path):
+    path = tmp_path / "crash.geo"
+    path.write_text('Printf("%s", 1);\n' + SQUARE)  # gmsh reads the number as a string
+    for read in (region_names, read_file):
+        with pytest.raises(MeshError, match=r"crash\.geo: gmsh crashed \(SIGSEGV\)"):
+            read(path)
+
+
+def test_a_script_that_runs_too_long_is_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(gmsh_child, "SCRIPT_SECONDS", 2.0)
+    path = tmp_path / "loop.geo"
+    path.write_text("For i In {1:1e12}\n  x = i;\nEndFor\n" + SQUARE)
+    t0 = time.perf_counter()
+    with pytest.raises(MeshError, match=r"loop\.geo: gmsh ran this script for more than 2 s"):
+        region_names(path)
+    assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("setting", ["Mesh.MeshSizeFactor = 0.04;", "lc = 0.02;"])
+def test_a_mesh_finer_than_the_cell_limit_is_refused_after_meshing(tmp_path, setting):
+    """The size check sees the bounding box and the case's size only: point sizes and options in
+    the script can ask for more (here ~5,000 triangles at size 0.5 m); the child counts the cells
+    after meshing (and its time and memory limits stop a far finer mesh)."""
+    path = tmp_path / "fine.geo"
+    square = SQUARE.replace(", 0.5}", ", lc}") if setting.startswith("lc") else SQUARE
+    path.write_text(setting + "\n" + square)
+    with pytest.raises(MeshError, match=r"fine\.geo: its mesh has [\d,]+ cells, more than 1,000"):
+        read_file(path, size=0.5, max_cells=1000)
+    assert read_file(path, size=0.5, max_cells=1e5).mesh.topology.index_map(2).size_local > 1000
+
+
+@pytest.mark.parametrize("command", ["Include", "Merge"])
+def test_a_script_that_reads_a_fifo_is_refused(tmp_path, command):
+    os.mkfifo(tmp_path / "fifo.geo")
+    path = tmp_path / "reads.geo"
+    path.write_text(f'{command} "fifo.geo";\n' + SQUARE)
+    with pytest.raises(ScriptError, match="not a regular file"):
+        check_script(path)

@@ -1,0 +1,141 @@
+"""Run a gmsh `.geo` script in a process of its own, bounded in time and memory.
+
+A `.geo` file is a program. `twinkit.physics.geo_script` refuses what could act outside the
+mesh, but what is left can still hurt the process that runs it: a loop runs forever, point
+sizes, `Mesh.MeshSizeFactor`, size fields, transfinite counts or extrusion layers ask for far
+more cells than `solver.limits.max_cells` (the size check sees only the bounding box and the
+case's `size`), and gmsh itself can crash on a careless script (`Printf("%s", 1)` reads a number
+as a string). So twinkit runs the checked script here, in a child process with an address-space
+limit and a timeout (`run`): the parent gets the regions' names, or a `.msh` file that it reads
+as data, or a `MeshError` that names the file and what went wrong.
+
+    python -P gmsh_child.py regions|mesh GEO OUT SIZE MAX_CELLS MEMORY_BYTES
+
+(run as a file, not as ``-m twinkit.physics...``: the child imports gmsh only.) The child writes
+``OUT``: the regions as JSON (``regions``) or the mesh as `.msh` (``mesh``); a refusal is one line
+on stderr after ``ERROR_MARK`` and exit code ``REFUSED``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+REFUSED = 3
+ERROR_MARK = "twinkit-mesh-error: "
+GIB = 1024**3
+# the child's limits: running a script (no meshing) and meshing, plus per million cells allowed
+SCRIPT_SECONDS = 60.0
+MESH_SECONDS_PER_MILLION = 60.0
+MEMORY_BASE = 1 * GIB
+MEMORY_PER_CELL = 1024  # bytes of address space per cell allowed (gmsh's 3D mesher: ~0.3 kB)
+DEFAULT_MAX_CELLS = 5_000_000  # `solver.limits.max_cells`' default
+
+
+def limits(mode: str, max_cells: float | None) -> tuple[float, int]:
+    """Seconds and bytes of address space the child may use."""
+    cells = DEFAULT_MAX_CELLS if max_cells is None else max_cells
+    seconds = SCRIPT_SECONDS + (MESH_SECONDS_PER_MILLION * cells / 1e6 if mode == "mesh" else 0)
+    return seconds, int(MEMORY_BASE + MEMORY_PER_CELL * cells)
+
+
+def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | None) -> None:
+    """Run the (already checked) script ``geo`` in a child (``mode`` regions or mesh, writing
+    ``out``); MeshError naming ``geo`` if it is refused, fails, crashes or exceeds its limits."""
+    from twinkit.physics.regions import MeshError
+
+    seconds, memory = limits(mode, max_cells)
+    args = [sys.executable, "-P", __file__, mode, str(geo), str(out),
+            repr(size), repr(max_cells), str(memory)]  # fmt: skip
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=seconds, check=False)
+    except subprocess.TimeoutExpired:
+        raise MeshError(
+            f"{geo}: gmsh ran this script for more than {seconds:.0f} s (the limit for "
+            f"solver.limits.max_cells = {max_cells or DEFAULT_MAX_CELLS:,.0f}); stopped"
+        ) from None
+    if done.returncode == 0:
+        return
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith(ERROR_MARK)]
+    if done.returncode == REFUSED and lines:
+        raise MeshError(f"{geo}: {lines[-1][len(ERROR_MARK) :]}")
+    if done.returncode == -signal.SIGSEGV:  # e.g. a Printf format that does not fit its values
+        raise MeshError(f"{geo}: gmsh crashed (SIGSEGV) running this script")
+    name = signal.Signals(-done.returncode).name if done.returncode < 0 else done.returncode
+    tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
+    raise MeshError(
+        f"{geo}: gmsh failed running this script ({name}: {tail[0][:200]}; its memory limit: "
+        f"{memory / GIB:.1f} GiB, from solver.limits.max_cells)"
+    )
+
+
+def _cells(gmsh, dim: int) -> int:
+    _, tags, _ = gmsh.model.mesh.getElements(dim)
+    return sum(len(t) for t in tags)
+
+
+def _main(argv: list[str]) -> int:
+    mode, geo, out, size_s, cells_s, memory_s = argv
+    memory = int(memory_s)
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    size = None if size_s == "None" else float(size_s)
+    max_cells = None if cells_s == "None" else float(cells_s)
+    import gmsh
+
+    def refuse(msg: str) -> int:
+        print(ERROR_MARK + msg, file=sys.stderr)
+        return REFUSED
+
+    gmsh.initialize(readConfigFiles=False, interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    try:
+        gmsh.open(geo)
+    except Exception as e:
+        return refuse(f"gmsh could not read it ({e})")
+    groups = gmsh.model.getPhysicalGroups()
+    if mode == "regions":
+        names = {gmsh.model.getPhysicalName(d, t): d for d, t in groups}
+        Path(out).write_text(json.dumps(names))
+        return 0
+    dim = max((d for d, _ in groups), default=gmsh.model.getDimension())
+    if size is not None:
+        if max_cells is not None:
+            box = gmsh.model.getBoundingBox(-1, -1)
+            extent = sorted((abs(box[k + 3] - box[k]) for k in range(3)), reverse=True)
+            per = 2.3 if dim == 2 else 8.5 if dim == 3 else 1.0  # cells per size^dim
+            cells = per * float(_prod(extent[: max(dim, 1)]) / size**dim)
+            if cells > max_cells:
+                return refuse(
+                    f"size {size:g} m makes about {cells:.3g} cells, more than {max_cells:.3g} "
+                    "(solver.limits.max_cells; raise it for a mesh this fine)"
+                )
+        gmsh.option.setNumber("Mesh.CharacteristicLengthMax", size)
+    try:
+        gmsh.model.mesh.generate(dim)
+    except Exception as e:
+        return refuse(f"gmsh could not mesh it ({e}; memory limit {memory / GIB:.1f} GiB)")
+    n = _cells(gmsh, dim)
+    if max_cells is not None and n > max_cells:
+        return refuse(
+            f"its mesh has {n:,} cells, more than {max_cells:,.0f} (solver.limits.max_cells; "
+            "raise it for a mesh this fine)"
+        )
+    gmsh.option.setNumber("Mesh.Binary", 1)
+    gmsh.write(out)
+    gmsh.finalize()
+    return 0
+
+
+def _prod(values: list[float]) -> float:
+    p = 1.0
+    for v in values:
+        p *= v
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
