@@ -11,6 +11,12 @@ _SECRET = re.compile(
     ('[^']*'|"[^"]*"|[^&;\s]*)"""
 )
 _SCHEME = re.compile(r"^[A-Za-z][\w+.-]*://")
+# the same parameters in a message, whose value ends where the quoted text around it does
+_SECRET_IN_TEXT = re.compile(
+    _SECRET.pattern.replace(r"[^&;\s]*", r"""[^&;\s'",)}\]]*"""), re.I | re.X
+)
+# `scheme://user:password@` anywhere in a text; the password runs to the last '@' of the token
+_URL_PASSWORD = re.compile(r"""(?i)\b([a-z][\w+.-]*://[^\s:/@'"]*:)([^\s'"]*)(@)""")
 
 
 def _userinfo(url: str) -> tuple[str, str, str] | None:
@@ -52,3 +58,11 @@ def redact_text(text: str, url: str) -> str:
     for piece in sorted(pieces, key=len, reverse=True):
         text = text.replace(piece, "***")
     return text
+
+
+def redact_all(text: str) -> str:
+    """``text`` (a message that may quote what a user wrote: a webhook, a database URL) with the
+    password of every ``scheme://user:password@`` in it, and every ``password=``-style
+    parameter, shown as ***."""
+    text = _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), text)
+    return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + "***", text)

@@ -186,6 +186,41 @@ def test_storage_passwords_are_never_printed(url):
     assert "cannot open" in str(e.value) and "s3cr3t" not in str(e.value)
 
 
+ROUTE = "https://alice:s3cr3t-pw@hooks.example.com/x"
+QUOTED = [  # what a case or fleet file quotes back in its error: never the password
+    (
+        "case",
+        f"alerts:\n  routes:\n    - {{webhook: '{ROUTE}', log: a.jsonl}}\n",
+        "give exactly one of mqtt, webhook, log",
+    ),
+    ("case", f"alerts:\n  routes:\n    - {{webhok: '{ROUTE}'}}\n", "did you mean 'webhook'"),
+    ("case", "alerts:\n  routes:\n    - {mqtt: 'mqtt://alice:s3cr3t-pw@broker/x'}\n", "not a URL"),
+    ("fleet", "histroy: postgresql://alice:s3cr3t-pw@db/plant\n", "histroy: unknown key"),
+    ("fleet", "history: [postgresql://alice:s3cr3t-pw@db/plant]\n", "history: "),
+]
+
+
+@pytest.mark.parametrize("kind, text, says", QUOTED, ids=range(len(QUOTED)))
+def test_a_password_quoted_back_in_an_error_is_redacted(tmp_path, base_case, cli, kind, text, says):
+    (tmp_path / "c.yaml").write_text(base_case + (text if kind == "case" else ""))
+    if kind == "case":
+        r = cli("validate", tmp_path / "c.yaml")
+    else:
+        (tmp_path / "f.yaml").write_text("assets:\n  a: {case: c.yaml}\n" + text)
+        r = cli("fleet", tmp_path / "f.yaml", "--check")
+    msg = _refused(r, says, "***")
+    assert "s3cr3t" not in r.output, msg
+
+
+def test_control_characters_in_a_message_are_escaped(tmp_path, base_case, cli):
+    """A key holding an escape sequence (retitle, recolour the terminal) or a bidirectional
+    override is printed as escapes."""
+    key = "\x1b]0;HACKED\x07\x1b[31mred\u202e"
+    (tmp_path / "c.yaml").write_text(base_case + json.dumps(key) + ": 1\n")
+    msg = _refused(cli("validate", tmp_path / "c.yaml"), "unknown key", "\\x1b]0;HACKED\\x07")
+    assert "\x1b" not in msg and "\x07" not in msg and "\u202e" not in msg and "\\u202e" in msg
+
+
 # ---- bounded cost ---------------------------------------------------------------------------
 def _alias_bomb() -> str:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']

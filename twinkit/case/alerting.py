@@ -84,6 +84,10 @@ def topic_error(topic: str) -> str | None:
         return f"'{clip(topic)}': expected a topic of 1 to 256 characters"
     if "+" in topic or "#" in topic or topic.startswith("$"):
         return f"'{clip(topic)}': a topic to publish on has no wildcards (+, #) and no leading $"
+    if "://" in topic:  # a broker's URL (perhaps with its password), not a topic: it goes there
+        return (
+            f"'{clip(topic)}': expected a topic on the twin's broker (e.g. plant/alerts), not a URL"
+        )
     return None
 
 

@@ -34,6 +34,7 @@ from twinkit.case.reading import YAMLLimitError, read_yaml
 from twinkit.case.regions import check_mesh_regions
 from twinkit.case.spec import CaseSpec
 from twinkit.case.units import clip
+from twinkit.redaction import redact_all
 
 __all__ = ["Case", "CaseError", "LoadedCase", "check_mesh_regions", "load_case"]
 
@@ -244,7 +245,8 @@ def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
     lines = [x for x in lines if not (x[0] in meant and x[1] == "required key is missing")]
     if len(lines) > MAX_LINES:
         lines = lines[:MAX_LINES] + [["...", f"and {len(lines) - MAX_LINES} more problems", ""]]
-    return "\n".join(f"{path}: {loc}: {msg}{got}" for loc, msg, got in lines)
+    text = "\n".join(f"{path}: {loc}: {msg}{got}" for loc, msg, got in lines)
+    return redact_all(text)  # a value quoted back may hold a webhook's or a database's password
 
 
 def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:

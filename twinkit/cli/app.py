@@ -4,6 +4,7 @@ SIGINT (Ctrl-C), 143 by SIGTERM; a traceback only with --debug), shared options.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -47,9 +48,21 @@ def rank() -> int:
     return int(mpi.COMM_WORLD.rank) if mpi is not None else 0
 
 
+# control characters (C0, C1, bidirectional overrides) a message may quote from a hostile file:
+# printed as escapes, so that they cannot retitle, recolour or reorder the user's terminal
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(message: str) -> str:
+    """``message`` as the terminal gets it: secrets redacted, control characters escaped."""
+    from twinkit.redaction import redact_all
+
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], redact_all(message))
+
+
 def fail(message: str, code: int) -> NoReturn:
     if rank() == 0:
-        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error: {shown(message)}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
@@ -59,7 +72,7 @@ def _abort_other_ranks(e: Exception) -> None:
     if mpi is None or mpi.COMM_WORLD.size == 1:
         return
     code = EXIT_INVALID if is_user_error(e) else EXIT_FAILED
-    typer.secho(f"error (rank {rank()}): {e}", fg=typer.colors.RED, err=True)
+    typer.secho(f"error (rank {rank()}): {shown(str(e))}", fg=typer.colors.RED, err=True)
     mpi.COMM_WORLD.Abort(code)
 
 

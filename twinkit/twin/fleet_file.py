@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinkit.case.base import CaseError, Name, check_name
 from twinkit.case.units import clip
+from twinkit.redaction import redact_all
 
 DEFAULTS = {
     "cadence": "1 min",
@@ -153,7 +154,7 @@ def _format(path: Path, e: ValidationError) -> str:
             lines.append(f"{path}: {_where(err['loc'])}: required key is missing")
             continue
         lines.append(f"{path}: {_where(err['loc'])}: {msg} (got {clip(repr(err['input']))})")
-    return "\n".join(lines[:20])
+    return redact_all("\n".join(lines[:20]))  # a quoted value may hold a database's password
 
 
 def _file(fleet: Path, key: str, text: str) -> Path:
