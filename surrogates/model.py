@@ -210,6 +210,11 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
     try:
         s = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:
+        if "weights only load failed" in str(e).lower():  # (its advice: weights_only=False, unsafe)
+            raise ValueError(
+                f"{path}: not a twinkit surrogate file: not only tensors and plain data (damaged, "
+                "or holding Python objects, whose loading could run code: refused)"
+            ) from None
         raise ValueError(f"{path}: not a readable surrogate file ({e})") from None
     if not isinstance(s, dict) or s.get("format") != FORMAT:
         raise ValueError(f"{path}: not a twinkit surrogate file")
@@ -227,7 +232,7 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
             f"version of surrogates reads ({FORMAT_VERSION})"
         )
     try:
-        return Surrogate(
+        sur = Surrogate(
             inputs=list(s["inputs"]),
             input_units=dict(s["input_units"]),
             scaler=InputScaler.from_state(s["scaler"]),
@@ -240,3 +245,26 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as e:
         raise ValueError(f"{path}: a damaged surrogate file ({type(e).__name__}: {e})") from None
+    _predicts(sur, path)
+    return sur
+
+
+def _predicts(sur: Surrogate, path: str | os.PathLike) -> None:
+    """ValueError naming ``path`` unless the loaded surrogate predicts finite values at the centre
+    of its box: a file whose tensors were cut, reshaped or overwritten loads, and would fail (or
+    answer NaN) only later, inside a calibration or an optimisation."""
+    lo, hi = (np.array([b[i] for b in sur.bounds.values()], dtype=float) for i in (0, 1))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = sur.predict((lo + hi)[None] / 2.0)
+    except Exception as e:  # shapes that do not fit, a singular factor, ...
+        raise ValueError(
+            f"{path}: a damaged surrogate file (it cannot predict: {type(e).__name__}: {e})"
+        ) from None
+    bad = [n for n in p.mean if not (np.isfinite(p.mean[n]).all() and np.isfinite(p.std[n]).all())]
+    if bad:
+        raise ValueError(
+            f"{path}: a damaged surrogate file (no finite prediction of {', '.join(bad[:5])} at "
+            "the centre of its input box)"
+        )

@@ -155,9 +155,16 @@ def read_surrogate(path: Path) -> Any:
     is missing or not a surrogate."""
     if not Path(path).exists():
         raise CaseError(f"{path}: surrogate file not found (train one, or give --surrogate)")
+    from twinkit.case.units import UnitError, _unit
     from twinkit.surrogates import load_surrogate
 
     try:
-        return load_surrogate(path)
+        sur = load_surrogate(path)
     except ValueError as e:
         raise CaseError(str(e)) from None
+    for name, unit in [*sur.input_units.items(), *sur.units.items()]:
+        try:
+            _unit(str(unit))
+        except UnitError as e:
+            raise CaseError(f"{path}: a damaged surrogate file: the unit of {name}: {e}") from None
+    return sur

@@ -499,8 +499,9 @@ def test_load_refuses_other_files(tmp_path):
             return (print, ("pickled code ran",))
 
     (tmp_path / "evil.pt").write_bytes(pickle.dumps(Evil(), protocol=2))
-    with pytest.raises(ValueError, match="not a readable surrogate file"):
+    with pytest.raises(ValueError, match="not only tensors and plain data") as e:
         load_surrogate(tmp_path / "evil.pt")
+    assert "weights_only=False" not in str(e.value)  # torch's advice, the unsafe way: not passed on
 
 
 def test_load_refuses_a_damaged_surrogate_file_with_its_name(trained, tmp_path):
@@ -510,7 +511,21 @@ def test_load_refuses_a_damaged_surrogate_file_with_its_name(trained, tmp_path):
     state = torch.load(tmp_path / "s.pt", weights_only=True)
     head = dict(state["scalar_heads"][0])
     del head["codec"]
+
+    def changed(obj, how):  # every float tensor in obj changed by `how`
+        if isinstance(obj, torch.Tensor):
+            return how(obj) if obj.is_floating_point() and obj.numel() > 1 else obj
+        if isinstance(obj, dict):
+            return {k: changed(v, how) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [changed(v, how) for v in obj]
+        return obj
+
+    heads = state["scalar_heads"]
     damaged = {
+        # it loads, but every prediction is NaN, or its tensors no longer fit each other
+        "nan.pt": state | {"scalar_heads": changed(heads, lambda t: torch.full_like(t, torch.nan))},
+        "cut.pt": state | {"scalar_heads": changed(heads, lambda t: t[..., :-1])},
         "no_head_codec.pt": state | {"scalar_heads": [head]},
         "no_inputs.pt": {k: v for k, v in state.items() if k != "inputs"},
         "heads_a_number.pt": state | {"scalar_heads": 3},

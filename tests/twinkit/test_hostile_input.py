@@ -498,3 +498,17 @@ def test_fuzzed_small_cases_solve_or_fail_honestly(tmp_path):
     assert stats["examples"] >= 200 and set(stats["codes"]) <= {0, 1, 2}, stats
     assert stats["codes"].get(0, 0) >= 5 and stats["codes"].get(2, 0) >= 5, stats
     assert stats["written"] == [], stats
+
+
+def test_a_surrogate_file_with_a_unit_that_is_not_one_is_refused(tmp_path, monkeypatch):
+    """A surrogate file whose units were edited (`input_units` of 'banana') loaded and was used."""
+    from twinkit.case import CaseError
+    from twinkit.training import read_surrogate
+
+    fake = SimpleNamespace(input_units={"k": "W/(m*K)"}, units={"T": "banana"})
+    monkeypatch.setattr("twinkit.surrogates.load_surrogate", lambda path: fake)
+    (tmp_path / "s.pt").write_bytes(b"")
+    with pytest.raises(CaseError, match=r"s\.pt: a damaged surrogate file: the unit of T: .*nana"):
+        read_surrogate(tmp_path / "s.pt")
+    fake.units["T"] = "degC"
+    assert read_surrogate(tmp_path / "s.pt") is fake
