@@ -94,8 +94,8 @@ def _run_locked(
     remove_temporaries(out, (".dataset.nc.", ".sweep.json.", ".summary.json."))
     remove_temporaries(out / "samples", (".",), out)
     n, n_test = opts.samples, opts.test_samples
-    test_points = np.array(state["test_points"], dtype=float).reshape(n_test, -1)
     inputs = tuple(state["inputs"])
+    test_points = np.array(state["test_points"], dtype=float).reshape(n_test, len(inputs))
     t0 = time.perf_counter()
     computed = 0
     while True:
