@@ -38,7 +38,10 @@ def test_rules_from_case_in_si(loaded):
     r = rules_from_case(loaded)
     assert r["T0"] == Rule("K", 0.5, 250.0, 900.0, 1.0, 600.0, 300.0)
     assert r["power"].unit == "W/m^2" and r["power"].upper == 5000.0
-    assert r["T3"] == Rule("K") and r["k"].unit == "W/(m*K)"
+    # without a range: no absolute temperature below 0 K, no magnitude beyond 1e100 (its square
+    # overflowed the calibration); a range is kept inside those
+    assert r["T3"] == Rule("K", lower=0.0, upper=1e100)
+    assert r["k"] == Rule("W/(m*K)", lower=-1e100, upper=1e100)
 
 
 def test_unit_conversion_and_time_formats(v):
@@ -64,6 +67,9 @@ def test_unit_conversion_and_time_formats(v):
         ((T0, "T0", "hot", "K"), "bad_value"),
         ((T0, "T0", 1200, "K"), "out_of_range"),
         ((T0, "T0", -30, "degC"), "out_of_range"),
+        ((T0, "T3", -300, "degC"), "out_of_range"),  # T3 has no range: below 0 K
+        ((T0, "T3", 1e200, "K"), "out_of_range"),
+        ((T0, "k", -1e200, "W/(m*K)"), "out_of_range"),
     ],
 )
 def test_bad_readings_are_counted_not_raised(v, reading, reason):

@@ -40,19 +40,31 @@ def probe_unit(model: str, field_name: str) -> str:
     return "m"
 
 
+# any reading beyond this (SI) is no measurement: its square would overflow a float
+PLAUSIBLE = 1e100
+
+
+def _rule(unit: str) -> Rule:
+    """A stream's rule before the case's `sensors:`: a plausible magnitude, and no absolute
+    temperature below 0 K."""
+    return Rule(unit, lower=0.0 if unit == "K" else -PLAUSIBLE, upper=PLAUSIBLE)
+
+
 def rules_from_case(loaded: LoadedCase) -> dict[str, Rule]:
-    """One `Rule` per stream: every probe and every parameter, with the case's `sensors:` rules."""
+    """One `Rule` per stream: every probe and every parameter, with the case's `sensors:` rules
+    (a range inside the plausible one, `_rule`)."""
     c = loaded.case
-    rules = {n: Rule(probe_unit(c.model, p.field)) for n, p in c.probes.items()}
-    rules |= {n: Rule(c.parameter_unit(n)) for n in c.parameters}
+    rules = {n: _rule(probe_unit(c.model, p.field)) for n, p in c.probes.items()}
+    rules |= {n: _rule(c.parameter_unit(n)) for n in c.parameters}
     for name, spec in c.sensors.items():
-        unit, key = rules[name].unit, f"{loaded.path}: sensors.{name}"
+        base = rules[name]
+        unit, key = base.unit, f"{loaded.path}: sensors.{name}"
         lo, hi = (_q(t, unit, f"{key}.range") for t in spec.range) if spec.range else (None, None)
         rules[name] = Rule(
             unit,
             noise=_q(spec.noise, unit, f"{key}.noise", diff=True),
-            lower=-math.inf if lo is None else lo,
-            upper=math.inf if hi is None else hi,
+            lower=base.lower if lo is None else max(lo, base.lower),
+            upper=base.upper if hi is None else min(hi, base.upper),
             rate=_q(spec.rate, f"({unit})/s", f"{key}.rate", diff=True),
             stuck=_q(spec.stuck, "s", f"{key}.stuck"),
             hold=_q(spec.hold, "s", f"{key}.hold"),
