@@ -294,9 +294,12 @@ def test_time_series_of_a_time_dependent_boundary_value(tmp_path, write_case, cl
         assert s["qoi"]["rise_10mm"] == ds["rise_10mm"].values[-1]
 
 
-def test_table_in_time_equals_the_formula(tmp_path, write_case, cli):
+@pytest.mark.parametrize("newline", ["\n", "\r"])  # also old Mac line ends (a csv.Error before)
+def test_table_in_time_equals_the_formula(tmp_path, write_case, cli, newline):
     """The same ramp as a CSV table (minutes, °C; linear in between) gives the same solution."""
-    (tmp_path / "ramp.csv").write_text("time (min),T (degC)\n0,26.85\n10,626.85\n")
+    (tmp_path / "ramp.csv").write_text(
+        "time (min),T (degC)\n0,26.85\n10,626.85\n".replace("\n", newline), newline=""
+    )
     text = _ramp_case(
         ('value: "300 K + 1 K/s * t"', "value: {table: ramp.csv, time_unit: min, unit: degC}")
     )
@@ -330,10 +333,16 @@ RAMP_VALUE = 'value: "300 K + 1 K/s * t"'
         ((RAMP_VALUE, "value: {table: bad.csv, unit: K}"), ("bad.csv, line 3", "increase")),
         ((RAMP_VALUE, "value: {table: bad.csv, unit: m}"), ("'m' is not a unit compatible",)),
         ((RAMP_VALUE, "value: {table: bad.csv}"), ("a table is {table: FILE.csv, unit",)),
+        # a temperature below 0 K solved "converged" to -320 K; a first row of three numbers was
+        # taken for a header
+        ((RAMP_VALUE, "value: {table: cold.csv, unit: K}"), ("cold.csv, line 2", "0 K); it is -5")),
+        ((RAMP_VALUE, "value: {table: three.csv, unit: K}"), ("three.csv, line 1", "two numbers")),
     ],
 )
 def test_time_value_errors(tmp_path, write_case, cli, edit, expect):
     (tmp_path / "bad.csv").write_text("0, 300\n10, 310\n5, 320\n")
+    (tmp_path / "cold.csv").write_text("0, 300\n10, -5\n")
+    (tmp_path / "three.csv").write_text("0, 300, 7\n10, 310, 7\n")
     r = cli("validate", write_case(_ramp_case(edit)))
     assert r.returncode == 2, r.output
     for text in expect:

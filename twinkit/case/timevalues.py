@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import math
 from typing import Annotated, Any
 
@@ -26,8 +27,10 @@ MAX_ROWS = 100_000
 VARIABLES = {"t": "s", "x": "m", "y": "m", "z": "m"}
 
 
-def _read_table(spec: dict, unit: str, info: ValidationInfo) -> tuple[tuple, tuple]:
-    from twinkit.case.base import CaseError
+def _read_table(
+    spec: dict, unit: str, info: ValidationInfo, rule: str = "finite"
+) -> tuple[tuple, tuple]:
+    from twinkit.case.base import CaseError, rule_error
     from twinkit.case.paths import case_file_path
 
     extra = set(spec) - {"table", "time_unit", "unit"}
@@ -56,21 +59,34 @@ def _read_table(spec: dict, unit: str, info: ValidationInfo) -> tuple[tuple, tup
     times: list[float] = []
     values: list[float] = []
     text = data.decode("utf-8", errors="replace")
-    for n, row in enumerate(csv.reader(io.StringIO(text)), 1):
+    rows = csv.reader(io.StringIO(text, newline=""))
+    for n in itertools.count(1):
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as e:  # a lone carriage return, a NUL byte
+            raise ValueError(f"{spec['table']}, line {n}: not a CSV line ({e})") from None
         if not row or row[0].lstrip().startswith("#"):
             continue
         try:
-            t, v = (float(c) for c in row)
+            cells = [float(c) for c in row]
         except ValueError:
-            if not times and n == 1:
+            cells = None
+        if cells is None or len(cells) != 2:
+            if cells is None and not times and n == 1:
                 continue  # a header line
             raise ValueError(
                 f"{spec['table']}, line {n}: expected two numbers (time, value), got {clip(row)}"
-            ) from None
+            )
+        t, v = cells
         if not (math.isfinite(t) and math.isfinite(v)):
             raise ValueError(f"{spec['table']}, line {n}: not a finite number")
         if times and a_t * t + b_t <= times[-1]:
             raise ValueError(f"{spec['table']}, line {n}: the times must increase")
+        problem = rule_error(rule, a_v * v + b_v, unit)  # a temperature below 0 K, ...
+        if problem:
+            raise ValueError(f"{spec['table']}, line {n}: {problem}")
         times.append(a_t * t + b_t)
         values.append(a_v * v + b_v)
         if len(times) > MAX_ROWS:
@@ -89,7 +105,7 @@ def _affine(unit: str, target: str) -> tuple[float, float]:
 
 def _parse_time_value(v: Any, info: ValidationInfo, unit: str, rule: str) -> Q:
     if isinstance(v, dict):
-        times, values = _read_table(v, unit, info)
+        times, values = _read_table(v, unit, info, rule)
         return Q(None, None, unit, f"table {v.get('table')}", rule=rule, table=(times, values))
     if not isinstance(v, str) or v.strip().lstrip("-").startswith("$"):
         return _parse_quantity(v, unit, rule)
