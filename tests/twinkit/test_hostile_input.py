@@ -276,6 +276,7 @@ def _cost_inputs(base_case: str) -> dict[str, str]:
         "2500 different units": _distinct_units(2_500),
         "190 different units": _distinct_units(190),
         "just over 1 MB": base_case + "#" * 1_000_001 + "\n",
+        "a 5000-digit seed": base_case + "seed: " + "9" * 5000 + "\n",
         "steps 1e12": base_case + "solver: {time: {end: 1 s, steps: 1000000000000, "
         "initial_temperature: 300 K}}\n",
         "size 1e-9 m": base_case.replace(
@@ -325,8 +326,25 @@ def test_any_input_up_to_1_mb_is_answered_within_2_s_and_500_mb(tmp_path, base_c
     assert out["rss_mb"] < 500
     for name in ("1400 referred parameters", "190 different units", "1 MB scalar"):
         assert out[str(paths[name])][1] == 0, name  # big, and valid
-    for name in ("exponent tower", "alias bomb (528 bytes)", "steps 1e12", "size 1e-9 m"):
+    for name in ("exponent tower", "alias bomb (528 bytes)", "steps 1e12", "size 1e-9 m",
+                 "a 5000-digit seed"):  # fmt: skip
         assert out[str(paths[name])][1] == 2, name
+    assert "a number of 5,000 digits" in out[str(paths["a 5000-digit seed"])][2]
+
+
+def test_a_yaml_merge_key_is_read(tmp_path, base_case, cli):
+    """`<<: *base` merges an anchored mapping, whose keys the mapping may override (it was
+    refused: the duplicate-key check constructed the merge key as a value)."""
+    text = base_case.replace(
+        "    conductivity: 52 W/(m*K)\n",
+        "    <<: &base {conductivity: 1 W/(m*K), density: 7800 kg/m^3}\n"
+        "    conductivity: 52 W/(m*K)\n",
+    )
+    (tmp_path / "c.yaml").write_text(text)
+    r = cli("validate", tmp_path / "c.yaml")
+    assert r.returncode == 0, r.output
+    (tmp_path / "d.yaml").write_text(text + "probes:\n  T_B: {point: [0.6 m, 0.2 m]}\n")
+    assert "key 'probes' is given twice" in cli("validate", tmp_path / "d.yaml").stderr
 
 
 TRANSIENT = "    density: 1 kg/m^3\n    specific_heat: 1 J/(kg*K)\n"

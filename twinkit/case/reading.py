@@ -12,6 +12,7 @@ from typing import Any
 MAX_BYTES = 1_000_000  # size of a case file
 MAX_DEPTH = 32  # nesting of mappings and lists
 MAX_NODES = 20_000  # keys, values and items, with every alias counted as what it stands for
+MAX_DIGITS = 4000  # of an integer (Python reads at most 4300)
 
 
 class YAMLLimitError(ValueError):
@@ -34,6 +35,8 @@ def _unique_key_loader() -> type:
         def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
             seen: set = set()
             for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`, may be overridden
+                    continue
                 key = self.construct_object(key_node, deep=deep)
                 try:
                     again = key in seen
@@ -73,6 +76,12 @@ def check_limits(text: str) -> None:
     for event in yaml.parse(text, Loader=_safe_loader()):
         if isinstance(event, yaml.ScalarEvent):
             add(1)
+            v = event.value
+            if not event.style and len(v) > MAX_DIGITS and v.lstrip("+-").isdigit():  # plain
+                raise YAMLLimitError(  # Python refuses to read it (int_max_str_digits)
+                    f"line {event.start_mark.line + 1}: a number of {len(v):,} digits; at most "
+                    f"{MAX_DIGITS:,} are read"
+                )
             if event.anchor:
                 sizes[event.anchor] = 1
         elif isinstance(event, yaml.AliasEvent):
