@@ -128,14 +128,19 @@ def test_design_samples_need_design_parameters(write_case, cli, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-n", "0"], "-n/--samples: expected a whole number of samples >= 1, got 0"),
+        (["-n", "0"], "-n/--samples: expected a whole number of samples from 1 to 1,000,000"),
         (["-n", "-3"], "got -3"),
+        (["-n", "99999999999"], "got 99999999999"),  # a MemoryError (1.5 TB) before
         (["--method", "grid"], "--method: 'grid' is not a design method; expected one of"),
-        (["--test", "-1"], "--test: expected a whole number of test samples >= 0"),
+        (["--test", "-1"], "--test: expected a whole number of test samples from 0 to"),
+        (["--test", "2000000"], "got 2000000"),
+        (["--out", "existing.txt"], "is a file, not a folder"),  # FileExistsError, exit 1 before
         (["--workers", "0"], "--workers: expected a number of worker processes >= 1"),
     ],
 )
-def test_bad_options(write_case, cli, tmp_path, args, message):
+def test_bad_options(write_case, cli, tmp_path, args, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing.txt").write_text("not a folder")
     r = cli("sample", plate(write_case), "--out", tmp_path / "out", *args)
     assert r.returncode == 2, r.output
     assert message in r.output and "Traceback" not in r.output

@@ -79,7 +79,8 @@ def check_limits(text: str) -> None:
             v = event.value
             if not event.style and len(v) > MAX_DIGITS and v.lstrip("+-").isdigit():  # plain
                 raise YAMLLimitError(  # Python refuses to read it (int_max_str_digits)
-                    f"line {event.start_mark.line + 1}: a number of {len(v):,} digits; at most "
+                    f"line {event.start_mark.line + 1 if event.start_mark else '?'}: a number of "
+                    f"{len(v):,} digits; at most "
                     f"{MAX_DIGITS:,} are read"
                 )
             if event.anchor:

@@ -4,6 +4,7 @@ SIGINT (Ctrl-C), 143 by SIGTERM; a traceback only with --debug), shared options.
 
 from __future__ import annotations
 
+import errno
 import re
 import sys
 from pathlib import Path
@@ -60,6 +61,35 @@ def shown(message: str) -> str:
     return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], redact_all(message))
 
 
+def out_folder(value: Path | None) -> Path | None:
+    """`--out`: a folder, or a path where one can be made (typer's exit code 2 otherwise)."""
+    import os
+
+    if value is None:
+        return None
+    if value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"'{shown(str(value))}' is a file, not a folder")
+    above = value.absolute()
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir() or not os.access(above, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"cannot make a folder in '{shown(str(above))}'")
+    return value
+
+
+# an OSError with one of these, about a path a command was given, is the user's input
+USER_OS_ERRORS = {
+    "EEXIST",
+    "ENOTDIR",
+    "EISDIR",
+    "EACCES",
+    "EPERM",
+    "EROFS",
+    "ENOENT",
+    "ENAMETOOLONG",
+}
+
+
 def fail(message: str, code: int) -> NoReturn:
     if rank() == 0:
         typer.secho(f"error: {shown(message)}", fg=typer.colors.RED, err=True)
@@ -111,6 +141,9 @@ def _run(fn, *args, **kwargs):
         _abort_other_ranks(e)
         if is_user_error(e):
             fail(str(e), EXIT_INVALID)
+        code = errno.errorcode.get(e.errno or 0, "") if isinstance(e, OSError) else ""
+        if isinstance(e, OSError) and e.filename and code in USER_OS_ERRORS:
+            fail(f"{e.filename}: {e.strerror}", EXIT_INVALID)  # `--out` in /proc, a file, ...
         fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_FAILED)
 
 

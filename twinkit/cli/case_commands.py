@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from twinkit.cli.app import EXIT_FAILED, EXIT_INVALID, CaseArg, app, fail, guard, parse_sets, rank
+from twinkit.cli.app import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    CaseArg,
+    app,
+    fail,
+    guard,
+    out_folder,
+    parse_sets,
+    rank,
+)
 
 
 @app.command()
@@ -29,7 +39,8 @@ def solve(
         typer.Option("--set", help="Override a parameter: name=value with units (repeatable)."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default runs/<case>).")
+        Path | None,
+        typer.Option("--out", help="Output folder (default runs/<case>).", callback=out_folder),
     ] = None,
     plots: Annotated[bool, typer.Option(help="Write PNG pictures of the fields.")] = True,
 ) -> None:
@@ -59,7 +70,10 @@ def sample(
     samples: Annotated[int, typer.Option("-n", "--samples", help="Training samples.")] = 64,
     workers: Annotated[int, typer.Option("--workers", help="Local worker processes.")] = 1,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default runs/<case>/data).")
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder (default runs/<case>/data).", callback=out_folder
+        ),
     ] = None,
     method: Annotated[str, typer.Option("--method", help="Design: sobol or lhs.")] = "sobol",
     test: Annotated[int, typer.Option("--test", help="Held-out test samples (fixed set).")] = 0,
@@ -105,7 +119,8 @@ def train(
         Path | None, typer.Option("--data", help="Sweep folder (default runs/<case>/data).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default runs/<case>).")
+        Path | None,
+        typer.Option("--out", help="Output folder (default runs/<case>).", callback=out_folder),
     ] = None,
     members: Annotated[int, typer.Option("--members", min=1, help="Ensemble members.")] = 5,
     epochs: Annotated[

@@ -15,6 +15,7 @@ from twinkit.cli.app import (
     fail,
     guard,
     is_user_error,
+    out_folder,
     parse_sets,
     state,
 )
@@ -52,7 +53,10 @@ def optimize(
         typer.Option("--set", help="Fix a non-design parameter: name=value (repeatable)."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default runs/<case>/optimize).")
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder (default runs/<case>/optimize).", callback=out_folder
+        ),
     ] = None,
     plots: Annotated[bool, typer.Option(help="Write history.png (and pareto.png).")] = True,
     fe_budget: Annotated[
@@ -125,7 +129,8 @@ def optimize(
 def run(
     case: CaseArg,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Run folder (default runs/<case>).")
+        Path | None,
+        typer.Option("--out", help="Run folder (default runs/<case>).", callback=out_folder),
     ] = None,
     samples: Annotated[
         int | None, typer.Option("-n", "--samples", help="Training samples (default: run.samples).")

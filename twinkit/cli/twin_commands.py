@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from twinkit.cli.app import CaseArg, app, guard, parse_sets
+from twinkit.cli.app import CaseArg, app, guard, out_folder, parse_sets
 
 
 @app.command()
@@ -26,7 +26,10 @@ def calibrate(
         typer.Option("--surrogate", help="Surrogate file (default runs/<case>/surrogate.pt)."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default runs/<case>/calibration).")
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder (default runs/<case>/calibration).", callback=out_folder
+        ),
     ] = None,
     restarts: Annotated[int, typer.Option("--restarts", min=1, help="MAP starts.")] = 4,
     mcmc: Annotated[int, typer.Option("--mcmc", min=0, help="MCMC samples (0: none).")] = 0,

@@ -24,6 +24,9 @@ import numpy as np
 from twinkit.case import Case, CaseError, LoadedCase
 
 METHODS = ("sobol", "lhs")
+# samples in one sweep (training or test): a million FE solves is far beyond any sweep, and the
+# design of 1e11 asked for 1.5 TB (MemoryError)
+MAX_SAMPLES = 1_000_000
 _TRAIN_STREAM, _TEST_STREAM, _SLICE_STREAM = 0, 1, 2
 
 
@@ -110,10 +113,19 @@ def make_design(
 
     The test points are a Latin hypercube from their own stream of the case seed.
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise CaseError(f"-n/--samples: expected a whole number of samples >= 1, got {n!r}")
-    if isinstance(n_test, bool) or not isinstance(n_test, int | np.integer) or n_test < 0:
-        raise CaseError(f"--test: expected a whole number of test samples >= 0, got {n_test!r}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_SAMPLES:
+        raise CaseError(
+            f"-n/--samples: expected a whole number of samples from 1 to {MAX_SAMPLES:,}, got {n!r}"
+        )
+    if (
+        isinstance(n_test, bool)
+        or not isinstance(n_test, int | np.integer)
+        or not 0 <= n_test <= MAX_SAMPLES
+    ):
+        raise CaseError(
+            f"--test: expected a whole number of test samples from 0 to {MAX_SAMPLES:,}, "
+            f"got {n_test!r}"
+        )
     if method not in METHODS:
         raise CaseError(f"--method: '{method}' is not a design method; expected one of {METHODS}")
     inputs = varied_parameters(loaded)
