@@ -184,6 +184,8 @@ def test_a_bad_case_is_one_message_and_exit_2(tmp_path, cli, monkeypatch, old, n
     assert r.returncode == 2, r.output
     assert message in r.output and "Traceback" not in r.output
     assert not (tmp_path / "runs").exists()
+    v = cli("validate", case)  # validate says so too (it said ok to a missing sensor file)
+    assert v.returncode == 2 and message in v.output, v.output
 
 
 def test_options_are_checked_before_anything_runs(tmp_path, cli, monkeypatch):

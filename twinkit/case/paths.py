@@ -40,3 +40,14 @@ def case_file_path(case_path: Path, relative: str, key: str, meshes: bool = Fals
 def mesh_file(case_path: Path, relative: str) -> Path:
     """The mesh file `mesh.file` names (`case_file_path` with the meshes/ folder allowed)."""
     return case_file_path(case_path, relative, "mesh.file", meshes=True)
+
+
+def run_sensor_file(case_path: Path, sensors: str | None) -> Path | None:
+    """The sensor file a case's `run.sensors` names (inside its folder, `case_file_path`), None
+    without one; CaseError naming the key if it leads out or is not a file."""
+    if sensors is None:
+        return None
+    path = case_file_path(case_path, sensors, "run.sensors")
+    if not path.is_file():
+        raise CaseError(f"{case_path}: run.sensors: '{clip(sensors)}': no such file ({path})")
+    return path

@@ -26,8 +26,12 @@ def validate(case: CaseArg) -> None:
     """Check a case file: schema, units, parameter references, mesh file and region names."""
     from twinkit.api.case import load_case
     from twinkit.cli.console import case_table
+    from twinkit.pipeline.job import RunOptions
+    from twinkit.pipeline.run import prepare
 
-    case_table(load_case(case))
+    loaded = load_case(case)
+    prepare(case, RunOptions())  # what `twinkit run` would refuse: its sensor file, its settings
+    case_table(loaded)
 
 
 @app.command()

@@ -25,7 +25,7 @@ from twinkit.version import __version__
 
 def prepare(case_path: Path, opts: RunOptions) -> Job:
     """Validate the case and resolve the settings (options over the case's `run:` section)."""
-    from twinkit.case.paths import case_file_path
+    from twinkit.case.paths import run_sensor_file
     from twinkit.case.reading import read_yaml
 
     loaded = load_case(case_path)
@@ -39,11 +39,9 @@ def prepare(case_path: Path, opts: RunOptions) -> Job:
         return int(value)
 
     sensors = opts.sensors
-    if sensors is None and r.sensors is not None:
-        sensors = case_file_path(loaded.path, r.sensors, "run.sensors")
-        if not sensors.is_file():
-            raise CaseError(f"{loaded.path}: run.sensors: '{r.sensors}': no such file ({sensors})")
-    elif sensors is not None and not sensors.is_file():
+    if sensors is None:
+        sensors = run_sensor_file(loaded.path, r.sensors)
+    elif not sensors.is_file():
         raise CaseError(f"--sensors {sensors}: sensor file not found")
     samples = pick(opts.samples, "samples", 8)
     return Job(
