@@ -65,7 +65,14 @@ def _required(ds: xr.Dataset, name: str, source: str) -> xr.DataArray:
 
 def from_dataset(ds: xr.Dataset, source: str = "dataset") -> TrainingData:
     """All samples with status "ok" of a contract dataset; ``source`` names it in errors."""
-    ok = np.asarray(_required(ds, "status", source).values).astype(str) == "ok"
+    status = np.asarray(_required(ds, "status", source).values).astype(str)
+    if not (status == "ok").any():
+        seen = ", ".join(repr(str(v)[:20]) for v in np.unique(status)[:5]) or "none"
+        raise ValueError(
+            f"{source}: no sample with status 'ok' to train on (statuses: {seen}); every FE solve "
+            "of the sweep failed, or the file was changed"
+        )
+    ok = status == "ok"
     inputs = [n for n, v in ds.data_vars.items() if v.attrs.get("kind") == "input"]
     if not inputs:
         raise ValueError(f"{source}: no input variables (attrs kind='input')")

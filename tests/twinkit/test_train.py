@@ -90,6 +90,15 @@ def test_train_errors_name_the_problem(cli, write_case, base_case, tmp_path):
     r = cli("train", case, "--data", data)
     assert r.returncode == 2
     assert "the dataset belongs to case 'furnace', not 'small'" in r.output
+    # no sample ok (every status changed): it said "cannot reshape array of size 0 ..."
+    ds = fin_dataset(n_train=32, n_test=16, nx=6, seed=1)
+    ds.attrs["case"] = "small"
+    ds["status"] = ("sample", np.full(ds.sizes["sample"], "zz"))
+    (tmp_path / "bad").mkdir()
+    write_netcdf(ds, tmp_path / "bad" / "dataset.nc")
+    r = cli("train", case, "--data", tmp_path / "bad")
+    assert r.returncode == 2 and "Traceback" not in r.output
+    assert "dataset.nc: no sample with status 'ok' to train on (statuses: 'zz')" in r.output
 
 
 def test_train_model_option_forces_one_family(cli, write_case, base_case, tmp_path):
