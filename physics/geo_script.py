@@ -39,6 +39,7 @@ REFUSED = {
     "getvalue": "waits for input",
     "getstringvalue": "waits for input",
     "getenv": "reads the environment",
+    "fileexists": "probes the file system",
 }
 READS = {"include", "merge", "mergewithboundingbox", "shapefromfile", "listfromfile"}
 SCRIPTS = {"include"}  # parsed as .geo; Merge parses a file as .geo unless it is data:

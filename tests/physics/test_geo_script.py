@@ -38,6 +38,7 @@ REFUSED = [
     ("Sleep 1e9;", "stalls the process"),
     ('x = GetValue("?", 1);', "waits for input"),
     ('s = GetEnv("HOME");', "reads the environment"),
+    ('If (FileExists("/etc/shadow"))\n  x = 1;\nEndIf', "probes the file system"),
     ("General.SaveOptions = 1;", "sets an option outside Mesh.* and Geometry.*"),
     ('Solver.Executable0 = "/bin/sh";', "sets an option outside"),
     ('Include "/etc/hosts";', "outside"),

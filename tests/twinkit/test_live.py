@@ -163,6 +163,12 @@ def test_broker_config_credentials(tmp_path):
         "s3cret",
     )
     assert "s3cret" not in repr(cfg) and cfg.tls
+    for bad, says in (("/dev/zero", "not a regular file"), (tmp_path, "not a regular file")):
+        with pytest.raises(CaseError, match=f"TWINKIT_MQTT_PASSWORD_FILE: .*{says}"):
+            BrokerConfig.from_address("localhost", {"TWINKIT_MQTT_PASSWORD_FILE": str(bad)})
+    pw.write_text("x" * 5000)
+    with pytest.raises(CaseError, match="TWINKIT_MQTT_PASSWORD_FILE: over 4,096 bytes"):
+        BrokerConfig.from_address("localhost", {"TWINKIT_MQTT_PASSWORD_FILE": str(pw)})
     assert BrokerConfig.from_address("localhost", {}).port == 1883
     assert BrokerConfig.from_address("localhost", {}, tls=True).port == 8883
     for bad in ("localhost:x", ":1883", "host:70000"):

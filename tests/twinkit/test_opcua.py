@@ -242,6 +242,7 @@ def test_the_command_checks_the_map_first(tmp_path, cli):
         ("T0: ns=2;s=X\nT1: ns=2;s=X", "node ns=2;s=X is also sensor T0's"),
         ("T0: [1, 2]", "expected a node id or"),
         ("[]", "expected sensor: node id"),
+        ("T0: ns=2;s=X\nT0: ns=2;s=Y", "key 'T0' is given twice"),  # the last one won
     ],
 )
 def test_a_wrong_map_is_named(tmp_path, loaded, doc, match):

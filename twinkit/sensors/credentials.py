@@ -8,6 +8,8 @@ from pathlib import Path
 
 from twinkit.case import CaseError
 
+MAX_PASSWORD_BYTES = 4096
+
 
 def env_credentials(env: Mapping[str, str], prefix: str) -> tuple[str | None, str | None]:
     """(`PREFIX_USERNAME`, `PREFIX_PASSWORD`, else the content (stripped) of the file
@@ -15,8 +17,15 @@ def env_credentials(env: Mapping[str, str], prefix: str) -> tuple[str | None, st
     password = env.get(f"{prefix}_PASSWORD")
     pw_file = env.get(f"{prefix}_PASSWORD_FILE")
     if password is None and pw_file:
+        path = Path(pw_file)
         try:
-            password = Path(pw_file).read_text().strip()
+            if not path.is_file():  # a FIFO would block, /dev/zero never end
+                raise CaseError(f"{prefix}_PASSWORD_FILE: '{pw_file}' is not a regular file")
+            with path.open("rb") as f:
+                data = f.read(MAX_PASSWORD_BYTES + 1)
         except OSError as e:
             raise CaseError(f"{prefix}_PASSWORD_FILE: cannot read it ({e.strerror})") from None
+        if len(data) > MAX_PASSWORD_BYTES:
+            raise CaseError(f"{prefix}_PASSWORD_FILE: over {MAX_PASSWORD_BYTES:,} bytes")
+        password = data.decode("utf-8", errors="replace").strip()
     return env.get(f"{prefix}_USERNAME"), password

@@ -81,9 +81,11 @@ def node_map(loaded: LoadedCase, path: Path | None = None) -> tuple[NodeMap, ...
     if path is not None:
         import yaml
 
-        try:
-            doc = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as e:
+        from twinkit.case.reading import read_yaml
+
+        try:  # the case files' reader: bounded, and a sensor given twice is an error
+            doc = read_yaml(path)
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
             raise CaseError(f"--opcua-map {path}: cannot read it ({e})") from None
         if not isinstance(doc, dict):
             raise CaseError(f"--opcua-map {path}: expected sensor: node id, one a line")
