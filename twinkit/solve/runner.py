@@ -37,6 +37,7 @@ class CaseRunner:
         or a temperature lies below 0 K.
         `on_step(step, t, fields)`: called during a transient run at t = 0 and after each step."""
         key = tuple(values[p] for p in sorted(self._geometry))
+        anchor = None
         if self.model is None or key != self._key:
             if self.model is not None:
                 self._release()
@@ -51,11 +52,14 @@ class CaseRunner:
                 raise CaseError(f"{self.loaded.path}: {e}") from None
             self._key = key
             if self.anchored and hasattr(self.model, "set_anchor"):
-                self._anchor(values)
+                anchor = self._anchor(values)
         if hasattr(self.model, "on_step"):
             self.model.on_step = on_step
         result = self.model.solve(values)
         raise_if_interrupted()  # PETSc made the interrupt a failed solve: not a result
+        if anchor is not None:  # this solve needed the anchor's: count its work too
+            result.solver.iterations += anchor.iterations
+            result.solver.seconds += anchor.seconds
         result.solver.warnings = self._warnings + list(result.solver.warnings)
         result = not_finite_fails(self._derive(result))
         if self.loaded.case.nondimensional is None:  # scaled temperatures may be negative
@@ -106,13 +110,16 @@ class CaseRunner:
         if bad:
             raise CaseError(f"{self.loaded.path}: " + f"\n{self.loaded.path}: ".join(bad))
 
-    def _anchor(self, values: Mapping[str, float]) -> None:
-        """Solve at the case's nominal values (on this geometry) and start later solves there."""
+    def _anchor(self, values: Mapping[str, float]) -> Any:
+        """Solve at the case's nominal values (on this geometry) and start later solves there;
+        that solve's status (its iterations and seconds count in the solve that needed it:
+        `twinkit solve` of Blankenbach 1b said 1 iteration in 0.09 s, of 3.8 s)."""
         nominal = self.loaded.case.parameter_values() | {k: values[k] for k in self._geometry}
-        converged = self.model.solve(nominal).solver.converged
+        status = self.model.solve(nominal).solver
         raise_if_interrupted()
-        if converged:
+        if status.converged:
             self.model.set_anchor()
+        return status
 
 
 def interior_facet_warnings(loaded: LoadedCase, domain: Any) -> list[str]:
