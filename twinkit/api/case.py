@@ -117,7 +117,9 @@ class Case:
 
         opts = SweepOptions(n, method, test, workers, scheduler, progress, design_samples)
         if adaptive and design_samples:
-            raise CaseError("design_samples goes with a plain sweep, not adaptive=True")
+            raise CaseError(
+                "--design-samples (design_samples) goes with a plain sweep, not --adaptive"
+            )
         if adaptive:
             from twinkit.sweep.adaptive import default_options, run_adaptive
 

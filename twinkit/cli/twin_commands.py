@@ -344,7 +344,9 @@ def plant(
     ] = None,
     drift: Annotated[
         list[str] | None,
-        typer.Option("--drift", help="Relative drift over the run, e.g. h_wall=0.5 (repeatable)."),
+        typer.Option(
+            "--drift", help="Relative drift over the run, e.g. wall_htc=0.5 (repeatable)."
+        ),
     ] = None,
     duration: Annotated[float, typer.Option("--duration", help="Wall-clock seconds.")] = 60.0,
     rate: Annotated[float, typer.Option("--rate", help="Ticks per second.")] = 10.0,
