@@ -102,6 +102,11 @@ BAD = [
         ("mesh.cells[1]:", "-10", "greater than 0"),
         (("cells: [6, 10]", "cells: [6, -10]"),),
     ),
+    Bad(  # pydantic's PositiveInt took true for 1 cell
+        "boolean-count",
+        ("mesh.cells[1]:", "true", "expected a valid integer"),
+        (("cells: [6, 10]", "cells: [6, true]"),),
+    ),
     Bad(
         "string-for-mapping",
         ("boundary_conditions[3]:", "'hot'", "expected a mapping"),

@@ -14,10 +14,12 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     PlainValidator,
     PrivateAttr,
     model_validator,
 )
+from pydantic import Strict as StrictType
 
 from twinkit.case import units
 from twinkit.case.units import clip
@@ -114,6 +116,8 @@ def quantity(unit: str, rule: str = "finite") -> PlainValidator:
 
 Length = Annotated[Q, quantity("m")]  # a coordinate or displacement: any sign
 PositiveLength = Annotated[Q, quantity("m", "positive")]
+# a whole number > 0 as written: not `true` (which pydantic's PositiveInt took for 1) nor 8.0
+Count = Annotated[int, StrictType(), Field(gt=0)]
 Position = Annotated[Q, quantity("m", "nonnegative")]
 Temperature = Annotated[Q, quantity("K", "absolute")]
 TemperatureDifference = Annotated[Q, quantity("K")]

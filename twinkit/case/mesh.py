@@ -8,24 +8,23 @@ from pydantic import (
     BaseModel,
     Discriminator,
     Field,
-    PositiveInt,
     Tag,
 )
 
-from twinkit.case.base import Position, PositiveLength, Strict
+from twinkit.case.base import Count, Position, PositiveLength, Strict
 
 
 class IntervalMesh(Strict):
     generator: Literal["interval"]
     length: PositiveLength
-    cells: PositiveInt
+    cells: Count
 
 
 class RectangleMesh(Strict):
     generator: Literal["rectangle"]
     length: PositiveLength
     height: PositiveLength
-    cells: tuple[PositiveInt, PositiveInt]
+    cells: tuple[Count, Count]
     cell_type: Literal["triangle", "quadrilateral"] = "triangle"
 
 
@@ -34,7 +33,7 @@ class BoxMesh(Strict):
     length: PositiveLength
     width: PositiveLength
     height: PositiveLength
-    cells: tuple[PositiveInt, PositiveInt, PositiveInt]
+    cells: tuple[Count, Count, Count]
     cell_type: Literal["tetrahedron", "hexahedron"] = "tetrahedron"
 
 

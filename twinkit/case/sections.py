@@ -9,12 +9,12 @@ from typing import Annotated, Literal
 from pydantic import (
     AliasChoices,
     Field,
-    PositiveInt,
     model_validator,
 )
 
 from twinkit.case.alerting import AlertKind, Duration, ForecastSpec, RouteSpec, Severity
 from twinkit.case.base import (
+    Count,
     Dimensionless,
     Length,
     Name,
@@ -137,7 +137,7 @@ class RunSpec(Strict):
 
 class TimeSpec(Strict):
     end: Annotated[Q, quantity("s", "positive")]
-    steps: PositiveInt  # at most solver.limits.max_steps
+    steps: Count  # at most solver.limits.max_steps
     initial_temperature: Temperature
     scheme: Literal["bdf2", "crank_nicolson", "backward_euler"] = "bdf2"
 
