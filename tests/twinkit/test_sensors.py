@@ -44,6 +44,16 @@ def test_rules_from_case_in_si(loaded):
     assert r["k"] == Rule("W/(m*K)", lower=-1e100, upper=1e100)
 
 
+def test_a_parameter_in_kelvin_may_be_negative(write_case):
+    """A parameter's unit is its first key's: a temperature difference is K too, and may be
+    negative (the 0 K floor is for probes of an absolute temperature only)."""
+    text = SLAB_CASE.replace("ambient: 300 K", "ambient: $Ta").replace(
+        "parameters:\n", "parameters:\n  Ta: {value: 300 K, range: [250 K, 350 K]}\n"
+    )
+    r = rules_from_case(load_case(write_case(text), check_regions=False))
+    assert r["Ta"].unit == "K" and r["Ta"].lower == -1e100 and r["T0"].lower == 0.0
+
+
 def test_unit_conversion_and_time_formats(v):
     a = v.check("2024-05-01T12:00:00Z", "T0", 126.85, "degC")
     b = v.check(T0 + 60, "T0", "400.15", "K")

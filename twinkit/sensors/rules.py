@@ -44,18 +44,20 @@ def probe_unit(model: str, field_name: str) -> str:
 PLAUSIBLE = 1e100
 
 
-def _rule(unit: str) -> Rule:
-    """A stream's rule before the case's `sensors:`: a plausible magnitude, and no absolute
-    temperature below 0 K."""
-    return Rule(unit, lower=0.0 if unit == "K" else -PLAUSIBLE, upper=PLAUSIBLE)
-
-
 def rules_from_case(loaded: LoadedCase) -> dict[str, Rule]:
-    """One `Rule` per stream: every probe and every parameter, with the case's `sensors:` rules
-    (a range inside the plausible one, `_rule`)."""
+    """One `Rule` per stream: every probe and every parameter, with the case's `sensors:` rules.
+    Before them every stream is plausible (within ±`PLAUSIBLE`), and a probe of an absolute
+    temperature (not a scaled one: `nondimensional`) at or above 0 K; a parameter's unit may be a
+    temperature difference (K), which may be negative. A range as written replaces the floor."""
     c = loaded.case
-    rules = {n: _rule(probe_unit(c.model, p.field)) for n, p in c.probes.items()}
-    rules |= {n: _rule(c.parameter_unit(n)) for n in c.parameters}
+    absolute = c.nondimensional is None
+
+    def rule(unit: str, probe: bool) -> Rule:
+        floor = 0.0 if probe and absolute and unit == "K" else -PLAUSIBLE
+        return Rule(unit, lower=floor, upper=PLAUSIBLE)
+
+    rules = {n: rule(probe_unit(c.model, p.field), True) for n, p in c.probes.items()}
+    rules |= {n: rule(c.parameter_unit(n), False) for n in c.parameters}
     for name, spec in c.sensors.items():
         base = rules[name]
         unit, key = base.unit, f"{loaded.path}: sensors.{name}"
@@ -63,8 +65,8 @@ def rules_from_case(loaded: LoadedCase) -> dict[str, Rule]:
         rules[name] = Rule(
             unit,
             noise=_q(spec.noise, unit, f"{key}.noise", diff=True),
-            lower=base.lower if lo is None else max(lo, base.lower),
-            upper=base.upper if hi is None else min(hi, base.upper),
+            lower=base.lower if lo is None else max(lo, -PLAUSIBLE),
+            upper=base.upper if hi is None else min(hi, PLAUSIBLE),
             rate=_q(spec.rate, f"({unit})/s", f"{key}.rate", diff=True),
             stuck=_q(spec.stuck, "s", f"{key}.stuck"),
             hold=_q(spec.hold, "s", f"{key}.hold"),
