@@ -5,7 +5,8 @@ skipped) and refused when it names a command that runs a program (`SystemCall`, 
 `NonBlockingSystemCall`, `OnelabRun`), writes or deletes files (`Save`, `Print`, `Printf ... >`,
 `CreateDir`, `Plugin(...)`), ends or stalls the process (`Exit`, `Abort`, `Sleep`, `GetValue`),
 reads the environment (`GetEnv`), or sets options outside `Mesh.*` and `Geometry.*` (some make
-gmsh write files). Files it reads (`Include`, `Merge`, `ShapeFromFile`, `ListFromFile`) must be
+gmsh write files). Files it reads or probes (`Include`, `Merge`, `ShapeFromFile`, `ListFromFile`,
+`FileExists`) must be
 literal paths to regular files inside the top-level script's folder; included scripts are
 checked the same way. Names are compared case-insensitively, which refuses more than gmsh would
 run. What passes still runs in a child process bounded in time and memory
@@ -39,9 +40,8 @@ REFUSED = {
     "getvalue": "waits for input",
     "getstringvalue": "waits for input",
     "getenv": "reads the environment",
-    "fileexists": "probes the file system",
 }
-READS = {"include", "merge", "mergewithboundingbox", "shapefromfile", "listfromfile"}
+READS = {"include", "merge", "mergewithboundingbox", "shapefromfile", "listfromfile", "fileexists"}
 SCRIPTS = {"include"}  # parsed as .geo; Merge parses a file as .geo unless it is data:
 DATA = {".msh", ".step", ".stp", ".brep", ".iges", ".igs", ".stl", ".pos", ".med", ".unv", ".vtk"}
 OPTIONS = {"mesh", "geometry"}  # option categories a script may set

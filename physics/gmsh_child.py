@@ -19,6 +19,7 @@ on stderr after ``ERROR_MARK`` and exit code ``REFUSED``.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -51,8 +52,12 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
     seconds, memory = limits(mode, max_cells)
     args = [sys.executable, "-P", __file__, mode, str(geo), str(out),
             repr(size), repr(max_cells), str(memory)]  # fmt: skip
+    # one thread for numpy's BLAS (gmsh imports numpy): many threads may not fit the memory limit
+    env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=seconds, check=False)
+        done = subprocess.run(
+            args, capture_output=True, text=True, timeout=seconds, check=False, env=env
+        )
     except subprocess.TimeoutExpired:
         raise MeshError(
             f"{geo}: gmsh ran this script for more than {seconds:.0f} s (the limit for "
@@ -73,6 +78,30 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
     )
 
 
+def _limit_self(memory: int, limit: tuple[float, int]) -> int:
+    """Bound this process by itself too, not only by the parent's timeout: its address space
+    (within the hard limit a shell may have set, `ulimit -v`), its CPU time, and its life (Linux:
+    killed when the parent dies, by SIGKILL or the OOM killer, so that a looping script does not
+    run on). Returns the address space allowed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        memory = min(memory, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (memory, hard))
+    cpu = int(limit[0]) + 5
+    _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if cpu_hard == resource.RLIM_INFINITY or cpu < cpu_hard:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu_hard))
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if os.getppid() == 1:  # the parent died before the line above
+        sys.exit(REFUSED)
+    return memory
+
+
 def _cells(gmsh, dim: int) -> int:
     _, tags, _ = gmsh.model.mesh.getElements(dim)
     return sum(len(t) for t in tags)
@@ -80,8 +109,7 @@ def _cells(gmsh, dim: int) -> int:
 
 def _main(argv: list[str]) -> int:
     mode, geo, out, size_s, cells_s, memory_s = argv
-    memory = int(memory_s)
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    memory = _limit_self(int(memory_s), limits(mode, None if cells_s == "None" else float(cells_s)))
     size = None if size_s == "None" else float(size_s)
     max_cells = None if cells_s == "None" else float(cells_s)
     import gmsh
@@ -124,7 +152,13 @@ def _main(argv: list[str]) -> int:
             f"its mesh has {n:,} cells, more than {max_cells:,.0f} (solver.limits.max_cells; "
             "raise it for a mesh this fine)"
         )
-    gmsh.option.setNumber("Mesh.Binary", 1)
+    # the parent reads the file as the model it meshed: none of the script's save options (an
+    # MSH 2.2 file repeats a cell of two physical groups, a scaling factor resizes the mesh)
+    for option, value in (("Mesh.Binary", 1), ("Mesh.MshFileVersion", 4.1),
+                          ("Mesh.ScalingFactor", 1), ("Mesh.SaveAll", 0),
+                          ("Mesh.SaveElementTagType", 1), ("Mesh.PartitionSplitMeshFiles", 0),
+                          ("Mesh.SaveParametric", 0), ("Mesh.SaveTopology", 0)):  # fmt: skip
+        gmsh.option.setNumber(option, value)
     gmsh.write(out)
     gmsh.finalize()
     return 0

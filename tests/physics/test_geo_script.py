@@ -1,7 +1,10 @@
 """A gmsh `.geo` is a program: twinkit refuses the commands that act outside the mesh before gmsh
 reads the file (issue 15), and still reads the scripts a mesh needs."""
 
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -38,7 +41,7 @@ REFUSED = [
     ("Sleep 1e9;", "stalls the process"),
     ('x = GetValue("?", 1);', "waits for input"),
     ('s = GetEnv("HOME");', "reads the environment"),
-    ('If (FileExists("/etc/shadow"))\n  x = 1;\nEndIf', "probes the file system"),
+    ('If (FileExists("/etc/shadow"))\n  x = 1;\nEndIf', "outside"),  # probed other folders
     ("General.SaveOptions = 1;", "sets an option outside Mesh.* and Geometry.*"),
     ('Solver.Executable0 = "/bin/sh";', "sets an option outside"),
     ('Include "/etc/hosts";', "outside"),
@@ -146,3 +149,32 @@ def test_a_script_that_reads_a_fifo_is_refused(tmp_path, command):
     path.write_text(f'{command} "fifo.geo";\n' + SQUARE)
     with pytest.raises(ScriptError, match="not a regular file"):
         check_script(path)
+
+
+def test_the_scripts_save_options_do_not_change_the_mesh_read(tmp_path):
+    """The child writes the mesh for the parent to read: an MSH 2.2 format or a scaling factor
+    set in the script (which gmsh applies when saving) must not reach it."""
+    plain, saved = tmp_path / "plain.geo", tmp_path / "saved.geo"
+    plain.write_text(SQUARE)
+    saved.write_text("Mesh.MshFileVersion = 2.2;\nMesh.ScalingFactor = 0.001;\n" + SQUARE)
+    a, b = (read_file(p, size=0.25, max_cells=1e5).mesh for p in (plain, saved))
+    assert a.topology.index_map(2).size_local == b.topology.index_map(2).size_local
+    assert b.geometry.x[:, 0].max() == pytest.approx(1.0)
+
+
+def test_the_child_keeps_within_a_hard_memory_limit_the_shell_set(tmp_path):
+    """Under `ulimit -v` below the child's budget (5.8 GiB for 5 million cells), the child
+    asked for more than the hard limit and failed: every .geo was refused."""
+    geo, out = tmp_path / "square.geo", tmp_path / "regions.json"
+    geo.write_text(SQUARE)
+    gib = 1024**3
+    code = (
+        "import resource, subprocess, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({4 * gib}, {4 * gib}))\n"
+        f"args = [sys.executable, '-P', {gmsh_child.__file__!r}, 'regions', {str(geo)!r}, "
+        f"{str(out)!r}, 'None', 'None', '{6 * gib}']\n"
+        "sys.exit(subprocess.run(args).returncode)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text()) == {"hot": 1, "cold": 1, "plate": 2}
