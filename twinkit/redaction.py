@@ -15,6 +15,11 @@ _SCHEME = re.compile(r"^[A-Za-z][\w+.-]*://")
 _SECRET_IN_TEXT = re.compile(
     _SECRET.pattern.replace(r"[^&;\s]*", r"""[^&;\s'",)}\]]*"""), re.I | re.X
 )
+# a secret as a mapping's entry quoted back ('password': 'hunter2', password: hunter2)
+_SECRET_ENTRY = re.compile(
+    r"""(?i)((?:^|[\s{,(\[])['"]?(?:password|passwd|pwd|sslpassword|secret|token|api_?key)['"]?"""
+    r"""\s*:\s*['"]?)([^'",}\]\s]+)"""
+)
 # `scheme://user:password@` anywhere in a text; the password runs to the last '@' of the token
 _URL_PASSWORD = re.compile(r"""(?i)\b([a-z][\w+.-]*://[^\s:/@'"]*:)([^\s'"]*)(@)""")
 
@@ -62,7 +67,9 @@ def redact_text(text: str, url: str) -> str:
 
 def redact_all(text: str) -> str:
     """``text`` (a message that may quote what a user wrote: a webhook, a database URL) with the
-    password of every ``scheme://user:password@`` in it, and every ``password=``-style
-    parameter, shown as ***."""
+    password of every ``scheme://user:password@`` in it, every ``password=``-style parameter and
+    every ``password: ...`` entry shown as ***. Redact before cutting a value short: a cut
+    before the '@' leaves a password no pattern can tell from text."""
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), text)
+    text = _SECRET_ENTRY.sub(lambda m: m.group(1) + "***", text)
     return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + "***", text)

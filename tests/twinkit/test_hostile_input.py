@@ -187,6 +187,7 @@ def test_storage_passwords_are_never_printed(url):
 
 
 ROUTE = "https://alice:s3cr3t-pw@hooks.example.com/x"
+LONG = "s3cr3t-pw" + "Kx9mQ2vLp8wRt5zYb3nHj7Qw4Fs6Dg1Ae"  # 42 characters
 QUOTED = [  # what a case or fleet file quotes back in its error: never the password
     (
         "case",
@@ -197,6 +198,19 @@ QUOTED = [  # what a case or fleet file quotes back in its error: never the pass
     ("case", "alerts:\n  routes:\n    - {mqtt: 'mqtt://alice:s3cr3t-pw@broker/x'}\n", "not a URL"),
     ("fleet", "histroy: postgresql://alice:s3cr3t-pw@db/plant\n", "histroy: unknown key"),
     ("fleet", "history: [postgresql://alice:s3cr3t-pw@db/plant]\n", "history: "),
+    # a long password: the value was cut (60-80 characters) before its '@' and then not found
+    (
+        "case",
+        f"alerts:\n  routes:\n    - {{webhok: '{ROUTE.replace('s3cr3t-pw', LONG)}'}}\n",
+        "did you mean 'webhook'",
+    ),
+    (
+        "case",
+        f"alerts:\n  routes:\n    - {{mqtt: 'mqtt://alerts-publisher:{LONG}@b/x'}}\n",
+        "not a URL",
+    ),
+    ("fleet", f"history: [postgresql://twinkit_historian:{LONG}@db/plant]\n", "history: "),
+    ("fleet", "history: {dsn: db, password: s3cr3t-pw}\n", "history: "),
 ]
 
 
@@ -209,7 +223,7 @@ def test_a_password_quoted_back_in_an_error_is_redacted(tmp_path, base_case, cli
         (tmp_path / "f.yaml").write_text("assets:\n  a: {case: c.yaml}\n" + text)
         r = cli("fleet", tmp_path / "f.yaml", "--check")
     msg = _refused(r, says, "***")
-    assert "s3cr3t" not in r.output, msg
+    assert "s3cr3t" not in r.output and "Kx9mQ2" not in r.output, msg
 
 
 def test_control_characters_in_a_message_are_escaped(tmp_path, base_case, cli):

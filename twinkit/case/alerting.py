@@ -80,14 +80,15 @@ def webhook_error(url: str) -> str | None:
 
 def topic_error(topic: str) -> str | None:
     """What is wrong with an MQTT topic to publish on (None if nothing)."""
+    from twinkit.redaction import redact_all
+
+    shown = clip(redact_all(topic[:4096]))  # a URL given as a topic may hold a password
     if not topic or len(topic) > 256 or "\x00" in topic:
-        return f"'{clip(topic)}': expected a topic of 1 to 256 characters"
+        return f"'{shown}': expected a topic of 1 to 256 characters"
     if "+" in topic or "#" in topic or topic.startswith("$"):
-        return f"'{clip(topic)}': a topic to publish on has no wildcards (+, #) and no leading $"
+        return f"'{shown}': a topic to publish on has no wildcards (+, #) and no leading $"
     if "://" in topic:  # a broker's URL (perhaps with its password), not a topic: it goes there
-        return (
-            f"'{clip(topic)}': expected a topic on the twin's broker (e.g. plant/alerts), not a URL"
-        )
+        return f"'{shown}': expected a topic on the twin's broker (e.g. plant/alerts), not a URL"
     return None
 
 

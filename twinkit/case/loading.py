@@ -114,6 +114,9 @@ def _fmt_loc(loc: tuple[Any, ...], raw: Any, missing: bool = False) -> str:
     return out or "(top level)"
 
 
+MAX_REDACTED = 4096  # characters of a quoted value searched for secrets
+
+
 def _fmt_value(v: Any, n: int = 80) -> str:
     """`v` as JSON (a string as repr), at most `n` characters: a long value is cut before it is
     written out, so a huge or alias-expanded value costs no more than a short one."""
@@ -143,8 +146,8 @@ def _fmt_value(v: Any, n: int = 80) -> str:
                 put(", " if i else "")
                 walk(w)
             put("]")
-        elif isinstance(x, str):
-            put(json.dumps(x[: n + 1]))
+        elif isinstance(x, str):  # redacted whole (to a bound), then cut: see redact_all
+            put(json.dumps(redact_all(x[:MAX_REDACTED])[: n + 1]))
         else:
             try:
                 put(json.dumps(x)[: n + 1])
@@ -295,7 +298,11 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
                 f"{path}: name: the case has no name and its file's name {clip(path.stem)!r} is "
                 f"not one ({NAME_RULE}); give name: ..."
             ) from None
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    try:
+        text = json.dumps(raw, sort_keys=True, default=str)
+    except ValueError as e:  # an integer too long to write in decimal (a 4,000-digit hex)
+        raise CaseError(f"{path}: a value it cannot write back ({e})") from None
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     loaded = LoadedCase(case, path, digest)
     if check_regions:
         check_mesh_regions(loaded)

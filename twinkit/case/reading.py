@@ -6,13 +6,16 @@ of values: the "billion laughs"). A key given twice is an error, not silently th
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 MAX_BYTES = 1_000_000  # size of a case file
 MAX_DEPTH = 32  # nesting of mappings and lists
 MAX_NODES = 20_000  # keys, values and items, with every alias counted as what it stands for
-MAX_DIGITS = 4000  # of an integer (Python reads at most 4300)
+MAX_DIGITS = 4000  # characters of an integer (Python reads and writes at most 4300 digits)
+# YAML 1.1 integers: decimal, 0x hex, 0o/0 octal, 0b binary, with '_' anywhere
+_INT = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F_]+|0[oObB]?[0-7_]*|[0-9][0-9_]*)")
 
 
 class YAMLLimitError(ValueError):
@@ -77,8 +80,8 @@ def check_limits(text: str) -> None:
         if isinstance(event, yaml.ScalarEvent):
             add(1)
             v = event.value
-            if not event.style and len(v) > MAX_DIGITS and v.lstrip("+-").isdigit():  # plain
-                raise YAMLLimitError(  # Python refuses to read it (int_max_str_digits)
+            if not event.style and len(v) > MAX_DIGITS and _INT.fullmatch(v):  # plain
+                raise YAMLLimitError(  # Python refuses to read or write it (int_max_str_digits)
                     f"line {event.start_mark.line + 1 if event.start_mark else '?'}: a number of "
                     f"{len(v):,} digits; at most "
                     f"{MAX_DIGITS:,} are read"
@@ -130,4 +133,7 @@ def read_yaml(path: Path) -> Any:
             for _ in yaml.parse(text, Loader=yaml.SafeLoader):  # PyYAML words it better
                 pass
         raise
-    return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
+    try:
+        return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader subclass)
+    except ValueError as e:  # an integer past Python's digit limit in a form not caught above
+        raise YAMLLimitError(f"a value it cannot read ({e})") from None

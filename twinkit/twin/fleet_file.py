@@ -153,7 +153,8 @@ def _format(path: Path, e: ValidationError) -> str:
         elif err["type"] == "missing":
             lines.append(f"{path}: {_where(err['loc'])}: required key is missing")
             continue
-        lines.append(f"{path}: {_where(err['loc'])}: {msg} (got {clip(repr(err['input']))})")
+        got = clip(redact_all(repr(err["input"])[:4096]))  # redacted, then cut (redact_all)
+        lines.append(f"{path}: {_where(err['loc'])}: {msg} (got {got})")
     return redact_all("\n".join(lines[:20]))  # a quoted value may hold a database's password
 
 
