@@ -142,7 +142,9 @@ def test_cli_calibrate_and_fe_check(truth, tmp_path, cli, monkeypatch):
             "--verify", "--window", "30 min")  # fmt: skip
     assert r.returncode == 0, r.output
     assert "calibration" in r.stdout and "accepted" in r.stdout
-    assert "FE check at the calibrated point: converged; largest surrogate - FE: " in r.stdout
+    assert (
+        "FE check at the calibrated point: converged; largest relative surrogate - FE: " in r.stdout
+    )
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     checked = summary["verification"]["sensors"]
     assert summary["verification"]["converged"] and set(checked) == set(sensors)

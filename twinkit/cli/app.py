@@ -5,6 +5,7 @@ SIGINT (Ctrl-C), 143 by SIGTERM; a traceback only with --debug), shared options.
 from __future__ import annotations
 
 import errno
+import os
 import re
 import sys
 from pathlib import Path
@@ -63,31 +64,34 @@ def shown(message: str) -> str:
 
 def out_folder(value: Path | None) -> Path | None:
     """`--out`: a folder, or a path where one can be made (typer's exit code 2 otherwise)."""
-    import os
-
     if value is None:
         return None
-    if value.exists() and not value.is_dir():
-        raise typer.BadParameter(f"'{shown(str(value))}' is a file, not a folder")
-    above = value.absolute()
-    while not above.exists():
-        above = above.parent
+    try:
+        if value.exists() and not value.is_dir():
+            raise typer.BadParameter(f"'{shown(str(value))}' is a file, not a folder")
+        above = value.absolute()
+        while not above.exists():
+            above = above.parent
+    except OSError as e:  # a folder on the way that cannot be looked into
+        raise typer.BadParameter(f"'{shown(str(value))}': {e.strerror}") from None
     if not above.is_dir() or not os.access(above, os.W_OK | os.X_OK):
         raise typer.BadParameter(f"cannot make a folder in '{shown(str(above))}'")
     return value
 
 
-# an OSError with one of these, about a path a command was given, is the user's input
-USER_OS_ERRORS = {
-    "EEXIST",
-    "ENOTDIR",
-    "EISDIR",
-    "EACCES",
-    "EPERM",
-    "EROFS",
-    "ENOENT",
-    "ENAMETOOLONG",
-}
+# an OSError with one of these, about a path a command was given (or one below it), is the
+# user's input; about any other path (a temporary file, a library's) it is not
+USER_OS_ERRORS = {"EEXIST", "ENOTDIR", "EISDIR", "EACCES", "EPERM", "EROFS", "ENOENT"}
+
+
+def _given_path(e: OSError, kwargs: dict) -> bool:
+    """Whether ``e`` is about one of the paths in a command's arguments ``kwargs`` (or below)."""
+    code = errno.errorcode.get(e.errno or 0, "")
+    if not e.filename or code not in USER_OS_ERRORS:
+        return False
+    where = Path(os.fsdecode(e.filename)).absolute()
+    given = [Path(v).absolute() for v in kwargs.values() if isinstance(v, Path)]
+    return any(where == g or g in where.parents for g in given)
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -141,9 +145,8 @@ def _run(fn, *args, **kwargs):
         _abort_other_ranks(e)
         if is_user_error(e):
             fail(str(e), EXIT_INVALID)
-        code = errno.errorcode.get(e.errno or 0, "") if isinstance(e, OSError) else ""
-        if isinstance(e, OSError) and e.filename and code in USER_OS_ERRORS:
-            fail(f"{e.filename}: {e.strerror}", EXIT_INVALID)  # `--out` in /proc, a file, ...
+        if isinstance(e, OSError) and _given_path(e, kwargs):
+            fail(f"{e.filename}: {e.strerror}", EXIT_INVALID)  # `--out` in /proc, ...
         fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", EXIT_FAILED)
 
 

@@ -30,7 +30,7 @@ def validate(case: CaseArg) -> None:
     from twinkit.pipeline.run import prepare
 
     loaded = load_case(case)
-    prepare(case, RunOptions())  # what `twinkit run` would refuse: its sensor file, its settings
+    prepare(case, RunOptions(), loaded.loaded)  # what `run` would refuse: sensor file, settings
     case_table(loaded)
 
 

@@ -156,16 +156,15 @@ def calibration_table(cal: Any) -> None:
         con.print(f"[yellow]warning: {escape(w)}[/yellow]")
     q, s = cal.summary["data_quality"], cal.summary
     check = s.get("verification")
-    if check:  # --verify: one FE solve at the calibrated point
-        diffs = [
-            (abs(d["difference"]), n, d) for k in ("sensors", "qoi") for n, d in check[k].items()
-        ]
+    if check:  # --verify: one FE solve at the calibrated point; outputs of different units
+        diffs = [(abs(d["difference"]) / max(abs(d["fe"]), 1e-300), n, d)
+                 for k in ("sensors", "qoi") for n, d in check[k].items()]  # fmt: skip
         line = "FE check at the calibrated point: " + ("converged" if check["converged"] else
                                                         "NOT converged")  # fmt: skip
         if diffs:
-            _, name, d = max(diffs, key=lambda t: t[0])
-            line += f"; largest surrogate - FE: {name} {d['difference']:+.4g} (FE {d['fe']:.6g})"
-        con.print(line + " (SI; every output in summary.json, verification)")
+            rel, name, d = max(diffs, key=lambda t: t[0])
+            line += f"; largest relative surrogate - FE: {name} {rel:.2%} (FE {d['fe']:.6g})"
+        con.print(line + " (every output in summary.json, verification)")
     con.print(
         f"readings: {q['accepted']} accepted, {q['rejected']} rejected, {q['repaired']} repaired "
         f"{q['by_reason'] or ''}; {s['calibration']['seconds']:.2f} s; wrote {cal.path}"

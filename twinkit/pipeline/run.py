@@ -23,12 +23,13 @@ from twinkit.pipeline.stages import STAGES
 from twinkit.version import __version__
 
 
-def prepare(case_path: Path, opts: RunOptions) -> Job:
-    """Validate the case and resolve the settings (options over the case's `run:` section)."""
+def prepare(case_path: Path, opts: RunOptions, loaded: Any = None) -> Job:
+    """Validate the case and resolve the settings (options over the case's `run:` section);
+    ``loaded``: the case, when it has been loaded (and its mesh's regions checked) already."""
     from twinkit.case.paths import run_sensor_file
     from twinkit.case.reading import read_yaml
 
-    loaded = load_case(case_path)
+    loaded = loaded or load_case(case_path)
     raw = read_yaml(loaded.path)  # as load_case read it
     r = loaded.case.run
 
