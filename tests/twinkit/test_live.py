@@ -169,6 +169,19 @@ def test_broker_config_credentials(tmp_path):
     pw.write_text("x" * 5000)
     with pytest.raises(CaseError, match="TWINKIT_MQTT_PASSWORD_FILE: over 4,096 bytes"):
         BrokerConfig.from_address("localhost", {"TWINKIT_MQTT_PASSWORD_FILE": str(pw)})
+    # a pipe, as `<(pass show mqtt)` gives: read to its end; one that never ends: refused in time
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("piped-pw\n"))
+    writer.start()
+    env = {"TWINKIT_MQTT_PASSWORD_FILE": str(fifo)}
+    assert BrokerConfig.from_address("localhost", env).password == "piped-pw"
+    writer.join()
+    with open(os.open(fifo, os.O_RDWR), "w"):  # a writer that never closes
+        t0 = time.monotonic()
+        with pytest.raises(CaseError, match="gave no end of its text within"):
+            BrokerConfig.from_address("localhost", env)
+        assert time.monotonic() - t0 < 10
     assert BrokerConfig.from_address("localhost", {}).port == 1883
     assert BrokerConfig.from_address("localhost", {}, tls=True).port == 8883
     for bad in ("localhost:x", ":1883", "host:70000"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from twinkit.case import CaseError
 
 MAX_PASSWORD_BYTES = 4096
+PIPE_SECONDS = 5.0  # a password given through a pipe: its writer's time to finish
 
 
 def env_credentials(env: Mapping[str, str], prefix: str) -> tuple[str | None, str | None]:
@@ -17,15 +18,42 @@ def env_credentials(env: Mapping[str, str], prefix: str) -> tuple[str | None, st
     password = env.get(f"{prefix}_PASSWORD")
     pw_file = env.get(f"{prefix}_PASSWORD_FILE")
     if password is None and pw_file:
-        path = Path(pw_file)
-        try:
-            if not path.is_file():  # a FIFO would block, /dev/zero never end
-                raise CaseError(f"{prefix}_PASSWORD_FILE: '{pw_file}' is not a regular file")
-            with path.open("rb") as f:
-                data = f.read(MAX_PASSWORD_BYTES + 1)
-        except OSError as e:
-            raise CaseError(f"{prefix}_PASSWORD_FILE: cannot read it ({e.strerror})") from None
-        if len(data) > MAX_PASSWORD_BYTES:
-            raise CaseError(f"{prefix}_PASSWORD_FILE: over {MAX_PASSWORD_BYTES:,} bytes")
-        password = data.decode("utf-8", errors="replace").strip()
+        password = _read_secret(Path(pw_file), f"{prefix}_PASSWORD_FILE")
     return env.get(f"{prefix}_USERNAME"), password
+
+
+def _read_secret(path: Path, key: str, wait: float = PIPE_SECONDS) -> str:
+    """The stripped text of a password file: a regular file, or a pipe (`<(pass show mqtt)`)
+    whose writer ends within `wait` seconds; at most `MAX_PASSWORD_BYTES`. CaseError naming `key`
+    for anything else (a device such as /dev/zero, a pipe that never ends)."""
+    import os
+    import select
+    import stat
+    import time
+
+    try:
+        mode = path.stat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise CaseError(f"{key}: '{path}' is not a regular file or a pipe")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise CaseError(f"{key}: cannot read it ({e.strerror})") from None
+    data, deadline = b"", time.monotonic() + wait
+    try:
+        while len(data) <= MAX_PASSWORD_BYTES:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise CaseError(f"{key}: '{path}' gave no end of its text within {wait:g} s")
+            try:
+                chunk = os.read(fd, MAX_PASSWORD_BYTES + 1 - len(data))
+            except BlockingIOError:  # a pipe whose writer has not opened it yet
+                time.sleep(0.01)
+                continue
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    if len(data) > MAX_PASSWORD_BYTES:
+        raise CaseError(f"{key}: over {MAX_PASSWORD_BYTES:,} bytes")
+    return data.decode("utf-8", errors="replace").strip()
