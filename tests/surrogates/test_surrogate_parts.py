@@ -359,7 +359,10 @@ def test_batched_lbfgs_leaves_a_problem_without_a_finite_loss_behind():
 def test_a_columns_gp_does_not_depend_on_the_other_columns():
     """Each column's GP is fitted as if alone, whatever else is in the batch (to the optimiser's
     tolerance: a batched product rounds differently; one shared L-BFGS run for all columns
-    gave the bracket's deflection length scales 2x off its fit alone)."""
+    gave the bracket's deflection length scales 2x off its fit alone). The out-of-fold predictions
+    agree to 1e-6 of the column's std; a length scale to 1e-3: the fit stops after 60 L-BFGS
+    iterations, and along a direction the column hardly varies in (ℓ ≈ 6 on [-1, 1]) where it
+    stops moves with the batch's round-off by ~1e-4 (1.1e-4 with torch 2.14.1 and numpy 2.5.5)."""
     from twinkit.surrogates.gp import fit_gp_columns
 
     rng = np.random.default_rng(3)
@@ -369,7 +372,7 @@ def test_a_columns_gp_does_not_depend_on_the_other_columns():
     both = fit_gp_columns(x, z, fold, 5, ("matern52",))
     for j in range(3):
         alone = fit_gp_columns(x, z[:, [j]], fold, 5, ("matern52",))
-        np.testing.assert_allclose(alone.lengthscale[0], both.lengthscale[j], rtol=1e-4)
+        np.testing.assert_allclose(alone.lengthscale[0], both.lengthscale[j], rtol=1e-3)
         np.testing.assert_allclose(alone.cv[:, 0], both.cv[:, j], rtol=0, atol=1e-6 * z[:, j].std())
 
 
