@@ -73,9 +73,10 @@ print(
 #
 # 24 Sobol points over the six parameter ranges of the case to train on and 6 held-out points
 # to test on (a warm solve takes a few seconds; two worker processes). The sweep is resumable:
-# run the cell again and nothing is recomputed. Then a deep ensemble of five small MLPs for the
-# QoIs and thermocouples, POD + MLP for the fields, scored on the held-out points (trained once:
-# a later run loads the file).
+# run the cell again and nothing is recomputed. Then the surrogate: for each QoI and thermocouple
+# a Gaussian process, a deep ensemble of five small MLPs or their blend, whichever
+# cross-validates best; POD with GPs on its coefficients for the fields; scored on the held-out
+# points (trained once: a later run loads the file).
 
 # %%
 sweep = case.sample(24, test=6, workers=2, out=work / "sweep")
@@ -92,7 +93,8 @@ surrogate
 # %% [markdown]
 # ## 3. What if?
 #
-# The surrogate answers in milliseconds, with an uncertainty (the spread of the ensemble).
+# The surrogate answers in milliseconds, with an uncertainty (a standard deviation calibrated on
+# cross-validation residuals).
 # Inputs are given with units; the ones not given stay at the case's nominal values.
 
 # %%
@@ -112,7 +114,7 @@ pd.DataFrame(answers)
 
 # %% [markdown]
 # Arrays go in as well: the bottom thermocouples under the boosting electrodes (x = 5.8 m and
-# 7.4 m) against the boost power, with the ± 2σ band of the ensemble and the 1200 °C the
+# 7.4 m) against the boost power, with the surrogate's ± 2σ band and the 1200 °C the
 # refractory tolerates (a constraint of the optimisation in notebook 3).
 
 # %%
