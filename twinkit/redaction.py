@@ -18,10 +18,14 @@ _SECRET_IN_TEXT = re.compile(
 # a secret as a mapping's entry quoted back ('password': 'hunter2', password: hunter2)
 _SECRET_ENTRY = re.compile(
     r"""(?i)((?:^|[\s{,(\[])['"]?(?:password|passwd|pwd|sslpassword|secret|token|api_?key)['"]?"""
-    r"""\s*:\s*['"]?)([^'",}\]\s]+)"""
-)
-# `scheme://user:password@` anywhere in a text; the password runs to the last '@' of the token
-_URL_PASSWORD = re.compile(r"""(?i)\b([a-z][\w+.-]*://[^\s:/@'"]*:)([^\s'"]*)(@)""")
+    r"""\s*:\s*['"]?)(?!(?:unknown|required) key\b)([^'",}\]\s]+)"""
+)  # not a message about the key itself ('password: unknown key')
+# `scheme://user:password@` anywhere in a text; the password runs to the last '@' on its line:
+# a password may hold '@', quotes and spaces (a careless one: they should be %-encoded), and
+# redacting too much of a line is safe where too little is not
+_URL_PASSWORD = re.compile(r"""(?i)\b([a-z][\w+.-]*://[^\s:/@'"]*:)([^\n]*)(@)""")
+# a key that names a secret: its value, quoted back with the key, is shown as ***
+SECRET_KEY = re.compile(r"(?i)^(?:password|passwd|pwd|pass|sslpassword|secret|token|api_?key|key)$")
 
 
 def _userinfo(url: str) -> tuple[str, str, str] | None:

@@ -211,6 +211,19 @@ QUOTED = [  # what a case or fleet file quotes back in its error: never the pass
     ),
     ("fleet", f"history: [postgresql://twinkit_historian:{LONG}@db/plant]\n", "history: "),
     ("fleet", "history: {dsn: db, password: s3cr3t-pw}\n", "history: "),
+    # a value quoted alone was cut before it was redacted (70 characters: the '@' past the cut)
+    (
+        "case",
+        f"alerts:\n  routes:\n    - {{webhok: '{ROUTE.replace('s3cr3t-pw', LONG + 28 * 'x')}'}}\n",
+        "did you mean 'webhook'",
+    ),
+    # quotes or a space in a password ended the pattern's match
+    ("case", f"alerts:\n  routes:\n    - {{webhok: '{ROUTE.replace('-pw', 'p"w')}'}}\n", "hook"),
+    ("fleet", """histroy: "postgresql://alice:it's s3cr3t@db/x"\n""", "histroy: unknown key"),
+    # a key that names a secret: its own value
+    ("case", "alerts:\n  routes:\n    - {log: a.jsonl, password: s3cr3t-pw}\n", "password"),
+    ("case", "alerts:\n  routes:\n    - {log: a.jsonl, token: s3cr3t-pw}\n", "token"),
+    ("fleet", "token: s3cr3t-pw\n", "token: unknown key"),
 ]
 
 
@@ -291,6 +304,10 @@ def _cost_inputs(base_case: str) -> dict[str, str]:
         "190 different units": _distinct_units(190),
         "just over 1 MB": base_case + "#" * 1_000_001 + "\n",
         "a 5000-digit seed": base_case + "seed: " + "9" * 5000 + "\n",
+        # 4,300+ decimal digits in 3,600 hex ones (exit 1 formatting the seed's error)
+        "a 3600-digit hex seed": base_case + "seed: -0x" + "f" * 3600 + "\n",
+        # YAML 1.1's base 60, read in quadratic time (33 s)
+        "a 990 kB base-60 seed": base_case + "seed: 1" + ":59" * 330_000 + "\n",
         "steps 1e12": base_case + "solver: {time: {end: 1 s, steps: 1000000000000, "
         "initial_temperature: 300 K}}\n",
         "size 1e-9 m": base_case.replace(
@@ -341,7 +358,8 @@ def test_any_input_up_to_1_mb_is_answered_within_2_s_and_500_mb(tmp_path, base_c
     for name in ("1400 referred parameters", "190 different units", "1 MB scalar"):
         assert out[str(paths[name])][1] == 0, name  # big, and valid
     for name in ("exponent tower", "alias bomb (528 bytes)", "steps 1e12", "size 1e-9 m",
-                 "a 5000-digit seed"):  # fmt: skip
+                 "a 5000-digit seed", "a 3600-digit hex seed",
+                 "a 990 kB base-60 seed"):  # fmt: skip
         assert out[str(paths[name])][1] == 2, name
     assert "a number of 5,000 digits" in out[str(paths["a 5000-digit seed"])][2]
 

@@ -34,7 +34,7 @@ from twinkit.case.reading import YAMLLimitError, read_yaml
 from twinkit.case.regions import check_mesh_regions
 from twinkit.case.spec import CaseSpec
 from twinkit.case.units import clip
-from twinkit.redaction import redact_all
+from twinkit.redaction import SECRET_KEY, redact_all
 
 __all__ = ["Case", "CaseError", "LoadedCase", "check_mesh_regions", "load_case"]
 
@@ -151,11 +151,14 @@ def _fmt_value(v: Any, n: int = 80) -> str:
         else:
             try:
                 put(json.dumps(x)[: n + 1])
-            except (TypeError, ValueError):
-                put(str(x)[: n + 1])
+            except (TypeError, ValueError):  # an int past Python's str limit raises here too
+                try:
+                    put(str(x)[: n + 1])
+                except ValueError:
+                    put(f"an integer of {x.bit_length()} bits" if isinstance(x, int) else "?")
 
-    if isinstance(v, str):
-        s = repr(v[: n + 1])
+    if isinstance(v, str):  # redacted whole (to a bound), then cut: see redact_all
+        s = repr(redact_all(v[:MAX_REDACTED])[: n + 1])
     else:
         walk(v)
         s = "".join(parts)
@@ -231,6 +234,8 @@ def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
             # a `$parameter` where only a fixed value can go (an integer, a choice)
             msg = f"must be a fixed value, not a parameter; {msg}"
         got = f" (got {_fmt_value(value)})"
+        if err["loc"] and SECRET_KEY.match(str(err["loc"][-1])):
+            got = " (got ***)"  # a password: or token: key's own value
         if kind == "missing" or (isinstance(value, str) and value in msg):
             got = ""
         last = lines[-1] if lines else None
