@@ -71,6 +71,11 @@ def out_folder(value: Path | None) -> Path | None:
             raise typer.BadParameter(f"'{shown(str(value))}' is a file, not a folder")
         above = value.absolute()
         while not above.exists():
+            if above.is_symlink():  # exists() is False for a link to nothing or in a loop
+                raise typer.BadParameter(
+                    f"'{shown(str(value))}': '{shown(above.name)}' is a symbolic link that leads "
+                    "nowhere (or to itself)"
+                )
             above = above.parent
     except OSError as e:  # a folder on the way that cannot be looked into
         raise typer.BadParameter(f"'{shown(str(value))}': {e.strerror}") from None
@@ -81,7 +86,7 @@ def out_folder(value: Path | None) -> Path | None:
 
 # an OSError with one of these, about a path a command was given (or one below it), is the
 # user's input; about any other path (a temporary file, a library's) it is not
-USER_OS_ERRORS = {"EEXIST", "ENOTDIR", "EISDIR", "EACCES", "EPERM", "EROFS", "ENOENT"}
+USER_OS_ERRORS = {"EEXIST", "ENOTDIR", "EISDIR", "EACCES", "EPERM", "EROFS", "ENOENT", "ELOOP"}
 
 
 def _given_path(e: OSError, kwargs: dict) -> bool:
