@@ -294,12 +294,22 @@ def test_time_series_of_a_time_dependent_boundary_value(tmp_path, write_case, cl
         assert s["qoi"]["rise_10mm"] == ds["rise_10mm"].values[-1]
 
 
-@pytest.mark.parametrize("newline", ["\n", "\r"])  # also old Mac line ends (a csv.Error before)
-def test_table_in_time_equals_the_formula(tmp_path, write_case, cli, newline):
+RAMP_CSV = "time (min),T (degC)\n0,26.85\n10,626.85\n"
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        RAMP_CSV,
+        RAMP_CSV.replace("\n", "\r"),  # old Mac line ends (a csv.Error before)
+        "# plant log, exported 2026-12-05\n" + RAMP_CSV,  # the header was refused after a comment
+        "\ufeff" + RAMP_CSV.split("\n", 1)[1],  # a byte-order mark: the first row was dropped
+    ],
+    ids=["header", "cr", "comment", "bom"],
+)
+def test_table_in_time_equals_the_formula(tmp_path, write_case, cli, table):
     """The same ramp as a CSV table (minutes, °C; linear in between) gives the same solution."""
-    (tmp_path / "ramp.csv").write_text(
-        "time (min),T (degC)\n0,26.85\n10,626.85\n".replace("\n", newline), newline=""
-    )
+    (tmp_path / "ramp.csv").write_text(table, newline="", encoding="utf-8")
     text = _ramp_case(
         ('value: "300 K + 1 K/s * t"', "value: {table: ramp.csv, time_unit: min, unit: degC}")
     )

@@ -58,8 +58,9 @@ def _read_table(
         raise ValueError(f"{spec['table']}: over {MAX_TABLE_BYTES:,} bytes")
     times: list[float] = []
     values: list[float] = []
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8-sig", errors="replace")  # a spreadsheet's byte-order mark
     rows = csv.reader(io.StringIO(text, newline=""))
+    header = True  # the first line that is not a comment may be a header
     for n in itertools.count(1):
         try:
             row = next(rows)
@@ -73,9 +74,11 @@ def _read_table(
             cells = [float(c) for c in row]
         except ValueError:
             cells = None
+        if cells is None and header:
+            header = False
+            continue  # a header line
+        header = False
         if cells is None or len(cells) != 2:
-            if cells is None and not times and n == 1:
-                continue  # a header line
             raise ValueError(
                 f"{spec['table']}, line {n}: expected two numbers (time, value), got {clip(row)}"
             )
