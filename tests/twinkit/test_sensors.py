@@ -403,3 +403,26 @@ def test_rows_far_from_the_rest_are_dropped_and_counted(tmp_path, loaded):
     assert reasons(v) == {"bad_timestamp": 1, "far_from_rest": 1, "reordered": 1, "out_of_range": 1}
     stats, (start, end) = window_stats(got, parse_window("10 min"))
     assert end == T0 + 60 * 29 and stats["T2"].n == 11
+
+
+def test_a_stress_or_strain_probe_reads_in_pa_or_1(tmp_path):
+    """A probe of stress_zz was given metres: its range in MPa validated and then the sensor
+    rules refused it ('expected units compatible with m'); a strain's likewise."""
+    from pathlib import Path
+
+    from twinkit.sensors.rules import probe_unit
+
+    assert [probe_unit("elasticity", f) for f in ("stress_zz", "strain_xy", "von_mises")] == [
+        "Pa", "1", "Pa"
+    ]  # fmt: skip
+    case = Path(__file__).parents[2] / "cases" / "bracket.yaml"
+    text = case.read_text().replace(
+        "probes:\n",
+        "probes:\n  sig: {point: [3 mm, 20 mm, 40 mm], field: stress_zz}\n"
+        "  eps: {point: [3 mm, 20 mm, 40 mm], field: strain_zz}\n",
+    )
+    text += "sensors:\n  sig: {range: [-300 MPa, 300 MPa]}\n  eps: {range: [-0.01, 0.01]}\n"
+    (tmp_path / "bracket.yaml").write_text(text)
+    r = rules_from_case(load_case(tmp_path / "bracket.yaml", check_regions=False))
+    assert r["sig"].unit == "Pa" and r["sig"].upper == pytest.approx(3e8)
+    assert r["eps"].unit == "1" and r["eps"].lower == -0.01

@@ -29,8 +29,12 @@ class Rule:
 
 def probe_unit(model: str, field_name: str) -> str:
     """SI unit of a probe of `field_name` in `model` ('' is the model's main field)."""
-    if field_name == "von_mises":
+    from twinkit.case.fields import STRAIN_FIELDS, STRESS_FIELDS
+
+    if field_name == "von_mises" or field_name in STRESS_FIELDS:
         return "Pa"
+    if field_name in STRAIN_FIELDS:
+        return "1"
     if field_name.startswith("displacement"):
         return "m"
     if field_name.startswith("velocity"):
