@@ -168,7 +168,15 @@ def _checked(path: Path) -> None:
 
 
 def _open(gmsh_mod, path: Path) -> None:
-    """gmsh.open of a data file (`.msh`): scripts run in a child (`twinkit.physics.gmsh_child`)."""
+    """gmsh.open of a data file (`.msh`): scripts run in a child (`twinkit.physics.gmsh_child`).
+    A file that does not begin as a mesh is refused: gmsh would run it as a script, here."""
+    from twinkit.physics.geo_script import is_data
+
+    if not is_data(path):
+        raise MeshError(
+            f"{path}: not a gmsh mesh file: it does not begin with $MeshFormat (gmsh would run "
+            "it as a script; a script goes in a .geo file)"
+        )
     try:
         gmsh_mod.open(str(path))
     except Exception as e:

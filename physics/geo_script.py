@@ -8,7 +8,7 @@ reads the environment (`GetEnv`), or sets options outside `Mesh.*` and `Geometry
 gmsh write files). Files it reads or probes (`Include`, `Merge`, `ShapeFromFile`, `ListFromFile`,
 `FileExists`) must be
 literal paths to regular files inside the top-level script's folder; included scripts are
-checked the same way. Names are compared case-insensitively, which refuses more than gmsh would
+checked the same way, and so is a merged file that gmsh runs as a script (`is_data`). Names are compared case-insensitively, which refuses more than gmsh would
 run. What passes still runs in a child process bounded in time and memory
 (`twinkit.physics.gmsh_child`): loops, too fine meshes and gmsh's own crashes stop there.
 """
@@ -42,8 +42,13 @@ REFUSED = {
     "getenv": "reads the environment",
 }
 READS = {"include", "merge", "mergewithboundingbox", "shapefromfile", "listfromfile", "fileexists"}
-SCRIPTS = {"include"}  # parsed as .geo; Merge parses a file as .geo unless it is data:
-DATA = {".msh", ".step", ".stp", ".brep", ".iges", ".igs", ".stl", ".pos", ".med", ".unv", ".vtk"}
+SCRIPTS = {"include"}  # parsed as .geo; Merge parses a file as .geo unless it is data (is_data)
+# read by these extensions' own readers (lower or upper case, as gmsh compares them)
+BY_EXTENSION = {".step", ".stp", ".brep", ".iges", ".igs", ".stl", ".med", ".unv", ".vtk"}
+# any other file (.msh and .pos too) gmsh reads by its first bytes: a mesh or a view if they
+# are one of these (gmsh's MergeFile), else it runs it as a script
+DATA_HEADERS = (b"$PTS", b"$NO", b"$PARA", b"$ELM", b"$MeshFormat", b"$Comments", b"$PostFormat",
+                b"$View")  # fmt: skip
 OPTIONS = {"mesh", "geometry"}  # option categories a script may set
 ASSIGN = {"=", "+=", "-=", "*=", "/="}
 
@@ -137,9 +142,23 @@ def _check_file(path: Path, root: Path) -> list[Path]:
                 raise refuse(i, f"reads {toks[j][1][:80]!r}, outside {root}")
             if target.exists() and not target.is_file():  # a FIFO or a device would block
                 raise refuse(i, f"reads {toks[j][1][:80]!r}, which is not a regular file")
-            if word in SCRIPTS or (word.startswith("merge") and target.suffix not in DATA):
+            if target.suffix.lower() == ".gz":
+                raise refuse(i, "reads a compressed file (gmsh runs gunzip on it)")
+            if word in SCRIPTS or (word.startswith("merge") and not is_data(target)):
                 scripts.append(target)
     return scripts
+
+
+def is_data(path: Path) -> bool:
+    """Whether gmsh reads ``path`` as data (a mesh, a view, CAD), not as a script: a `.msh` or
+    `.pos` file that does not begin as one is run as a `.geo` (SystemCall and all)."""
+    if path.suffix in BY_EXTENSION or path.suffix.lower() in BY_EXTENSION and path.suffix.isupper():
+        return True
+    try:
+        with path.open("rb") as f:
+            return f.read(16).startswith(DATA_HEADERS)
+    except OSError:
+        return False
 
 
 def _redirects(toks: list[tuple[str, str, int]], i: int) -> bool:
