@@ -35,13 +35,14 @@ MESH_SECONDS_PER_MILLION = 60.0
 MEMORY_BASE = 1 * GIB
 MEMORY_PER_CELL = 1024  # bytes of address space per cell allowed (gmsh's 3D mesher: ~0.3 kB)
 DEFAULT_MAX_CELLS = 5_000_000  # `solver.limits.max_cells`' default
+MAX_SECONDS = 7 * 86400.0  # whatever max_cells allows (poll() takes at most 2^31 ms)
 
 
 def limits(mode: str, max_cells: float | None) -> tuple[float, int]:
     """Seconds and bytes of address space the child may use."""
-    cells = DEFAULT_MAX_CELLS if max_cells is None else max_cells
+    cells = DEFAULT_MAX_CELLS if max_cells is None else float(max_cells)
     seconds = SCRIPT_SECONDS + (MESH_SECONDS_PER_MILLION * cells / 1e6 if mode == "mesh" else 0)
-    return seconds, int(MEMORY_BASE + MEMORY_PER_CELL * cells)
+    return min(seconds, MAX_SECONDS), int(min(MEMORY_BASE + MEMORY_PER_CELL * cells, 2.0**62))
 
 
 def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | None) -> None:
@@ -50,6 +51,7 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
     from twinkit.physics.regions import MeshError
 
     seconds, memory = limits(mode, max_cells)
+    size, max_cells = (None if v is None else float(v) for v in (size, max_cells))  # NumPy's
     args = [sys.executable, "-P", __file__, mode, str(geo), str(out),
             repr(size), repr(max_cells), str(memory)]  # fmt: skip
     # one thread for numpy's BLAS (gmsh imports numpy): many threads may not fit the memory limit
@@ -60,8 +62,13 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
         )
     except subprocess.TimeoutExpired:
         raise MeshError(
-            f"{geo}: gmsh ran this script for more than {seconds:.0f} s (the limit for "
-            f"solver.limits.max_cells = {max_cells or DEFAULT_MAX_CELLS:,.0f}); stopped"
+            f"{geo}: gmsh ran this script for more than {seconds:.0f} s"
+            + (
+                f" (the limit for solver.limits.max_cells = {max_cells or DEFAULT_MAX_CELLS:,.0f})"
+                if mode == "mesh"
+                else " (the limit for running a script without meshing it)"
+            )
+            + "; stopped"
         ) from None
     if done.returncode == 0:
         return
@@ -125,11 +132,18 @@ def _main(argv: list[str]) -> int:
     except Exception as e:
         return refuse(f"gmsh could not read it ({e})")
     groups = gmsh.model.getPhysicalGroups()
+    dim = max((d for d, _ in groups), default=gmsh.model.getDimension())
+    loose = _ungrouped(gmsh, dim) if groups else []
+    if loose:  # the mesh file holds the physical groups' cells only (Mesh.SaveAll = 0)
+        kind = {1: "curve", 2: "surface", 3: "volume"}.get(dim, "entity")
+        return refuse(
+            f"{kind}s {', '.join(map(str, loose[:10]))} are in no Physical "
+            f"{kind.capitalize()}; the mesh would leave them out: add them to one, or delete them"
+        )
     if mode == "regions":
         names = {gmsh.model.getPhysicalName(d, t): d for d, t in groups}
         Path(out).write_text(json.dumps(names))
         return 0
-    dim = max((d for d, _ in groups), default=gmsh.model.getDimension())
     if size is not None:
         if max_cells is not None:
             box = gmsh.model.getBoundingBox(-1, -1)
@@ -162,6 +176,15 @@ def _main(argv: list[str]) -> int:
     gmsh.write(out)
     gmsh.finalize()
     return 0
+
+
+def _ungrouped(gmsh, dim: int) -> list[int]:
+    """Entities of dimension ``dim`` in no physical group of that dimension."""
+    grouped = {
+        e for _, t in gmsh.model.getPhysicalGroups(dim)
+        for e in gmsh.model.getEntitiesForPhysicalGroup(dim, t)
+    }  # fmt: skip
+    return [t for _, t in gmsh.model.getEntities(dim) if t not in grouped]
 
 
 def _prod(values: list[float]) -> float:

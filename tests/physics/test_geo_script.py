@@ -178,3 +178,57 @@ def test_the_child_keeps_within_a_hard_memory_limit_the_shell_set(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text()) == {"hot": 1, "cold": 1, "plate": 2}
+
+
+@pytest.mark.parametrize("name", ["evil.pos", "evil.msh", "evil.MSH"])
+def test_a_merged_file_that_is_no_mesh_is_checked_as_the_script_gmsh_runs(tmp_path, name):
+    """gmsh reads a .pos or .msh that does not begin as a mesh or a view as a .geo script: a
+    QA pass's Merge "evil.pos" ran its SystemCall. A real mesh merged is read as data."""
+    (tmp_path / name).write_text(f'SystemCall "touch {tmp_path / "written-by-gmsh"}";\n')
+    path = tmp_path / "merges.geo"
+    path.write_text(f'Merge "{name}";\n' + SQUARE)
+    with pytest.raises(ScriptError, match=rf"{name}, line 1: 'SystemCall' runs a program"):
+        check_script(path)
+    (tmp_path / name).write_text("$MeshFormat\n4.1 0 8\n$EndMeshFormat\n" + "Save x;\n")
+    check_script(path)  # data: gmsh's mesh reader, not its parser
+
+
+def test_a_mesh_file_that_is_a_script_is_refused(tmp_path):
+    """A case's mesh.file of evil.msh holding a SystemCall ran it in-process (gmsh.open reads a
+    file without a mesh header as a .geo)."""
+    path = tmp_path / "evil.msh"
+    path.write_text(f'SystemCall "touch {tmp_path / "written-by-gmsh"}";\n')
+    for reader in (region_names, read_file):
+        with pytest.raises(MeshError, match=r"evil\.msh: not a gmsh mesh file"):
+            reader(path)
+    assert not (tmp_path / "written-by-gmsh").exists()
+    gz = tmp_path / "reads.geo"
+    gz.write_text('Merge "m.msh.gz";\n' + SQUARE)
+    with pytest.raises(ScriptError, match="compressed file"):
+        check_script(gz)
+
+
+def test_any_cell_limit_and_numpy_numbers_reach_the_child(tmp_path):
+    """max_cells of 4e10 gave a timeout past poll()'s range (OverflowError, exit 1); NumPy
+    numbers for size or max_cells reached the child as 'np.float64(...)' and failed there."""
+    import numpy as np
+
+    assert gmsh_child.limits("mesh", 4e10)[0] == gmsh_child.MAX_SECONDS
+    path = tmp_path / "square.geo"
+    path.write_text(SQUARE)
+    m = read_file(path, size=np.float64(0.5), max_cells=np.int64(4 * 10**10)).mesh
+    assert m.topology.index_map(2).size_local > 0
+
+
+def test_a_surface_in_no_physical_group_is_an_error_not_left_out(tmp_path):
+    """The child writes the physical groups' cells only: a surface in none was left out of the
+    mesh without a word (in-process meshing had failed on it)."""
+    path = tmp_path / "loose.geo"
+    path.write_text(
+        SQUARE + "Point(5) = {2, 0, 0, 0.5}; Point(6) = {2, 1, 0, 0.5};\n"
+        "Line(5) = {2, 5}; Line(6) = {5, 6}; Line(7) = {6, 3};\n"
+        "Curve Loop(10) = {5, 6, 7, -2}; Plane Surface(10) = {10};\n"
+    )
+    for reader in (region_names, read_file):
+        with pytest.raises(MeshError, match=r"surfaces 10 are in no Physical Surface"):
+            reader(path)
