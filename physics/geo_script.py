@@ -6,10 +6,10 @@ skipped) and refused when it names a command that runs a program (`SystemCall`, 
 `CreateDir`, `Plugin(...)`), ends or stalls the process (`Exit`, `Abort`, `Sleep`, `GetValue`),
 reads the environment (`GetEnv`), or sets options outside `Mesh.*` and `Geometry.*` (some make
 gmsh write files). Files it reads or probes (`Include`, `Merge`, `ShapeFromFile`, `ListFromFile`,
-`FileExists`) must be
-literal paths to regular files inside the top-level script's folder; included scripts are
-checked the same way, and so is a merged file that gmsh runs as a script (`is_data`). Names are compared case-insensitively, which refuses more than gmsh would
-run. What passes still runs in a child process bounded in time and memory
+`FileExists`) must be literal paths to regular files inside the top-level script's folder;
+included scripts are checked the same way, and so is a merged file that gmsh runs as a script
+(`is_data`). Names are compared case-insensitively, which refuses more than gmsh would run.
+What passes still runs in a child process bounded in time and memory
 (`twinkit.physics.gmsh_child`): loops, too fine meshes and gmsh's own crashes stop there.
 """
 
