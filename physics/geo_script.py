@@ -152,7 +152,8 @@ def _check_file(path: Path, root: Path) -> list[Path]:
 def is_data(path: Path) -> bool:
     """Whether gmsh reads ``path`` as data (a mesh, a view, CAD), not as a script: a `.msh` or
     `.pos` file that does not begin as one is run as a `.geo` (SystemCall and all)."""
-    if path.suffix in BY_EXTENSION or path.suffix.lower() in BY_EXTENSION and path.suffix.isupper():
+    ext = path.suffix
+    if ext.lower() in BY_EXTENSION and ext in (ext.lower(), ext.upper()):
         return True
     try:
         with path.open("rb") as f:

@@ -40,7 +40,7 @@ MAX_SECONDS = 7 * 86400.0  # whatever max_cells allows (poll() takes at most 2^3
 
 def limits(mode: str, max_cells: float | None) -> tuple[float, int]:
     """Seconds and bytes of address space the child may use."""
-    cells = DEFAULT_MAX_CELLS if max_cells is None else float(max_cells)
+    cells = DEFAULT_MAX_CELLS if max_cells is None else max_cells
     seconds = SCRIPT_SECONDS + (MESH_SECONDS_PER_MILLION * cells / 1e6 if mode == "mesh" else 0)
     return min(seconds, MAX_SECONDS), int(min(MEMORY_BASE + MEMORY_PER_CELL * cells, 2.0**62))
 
@@ -50,8 +50,8 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
     ``out``); MeshError naming ``geo`` if it is refused, fails, crashes or exceeds its limits."""
     from twinkit.physics.regions import MeshError
 
-    seconds, memory = limits(mode, max_cells)
     size, max_cells = (None if v is None else float(v) for v in (size, max_cells))  # NumPy's
+    seconds, memory = limits(mode, max_cells)
     args = [sys.executable, "-P", __file__, mode, str(geo), str(out),
             repr(size), repr(max_cells), str(memory)]  # fmt: skip
     # one thread for numpy's BLAS (gmsh imports numpy): many threads may not fit the memory limit

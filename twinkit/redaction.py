@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-# query-string or libpq keyword parameters that hold a secret
+# names of query-string or libpq keyword parameters, and of keys, that hold a secret
+_SECRET_NAMES = r"password|passwd|pwd|pass|sslpassword|secret|token|api_?key|key"
 _SECRET = re.compile(
-    r"""(?ix)((?:^|[?&;\s])(?:password|passwd|pwd|pass|sslpassword|secret|token|api_?key|key)\s*=\s*)
+    rf"""(?ix)((?:^|[?&;\s])(?:{_SECRET_NAMES})\s*=\s*)
     ('[^']*'|"[^"]*"|[^&;\s]*)"""
 )
 _SCHEME = re.compile(r"^[A-Za-z][\w+.-]*://")
@@ -24,8 +25,13 @@ _SECRET_ENTRY = re.compile(
 # a password may hold '@', quotes and spaces (a careless one: they should be %-encoded), and
 # redacting too much of a line is safe where too little is not
 _URL_PASSWORD = re.compile(r"""(?i)\b([a-z][\w+.-]*://[^\s:/@'"]*:)([^\n]*)(@)""")
-# a key that names a secret: its value, quoted back with the key, is shown as ***
-SECRET_KEY = re.compile(r"(?i)^(?:password|passwd|pwd|pass|sslpassword|secret|token|api_?key|key)$")
+_SECRET_KEY = re.compile(rf"(?i)^(?:{_SECRET_NAMES})$")
+
+
+def names_secret(loc: tuple) -> bool:
+    """Whether a validation error's location ends at a key that names a secret (password:,
+    token: ...): its value is quoted back as ***."""
+    return bool(loc) and _SECRET_KEY.match(str(loc[-1])) is not None
 
 
 def _userinfo(url: str) -> tuple[str, str, str] | None:

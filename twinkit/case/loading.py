@@ -34,7 +34,7 @@ from twinkit.case.reading import YAMLLimitError, read_yaml
 from twinkit.case.regions import check_mesh_regions
 from twinkit.case.spec import CaseSpec
 from twinkit.case.units import clip
-from twinkit.redaction import SECRET_KEY, redact_all
+from twinkit.redaction import names_secret, redact_all
 
 __all__ = ["Case", "CaseError", "LoadedCase", "check_mesh_regions", "load_case"]
 
@@ -234,7 +234,7 @@ def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
             # a `$parameter` where only a fixed value can go (an integer, a choice)
             msg = f"must be a fixed value, not a parameter; {msg}"
         got = f" (got {_fmt_value(value)})"
-        if err["loc"] and SECRET_KEY.match(str(err["loc"][-1])):
+        if names_secret(err["loc"]):
             got = " (got ***)"  # a password: or token: key's own value
         if kind == "missing" or (isinstance(value, str) and value in msg):
             got = ""

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from twinkit.case import CaseError, LoadedCase, units
+from twinkit.case.fields import STRAIN_FIELDS, STRESS_FIELDS
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,7 @@ class Rule:
 
 def probe_unit(model: str, field_name: str) -> str:
     """SI unit of a probe of `field_name` in `model` ('' is the model's main field)."""
-    from twinkit.case.fields import STRAIN_FIELDS, STRESS_FIELDS
-
-    if field_name == "von_mises" or field_name in STRESS_FIELDS:
+    if field_name in STRESS_FIELDS:  # von_mises among them
         return "Pa"
     if field_name in STRAIN_FIELDS:
         return "1"

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinkit.case.base import CaseError, Name, check_name
 from twinkit.case.units import clip
-from twinkit.redaction import SECRET_KEY, redact_all
+from twinkit.redaction import names_secret, redact_all
 
 DEFAULTS = {
     "cadence": "1 min",
@@ -154,7 +154,7 @@ def _format(path: Path, e: ValidationError) -> str:
             lines.append(f"{path}: {_where(err['loc'])}: required key is missing")
             continue
         got = clip(redact_all(repr(err["input"])[:4096]))  # redacted, then cut (redact_all)
-        if err["loc"] and SECRET_KEY.match(str(err["loc"][-1])):
+        if names_secret(err["loc"]):
             got = "***"  # a password: or token: key's own value
         lines.append(f"{path}: {_where(err['loc'])}: {msg} (got {got})")
     return redact_all("\n".join(lines[:20]))  # a quoted value may hold a database's password
