@@ -114,9 +114,10 @@ class KrigingCodes:
         ``std_first`` a GP that takes its std from another may get none: 0). The GPs ``skip``
         (indices) are not needed: on the large-batch path they are not evaluated (mean and std 0).
 
-        One GP at a time, in NumPy (its float64 ``exp``, ``sqrt`` and GEMMs are faster than
-        torch's on one thread, and its calls cheaper: 1,000 furnace scalars 10.8 → 7.5 ms at 32
-        samples, 48 → 31 at 128, with L⁻¹): k (m, n) from one GEMM and a few passes in
+        One GP at a time, in NumPy (its float64 ``sqrt`` and GEMMs are faster than torch's on
+        one thread, and its calls cheaper: 1,000 furnace scalars 10.8 → 7.5 ms at 32 samples,
+        48 → 31 at 128, with L⁻¹; the ``exp`` is torch's on a CPU without AVX-512, `exp_`):
+        k (m, n) from one GEMM and a few passes in
         place (`cross_kernel`; 6 % less time than forming r² first), then L⁻¹k by BLAS's
         triangular product with L⁻¹ (``dtrmm``, `_per_gp`), in place of the spent k: 0.040 and
         0.39 ms per GP at 32 and 128 samples, against 0.116 and 0.85 for the triangular solve

@@ -376,11 +376,16 @@ def test_a_columns_gp_does_not_depend_on_the_other_columns():
         np.testing.assert_allclose(alone.cv[:, 0], both.cv[:, j], rtol=0, atol=1e-6 * z[:, j].std())
 
 
-def test_the_prediction_kernel_is_the_kernel_for_every_kind():
+@pytest.mark.parametrize("numpy_exp", [True, False])
+def test_the_prediction_kernel_is_the_kernel_for_every_kind(monkeypatch, numpy_exp):
     """`mean_std`'s cross-kernel (one GEMM, c in the exponent) against c κ(r²) as fitted, near
     and far (r² beyond the cap) from the training inputs, and with ℓ per dimension; in its own
-    arrays and in work arrays reused from the previous kernel."""
+    arrays and in work arrays reused from the previous kernel; with NumPy's ``exp`` and with
+    torch's (`exp_` takes the faster on the CPU it runs on)."""
+    from twinkit.surrogates import kernels
     from twinkit.surrogates.kernels import cross_kernel, kernel_of_r2, scaled_r2, training_side
+
+    monkeypatch.setattr(kernels, "_NUMPY_EXP", numpy_exp)
 
     rng = np.random.default_rng(1)
     x = torch.from_numpy(rng.uniform(-1, 1, (30, 4)))
@@ -395,6 +400,21 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind():
             for out in (None, work):
                 got = cross_kernel((a * inv).numpy(), side, kind, math.log(c), out)
                 np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-13 * c)
+
+
+def test_exp_in_place_is_numpys_exp_either_way(monkeypatch):
+    """`exp_` overwrites its array with e^x, to within two units in the last place of NumPy's,
+    whichever library computes it; over the range the kernels pass it (down to e^-800: 0)."""
+    from twinkit.surrogates import kernels
+
+    x = np.concatenate([np.linspace(-800.0, 5.0, 100_001), [0.0, -1e-300, 1e-12]])
+    want = np.exp(x)
+    for numpy_exp in (True, False):
+        monkeypatch.setattr(kernels, "_NUMPY_EXP", numpy_exp)
+        y = x.copy()
+        assert kernels.exp_(y) is y
+        np.testing.assert_allclose(y, want, rtol=4.5e-16, atol=0)
+        assert y[-3] == 1.0 and np.all(y[:100] == want[:100])
 
 
 def test_stacking_weight_blends_by_cross_validated_error():
