@@ -360,9 +360,13 @@ def test_a_columns_gp_does_not_depend_on_the_other_columns():
     """Each column's GP is fitted as if alone, whatever else is in the batch (to the optimiser's
     tolerance: a batched product rounds differently; one shared L-BFGS run for all columns
     gave the bracket's deflection length scales 2x off its fit alone). The out-of-fold predictions
-    agree to 1e-6 of the column's std; a length scale to 1e-3: the fit stops after 60 L-BFGS
-    iterations, and along a direction the column hardly varies in (ℓ ≈ 6 on [-1, 1]) where it
-    stops moves with the batch's round-off by ~1e-4 (1.1e-4 with torch 2.14.1 and numpy 2.5.5)."""
+    agree to 1e-5 of the column's std, the optimiser's relative tolerance; a length scale to
+    1e-3: the fit stops after 60 L-BFGS iterations, and along a direction the column hardly
+    varies in (ℓ ≈ 6 on [-1, 1]) where it stops moves with the batch's round-off (the batched
+    likelihood's products round differently; the optimiser's bookkeeping is per row, see
+    `test_batched_lbfgs_solves_each_problem_as_if_alone`). Measured for the third column, torch
+    2.14.1 and numpy 2.5.5: ℓ 1.1e-4 apart and predictions 3.2e-7 of the std with the
+    bookkeeping in torch, 7.2e-4 and 2.0e-6 with it in NumPy."""
     from twinkit.surrogates.gp import fit_gp_columns
 
     rng = np.random.default_rng(3)
@@ -373,7 +377,7 @@ def test_a_columns_gp_does_not_depend_on_the_other_columns():
     for j in range(3):
         alone = fit_gp_columns(x, z[:, [j]], fold, 5, ("matern52",))
         np.testing.assert_allclose(alone.lengthscale[0], both.lengthscale[j], rtol=1e-3)
-        np.testing.assert_allclose(alone.cv[:, 0], both.cv[:, j], rtol=0, atol=1e-6 * z[:, j].std())
+        np.testing.assert_allclose(alone.cv[:, 0], both.cv[:, j], rtol=0, atol=1e-5 * z[:, j].std())
 
 
 @pytest.mark.parametrize("numpy_exp", [True, False])
