@@ -47,10 +47,10 @@ def _loss_grad(
         with torch.enable_grad():
             out = fun(t, torch.from_numpy(rows))
             val, g = out if isinstance(out, tuple) else (out, torch.autograd.grad(out.sum(), t)[0])
-        val, g = val.detach().numpy(), g.detach().numpy()
-        bad = ~np.isfinite(val)
-        loss[rows] = np.where(bad, np.inf, val)
-        grad[rows] = np.where(bad[:, None], 0.0, g)
+        v, gn = val.detach().numpy(), g.detach().numpy()
+        bad = ~np.isfinite(v)
+        loss[rows] = np.where(bad, np.inf, v)
+        grad[rows] = np.where(bad[:, None], 0.0, gn)
     return loss, grad
 
 
