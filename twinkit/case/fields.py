@@ -36,13 +36,18 @@ MODEL_FIELDS["thermo_elasticity"] = MODEL_FIELDS["heat_conduction"] + MODEL_FIEL
 STRUCTURAL = ("elasticity", "thermo_elasticity")
 
 
-def field_unit(field: str) -> str:
-    """SI unit of a scalar field that a probe or QoI may read."""
+def field_unit(field: str, model: str) -> str:
+    """SI unit of a scalar field that a probe or QoI of ``model`` reads ('' is the model's main
+    field: the displacement of a structural model, the temperature of the others)."""
+    if field in STRESS_FIELDS:  # von_mises among them
+        return "Pa"
     if field in STRAIN_FIELDS:
         return "1"
-    if field in STRESS_FIELDS:
-        return "Pa"
-    return "K" if field == "temperature" else "m"
+    if field.startswith("velocity"):
+        return "m/s"
+    if field == "temperature" or (not field and model not in STRUCTURAL):
+        return "K"
+    return "m"  # a displacement
 
 
 def field_errors(case: CaseSpec) -> list[tuple[str, str]]:

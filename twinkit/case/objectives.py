@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from twinkit.case import units
 from twinkit.case.derived import expression_unit
-from twinkit.case.fields import FIELD_QOIS, STRAIN_FIELDS, STRESS_FIELDS, field_unit
+from twinkit.case.fields import FIELD_QOIS, field_unit
 from twinkit.case.mesh import GENERATOR_GDIM
 from twinkit.case.spec import CaseSpec
 from twinkit.case.units import clip, clip_names
@@ -59,7 +59,7 @@ def output_units(case: CaseSpec, name: str) -> tuple[str, ...]:
         if kind == "expression":
             return (expression_unit(case, name, output_units),)
         if kind in FIELD_QOIS:
-            return (field_unit(case.outputs.qoi[name].field or ""),)
+            return (field_unit(case.outputs.qoi[name].field or "", case.model),)
         unit = QOI_UNITS.get(kind, "K")
         if kind not in PER_DEPTH or (case.solver.thickness is not None and kind in QOI_BODY):
             return (unit,)
@@ -67,18 +67,7 @@ def output_units(case: CaseSpec, name: str) -> tuple[str, ...]:
         gdim = GENERATOR_GDIM.get(getattr(case.mesh, "generator", ""))
         return (by_dim[gdim],) if gdim else tuple(by_dim.values())
     if name in case.probes:
-        field = case.probes[name].field or {"elasticity": "d", "thermo_elasticity": "d"}.get(
-            case.model, "temperature"
-        )
-        if field in STRESS_FIELDS or field in STRAIN_FIELDS:
-            return (field_unit(field),)
-        return (
-            ("m/s",)
-            if field.startswith("velocity")
-            else ("K",)
-            if field == "temperature"
-            else ("m",)
-        )
+        return (field_unit(case.probes[name].field, case.model),)
     return (case.parameter_unit(name),)
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from twinkit.case import CaseError, LoadedCase, units
-from twinkit.case.fields import STRAIN_FIELDS, STRESS_FIELDS
+from twinkit.case.fields import field_unit
 
 
 @dataclass(frozen=True)
@@ -30,17 +30,7 @@ class Rule:
 
 def probe_unit(model: str, field_name: str) -> str:
     """SI unit of a probe of `field_name` in `model` ('' is the model's main field)."""
-    if field_name in STRESS_FIELDS:  # von_mises among them
-        return "Pa"
-    if field_name in STRAIN_FIELDS:
-        return "1"
-    if field_name.startswith("displacement"):
-        return "m"
-    if field_name.startswith("velocity"):
-        return "m/s"
-    if field_name == "temperature" or model in ("heat_conduction", "glass_flow", "glass_furnace"):
-        return "K"
-    return "m"
+    return field_unit(field_name, model)
 
 
 # any reading beyond this (SI) is no measurement: its square would overflow a float
