@@ -8,6 +8,7 @@ proves that nothing but the message reaches the terminal.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -325,6 +326,17 @@ def test_valid_case_with_parameters_lists_them(base_case, write_case, cli):
 def test_case_path_is_a_folder(tmp_path, cli):
     r = cli("validate", tmp_path)
     assert_one_clear_message(r, tmp_path, ("cannot read the file",))
+
+
+def test_case_path_is_a_pipe_or_a_device(tmp_path, cli):
+    """A FIFO or /dev/zero given as the case file is refused without opening it (a pipe would
+    block, a device never end), and not called missing."""
+    fifo = tmp_path / "case.yaml"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        r = cli("validate", path)
+        assert_one_clear_message(r, path, ("not a regular file",))
+        assert "not found" not in r.output
 
 
 # ---- meshes from files: names come from gmsh physical groups --------------------------------

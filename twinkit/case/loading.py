@@ -257,6 +257,19 @@ def _format_validation(path: Path, e: ValidationError, raw: Any) -> str:
     return redact_all(text)  # a value quoted back may hold a webhook's or a database's password
 
 
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, not a regular file, cannot be a case file: a folder, a pipe or a device
+    (never opened: a pipe could block and a device never end), or nothing there."""
+    try:
+        if path.is_dir():
+            return "cannot read the file (a folder)"
+        if path.exists():
+            return "cannot read the file (not a regular file: a pipe, socket or device)"
+    except (OSError, ValueError):
+        pass
+    return "case file not found"
+
+
 def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
     """Read, validate and convert a case file. Raises CaseError with a user-facing message."""
     import yaml
@@ -267,8 +280,7 @@ def load_case(path: str | Path, check_regions: bool = True) -> LoadedCase:
     except (OSError, ValueError):  # a NUL byte, a name too long
         found = False
     if not found:
-        what = "cannot read the file (a folder)" if path.is_dir() else "case file not found"
-        raise CaseError(f"{clip(str(path), 200)}: {what}")
+        raise CaseError(f"{clip(str(path), 200)}: {_not_a_file(path)}")
     try:
         raw = read_yaml(path)
     except YAMLLimitError as e:
