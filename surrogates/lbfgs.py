@@ -131,6 +131,8 @@ def _cubic_min(t1: float, f1: float, g1: float, t2: float, f2: float, g2: float,
                lo: float, hi: float) -> float:  # fmt: skip
     """The minimiser in [lo, hi] of the cubic through (t1, f1) and (t2, f2) with slopes g1 and
     g2 (Nocedal & Wright 2006, eq. 3.59); the middle of [lo, hi] where it has none."""
+    if t1 == t2:
+        return 0.5 * (lo + hi)
     d1 = g1 + g2 - 3.0 * (f1 - f2) / (t1 - t2)
     disc = d1 * d1 - g1 * g2
     if disc < 0.0 or not math.isfinite(disc):
@@ -168,11 +170,14 @@ class WolfeLBFGS:
     Per iteration: the direction by the two-loop recursion (Nocedal & Wright 2006, alg. 7.4;
     H₀ = sᵀy/yᵀy of the newest pair; a pair is stored where sᵀy > 1e-10), the first iteration's
     step min(1, 1/|g|₁) and 1 after; a step satisfying the strong Wolfe conditions (c₁ = 1e-4,
-    c₂ = 0.9; alg. 3.5 and 3.6 with cubic interpolation, at most 25 evaluations). It stops when
+    c₂ = 0.9; alg. 3.5 and 3.6 with cubic interpolation, at most 25 evaluations, a bracket no
+    narrower than 1e-9 / max |d|). It stops when
     max |g| ≤ ``tolerance_grad``, the step's largest change or the loss change is below
     ``tolerance_change``, or no descent direction is left."""
 
-    C1, C2, MAX_LS = 1e-4, 0.9, 25
+    # the strong Wolfe constants, the line search's evaluations and its smallest bracket (the
+    # bracket's width times max |d|: below it the search ends at its best point)
+    C1, C2, MAX_LS, LS_TOL = 1e-4, 0.9, 25, 1e-9
 
     def __init__(self, x0: np.ndarray, history: int = 50, tolerance_grad: float = 1e-12,
                  tolerance_change: float = 1e-15):  # fmt: skip
@@ -203,8 +208,9 @@ class WolfeLBFGS:
         return q
 
     def run(self, fun: Objective, max_iter: int, max_eval: int | None = None) -> int:
-        """At most ``max_iter`` more iterations and (about) ``max_eval`` evaluations of ``fun``
-        (None: 5/4 of ``max_iter``); returns the iterations done in all."""
+        """At most ``max_iter`` more iterations, and none begun once ``max_eval`` evaluations of
+        ``fun`` are spent (None: 5/4 of ``max_iter``; at least one iteration is made); returns
+        the iterations done in all."""
         max_eval = max_iter * 5 // 4 if max_eval is None else max_eval
         evals = 0
         if self.f is None:
@@ -214,7 +220,7 @@ class WolfeLBFGS:
                 self.f == math.inf or np.abs(self.g).max(initial=0.0) <= self.tol_grad
             )
         for _ in range(max_iter):
-            if self.converged or evals >= max_eval:
+            if self.converged:
                 break
             d = self._direction()
             gtd = float(self.g @ d)
@@ -240,6 +246,8 @@ class WolfeLBFGS:
                 or np.abs(step).max() <= self.tol_change
                 or abs(self.f - f_old) < self.tol_change
             )
+            if evals >= max_eval:  # after an iteration: a run makes at least one
+                break
         return self.n_iter
 
     def _line_search(
@@ -286,7 +294,7 @@ class WolfeLBFGS:
         while evals < self.MAX_LS:
             (ta, fa, _, sa), (tb, fb, _, sb) = bracket
             a, b = min(ta, tb), max(ta, tb)
-            if (b - a) * d_max < self.tol_change:
+            if (b - a) * d_max < self.LS_TOL:
                 break
             t = _cubic_min(ta, fa, sa, tb, fb, sb, a, b)
             margin = 0.1 * (b - a)

@@ -114,9 +114,10 @@ def _train(
 
     def loss_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         set_params(x)
-        se = (net.residual(xt) - r) ** 2
-        loss = per_net * (se * train_w).sum() + config.l2 * net.penalty()
-        grads = torch.autograd.grad(loss, params)
+        with torch.enable_grad():  # also when the caller is in torch.no_grad()
+            se = (net.residual(xt) - r) ** 2
+            loss = per_net * (se * train_w).sum() + config.l2 * net.penalty()
+            grads = torch.autograd.grad(loss, params)
         return float(loss.detach()), torch.cat([g.reshape(-1) for g in grads]).numpy()
 
     mask = fold < m

@@ -980,6 +980,40 @@ def test_wolfe_lbfgs_minimises_rosenbrock_and_every_step_goes_down():
     assert np.array_equal(x0, np.tile([-1.2, 1.0], 5))  # the start is not written to
 
 
+def test_wolfe_lbfgs_makes_an_iteration_per_run_even_on_a_budget_of_one_evaluation():
+    """``run(fun, 1)`` with its default evaluation budget (5/4 of one) still takes its step,
+    also the first, whose starting evaluation already spends that budget: an ensemble trained
+    for one epoch, or checked after every iteration, is trained."""
+    from twinkit.surrogates.lbfgs import WolfeLBFGS
+
+    opt = WolfeLBFGS(np.tile([-1.2, 1.0], 2))
+    f0 = _rosenbrock(opt.x)[0]
+    for i in range(1, 4):
+        assert opt.run(_rosenbrock, 1) == i
+    assert opt.f is not None and opt.f < f0
+
+
+def test_the_ensemble_trains_in_no_grad_and_checked_after_every_iteration():
+    """`train_ensemble` computes its gradients whatever the caller's grad mode (inside
+    ``torch.no_grad()`` too), and a monitor called after every iteration sees each one made."""
+    from twinkit.surrogates.training import TrainConfig, train_ensemble
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (16, 2))
+    z = np.column_stack([np.sin(2 * x[:, 0]), x[:, 1] ** 2])
+    seen: list[int] = []
+
+    def monitor(oof: np.ndarray, done: int) -> bool:
+        seen.append(done)
+        return True
+
+    cfg = TrainConfig(members=2, hidden=(8,), epochs=4, check_every=1, seed=0)
+    with torch.no_grad():
+        result = train_ensemble(x, z, cfg, monitor)
+    assert result.iterations == 4 and seen == [1, 2, 3]
+    assert train_ensemble(x, z, replace(cfg, epochs=1)).iterations == 1
+
+
 def test_wolfe_lbfgs_resumes_where_it_paused():
     """Runs of 7 + 13 + 20 iterations take the very same steps as one of 40 (the state carries
     on, history included): the ensembles' training pauses for its early-stop checks."""
