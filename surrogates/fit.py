@@ -31,7 +31,6 @@ than the errors on new points (docs/surrogates.md, "Error bars").
 from __future__ import annotations
 
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -254,18 +253,6 @@ def _fit_head(
     return head, {"residual": residual, "spread": spread, "floor": floor, "mask": mask} | info
 
 
-def _deterministic(mode: bool) -> None:
-    """``torch.use_deterministic_algorithms(mode)`` without importing torch's compiler: the
-    public call also sets inductor's flag, and importing inductor imports dynamo (1.4 s CPU in
-    a fresh process, a tenth of training at 32 furnace samples). Where inductor is not loaded
-    nothing in this process compiles, so the eager switch alone is the same."""
-    eager = getattr(torch._C, "_set_deterministic_algorithms", None)
-    if "torch._inductor.config" in sys.modules or eager is None:
-        torch.use_deterministic_algorithms(mode)
-    else:
-        eager(mode)
-
-
 def fit_surrogate(
     data: TrainingData, config: FitConfig | None = None, provenance: dict[str, Any] | None = None
 ) -> Surrogate:
@@ -277,7 +264,7 @@ def fit_surrogate(
     )
     xs = scaler.transform(data.x)
     prev = torch.are_deterministic_algorithms_enabled()
-    _deterministic(True)
+    torch.use_deterministic_algorithms(True)
     torch.manual_seed(seed)
     heads: dict[str, Head] = {}
     training: dict[str, Any] = {}
@@ -356,7 +343,7 @@ def fit_surrogate(
 
             extremes, training["extremes"] = fit_extremes(data, own_cv, logs, fit_nodes, calibrate)
     finally:
-        _deterministic(prev)
+        torch.use_deterministic_algorithms(prev)
     meta = {
         "provenance": dict(provenance or {}),
         "config": plain(asdict(config)),
