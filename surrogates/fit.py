@@ -9,7 +9,8 @@ cross-validation) and
 a deep ensemble, cross-validated on the ensemble's own folds, and is predicted by
 w GP + (1 − w) ensemble with the w in [0, 1] that fits the cross-validated predictions best
 (stacking; the ensemble's error is one member's out-of-fold error less the members' spread,
-`stacking_weight`; w within 0.05 of 0 or 1 is snapped there, and a code with w = 1 keeps no
+`stacking_weight`, bounded by `ensemble_correction`; w within 0.05 of 0 or 1 is snapped
+there, and a code with w = 1 keeps no
 networks). A field's codes get GPs alone ("gp"), and so does every code with fewer than
 ``ensemble_from`` training samples; ``model="mlp"`` gives every head the ensemble alone.
 Ensembles are seeded from ``seed`` and their head's position, and the run is deterministic, so
@@ -47,7 +48,13 @@ from twinkit.surrogates.kriging import code_kernels, fit_gps, kriging_codes
 from twinkit.surrogates.model import FORMAT_VERSION, Surrogate, plain
 from twinkit.surrogates.normalise import InputScaler, log_by_cv, log_columns, logged
 from twinkit.surrogates.pod import LinearCodec, truncation_rms
-from twinkit.surrogates.stacking import ambiguity, blend_monitor, one_se_rule, stacking_weight
+from twinkit.surrogates.stacking import (
+    ambiguity,
+    blend_monitor,
+    ensemble_correction,
+    one_se_rule,
+    stacking_weight,
+)
 from twinkit.surrogates.training import TrainConfig, folds, train_ensemble
 
 MODELS = ("auto", "gp", "mlp")
@@ -209,7 +216,11 @@ def _fit_head(
         if model == "gp":
             weight = np.ones(z.shape[1])
         else:
-            amb = ambiguity(result.net, x_scaled.shape[1], train.seed)
+            every = kriging_codes(x_scaled, gps, list(range(z.shape[1])))
+            amb, diff = ambiguity(result.net, x_scaled.shape[1], train.seed,
+                                  lambda x: every.mean_std(x)[0])  # fmt: skip
+            amb = ensemble_correction(amb, oof, z[mask], train.members, diff,
+                                      np.mean((cv[mask] - z[mask]) ** 2, axis=0))  # fmt: skip
             weight = stacking_weight(oof, cv[mask], z[mask], amb)
             if one_se:
                 weight = one_se_rule(oof, cv[mask], z[mask], weight, amb)

@@ -466,6 +466,32 @@ def test_one_se_rule_keeps_a_blend_only_where_its_gain_is_more_than_noise():
     assert one_se_rule(ens, gp, z, np.full(3, 0.5), 0.01)[2] == 0.5
 
 
+def test_the_ensembles_gain_is_bounded_by_independent_members_and_the_box():
+    from twinkit.surrogates.stacking import ensemble_correction, stacking_weight
+
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((32, 2))
+    gp = z + 0.001 * rng.standard_normal((32, 2))
+    member = z + 0.005 * rng.standard_normal((32, 2))
+    mse, gp_mse = (np.mean((p - z) ** 2, axis=0) for p in (member, gp))
+    # the members disagree in the box more than one errs at the held-out samples (heatsink,
+    # seed 1: 1.6x its mean squared error): taken as is, the ensemble's error is 0, w near 0
+    amb = 1.6 * mse
+    assert np.all(stacking_weight(member, gp, z, amb) < 0.2)
+    # bounded: the members' mean is at best 1/5 of a member's error variance, 0.005²/5 vs 0.001²
+    gain = ensemble_correction(amb, member, z, 5, np.zeros(2), gp_mse)
+    np.testing.assert_allclose(gain, 0.8 * mse)
+    assert np.all(stacking_weight(member, gp, z, gain) > 0.8)
+    small = np.full(2, 1e-8)  # a plausible ambiguity is kept as it is
+    np.testing.assert_allclose(ensemble_correction(small, member, z, 5, np.zeros(2), gp_mse), small)
+    # over the box the ensemble's mean differs from the GP's by 0.02 (the GP's CV error 0.001):
+    # the ensemble's own error there is about 0.02, whatever its spread, and the GP is kept alone
+    far = np.full(2, 0.02**2)
+    gain = ensemble_correction(small, member, z, 5, far, gp_mse)
+    np.testing.assert_allclose(mse - gain, far - gp_mse)
+    assert np.all(stacking_weight(member, gp, z, gain) == 1.0)
+
+
 def test_ensemble_subset_keeps_the_chosen_codes_networks():
     from twinkit.surrogates.mlp import EnsembleMLP
 

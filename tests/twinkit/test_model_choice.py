@@ -6,6 +6,9 @@ Its GP's error falls fast with the training size, so with a fifth of the samples
 ensemble's folds) it looked only 2-3× better than the ensemble and the stacking blended them
 (a GP share of 0.63 on the sensors' first code); on 64 new solves that blend was 19× worse than
 the GP alone (1.32 K against 0.068 K). The GPs' leave-one-out errors judge them at the full size.
+The test solves also reach closer to the box's edges than the training samples, where the networks
+are far worse than at the samples; the members' disagreement there with the GP bounds what the
+ensemble is credited with (`ensemble_correction`).
 """
 
 from __future__ import annotations
@@ -26,19 +29,23 @@ def test_heatsink_default_is_within_1_5x_of_the_gp_alone_and_of_the_better_kerne
     ds = case.sample(32, test=64, out=tmp_path / "data", progress=False).dataset
     train, test = (from_dataset(d) for d in split(ds, 0))
     assert (train.n, test.n) == (32, 64)
-    configs = {"auto": {}, "gp": {"model": "gp"},
-               "matern52": {"model": "gp", "kernels": ("matern52",)},
-               "rbf": {"model": "gp", "kernels": ("rbf",)}}  # fmt: skip
+    # seed 1 too: there the ensemble's members disagreed over the box more than one erred at the
+    # held-out samples, and the fin-tip sensor took the ensemble alone, 50x worse than its GP
+    configs = {"auto": (0, {}), "auto, seed 1": (1, {}), "gp": (0, {"model": "gp"}),
+               "matern52": (0, {"model": "gp", "kernels": ("matern52",)}),
+               "rbf": (0, {"model": "gp", "kernels": ("rbf",)})}  # fmt: skip
     fits = {}
-    for name, kw in configs.items():
+    for name, (seed, kw) in configs.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sur = fit_surrogate(train, FitConfig(train=TrainConfig(seed=0), **kw))
+            sur = fit_surrogate(train, FitConfig(train=TrainConfig(seed=seed), **kw))
             fits[name] = sur.predict(test.x).mean
     for j, name in enumerate(test.outputs):
         y = test.scalars[:, j]
-        auto, gp = (np.sqrt(np.mean((fits[m][name] - y) ** 2)) for m in ("auto", "gp"))
-        assert auto <= 1.5 * gp + 1e-9 * np.ptp(y), (name, auto, gp)
+        gp = np.sqrt(np.mean((fits["gp"][name] - y) ** 2))
+        for m in ("auto", "auto, seed 1"):
+            auto = np.sqrt(np.mean((fits[m][name] - y) ** 2))
+            assert auto <= 1.5 * gp + 1e-9 * np.ptp(y), (m, name, auto, gp)
     # the temperature field: within 1.5x of the better kernel alone (the equal mixture of both
     # was 7.9x the RBF's: where one kernel halves the other's CV error, it is used alone)
     y = test.fields["temperature"]
