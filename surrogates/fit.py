@@ -45,6 +45,7 @@ from twinkit.surrogates.gp import refit_cv
 from twinkit.surrogates.head import Head
 from twinkit.surrogates.kernels import KERNELS
 from twinkit.surrogates.kriging import code_kernels, fit_gps, kriging_codes
+from twinkit.surrogates.mlp import set_deterministic
 from twinkit.surrogates.model import FORMAT_VERSION, Surrogate, plain
 from twinkit.surrogates.normalise import InputScaler, log_by_cv, log_columns, logged
 from twinkit.surrogates.pod import LinearCodec, truncation_rms
@@ -274,8 +275,10 @@ def fit_surrogate(
         [data.bounds[n] for n in data.inputs], [data.log_inputs[n] for n in data.inputs]
     )
     xs = scaler.transform(data.x)
-    prev = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
+    # the caller's setting, restored after the fit (warn_only included)
+    prev = (torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled())  # fmt: skip
+    set_deterministic(True)
     torch.manual_seed(seed)
     heads: dict[str, Head] = {}
     training: dict[str, Any] = {}
@@ -354,7 +357,7 @@ def fit_surrogate(
 
             extremes, training["extremes"] = fit_extremes(data, own_cv, logs, fit_nodes, calibrate)
     finally:
-        torch.use_deterministic_algorithms(prev)
+        set_deterministic(*prev)
     meta = {
         "provenance": dict(provenance or {}),
         "config": plain(asdict(config)),

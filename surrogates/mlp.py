@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -179,10 +180,29 @@ def blas_controller() -> Any:
     return ThreadpoolController()
 
 
-def one_thread() -> AbstractContextManager[None]:
-    """Run torch on one thread: small networks gain nothing from more, and on a busy machine
-    OpenMP threads waiting for each other slow training down by an order of magnitude."""
-    return threads(1)
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch and BLAS on one thread: small networks gain nothing from more, and on a busy
+    machine OpenMP threads waiting for each other slow training down by an order of magnitude.
+    BLAS too: the ensembles' L-BFGS (`twinkit.surrogates.lbfgs.WolfeLBFGS`) takes dot products
+    of a few thousand values in NumPy, which OpenBLAS spread over both cores, its threads
+    spinning between calls (furnace, 32 samples: a fit took 22-23 s CPU in 14.2-14.7 s wall, and
+    13.3 s CPU in 12.3 s wall with OpenBLAS on one thread)."""
+    with threads(1), blas_controller().limit(limits=1, user_api="blas"):
+        yield
+
+
+def set_deterministic(mode: bool, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms(mode, warn_only=warn_only)`` without importing
+    torch's compiler: the public call also sets inductor's flag, and importing inductor imports
+    dynamo (1.4 s CPU in a fresh process, a tenth of training at 32 furnace samples). Where
+    inductor is not loaded nothing in this process compiles, so the eager switch alone is the
+    same."""
+    eager = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if "torch._inductor.config" in sys.modules or eager is None:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        eager(mode, warn_only=warn_only)
 
 
 @contextmanager

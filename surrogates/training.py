@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from twinkit.surrogates.lbfgs import WolfeLBFGS
 from twinkit.surrogates.mlp import EnsembleMLP, one_thread
 from twinkit.surrogates.trend import TrendChoice, choose, fit
 
@@ -101,46 +102,46 @@ def _train(
     xt = torch.from_numpy(x)
     r = _set_trend(net, x, z, fold, choice)
     per_net = 1.0 if config.separate else 1.0 / k  # each network's loss: the mean over its codes
-    opt = torch.optim.LBFGS(
-        net.parameters(),
-        max_iter=config.epochs,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=1e-12,
-        tolerance_change=1e-15,
-    )
+    params = list(net.parameters())
+    sizes = [p.numel() for p in params]
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    opt = WolfeLBFGS(flat.numpy(), history=50, tolerance_grad=1e-12, tolerance_change=1e-15)
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        se = (net.residual(xt) - r) ** 2
-        loss = per_net * (se * train_w).sum() + config.l2 * net.penalty()
-        loss.backward()
-        return loss
+    def set_params(x: np.ndarray) -> None:
+        with torch.no_grad():
+            for p, v in zip(params, torch.from_numpy(x).split(sizes), strict=True):
+                p.copy_(v.view_as(p))
+
+    def loss_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        set_params(x)
+        with torch.enable_grad():  # also when the caller is in torch.no_grad()
+            se = (net.residual(xt) - r) ** 2
+            loss = per_net * (se * train_w).sum() + config.l2 * net.penalty()
+            grads = torch.autograd.grad(loss, params)
+        return float(loss.detach()), torch.cat([g.reshape(-1) for g in grads]).numpy()
 
     mask = fold < m
 
     def out_of_fold() -> tuple[np.ndarray, torch.Tensor]:
+        set_params(opt.x)  # the last point tried may not be the one taken
         with torch.no_grad():
             pred = net(xt)
         oof = np.zeros_like(z)
         oof[mask] = pred.numpy()[fold[mask], np.flatnonzero(mask)]
         return oof, pred
 
-    def done() -> int:
-        return int(opt.state[next(net.parameters())].get("n_iter", 0))
-
     chunk = config.epochs if monitor is None else max(1, config.check_every)
-    while done() < config.epochs:
-        start, step = done(), min(chunk, config.epochs - done())
-        opt.param_groups[0]["max_iter"], opt.param_groups[0]["max_eval"] = step, step * 5 // 4
-        opt.step(closure)
-        if done() < start + step:  # converged (or out of evaluations)
+    while opt.n_iter < config.epochs:
+        start, step = opt.n_iter, min(chunk, config.epochs - opt.n_iter)
+        opt.run(loss_grad, step)
+        if opt.n_iter < start + step:  # converged (or out of evaluations)
             break
-        if monitor is not None and done() < config.epochs and not monitor(out_of_fold()[0], done()):
-            break
+        if monitor is not None and opt.n_iter < config.epochs:
+            if not monitor(out_of_fold()[0], opt.n_iter):
+                break
     oof, pred = out_of_fold()
     val_loss = (((pred - torch.from_numpy(z)) ** 2) * val_w).sum((1, 2)) / k
-    return TrainResult(net, val_loss.numpy(), choice, done(), oof, mask)
+    return TrainResult(net, val_loss.numpy(), choice, opt.n_iter, oof, mask)
 
 
 def _set_trend(

@@ -114,6 +114,21 @@ def test_same_seed_same_model(kind, fin_split):
             assert not np.allclose(p1.mean[name], p3.mean[name], rtol=1e-6, atol=0)
 
 
+def test_a_fit_restores_the_callers_deterministic_setting(fin_split):
+    data = only(fin_split[0], "scalar_mlp")
+    quick = replace(config("scalar_mlp"), train=TrainConfig(members=2, epochs=5, seed=11))
+    before = (torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled())  # fmt: skip
+    try:
+        for mode, warn_only in ((False, False), (True, True), (True, False)):
+            torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+            fit_surrogate(data, quick)
+            assert torch.are_deterministic_algorithms_enabled() is mode
+            assert torch.is_deterministic_algorithms_warn_only_enabled() is warn_only
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
 def test_outside_range_warns_or_raises(kind, trained):
     s = trained(kind)
     inside = {"power": 2e3, "h": 10.0, "t_amb": 323.15}  # on the bounds is inside

@@ -979,6 +979,46 @@ def test_scalar_codes_from_enough_samples_are_the_mixture_with_the_first_kernels
     assert fit.std_first and fit.trend is not None and fit.trend[:, [0, 2]].any()
 
 
+def _rosenbrock(x: np.ndarray) -> tuple[float, np.ndarray]:
+    a, b = x[:-1], x[1:]
+    f = float(((1 - a) ** 2).sum() + 100 * ((b - a * a) ** 2).sum())
+    g = np.zeros_like(x)
+    g[:-1] = -2 * (1 - a) - 400 * a * (b - a * a)
+    g[1:] += 200 * (b - a * a)
+    return f, g
+
+
+def test_wolfe_lbfgs_minimises_rosenbrock_and_every_step_goes_down():
+    """The ensembles' L-BFGS (strong-Wolfe line search) reaches the minimum of a 10-dimensional
+    Rosenbrock function from the classic start, and each iteration lowers the loss."""
+    from twinkit.surrogates.lbfgs import WolfeLBFGS
+
+    x0 = np.tile([-1.2, 1.0], 5)
+    opt = WolfeLBFGS(x0, history=10)
+    losses = []
+    for _ in range(400):
+        if opt.run(_rosenbrock, 1, max_eval=100) < len(losses) + 1:
+            break  # converged
+        losses.append(opt.f)
+    assert opt.converged and len(losses) < 200
+    np.testing.assert_allclose(opt.x, 1.0, rtol=0, atol=1e-6)
+    assert np.all(np.diff(losses) < 0)
+    assert np.array_equal(x0, np.tile([-1.2, 1.0], 5))  # the start is not written to
+
+
+def test_wolfe_lbfgs_makes_an_iteration_per_run_even_on_a_budget_of_one_evaluation():
+    """``run(fun, 1)`` with its default evaluation budget (5/4 of one) still takes its step,
+    also the first, whose starting evaluation already spends that budget: an ensemble trained
+    for one epoch, or checked after every iteration, is trained."""
+    from twinkit.surrogates.lbfgs import WolfeLBFGS
+
+    opt = WolfeLBFGS(np.tile([-1.2, 1.0], 2))
+    f0 = _rosenbrock(opt.x)[0]
+    for i in range(1, 4):
+        assert opt.run(_rosenbrock, 1) == i
+    assert opt.f is not None and opt.f < f0
+
+
 def test_the_ensemble_trains_in_no_grad_and_checked_after_every_iteration():
     """`train_ensemble` computes its gradients whatever the caller's grad mode (inside
     ``torch.no_grad()`` too), and a monitor called after every iteration sees each one made."""
@@ -998,3 +1038,35 @@ def test_the_ensemble_trains_in_no_grad_and_checked_after_every_iteration():
         result = train_ensemble(x, z, cfg, monitor)
     assert result.iterations == 4 and seen == [1, 2, 3]
     assert train_ensemble(x, z, replace(cfg, epochs=1)).iterations == 1
+
+
+def test_wolfe_lbfgs_resumes_where_it_paused():
+    """Runs of 7 + 13 + 20 iterations take the very same steps as one of 40 (the state carries
+    on, history included): the ensembles' training pauses for its early-stop checks."""
+    from twinkit.surrogates.lbfgs import WolfeLBFGS
+
+    x0 = np.tile([-1.2, 1.0], 3)
+    one, parts = WolfeLBFGS(x0, history=5), WolfeLBFGS(x0, history=5)
+    assert one.run(_rosenbrock, 40, max_eval=1000) == 40
+    for n in (7, 13, 20):
+        parts.run(_rosenbrock, n, max_eval=1000)
+    assert parts.n_iter == 40 and np.array_equal(one.x, parts.x)
+
+
+def test_wolfe_lbfgs_stays_where_the_loss_is_finite():
+    """A loss that is NaN beyond x₀ = 1.5 (its minimum, at (2, 2), lies there): the steps go
+    down the diagonal to the wall and stop there, on the finite side, at the finite loss
+    0.5 (the line search shrinks a step into NaN); a NaN start moves nowhere."""
+    from twinkit.surrogates.lbfgs import WolfeLBFGS
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        if x[0] > 1.5:
+            return math.nan, np.full_like(x, math.nan)
+        return float(((x - 2.0) ** 2).sum()), 2.0 * (x - 2.0)
+
+    opt = WolfeLBFGS(np.zeros(2))
+    opt.run(fun, 100)
+    assert opt.converged and 1.5 - 1e-6 < opt.x[0] <= 1.5
+    np.testing.assert_allclose([opt.x[1], opt.f], [1.5, 0.5], rtol=0, atol=1e-6)
+    stuck = WolfeLBFGS(np.full(2, 3.0))
+    assert stuck.run(fun, 100) == 0 and np.array_equal(stuck.x, np.full(2, 3.0))
