@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -313,6 +315,24 @@ def test_the_gp_interpolates_fe_values_and_is_uncertain_away_from_them():
     far_mean, far_std = gp.predict(np.array([[0.5, 0.5], [2.0, 2.0]]))
     assert far_std[1] > 10 * std.max()
     assert fit_gp(np.zeros((0, 2)), np.zeros(0)) is None
+
+
+def test_neither_the_gps_nor_a_surrogates_fit_imports_torchs_compiler():
+    """torch.optim imports torch._dynamo (1.5 s CPU in every process): the project's L-BFGS
+    fits the FE search's GPs and the ensembles instead."""
+    code = (
+        "import sys, numpy as np\n"
+        "from twinkit.optimization.bayes import fit_gp\n"
+        "from twinkit.surrogates.training import TrainConfig, train_ensemble\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = rng.random((12, 2))\n"
+        "assert fit_gp(x, rng.standard_normal(12)) is not None\n"
+        "z = rng.standard_normal((12, 1))\n"
+        "train_ensemble(2 * x - 1, z, TrainConfig(members=2, epochs=5))\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_the_ei_of_a_log_modelled_objective_is_relative_and_a_solved_design_has_a_noise_floor():

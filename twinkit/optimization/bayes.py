@@ -42,6 +42,7 @@ from scipy.stats import chi2
 
 from twinkit.optimization.goals import Goals
 from twinkit.surrogates.kernels import kernel_of_r2, scaled_r2
+from twinkit.surrogates.lbfgs import WolfeLBFGS
 
 NOISE = 1e-6  # of the standardised variance: FE results are deterministic
 MIN_DISTANCE = 1e-3  # on the unit box: closer to a solved design counts as the same design
@@ -92,24 +93,24 @@ def fit_gp(u: np.ndarray, z: np.ndarray) -> GPState | None:
         prior = ((theta[:d] - mu_ls) ** 2).sum() / (2 * sd_ls**2) + theta[d] ** 2 / 2
         return nll + prior
 
+    def loss_grad(t: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = torch.from_numpy(t).requires_grad_()
+        with torch.enable_grad():  # also when the caller is in torch.no_grad()
+            try:
+                value = loss(theta)
+            except RuntimeError:  # a Cholesky failure far out: a step too far
+                return math.inf, np.zeros_like(t)
+            return float(value.detach()), torch.autograd.grad(value, theta)[0].numpy()
+
     best, best_loss = None, math.inf
     for start in (math.log(0.5), mu_ls):  # a short and the prior's median length scale
-        theta = torch.cat([torch.full((d,), start), torch.zeros(1)]).double().requires_grad_()
-        opt = torch.optim.LBFGS([theta], max_iter=100, line_search_fn="strong_wolfe")
-
-        def closure(theta: torch.Tensor = theta, opt: torch.optim.LBFGS = opt) -> torch.Tensor:
-            opt.zero_grad()
-            value = loss(theta)
-            value.backward()
-            return value
-
-        try:
-            opt.step(closure)
-            value = float(loss(theta).detach())
-        except RuntimeError:  # a Cholesky failure far out: that start loses
-            continue
-        if value < best_loss:
-            best, best_loss = theta.detach(), value
+        # the project's L-BFGS (strong Wolfe), not torch.optim's: that imports torch's compiler
+        # (1.5 s CPU in every process that optimises)
+        opt = WolfeLBFGS(np.r_[np.full(d, start), 0.0], history=100, tolerance_grad=1e-7,
+                         tolerance_change=1e-9)  # fmt: skip
+        opt.run(loss_grad, 100)
+        if opt.f is not None and opt.f < best_loss:
+            best, best_loss = torch.from_numpy(opt.x), opt.f
     if best is None:
         best = torch.cat([torch.full((d,), mu_ls), torch.zeros(1)]).double()
     with torch.no_grad():
