@@ -218,14 +218,18 @@ def _fit_head(
             weight = np.ones(z.shape[1])
         else:
             every = kriging_codes(x_scaled, gps, list(range(z.shape[1])))
-            amb, diff = ambiguity(result.net, x_scaled.shape[1], train.seed,
-                                  lambda x: every.mean_std(x)[0])  # fmt: skip
-            amb = ensemble_correction(amb, oof, z[mask], train.members, diff,
+            members_var, diff = ambiguity(result.net, x_scaled.shape[1], train.seed,
+                                          lambda x: every.mean_std(x)[0])  # fmt: skip
+            amb = ensemble_correction(members_var, oof, z[mask], train.members, diff,
                                       np.mean((cv[mask] - z[mask]) ** 2, axis=0))  # fmt: skip
             weight = stacking_weight(oof, cv[mask], z[mask], amb)
             if one_se:
                 weight = one_se_rule(oof, cv[mask], z[mask], weight, amb)
-            info["ensemble_ambiguity"] = [float(v) for v in amb]
+            # the members' spread and their mean's squared difference from the GPs', over the
+            # box, and what the stacking credited the mean with (`ensemble_correction`)
+            info["ensemble_ambiguity"] = [float(v) for v in members_var]
+            info["ensemble_gp_disagreement"] = [float(v) for v in diff]
+            info["ensemble_gain"] = [float(v) for v in amb]
             info["cv_rmse_ensemble"] = [float(v) for v in ens]
         chosen = [j for j in range(z.shape[1]) if weight[j] > 0]
         if chosen:

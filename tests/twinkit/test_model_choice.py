@@ -40,6 +40,13 @@ def test_heatsink_default_is_within_1_5x_of_the_gp_alone_and_of_the_better_kerne
             warnings.simplefilter("ignore")
             sur = fit_surrogate(train, FitConfig(train=TrainConfig(seed=seed), **kw))
             fits[name] = sur.predict(test.x).mean
+        if name == "auto, seed 1":  # the bound by the box's disagreement with the GP held
+            tr = sur.meta["training"]["sensors"]
+            mse = np.square(tr["cv_rmse_ensemble"])
+            gain = np.asarray(tr["ensemble_gain"])
+            assert np.all(gain <= 0.8 * mse + 1e-15)
+            assert np.all(mse - gain >= np.asarray(tr["ensemble_gp_disagreement"])
+                          - np.square(tr["cv_rmse_gp"]) - 1e-15)  # fmt: skip
     for j, name in enumerate(test.outputs):
         y = test.scalars[:, j]
         gp = np.sqrt(np.mean((fits["gp"][name] - y) ** 2))
