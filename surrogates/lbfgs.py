@@ -15,6 +15,10 @@ Nocedal & Wright 2006, alg. 7.4), takes the first step of the sequence 1, 1/2, 1
 satisfies the Armijo condition (backtracking; a curvature pair is stored only where sᵀy > 0),
 and stops alone: when its gradient or its loss change is below tolerance, or no step decreases
 it. Problems are evaluated together until the last one stops, at the stopped ones' own points.
+
+`WolfeLBFGS` is the same method for one problem, with a strong-Wolfe line search instead of
+backtracking: the ensembles' (`twinkit.surrogates.training`) and the FE search's GP
+(`twinkit.optimization.bayes.fit_gp`).
 """
 
 from __future__ import annotations
@@ -160,9 +164,11 @@ def _finite(fun: Objective, x: np.ndarray) -> tuple[float, np.ndarray]:
 class WolfeLBFGS:
     """L-BFGS with a strong-Wolfe line search for one problem, its vectors in NumPy, that pauses
     after a number of iterations and resumes with its state (point, direction, m most recent
-    pairs): a run of 250 and a run of 250 more take the same steps as one of 500.
+    pairs): a run of 250 and a run of 250 more take the same steps as one of 500 (unless a run
+    spends its evaluations, 5/4 of its iterations by default, first: it then stops early).
 
-    The ensembles' optimiser (`twinkit.surrogates.training`). ``torch.optim.LBFGS`` does the
+    The ensembles' optimiser (`twinkit.surrogates.training`), and the FE search's GP's
+    (`twinkit.optimization.bayes.fit_gp`). ``torch.optim.LBFGS`` does the
     same but spent most of its time in per-operation overhead (its two-loop recursion over 50
     pairs is 200 torch calls per iteration on vectors of a few thousand values), and its first
     step imports torch's compiler (``torch._dynamo``, 1.4 s CPU in a fresh process).
@@ -288,7 +294,7 @@ class WolfeLBFGS:
             evals += 1
         if not bracket:  # out of evaluations while growing: the lower of the last two
             bracket = [prev, (t, f, g, slope)]
-        # zoom: bracket[low] holds the lowest loss satisfying the sufficient decrease
+        # zoom: bracket[low] holds the lower loss of the two ends (as torch's line search)
         low = 0 if bracket[0][1] <= bracket[1][1] else 1
         stuck = False
         while evals < self.MAX_LS:

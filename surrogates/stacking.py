@@ -96,10 +96,13 @@ def ensemble_correction(
 
     * A ≤ (1 − 1/``members``) E: the mean is no better than the mean of independent members, E/M;
     * E − A ≥ D − G: over the box the ensemble's mean and the GP's differ by D on average, which
-      with independent errors is the sum of theirs; G, the GP's cross-validated ``gp_mse``,
-      stands for the GP's.
+      with independent errors is the sum of their errors there; G, the GP's cross-validated
+      ``gp_mse``, stands for the GP's. Not a strict bound but a conservative estimate: the GP's
+      error over the box is likely above G (the same corners), so D − G leans to the GP, the
+      simpler model, which the peers use alone.
 
-    The result may be negative (the mean counted worse than a member at the samples). Heatsink,
+    The result may be negative (the mean counted worse than a member at the samples); a
+    disagreement that is not a number (a network's prediction was not) keeps the GP alone. Heatsink,
     32 solves (its 64 test solves reach closer to the box's edges than the training samples):
     a sensor code's A was 1.6× E and the stacking took the ensemble alone (seed 1), or with the
     bound A ≤ 0.8 E a blend with GP share 0.7 (seed 0, the project's own L-BFGS); over the box
@@ -107,8 +110,9 @@ def ensemble_correction(
     choices were 50× and 17× worse than the GP alone.
     """
     mse = np.mean((ens - z) ** 2, axis=0)
-    own = mse - np.minimum(amb, (1 - 1 / max(members, 1)) * mse)
-    return mse - np.maximum(own, disagreement - gp_mse)
+    own = mse - np.minimum(np.nan_to_num(amb), (1 - 1 / max(members, 1)) * mse)
+    huge = np.finfo(np.float64).max / 8  # finite: stacking_weight's sums and ratios stay numbers
+    return mse - np.maximum(own, np.where(np.isnan(disagreement), huge, disagreement) - gp_mse)
 
 
 def blend_monitor(

@@ -490,6 +490,9 @@ def test_the_ensembles_gain_is_bounded_by_independent_members_and_the_box():
     gain = ensemble_correction(small, member, z, 5, far, gp_mse)
     np.testing.assert_allclose(mse - gain, far - gp_mse)
     assert np.all(stacking_weight(member, gp, z, gain) == 1.0)
+    # a network that predicts nan somewhere in the box: the GP alone
+    gain = ensemble_correction(small, member, z, 5, np.array([np.nan, 0.0]), gp_mse)
+    assert stacking_weight(member, gp, z, gain)[0] == 1.0 and np.isfinite(gain[1])
 
 
 def test_ensemble_subset_keeps_the_chosen_codes_networks():

@@ -319,16 +319,18 @@ def test_the_gp_interpolates_fe_values_and_is_uncertain_away_from_them():
 
 def test_neither_the_gps_nor_a_surrogates_fit_imports_torchs_compiler():
     """torch.optim imports torch._dynamo (1.5 s CPU in every process): the project's L-BFGS
-    fits the FE search's GPs and the ensembles instead."""
+    fits the FE search's GPs and the ensembles instead, and a fit sets torch's deterministic
+    switch without it."""
     code = (
         "import sys, numpy as np\n"
         "from twinkit.optimization.bayes import fit_gp\n"
-        "from twinkit.surrogates.training import TrainConfig, train_ensemble\n"
+        "from twinkit.surrogates import FitConfig, TrainConfig, fit_surrogate, from_dataset\n"
+        "from twinkit.surrogates.synthetic import fin_dataset\n"
         "rng = np.random.default_rng(0)\n"
         "x = rng.random((12, 2))\n"
         "assert fit_gp(x, rng.standard_normal(12)) is not None\n"
-        "z = rng.standard_normal((12, 1))\n"
-        "train_ensemble(2 * x - 1, z, TrainConfig(members=2, epochs=5))\n"
+        "data = from_dataset(fin_dataset(16, 4, nx=4))\n"
+        "fit_surrogate(data, FitConfig(train=TrainConfig(members=2, epochs=5)))\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -40,7 +40,7 @@ def test_heatsink_default_is_within_1_5x_of_the_gp_alone_and_of_the_better_kerne
             warnings.simplefilter("ignore")
             sur = fit_surrogate(train, FitConfig(train=TrainConfig(seed=seed), **kw))
             fits[name] = sur.predict(test.x).mean
-        if name == "auto, seed 1":  # the bound by the box's disagreement with the GP held
+        if name == "auto, seed 1":  # the summary records the credit and both its bounds
             tr = sur.meta["training"]["sensors"]
             mse = np.square(tr["cv_rmse_ensemble"])
             gain = np.asarray(tr["ensemble_gain"])

@@ -98,9 +98,10 @@ def fit_gp(u: np.ndarray, z: np.ndarray) -> GPState | None:
         with torch.enable_grad():  # also when the caller is in torch.no_grad()
             try:
                 value = loss(theta)
+                grad = torch.autograd.grad(value, theta)[0]
             except RuntimeError:  # a Cholesky failure far out: a step too far
                 return math.inf, np.zeros_like(t)
-            return float(value.detach()), torch.autograd.grad(value, theta)[0].numpy()
+            return float(value.detach()), grad.numpy()
 
     best, best_loss = None, math.inf
     for start in (math.log(0.5), mu_ls):  # a short and the prior's median length scale
