@@ -220,8 +220,7 @@ def _fit_head(
             every = kriging_codes(x_scaled, gps, list(range(z.shape[1])))
             members_var, diff = ambiguity(result.net, x_scaled.shape[1], train.seed,
                                           lambda x: every.mean_std(x)[0])  # fmt: skip
-            amb = ensemble_correction(members_var, oof, z[mask], train.members, diff,
-                                      np.mean((cv[mask] - z[mask]) ** 2, axis=0))  # fmt: skip
+            amb = ensemble_correction(members_var, oof, z[mask], train.members, diff, gp**2)
             weight = stacking_weight(oof, cv[mask], z[mask], amb)
             if one_se:
                 weight = one_se_rule(oof, cv[mask], z[mask], weight, amb)

@@ -61,19 +61,18 @@ def ambiguity(
     net: torch.nn.Module,
     d: int,
     seed: int,
-    gp: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    gp: Callable[[torch.Tensor], torch.Tensor],
     n: int = 1024,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per code the members' variance about their mean, and the mean squared difference of their
-    mean from ``gp``'s (the GPs' mean codes; none: zeros), over ``n`` scrambled-Sobol points of
-    the scaled box [-1, 1]^d (new points: at the training samples most members saw the data)."""
+    mean from ``gp``'s (the GPs' mean codes), over ``n`` scrambled-Sobol points of the scaled box
+    [-1, 1]^d (new points: at the training samples most members saw the data)."""
     from scipy.stats import qmc
 
     x = torch.from_numpy(2 * qmc.Sobol(d, scramble=True, seed=seed).random(n) - 1)
     with torch.no_grad():
         z = net(x).numpy()  # (members, n, k)
-        mean = z.mean(axis=0)
-        diff = np.zeros(z.shape[2]) if gp is None else np.mean((mean - gp(x).numpy()) ** 2, axis=0)
+        diff = np.mean((z.mean(axis=0) - gp(x).numpy()) ** 2, axis=0)
     return z.var(axis=0).mean(axis=0), diff
 
 
