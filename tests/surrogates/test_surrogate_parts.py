@@ -387,7 +387,13 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind(monkeypatch, numpy_e
     arrays and in work arrays reused from the previous kernel; with NumPy's ``exp`` and with
     torch's (`exp_` takes the faster on the CPU it runs on)."""
     from twinkit.surrogates import kernels
-    from twinkit.surrogates.kernels import cross_kernel, kernel_of_r2, scaled_r2, training_side
+    from twinkit.surrogates.kernels import (
+        cross_kernel,
+        features,
+        kernel_of_r2,
+        scaled_r2,
+        training_side,
+    )
 
     monkeypatch.setattr(kernels, "_NUMPY_EXP", numpy_exp)
 
@@ -400,9 +406,9 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind(monkeypatch, numpy_e
     for kind in (0, 1, 2):
         for c in (0.02, 1.0, 50.0):
             want = c * kernel_of_r2(scaled_r2(a * inv, x * inv), kind)
-            side = training_side(x * inv, kind, c).numpy()
+            side = training_side(x, inv, kind, c).numpy()
             for out in (None, work):
-                got = cross_kernel((a * inv).numpy(), side, kind, math.log(c), out)
+                got = cross_kernel(features(a.numpy()), side, kind, math.log(c), out)
                 np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-13 * c)
 
 
