@@ -135,12 +135,14 @@ def cross_kernel(
     if kind == 0:  # t = log c − r²/2
         return exp_(np.clip(t, log_c - 0.5 * R2_MAX[0], log_c, out=t))
     nu = 5.0 if kind == 1 else 3.0
-    s = np.sqrt(np.clip(t, 0.0, nu * R2_MAX[kind], out=t), out=t)  # s = √ν r
+    s = np.sqrt(np.clip(t, 0.0, nu * R2_MAX[kind], out=t), out=w)  # s = √ν r; t = s²
     exp_(np.subtract(log_c, s, out=e))  # c e^(−s)
-    es = np.multiply(e, s, out=w)
-    if kind == 1:  # (1 + s + s²/3) c e^(−s) = c e^(−s) + c e^(−s) s (1 + s/3)
-        es *= np.add(np.multiply(s, 1.0 / 3.0, out=s), 1.0, out=s)
-    return np.add(e, es, out=e)  # Matérn 3/2: (1 + s) c e^(−s)
+    if kind == 1:  # 1 + s + s²/3 from t = s²: one pass fewer than from s
+        poly = np.add(np.multiply(t, 1.0 / 3.0, out=t), s, out=t)
+        poly += 1.0
+    else:  # Matérn 3/2: 1 + s
+        poly = np.add(s, 1.0, out=t)
+    return np.multiply(e, poly, out=e)
 
 
 def gp_std(c: Any, q2: Any) -> Any:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 
 from twinkit.surrogates.trend import exponents, features_torch
@@ -114,9 +115,12 @@ class EnsembleMLP(torch.nn.Module):
             h = x.to(torch.float32).unsqueeze(0).expand(len(self.weights[0]), *x.shape)
             last = len(self.weights) - 1
             for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-                h = torch.baddbmm(b.to(torch.float32), h, w.to(torch.float32))
                 if i < last:
+                    h = torch.baddbmm(b.to(torch.float32), h, w.to(torch.float32))
                     h = _INPLACE[self.spec["activation"]](h)
+                else:  # few outputs: NumPy's batched product took 1/4-1/3 of baddbmm's time
+                    out = np.matmul(h.numpy(), w.detach().to(torch.float32).numpy())
+                    h = torch.from_numpy(out).add_(b.to(torch.float32))
             if self.spec["separate"]:
                 h = h.reshape(self.spec["members"], self.spec["n_out"], -1).transpose(1, 2)
             return self.trend(x) + self.out_scale * h.to(x.dtype)
