@@ -75,8 +75,7 @@ def floor_ms(s: Surrogate, m: int) -> float:
         if k is None:
             continue
         n = len(k.x)
-        for j, gp in enumerate(k._per_gp()):
-            kind, own = gp[1], gp[-1]
+        for j, (_, kind, *_, own) in enumerate(k._per_gp()):  # own: its std is computed
             if j not in skip:
                 total += prim("exp", n) + (prim("sqrt", n) if kind else 0.0)
                 total += prim("trmm", n) if own else 0.0

@@ -4,7 +4,7 @@ k(x, x') = c κ(r) + w δ,  r = |(x − x')/ℓ| (anisotropic ℓ), κ one of RB
 (1 + √5 r + 5r²/3) e^{−√5 r} and Matérn 3/2 (1 + √3 r) e^{−√3 r} (Rasmussen & Williams 2006,
 eq. 4.9 and 4.17): κ from r² in torch (`kernel_of_r2`, `scaled_r2`: fits, gradients, small
 batches), and c κ between many new points and a GP's training inputs in NumPy, in place
-(`features`, `training_side`, `cross_kernel`: large batches without gradients); the predictive
+(`point_side`, `training_side`, `cross_kernel`: large batches without gradients); the predictive
 std from |L⁻¹k|² (`gp_std`).
 """
 
@@ -95,14 +95,14 @@ def scaled_r2(a: torch.Tensor, b: torch.Tensor, bb: torch.Tensor | None = None) 
     return (a @ b.transpose(-1, -2)).mul_(-2.0).add_(aa).add_(bb).clamp_min_(0.0)
 
 
-def features(x: np.ndarray) -> np.ndarray:
+def point_side(x: np.ndarray) -> np.ndarray:
     """[x, x², 1] (m, 2d + 1) for points x (m, d): the left side of every GP's `cross_kernel`
     GEMM, formed once per prediction (each GP's lengthscales are in its `training_side`)."""
     return np.hstack([x, x * x, np.ones((len(x), 1))])
 
 
 def training_side(x: torch.Tensor, inv_ls: torch.Tensor, kind: int, c: float) -> torch.Tensor:
-    """B (2d + 1, n) such that `features`(a) B is, for points a (m, d) and the training inputs
+    """B (2d + 1, n) such that `point_side`(a) B is, for points a (m, d) and the training inputs
     x (n, d), with r² = Σ_k (a_k² − 2 a_k x_k + x_k²)/ℓ_k² (inverse lengthscales ``inv_ls``,
     (d,)): the RBF's exponent log c − r²/2, or a Matérn's ν r² (ν = 5 or 3, so that its
     square root is the kernel's s). One GEMM per GP from points shared by every GP: no scaling
@@ -120,7 +120,7 @@ def cross_kernel(
     log_c: float,
     out: tuple[np.ndarray, ...] | None = None,
 ) -> np.ndarray:
-    """c κ(r) (m, n) between points a (m, d), as their `features` ``f``, and a GP's training
+    """c κ(r) (m, n) between points a (m, d), as their `point_side` ``f``, and a GP's training
     inputs, from its `training_side` (NumPy arrays): one GEMM and a few passes over the result,
     in place. The same numbers as c · `kernel_of_r2(scaled_r2(a/ℓ, X/ℓ))` with r² capped as
     there (R2_MAX: no subnormals), in about half the passes over (m, n); c enters the exponent

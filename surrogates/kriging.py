@@ -33,9 +33,9 @@ from twinkit.surrogates.gp import SWITCH_GAIN, GPFit, fit_gp_columns
 from twinkit.surrogates.kernels import (
     KERNELS,
     cross_kernel,
-    features,
     gp_std,
     kernel_of_r2,
+    point_side,
     scaled_r2,
     training_side,
 )
@@ -136,7 +136,7 @@ class KrigingCodes:
             return self._mean_std_batched(xs)
         if torch.onnx.is_in_onnx_export() or (torch.is_grad_enabled() and xs.requires_grad):
             return self._mean_std_traced(xs)
-        gps, f = self._per_gp(), features(xs.detach().numpy())  # f: [x, x², 1] for every GP
+        gps, f = self._per_gp(), point_side(xs.detach().numpy())  # f: [x, x², 1] for every GP
         mean, std = np.zeros((len(f), len(gps))), np.zeros((len(f), len(gps)))
         work = tuple(np.empty((len(f), len(self.x))) for _ in range(3))  # (m, n), row-major
         with blas_controller().limit(limits=1, user_api="blas"):  # see the docstring

@@ -389,8 +389,8 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind(monkeypatch, numpy_e
     from twinkit.surrogates import kernels
     from twinkit.surrogates.kernels import (
         cross_kernel,
-        features,
         kernel_of_r2,
+        point_side,
         scaled_r2,
         training_side,
     )
@@ -408,7 +408,7 @@ def test_the_prediction_kernel_is_the_kernel_for_every_kind(monkeypatch, numpy_e
             want = c * kernel_of_r2(scaled_r2(a * inv, x * inv), kind)
             side = training_side(x, inv, kind, c).numpy()
             for out in (None, work):
-                got = cross_kernel(features(a.numpy()), side, kind, math.log(c), out)
+                got = cross_kernel(point_side(a.numpy()), side, kind, math.log(c), out)
                 np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-13 * c)
 
 
