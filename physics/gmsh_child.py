@@ -24,6 +24,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REFUSED = 3
@@ -57,9 +58,17 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
     # one thread for numpy's BLAS (gmsh imports numpy): many threads may not fit the memory limit
     env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     try:
-        done = subprocess.run(
-            args, capture_output=True, text=True, timeout=seconds, check=False, env=env
-        )
+        # a home of its own, removed after: gmsh's GUI library writes its preferences under
+        # $HOME at every start (~/.fltk), and reads ~/.petscrc; neither is the script's folder
+        with tempfile.TemporaryDirectory(prefix="twinkit-gmsh-home-") as home:
+            done = subprocess.run(
+                args,
+                capture_output=True,
+                text=True,
+                timeout=seconds,
+                check=False,
+                env=env | {"HOME": home, "XDG_CONFIG_HOME": home},
+            )
     except subprocess.TimeoutExpired:
         raise MeshError(
             f"{geo}: gmsh ran this script for more than {seconds:.0f} s"

@@ -108,3 +108,16 @@ def test_curves_and_points_of_a_3d_file_are_regions_constraints_can_hold(tmp_pat
     assert m.entities("top")[0] == 2 and m.interior_facets("top") == 0
     with pytest.raises(MeshError, match="'x_axis' is a curve \\(dimension 1\\) of the 3D mesh"):
         m.ds("x_axis")
+
+
+def test_the_users_gmsh_options_do_not_change_twinkits_meshes(tmp_path, monkeypatch):
+    """gmsh reads ~/.gmsh-options at initialisation unless told not to: a size factor there
+    would refine every built-in mesh without the case saying so."""
+    import gmsh
+
+    from twinkit.physics.gmsh_session import gmsh_session
+
+    (tmp_path / ".gmsh-options").write_text("Mesh.MeshSizeFactor = 0.5;\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with gmsh_session():
+        assert gmsh.option.getNumber("Mesh.MeshSizeFactor") == 1.0

@@ -232,3 +232,15 @@ def test_a_surface_in_no_physical_group_is_an_error_not_left_out(tmp_path):
     for reader in (region_names, read_file):
         with pytest.raises(MeshError, match=r"surfaces 10 are in no Physical Surface"):
             reader(path)
+
+
+def test_the_child_writes_nothing_in_the_users_home(tmp_path, monkeypatch):
+    """gmsh's GUI library writes ~/.fltk at every start: the child gets a home of its own."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    geo, out = tmp_path / "square.geo", tmp_path / "regions.json"
+    geo.write_text(SQUARE)
+    gmsh_child.run("regions", geo, out, None, None)
+    assert json.loads(out.read_text()) == {"hot": 1, "cold": 1, "plate": 2}
+    assert list(home.iterdir()) == []
