@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 
-def _pyplot():
-    import matplotlib
+def default_style[**P, R](draw: Callable[P, R]) -> Callable[P, R]:
+    """``draw`` (which makes a ``matplotlib.figure.Figure`` and saves it) run in matplotlib's
+    default style. Not the style of a ``matplotlibrc`` in the working folder, often a case
+    bundle's, which matplotlib reads at import: one could set ``figure.hooks`` (a function of
+    any module called on every pyplot figure: ``sys:exit`` ended the command), ``text.usetex``
+    (runs LaTeX) or a huge ``savefig.dpi``. A ``Figure``, not pyplot's: no backend is chosen (a
+    notebook's stays as it was) and no figure manager keeps it."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    @functools.wraps(draw)
+    def drawn(*args: P.args, **kwargs: P.kwargs) -> R:
+        import matplotlib.style
 
-    return plt
+        with matplotlib.style.context("default"):
+            return draw(*args, **kwargs)
+
+    return drawn
 
 
+@default_style
 def parity_plot(
     truth: dict[str, np.ndarray],
     mean: dict[str, np.ndarray],
@@ -27,11 +39,13 @@ def parity_plot(
     baseline: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Predicted against true value per output, with ± 2 std bars (and a baseline's points)."""
-    plt = _pyplot()
+    from matplotlib.figure import Figure
+
     names = list(truth)
     cols = min(4, len(names)) or 1
     rows = math.ceil(len(names) / cols) or 1
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    fig = Figure(figsize=(3.2 * cols, 3.0 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         y, m = truth[name], mean[name]
         if baseline is not None and name in baseline:
@@ -49,15 +63,17 @@ def parity_plot(
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
+@default_style
 def learning_curve_plot(curve: dict[str, Any], path: Path) -> Path:
     """Held-out error against the number of training samples, surrogate and RBF, log-log."""
-    plt = _pyplot()
+    from matplotlib.figure import Figure
+
     keys = list(curve["surrogate"])
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.0 * len(keys), 3.4), squeeze=False)
+    fig = Figure(figsize=(4.0 * len(keys), 3.4))
+    axes = fig.subplots(1, len(keys), squeeze=False)
     for ax, key in zip(axes.flat, keys, strict=True):
         for who, style in (("surrogate", "o-"), ("rbf", "s--")):
             ax.loglog(curve["sizes"], curve[who][key], style, label=who)
@@ -67,5 +83,4 @@ def learning_curve_plot(curve: dict[str, Any], path: Path) -> Path:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

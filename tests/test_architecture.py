@@ -197,3 +197,22 @@ def test_modules_stay_small():
     """One concept per module: none reaches 400 lines (house style: most 50-250)."""
     sizes = {name: len(f.read_text().splitlines()) for name, f in _modules().items()}
     assert not {name: n for name, n in sizes.items() if n >= 400}
+
+
+def test_pngs_are_drawn_without_pyplot_in_the_default_style():
+    """The PNGs the commands write come from a ``matplotlib.figure.Figure`` made inside a
+    `default_style` function: pyplot would run the ``figure.hooks`` of a ``matplotlibrc`` in the
+    working folder, and that file's style applies otherwise. Only `field_figure`, the notebooks'
+    `Result.plot`, uses pyplot (the user's own session)."""
+    allowed = {ROOT / "twinkit/solve/plotting.py"}
+    for path in sorted(ROOT.glob("[pst]*/**/*.py")):
+        if ".venv" in path.parts or path.parts[len(ROOT.parts)] == "tests" or path in allowed:
+            continue
+        assert "matplotlib.pyplot" not in imported_modules(path), path
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            makes = any(isinstance(c, ast.Call) and getattr(c.func, "id", None) == "Figure"
+                        for c in ast.walk(node))  # fmt: skip
+            styled = any(getattr(d, "id", None) == "default_style" for d in node.decorator_list)
+            assert styled or not makes, f"{path}: {node.name} makes a Figure unstyled"

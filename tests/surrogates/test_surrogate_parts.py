@@ -1079,3 +1079,44 @@ def test_wolfe_lbfgs_stays_where_the_loss_is_finite():
     np.testing.assert_allclose([opt.x[1], opt.f], [1.5, 0.5], rtol=0, atol=1e-6)
     stuck = WolfeLBFGS(np.full(2, 3.0))
     assert stuck.run(fun, 100) == 0 and np.array_equal(stuck.x, np.full(2, 3.0))
+
+
+HOSTILE_RC = """\
+figure.hooks: sys:exit
+text.usetex: True
+text.latex.preamble: \\usepackage{nonexistent}
+figure.dpi: 20000
+"""
+PLOTS = """\
+import numpy as np
+from pathlib import Path
+from twinkit.surrogates.plots import learning_curve_plot, parity_plot
+from twinkit.twin.calibration_output import write_plot
+y = np.linspace(0.0, 1.0, 10)
+parity_plot({"a": y}, {"a": y * 1.01}, {"a": y * 0 + 0.01}, {"a": "K"}, Path("p.png"))
+curve = {"sizes": [16, 32], "surrogate": {"e": [0.1, 0.05]}, "rbf": {"e": [0.2, 0.1]}}
+learning_curve_plot(curve, Path("c.png"))
+sensor = {"measured": 1.0, "fitted": 1.1, "unit": "K", "noise": 0.1, "n": 4, "fitted_std": 0.05,
+          "normalized_residual": 0.5}
+prior = {"nominal": 2.0, "range": [1.0, 3.0]}
+write_plot({"sensors": {"s": sensor}, "estimates": {"p": {"prior": prior, "value": 2.1,
+           "std": 0.1}}}, Path("fit.png"))
+"""
+
+
+def test_plots_ignore_a_matplotlibrc_in_the_working_folder(tmp_path):
+    """matplotlib reads ``matplotlibrc`` in the working folder (a case bundle's, say) at import:
+    its figure hooks ended the command (``sys:exit``), LaTeX text needs a LaTeX installation,
+    and a 20,000 dpi figure exhausts memory. The PNGs are drawn in the default style anyway."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    (tmp_path / "matplotlibrc").write_text(HOSTILE_RC)
+    done = subprocess.run([sys.executable, "-c", PLOTS], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name, width in (("p.png", 3.2 * 120), ("c.png", 4.0 * 120), ("fit.png", 13 * 110)):
+        with Image.open(tmp_path / name) as png:
+            assert png.size[0] == pytest.approx(width, abs=2)

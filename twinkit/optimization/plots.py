@@ -9,6 +9,7 @@ import numpy as np
 
 from twinkit.optimization.goals import Goals
 from twinkit.optimization.study import complete_trials, feasible
+from twinkit.surrogates.plots import default_style
 
 
 def _label(goals: Goals, i: int) -> str:
@@ -17,18 +18,17 @@ def _label(goals: Goals, i: int) -> str:
     return f"{out} [{unit}] ({direction})" if unit not in ("", "1") else f"{out} ({direction})"
 
 
+@default_style
 def plot_history(study: Any, goals: Goals, path: Path) -> str:
     """Each trial's first objective (feasible dark, infeasible light) and the best so far."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     trials = complete_trials(study)
     n = np.array([t.number for t in trials])
     f = np.array([t.values[0] for t in trials])
     ok = np.array([feasible(t) for t in trials], dtype=bool)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig = Figure(figsize=(6, 4), dpi=120)
+    ax = fig.subplots()
     ax.scatter(n[~ok], f[~ok], s=8, c="0.75", label="infeasible")
     ax.scatter(n[ok], f[ok], s=8, c="tab:blue", label="feasible")
     if ok.any() and len(goals.objectives) == 1:
@@ -44,23 +44,21 @@ def plot_history(study: Any, goals: Goals, path: Path) -> str:
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path.name
 
 
+@default_style
 def plot_pareto(study: Any, goals: Goals, path: Path) -> str:
     """The first two objectives of every trial, with the feasible Pareto front highlighted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     trials = complete_trials(study)
     v = np.array([t.values[:2] for t in trials])
     ok = np.array([feasible(t) for t in trials], dtype=bool)
     front = {t.number for t in study.best_trials}
     on = np.array([t.number in front for t in trials], dtype=bool)
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    fig = Figure(figsize=(6, 4.5), dpi=120)
+    ax = fig.subplots()
     ax.scatter(v[~ok, 0], v[~ok, 1], s=8, c="0.8", label="infeasible")
     ax.scatter(v[ok & ~on, 0], v[ok & ~on, 1], s=8, c="tab:blue", alpha=0.5, label="feasible")
     order = np.argsort(v[on, 0])
@@ -71,7 +69,6 @@ def plot_pareto(study: Any, goals: Goals, path: Path) -> str:
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path.name
 
 

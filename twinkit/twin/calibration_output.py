@@ -10,20 +10,20 @@ from typing import Any
 import numpy as np
 
 from twinkit.case.display import DisplayUnits, pretty
+from twinkit.surrogates.plots import default_style
 
 
+@default_style
 def write_plot(summary: dict[str, Any], path: Path, display: DisplayUnits | None = None) -> str:
     """fit.png: measured vs fitted sensors (±2σ) in the case's units, normalised residuals,
     estimates vs prior."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     sens, est = summary["sensors"], summary["estimates"]
     names = list(sens)
     i = np.arange(len(names))
-    fig, ax = plt.subplots(1, 3, figsize=(13, 4), width_ratios=[3, 2, 2])
+    fig = Figure(figsize=(13, 4))
+    ax = fig.subplots(1, 3, width_ratios=[3, 2, 2])
     d = display or DisplayUnits.si()
 
     def shown(n: str, key: str) -> float:
@@ -61,7 +61,6 @@ def write_plot(summary: dict[str, Any], path: Path, display: DisplayUnits | None
         a.tick_params(axis="x", rotation=45)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path.name
 
 
