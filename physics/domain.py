@@ -179,8 +179,9 @@ def _open(gmsh_mod, path: Path) -> None:
         )
     try:
         gmsh_mod.open(str(path))
-    except Exception as e:
-        raise MeshError(f"{path}: gmsh could not read it ({e})") from None
+    except Exception as e:  # gmsh may give no reason (counts beyond what the file holds)
+        why = str(e) or "it gave no reason: a section shorter than its counts say?"
+        raise MeshError(f"{path}: gmsh could not read it ({why})") from None
 
 
 def read_gmsh(

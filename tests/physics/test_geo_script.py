@@ -208,6 +208,27 @@ def test_a_mesh_file_that_is_a_script_is_refused(tmp_path):
         check_script(gz)
 
 
+@pytest.mark.parametrize(
+    ("version", "body"),
+    [
+        (
+            "4.1",
+            "$Nodes\n1 1000000000000 1 1000000000000\n2 1 0 1000000000000\n1\n0 0 0\n$EndNodes\n",
+        ),
+        ("2.2", "$Nodes\n2000000000\n1 0 0 0\n$EndNodes\n"),
+    ],
+)
+def test_a_mesh_file_whose_counts_lie_is_one_clear_error(tmp_path, version, body):
+    """Counts far beyond what the file holds: gmsh gives up, at times without a message (the
+    error read "gmsh could not read it ()")."""
+    path = tmp_path / "lies.msh"
+    path.write_text(f"$MeshFormat\n{version} 0 8\n$EndMeshFormat\n" + body)
+    for reader in (region_names, read_file):
+        with pytest.raises(MeshError, match=r"lies\.msh: gmsh could not read it \(\w") as e:
+            reader(path)
+        assert "()" not in str(e.value)
+
+
 def test_any_cell_limit_and_numpy_numbers_reach_the_child(tmp_path):
     """max_cells of 4e10 gave a timeout past poll()'s range (OverflowError, exit 1); NumPy
     numbers for size or max_cells reached the child as 'np.float64(...)' and failed there."""
