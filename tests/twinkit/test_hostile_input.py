@@ -164,6 +164,28 @@ def test_dataset_pointing_at_other_files_is_refused(tmp_path, how):
         _read_dataset(path, "small")
 
 
+def test_a_dataset_declaring_more_than_the_memory_is_refused_unread(tmp_path, monkeypatch):
+    """6 kB of NetCDF declared a 37 GiB field of fill values: `train` allocated it and died of a
+    MemoryError (exit 1), or, with a declaration below the memory, filled the memory."""
+    h5netcdf = pytest.importorskip("h5netcdf")
+    from twinkit.case import CaseError
+    from twinkit.sweep import dataset
+    from twinkit.training import _read_dataset
+
+    path = tmp_path / "dataset.nc"
+    with h5netcdf.File(path, "w") as f:
+        f.dimensions = {"sample": 2000, "node": 2_500_000}
+        f.create_variable("field_temperature", ("sample", "node"), "f8",
+                          chunks=(1, 2_500_000), compression="gzip")  # fmt: skip
+    assert path.stat().st_size < 20_000
+    monkeypatch.setattr(dataset, "memory_available", lambda: 8 * 1024**3)
+    said = (
+        r"dataset\.nc: its variables would take 37\.3 GiB in memory \('field_temperature', 2000 x "
+    )
+    with pytest.raises(CaseError, match=said + r"2500000.*than the 8\.0 GiB available; not read"):
+        _read_dataset(path, "small")
+
+
 URLS = [
     "postgresql+nosuchdriver://alice@db.example/twin?password=s3cr3t-pw",
     "alice:s3cr3t-pw@db.example/twin",

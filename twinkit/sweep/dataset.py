@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,39 @@ def read_dataset(path: Path) -> Any:
         raise CaseError(f"{path}: refused: it points at other files ({shown})")
     try:
         with xr.open_dataset(path) as ds:  # the sampler writes h5netcdf; any NetCDF reads
+            _fits_in_memory(path, ds)
             return ds.load()
+    except CaseError:
+        raise
     except (OSError, ValueError) as e:
         raise CaseError(f"{path}: not a readable dataset ({e})") from None
+    except MemoryError:  # within what is available, but not what this process may have
+        raise CaseError(f"{path}: its variables do not fit in this process's memory") from None
+
+
+def memory_available() -> int:
+    """Bytes a new allocation can have without swapping (Linux's MemAvailable); elsewhere the
+    machine's physical memory."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _fits_in_memory(path: Path, ds: Any) -> None:
+    """CaseError if the variables of ``ds`` (opened, not yet read) would not fit in the memory
+    available. A few kB of NetCDF can declare a variable of any size, compressed or never
+    written (its fill value): loaded, 40 GB of it filled the memory."""
+    sizes = {name: int(v.size) * v.dtype.itemsize for name, v in ds.variables.items()}
+    need, free = sum(sizes.values()), memory_available()
+    if need > free:
+        name = max(sizes, key=lambda k: sizes[k])
+        gb = 1024.0**3
+        raise CaseError(
+            f"{path}: its variables would take {need / gb:.1f} GiB in memory ('{name}', "
+            f"{' x '.join(map(str, ds.variables[name].shape))}, {sizes[name] / gb:.1f} GiB), "
+            f"more than the {free / gb:.1f} GiB available; not read"
+        )
