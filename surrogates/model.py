@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +208,7 @@ def plain(obj: Any) -> Any:
 
 def load_surrogate(path: str | os.PathLike) -> Surrogate:
     """Load a surrogate saved by :meth:`Surrogate.save` (``torch.load(weights_only=True)``)."""
+    _stored_only(path)
     try:
         s = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:
@@ -247,6 +249,28 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
         raise ValueError(f"{path}: a damaged surrogate file ({type(e).__name__}: {e})") from None
     _predicts(sur, path)
     return sur
+
+
+def _stored_only(path: str | os.PathLike) -> None:
+    """ValueError naming ``path`` if it is a zip file (as `torch.save` writes) with compressed
+    entries, or entries larger than the file: `torch.save` stores them uncompressed, and
+    `torch.load` inflates compressed ones (0.5 MB of deflated zeros had it fill 1 GiB). Stored,
+    what it reads is at most the file's own size. Other files are `torch.load`'s to refuse."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (OSError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable surrogate file ({e})") from None
+    packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if packed:
+        raise ValueError(
+            f"{path}: not a twinkit surrogate file: {len(packed)} compressed entries "
+            f"({packed[0]}, ...), which could expand to any size; twinkit stores them uncompressed"
+        )
+    if sum(i.file_size for i in infos) > os.path.getsize(path):
+        raise ValueError(f"{path}: a damaged surrogate file (its entries are larger than it)")
 
 
 def _predicts(sur: Surrogate, path: str | os.PathLike) -> None:

@@ -566,6 +566,23 @@ def test_load_refuses_other_files(tmp_path):
     assert "weights_only=False" not in str(e.value)  # torch's advice, the unsafe way: not passed on
 
 
+def test_load_refuses_compressed_entries_before_inflating_them(trained, tmp_path):
+    """torch.load inflates a zip's deflated entries: 0.5 MB of them filled 1 GiB. torch.save
+    stores them, so a compressed entry is refused before anything is read."""
+    import zipfile
+
+    trained("pod_sensors").save(tmp_path / "s.pt")
+    with (
+        zipfile.ZipFile(tmp_path / "s.pt") as z,
+        zipfile.ZipFile(tmp_path / "packed.pt", "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for name in z.namelist():
+            out.writestr(name, z.read(name))
+    assert load_surrogate(tmp_path / "s.pt").outputs  # the same file, stored: loads
+    with pytest.raises(ValueError, match=r"packed\.pt: not a twinkit surrogate file: \d+ compr"):
+        load_surrogate(tmp_path / "packed.pt")
+
+
 def test_load_refuses_a_damaged_surrogate_file_with_its_name(trained, tmp_path):
     """A file of the right format whose parts are missing or of the wrong kind: ValueError
     naming the file (the CLI's exit code 2), not a KeyError or TypeError from deep inside."""
