@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
+import numpy as np
 import pytest
 from analytic_surrogate import SLAB_CASE
 
@@ -356,6 +358,57 @@ def test_not_parquet(tmp_path):
     path.write_text("hello")
     with pytest.raises(CaseError, match="x.parquet: not a readable Parquet file"):
         read_sensor_file(path, SensorValidator({}))
+
+
+def _parquet(path, sensor, unit="K", n=3, **options):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"timestamp": pa.array(np.full(n, T0)), "sensor": sensor,
+               "value": pa.array(np.ones(n)), "unit": pa.array([unit] * n)}  # fmt: skip
+    pq.write_table(pa.table(columns), path, **options)
+    return path
+
+
+def test_sensor_files_that_would_fill_the_memory_are_refused_before_reading(tmp_path):
+    """A few kB of Parquet held millions of run-length-encoded rows, or a long value repeated
+    in every row (a 100 MB one in 1,000 rows filled the memory as rows were made); a CSV line
+    of a gigabyte is held at once. Each is refused, naming the file and the limit."""
+    import pyarrow as pa
+
+    from twinkit.sensors import files
+
+    n = files.MAX_ROWS + 1
+    one = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array(["T0"]))
+    rows = _parquet(tmp_path / "rows.parquet", one, n=n, compression="zstd")
+    assert rows.stat().st_size < 200_000
+    long = pa.DictionaryArray.from_arrays(pa.array(np.zeros(1000, dtype=np.int32)),
+                                          pa.array(["x" * 1_000_000]))  # fmt: skip
+    wide = _parquet(tmp_path / "wide.parquet", long, n=1000, compression="zstd")
+    assert wide.stat().st_size < 20_000
+    unit = _parquet(tmp_path / "unit.parquet", pa.array(["T0"] * 3), unit="K" * 100_000)
+    nested = _parquet(tmp_path / "nested.parquet", pa.array([["T0"]] * 3))
+    line = tmp_path / "line.csv"
+    line.write_text("timestamp,sensor,value,unit\n" + "1," * 100_000 + "\n")
+    for path, said in ((rows, r"more than 5,000,000 rows"),
+                       (wide, r"column sensor holds a value of 1,000,000 bytes"),
+                       (unit, r"column unit holds a value of 100,000 bytes"),
+                       (nested, r"column sensor is a list<.*>; expected numbers or text"),
+                       (line, r"line 2 is longer than 65,536 characters")):  # fmt: skip
+        with pytest.raises(CaseError, match=re.escape(path.name) + ": " + said):
+            read_sensor_file(path, SensorValidator({}))
+
+
+def test_a_csv_of_more_rows_than_allowed_is_refused(tmp_path, loaded, monkeypatch):
+    from twinkit.sensors import files
+
+    path = tmp_path / "many.csv"
+    path.write_text(CSV)
+    monkeypatch.setattr(files, "MAX_ROWS", CSV.count("\n") - 2)  # one row fewer than it has
+    with pytest.raises(CaseError, match=r"many\.csv: more than \d+ rows"):
+        read_sensor_file(path, SensorValidator(rules_from_case(loaded)))
+    monkeypatch.setattr(files, "MAX_ROWS", CSV.count("\n") - 1)
+    assert read_sensor_file(path, SensorValidator(rules_from_case(loaded)))
 
 
 def test_window_stats(loaded):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import bisect
 import csv
+import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,12 @@ from twinkit.case import CaseError, units
 from twinkit.sensors.readings import Reading, SensorValidator, parse_time
 
 COLUMNS = ("timestamp", "sensor", "value", "unit")
+# what one sensor file may hold: ~0.7 kB of memory and ~25 µs per row as read (1 million rows of
+# the furnace's readings: 1.4 GB, 25 s for `twinkit calibrate`); beyond, a shorter period
+MAX_ROWS = 5_000_000
+MAX_LINE = 65_536  # characters in one line of a CSV file
+MAX_PARQUET_BYTES = 2**30  # a Parquet file's column data, uncompressed
+MAX_TEXT = 65_536  # characters in one text value of a Parquet file
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -29,19 +36,9 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            with path.open(newline="", encoding="utf-8-sig") as f:  # Excel's "CSV UTF-8": a BOM
-                reader = csv.DictReader(f)
-                header = [h.strip() for h in reader.fieldnames or []]
-                reader.fieldnames = header
-                rows = list(reader)
+            header, rows = _csv_rows(path)
         elif suffix in (".parquet", ".pq"):
-            from twinkit.extras import require
-
-            require("pyarrow", f"{path}: reading Parquet")
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-            header, rows = table.column_names, table.to_pylist()
+            header, rows = _parquet_rows(path)
         else:
             raise CaseError(f"{path}: expected a .csv or .parquet sensor file")
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -57,6 +54,85 @@ def _rows(path: Path) -> list[dict[str, Any]]:
             f"{', '.join(COLUMNS)}[, quality]; found {', '.join(map(str, header)) or 'none'}"
         )
     return rows
+
+
+def _too_many(path: Path, rows: int) -> None:
+    if rows > MAX_ROWS:
+        raise CaseError(
+            f"{path}: more than {MAX_ROWS:,} rows, the most a sensor file may have (about 3.5 GB "
+            "of memory as read); give a shorter period"
+        )
+
+
+def _lines(f: Any, path: Path) -> Iterator[str]:
+    """The file's lines, each at most `MAX_LINE` characters: a line's fields are held in memory
+    at once, so one line of a gigabyte would be."""
+    for number, line in enumerate(iter(lambda: f.readline(MAX_LINE + 1), ""), start=1):
+        if len(line) > MAX_LINE:
+            raise CaseError(f"{path}: line {number} is longer than {MAX_LINE:,} characters")
+        yield line
+
+
+def _csv_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    with path.open(newline="", encoding="utf-8-sig") as f:  # Excel's "CSV UTF-8": a BOM
+        reader = csv.DictReader(_lines(f, path))
+        header = [h.strip() for h in reader.fieldnames or []]
+        reader.fieldnames = header
+        rows = list(itertools.islice(reader, MAX_ROWS + 1))
+    _too_many(path, len(rows))
+    return header, rows
+
+
+def _parquet_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows of a Parquet file's columns that twinkit reads (`COLUMNS`, quality), its sizes
+    checked first: a few kB of Parquet can hold a billion run-length-encoded rows (150 kB held
+    10 million), or one text value of a gigabyte that a thousand rows repeat (4 kB held 100 MB
+    in 1,000 rows: reading them filled the memory). Text is read as its distinct values
+    (Arrow's dictionary), each checked before any row is made."""
+    from twinkit.extras import require
+
+    require("pyarrow", f"{path}: reading Parquet")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    schema, meta = pq.read_schema(path), pq.ParquetFile(path).metadata
+    _too_many(path, meta.num_rows)
+    wanted = [f for f in schema if f.name in (*COLUMNS, "quality")]
+    for f in wanted:
+        if pa.types.is_nested(f.type):
+            raise CaseError(f"{path}: column {f.name} is a {f.type}; expected numbers or text")
+    names = {f.name for f in wanted}
+    size = sum(meta.row_group(i).column(j).total_uncompressed_size
+               for i in range(meta.num_row_groups) for j in range(meta.num_columns)
+               if meta.row_group(i).column(j).path_in_schema in names)  # fmt: skip
+    if size > MAX_PARQUET_BYTES:
+        raise CaseError(
+            f"{path}: {size / 2**30:.1f} GiB of column data uncompressed, more than the "
+            f"{MAX_PARQUET_BYTES / 2**30:.0f} GiB a sensor file may have"
+        )
+    text = [f.name for f in wanted if _text(pa, f.type)]
+    table = pq.ParquetFile(path, read_dictionary=text).read(columns=[f.name for f in wanted])
+    for name in table.column_names:
+        for chunk in table.column(name).chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            if not _text(pa, values.type):
+                continue
+            longest = pc.max(pc.binary_length(values)).as_py() or 0
+            if longest > MAX_TEXT:
+                raise CaseError(
+                    f"{path}: column {name} holds a value of {longest:,} bytes; at most "
+                    f"{MAX_TEXT:,} are read"
+                )
+    return schema.names, table.to_pylist()
+
+
+def _text(pa: Any, t: Any) -> bool:
+    """Whether Arrow type ``t`` is text or bytes (or a dictionary of them)."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return any(f(t) for f in (pa.types.is_string, pa.types.is_large_string,
+                              pa.types.is_binary, pa.types.is_large_binary))  # fmt: skip
 
 
 def _time_or_nan(t: Any) -> float:
