@@ -224,69 +224,18 @@ def _check_links(path: Path) -> None:
         raise MeshError(f"{path}: refused: it points at other files ({'; '.join(refs[:3])})")
 
 
-def read_meshio(path: Path, comm=MPI.COMM_WORLD) -> RegionMesh:
-    """Read any meshio format with named regions (gmsh physical names or cell sets) via `.msh`."""
-    import meshio
+def read_meshio(path: Path, comm=MPI.COMM_WORLD, max_cells: float | None = None) -> RegionMesh:
+    """Read any meshio format with named regions (gmsh physical names or cell sets) via `.msh`,
+    meshio in a child process bounded in time and memory (`twinkit.physics.gmsh_child`: formats
+    such as VTU and MED hold compressed data that could fill the memory)."""
+    from twinkit.physics import gmsh_child
 
-    if comm.rank == 0:
-        _check_links(path)
-        try:
-            m = meshio.read(path)
-        except (Exception, SystemExit) as e:  # meshio calls sys.exit on unreadable files
-            raise MeshError(f"{path}: meshio could not read it ({e})") from None
-        m = _with_physical_tags(m, path)
-        tmp = tempfile.NamedTemporaryFile(suffix=".msh", delete=False)
-        tmp.close()
-        meshio.write(tmp.name, m, file_format="gmsh22", binary=False)
-        name = tmp.name
-    else:
-        name = None
-    name = comm.bcast(name, root=0)
-    try:
-        return read_gmsh(Path(name), comm=comm)
-    finally:
-        comm.barrier()
+    with tempfile.TemporaryDirectory(prefix="twinkit-mesh-") as tmp:
+        data = Path(tmp) / "mesh.msh"
         if comm.rank == 0:
-            Path(name).unlink(missing_ok=True)
-
-
-_DIM = {"vertex": 0, "line": 1, "triangle": 2, "quad": 2, "tetra": 3, "hexahedron": 3}
-
-
-def _with_physical_tags(m, path: Path):
-    """Give a meshio mesh gmsh physical tags and names from its cell sets, if it has none."""
-    import meshio
-
-    if m.field_data and "gmsh:physical" in m.cell_data:
-        if "gmsh:geometrical" not in m.cell_data:
-            m.cell_data["gmsh:geometrical"] = m.cell_data["gmsh:physical"]
-        return m
-    if not m.cell_sets:
-        raise MeshError(f"{path}: the mesh has no named regions (gmsh physical names or cell sets)")
-    blocks, phys, field_data = [], [], {}
-    named = {n: s for n, s in m.cell_sets.items() if not n.startswith("gmsh:")}
-    for tag, (name, per_block) in enumerate(named.items(), start=1):
-        dim = None
-        for block, idx in zip(m.cells, per_block, strict=True):
-            idx = np.asarray(idx, dtype=int)
-            if idx.size == 0:
-                continue
-            dim = _DIM.get(block.type, -1)
-            blocks.append(meshio.CellBlock(block.type, block.data[idx]))
-            phys.append(np.full(idx.size, tag))
-        if dim is not None:
-            field_data[name] = np.array([tag, dim])
-    # keep only the points the named cells use, numbered contiguously (dolfinx expects that)
-    used = np.unique(np.concatenate([b.data.ravel() for b in blocks]))
-    renumber = np.full(len(m.points), -1)
-    renumber[used] = np.arange(used.size)
-    blocks = [meshio.CellBlock(b.type, renumber[b.data]) for b in blocks]
-    return meshio.Mesh(
-        m.points[used],
-        blocks,
-        cell_data={"gmsh:physical": phys, "gmsh:geometrical": phys},
-        field_data=field_data,
-    )
+            _check_links(path)
+            gmsh_child.run("meshio-mesh", path, data, None, max_cells)
+        return read_gmsh(data, comm=comm)  # rank 0 reads the file
 
 
 def region_names(path: Path) -> dict[str, int]:
@@ -307,23 +256,13 @@ def region_names(path: Path) -> dict[str, int]:
         with gmsh_session():
             _open(gmsh, path)
             return {gmsh.model.getPhysicalName(d, t): d for d, t in gmsh.model.getPhysicalGroups()}
-    import meshio
+    from twinkit.physics import gmsh_child
 
     _check_links(path)
-    try:
-        m = meshio.read(path)
-    except (Exception, SystemExit) as e:  # meshio calls sys.exit on unreadable files
-        raise MeshError(f"{path}: meshio could not read it ({e})") from None
-    if m.field_data:
-        return {name: int(v[1]) for name, v in m.field_data.items()}
-    out = {}
-    for name, per_block in m.cell_sets.items():
-        if name.startswith("gmsh:"):
-            continue
-        for block, idx in zip(m.cells, per_block, strict=True):
-            if len(idx):
-                out[name] = _DIM.get(block.type, -1)
-    return out
+    with tempfile.TemporaryDirectory(prefix="twinkit-mesh-") as tmp:
+        found = Path(tmp) / "regions.json"
+        gmsh_child.run("meshio-regions", path, found, None, None)
+        return {str(k): int(v) for k, v in json.loads(found.read_text()).items()}
 
 
 def read_file(
@@ -334,4 +273,4 @@ def read_file(
         raise MeshError(f"{path}: mesh file not found")
     if path.suffix in (".geo", ".msh"):
         return read_gmsh(path, size, comm, max_cells)
-    return read_meshio(path, comm)
+    return read_meshio(path, comm, max_cells)

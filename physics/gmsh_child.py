@@ -1,4 +1,5 @@
-"""Run a gmsh `.geo` script in a process of its own, bounded in time and memory.
+"""Run a gmsh `.geo` script, or read a mesh file through meshio, in a process of its own,
+bounded in time and memory.
 
 A `.geo` file is a program. `twinkit.physics.geo_script` refuses what could act outside the
 mesh, but what is left can still hurt the process that runs it: a loop runs forever, point
@@ -9,11 +10,16 @@ as a string). So twinkit runs the checked script here, in a child process with a
 limit and a timeout (`run`): the parent gets the regions' names, or a `.msh` file that it reads
 as data, or a `MeshError` that names the file and what went wrong.
 
-    python -P gmsh_child.py regions|mesh GEO OUT SIZE MAX_CELLS MEMORY_BYTES
+Other formats (Abaqus `.inp`, MED, VTU, ...) are data, but compressed data: 2.7 MB of VTU
+inflated to 1.2 GB of points (3.5 GB of memory in `twinkit validate`), and MED is HDF5, whose
+datasets compress as well. meshio reads them here too (modes ``meshio-regions``,
+``meshio-mesh``), the mesh handed back as MSH 2.2 with gmsh physical groups from its cell sets.
 
-(run as a file, not as ``-m twinkit.physics...``: the child imports gmsh only.) The child writes
-``OUT``: the regions as JSON (``regions``) or the mesh as `.msh` (``mesh``); a refusal is one line
-on stderr after ``ERROR_MARK`` and exit code ``REFUSED``.
+    python -P gmsh_child.py MODE FILE OUT SIZE MAX_CELLS MEMORY_BYTES
+
+(run as a file, not as ``-m twinkit.physics...``: the child imports gmsh, or meshio, only.) The
+child writes ``OUT``: the regions as JSON (``regions``) or the mesh as `.msh` (``mesh``); a
+refusal is one line on stderr after ``ERROR_MARK`` and exit code ``REFUSED``.
 """
 
 from __future__ import annotations
@@ -42,17 +48,22 @@ MAX_SECONDS = 7 * 86400.0  # whatever max_cells allows (poll() takes at most 2^3
 def limits(mode: str, max_cells: float | None) -> tuple[float, int]:
     """Seconds and bytes of address space the child may use."""
     cells = DEFAULT_MAX_CELLS if max_cells is None else max_cells
-    seconds = SCRIPT_SECONDS + (MESH_SECONDS_PER_MILLION * cells / 1e6 if mode == "mesh" else 0)
+    reads_all = mode in ("mesh", "meshio-regions", "meshio-mesh")
+    seconds = SCRIPT_SECONDS + (MESH_SECONDS_PER_MILLION * cells / 1e6 if reads_all else 0)
     return min(seconds, MAX_SECONDS), int(min(MEMORY_BASE + MEMORY_PER_CELL * cells, 2.0**62))
 
 
 def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | None) -> None:
     """Run the (already checked) script ``geo`` in a child (``mode`` regions or mesh, writing
-    ``out``); MeshError naming ``geo`` if it is refused, fails, crashes or exceeds its limits."""
+    ``out``), or read the mesh file ``geo`` with meshio (meshio-regions, meshio-mesh); MeshError
+    naming ``geo`` if it is refused, fails, crashes or exceeds its limits."""
     from twinkit.physics.regions import MeshError
 
     size, max_cells = (None if v is None else float(v) for v in (size, max_cells))  # NumPy's
     seconds, memory = limits(mode, max_cells)
+    tool, did, doing = ("gmsh", "ran this script", "running this script")
+    if mode.startswith("meshio"):
+        tool, did, doing = ("meshio", "read this file", "reading this file")
     args = [sys.executable, "-P", __file__, mode, str(geo), str(out),
             repr(size), repr(max_cells), str(memory)]  # fmt: skip
     # one thread for numpy's BLAS (gmsh imports numpy): many threads may not fit the memory limit
@@ -70,12 +81,13 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
                 env=env | {"HOME": home, "XDG_CONFIG_HOME": home},
             )
     except subprocess.TimeoutExpired:
+        cells = max_cells or DEFAULT_MAX_CELLS
         raise MeshError(
-            f"{geo}: gmsh ran this script for more than {seconds:.0f} s"
+            f"{geo}: {tool} {did} for more than {seconds:.0f} s"
             + (
-                f" (the limit for solver.limits.max_cells = {max_cells or DEFAULT_MAX_CELLS:,.0f})"
-                if mode == "mesh"
-                else " (the limit for running a script without meshing it)"
+                " (the limit for running a script without meshing it)"
+                if mode == "regions"
+                else f" (the limit for solver.limits.max_cells = {cells:,.0f})"
             )
             + "; stopped"
         ) from None
@@ -85,11 +97,11 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
     if done.returncode == REFUSED and lines:
         raise MeshError(f"{geo}: {lines[-1][len(ERROR_MARK) :]}")
     if done.returncode == -signal.SIGSEGV:  # e.g. a Printf format that does not fit its values
-        raise MeshError(f"{geo}: gmsh crashed (SIGSEGV) running this script")
+        raise MeshError(f"{geo}: {tool} crashed (SIGSEGV) {doing}")
     name = signal.Signals(-done.returncode).name if done.returncode < 0 else done.returncode
     tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
     raise MeshError(
-        f"{geo}: gmsh failed running this script ({name}: {tail[0][:200]}; its memory limit: "
+        f"{geo}: {tool} failed {doing} ({name}: {tail[0][:200]}; its memory limit: "
         f"{memory / GIB:.1f} GiB, from solver.limits.max_cells)"
     )
 
@@ -128,11 +140,9 @@ def _main(argv: list[str]) -> int:
     memory = _limit_self(int(memory_s), limits(mode, None if cells_s == "None" else float(cells_s)))
     size = None if size_s == "None" else float(size_s)
     max_cells = None if cells_s == "None" else float(cells_s)
+    if mode.startswith("meshio"):
+        return _meshio_main(mode, Path(geo), Path(out), max_cells, memory)
     import gmsh
-
-    def refuse(msg: str) -> int:
-        print(ERROR_MARK + msg, file=sys.stderr)
-        return REFUSED
 
     gmsh.initialize(readConfigFiles=False, interruptible=False)
     gmsh.option.setNumber("General.Terminal", 0)
@@ -185,6 +195,98 @@ def _main(argv: list[str]) -> int:
     gmsh.write(out)
     gmsh.finalize()
     return 0
+
+
+def refuse(msg: str) -> int:
+    print(ERROR_MARK + msg, file=sys.stderr)
+    return REFUSED
+
+
+DIMENSION = {"vertex": 0, "line": 1, "triangle": 2, "quad": 2, "tetra": 3, "hexahedron": 3}
+
+
+def _meshio_main(mode: str, path: Path, out: Path, max_cells: float | None, memory: int) -> int:
+    """meshio's reading of ``path``: its regions as JSON, or the mesh as MSH 2.2 whose physical
+    groups are the regions (`_with_physical_tags`)."""
+    import meshio
+
+    try:
+        m = meshio.read(path)
+    except MemoryError:
+        return refuse(
+            f"reading it needs more than {memory / GIB:.1f} GiB of memory (the limit for "
+            f"solver.limits.max_cells = {max_cells or DEFAULT_MAX_CELLS:,.0f})"
+        )
+    except SystemExit:  # meshio's way to say that a file is not of the format it names
+        return refuse(f"meshio could not read it (not a readable {path.suffix or 'mesh'} file)")
+    except Exception as e:
+        return refuse(f"meshio could not read it ({e})")
+    n = sum(len(b.data) for b in m.cells)
+    if n > (max_cells or DEFAULT_MAX_CELLS):
+        return refuse(
+            f"its mesh has {n:,} cells, more than {max_cells or DEFAULT_MAX_CELLS:,.0f} "
+            "(solver.limits.max_cells; raise it for a mesh this fine)"
+        )
+    if mode == "meshio-regions":
+        out.write_text(json.dumps(_regions(m)))
+        return 0
+    try:
+        m = _with_physical_tags(m)
+    except ValueError as e:
+        return refuse(str(e))
+    meshio.write(out, m, file_format="gmsh22", binary=False)
+    return 0
+
+
+def _regions(m) -> dict[str, int]:
+    """Named regions of a meshio mesh and their dimensions."""
+    if m.field_data:
+        return {name: int(v[1]) for name, v in m.field_data.items()}
+    out = {}
+    for name, per_block in m.cell_sets.items():
+        if name.startswith("gmsh:"):
+            continue
+        for block, idx in zip(m.cells, per_block, strict=True):
+            if len(idx):
+                out[name] = DIMENSION.get(block.type, -1)
+    return out
+
+
+def _with_physical_tags(m):
+    """A meshio mesh with gmsh physical tags and names from its cell sets, if it has none."""
+    import meshio
+    import numpy as np
+
+    if m.field_data and "gmsh:physical" in m.cell_data:
+        if "gmsh:geometrical" not in m.cell_data:
+            m.cell_data["gmsh:geometrical"] = m.cell_data["gmsh:physical"]
+        return m
+    if not m.cell_sets:
+        raise ValueError("the mesh has no named regions (gmsh physical names or cell sets)")
+    blocks, phys, field_data = [], [], {}
+    named = {n: s for n, s in m.cell_sets.items() if not n.startswith("gmsh:")}
+    for tag, (name, per_block) in enumerate(named.items(), start=1):
+        dim = None
+        for block, idx in zip(m.cells, per_block, strict=True):
+            idx = np.asarray(idx, dtype=int)
+            if idx.size == 0:
+                continue
+            dim = DIMENSION.get(block.type, -1)
+            blocks.append(meshio.CellBlock(block.type, block.data[idx]))
+            phys.append(np.full(idx.size, tag))
+        if dim is not None:
+            field_data[name] = np.array([tag, dim])
+    # keep only the points the named cells use, numbered contiguously (dolfinx expects that)
+    used = np.unique(np.concatenate([b.data.ravel() for b in blocks]))
+    renumber = np.full(len(m.points), -1)
+    renumber[used] = np.arange(used.size)
+    blocks = [meshio.CellBlock(b.type, renumber[b.data]) for b in blocks]
+    return meshio.Mesh(
+        m.points[used],
+        blocks,
+        cell_data={"gmsh:physical": phys, "gmsh:geometrical": phys},
+        field_data=field_data,
+    )
 
 
 def _ungrouped(gmsh, dim: int) -> list[int]:
