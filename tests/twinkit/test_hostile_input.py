@@ -186,6 +186,27 @@ def test_a_dataset_declaring_more_than_the_memory_is_refused_unread(tmp_path, mo
         _read_dataset(path, "small")
 
 
+def test_a_compressed_sample_file_is_computed_again_not_inflated(tmp_path):
+    """np.load inflates a deflated member of an .npz: a sweep folder's sample file could hold
+    gigabytes in a few MB. twinkit's are stored uncompressed; a compressed one is unreadable,
+    so a resumed sweep computes that sample again."""
+    import zipfile
+
+    from twinkit.sweep.store import SampleRecord, finished_samples, read_sample, write_sample
+
+    write_sample(tmp_path, SampleRecord(index=0, status="ok", qoi={"T": 300.0}))
+    write_sample(tmp_path, SampleRecord(index=1, status="ok", qoi={"T": 301.0}))
+    one = tmp_path / "samples" / "000001.npz"
+    with zipfile.ZipFile(one) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    with zipfile.ZipFile(one, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match=r"000001\.npz: compressed members"):
+        read_sample(one)
+    assert list(finished_samples(tmp_path, 2)) == [0] and not one.exists()
+
+
 URLS = [
     "postgresql+nosuchdriver://alice@db.example/twin?password=s3cr3t-pw",
     "alice:s3cr3t-pw@db.example/twin",
