@@ -187,9 +187,10 @@ def _open(gmsh_mod, path: Path) -> None:
 def read_gmsh(
     path: Path, size: float | None = None, comm=MPI.COMM_WORLD, max_cells: float | None = None
 ) -> RegionMesh:
-    """Read a gmsh `.msh`, or mesh a `.geo` (optionally with characteristic length `size`) in a
-    child process bounded in time and memory (`twinkit.physics.gmsh_child`: refused when it
-    would make more than `max_cells` cells, runs too long or crashes) and read its `.msh`."""
+    """Read a gmsh `.msh`; or mesh a `.geo` (optionally with characteristic length `size`), or
+    read another format with meshio, in a child process bounded in time and memory
+    (`twinkit.physics.gmsh_child`: refused when it would make more than `max_cells` cells, runs
+    too long or crashes) and read the `.msh` it writes."""
     import gmsh
 
     from twinkit.physics import gmsh_child
@@ -198,10 +199,9 @@ def read_gmsh(
     with tempfile.TemporaryDirectory(prefix="twinkit-mesh-") as tmp:
         if comm.rank == 0:
             data = path
-            if path.suffix == ".geo":
-                _checked(path)
+            if path.suffix != ".msh":
                 data = Path(tmp) / "mesh.msh"
-                gmsh_child.run("mesh", path, data, size, max_cells)
+                gmsh_child.run(_child_mode(path, "mesh"), path, data, size, max_cells)
         with gmsh_session():
             if comm.rank == 0:
                 _open(gmsh, data)
@@ -224,18 +224,21 @@ def _check_links(path: Path) -> None:
         raise MeshError(f"{path}: refused: it points at other files ({'; '.join(refs[:3])})")
 
 
-def read_meshio(path: Path, comm=MPI.COMM_WORLD, max_cells: float | None = None) -> RegionMesh:
-    """Read any meshio format with named regions (gmsh physical names or cell sets) via `.msh`,
-    meshio in a child process bounded in time and memory (`twinkit.physics.gmsh_child`: formats
-    such as VTU and MED hold compressed data that could fill the memory)."""
-    from twinkit.physics import gmsh_child
+def _child_mode(path: Path, what: str) -> str:
+    """The `gmsh_child` mode that gives ``what`` (mesh, regions) of ``path``, a `.geo` script or
+    a file meshio reads, checked first (`_checked`, `_check_links`)."""
+    if path.suffix == ".geo":
+        _checked(path)
+        return what
+    _check_links(path)
+    return f"meshio-{what}"
 
-    with tempfile.TemporaryDirectory(prefix="twinkit-mesh-") as tmp:
-        data = Path(tmp) / "mesh.msh"
-        if comm.rank == 0:
-            _check_links(path)
-            gmsh_child.run("meshio-mesh", path, data, None, max_cells)
-        return read_gmsh(data, comm=comm)  # rank 0 reads the file
+
+def read_meshio(path: Path, comm=MPI.COMM_WORLD, max_cells: float | None = None) -> RegionMesh:
+    """Read any meshio format with named regions (gmsh physical names or cell sets): meshio runs
+    in the bounded child (`read_gmsh`), formats such as VTU and MED holding compressed data
+    that could fill the memory."""
+    return read_gmsh(path, None, comm, max_cells)
 
 
 def region_names(path: Path) -> dict[str, int]:
@@ -244,24 +247,16 @@ def region_names(path: Path) -> dict[str, int]:
 
     from twinkit.physics.gmsh_session import gmsh_session
 
-    if path.suffix == ".geo":  # a script: run in a child (`twinkit.physics.gmsh_child`)
-        from twinkit.physics import gmsh_child
-
-        _checked(path)
-        with tempfile.TemporaryDirectory(prefix="twinkit-mesh-") as tmp:
-            found = Path(tmp) / "regions.json"
-            gmsh_child.run("regions", path, found, None, None)
-            return {str(k): int(v) for k, v in json.loads(found.read_text()).items()}
     if path.suffix == ".msh":
         with gmsh_session():
             _open(gmsh, path)
             return {gmsh.model.getPhysicalName(d, t): d for d, t in gmsh.model.getPhysicalGroups()}
-    from twinkit.physics import gmsh_child
+    from twinkit.physics import gmsh_child  # a script, or another format: read in a child
 
-    _check_links(path)
+    mode = _child_mode(path, "regions")
     with tempfile.TemporaryDirectory(prefix="twinkit-mesh-") as tmp:
         found = Path(tmp) / "regions.json"
-        gmsh_child.run("meshio-regions", path, found, None, None)
+        gmsh_child.run(mode, path, found, None, None)
         return {str(k): int(v) for k, v in json.loads(found.read_text()).items()}
 
 
@@ -271,6 +266,4 @@ def read_file(
     """Read a mesh file by suffix: gmsh `.geo`/`.msh` or any meshio format."""
     if not path.exists():
         raise MeshError(f"{path}: mesh file not found")
-    if path.suffix in (".geo", ".msh"):
-        return read_gmsh(path, size, comm, max_cells)
-    return read_meshio(path, comm, max_cells)
+    return read_gmsh(path, size, comm, max_cells)
