@@ -210,21 +210,22 @@ def _meshio_main(mode: str, path: Path, out: Path, max_cells: float | None, memo
     groups are the regions (`_with_physical_tags`)."""
     import meshio
 
+    cells = DEFAULT_MAX_CELLS if max_cells is None else max_cells
     try:
         m = meshio.read(path)
     except MemoryError:
         return refuse(
             f"reading it needs more than {memory / GIB:.1f} GiB of memory (the limit for "
-            f"solver.limits.max_cells = {max_cells or DEFAULT_MAX_CELLS:,.0f})"
+            f"solver.limits.max_cells = {cells:,.0f})"
         )
     except SystemExit:  # meshio's way to say that a file is not of the format it names
         return refuse(f"meshio could not read it (not a readable {path.suffix or 'mesh'} file)")
     except Exception as e:
         return refuse(f"meshio could not read it ({e})")
     n = sum(len(b.data) for b in m.cells)
-    if n > (max_cells or DEFAULT_MAX_CELLS):
+    if n > cells:
         return refuse(
-            f"its mesh has {n:,} cells, more than {max_cells or DEFAULT_MAX_CELLS:,.0f} "
+            f"its mesh has {n:,} cells, more than {cells:,.0f} "
             "(solver.limits.max_cells; raise it for a mesh this fine)"
         )
     if mode == "meshio-regions":
