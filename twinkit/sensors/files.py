@@ -96,7 +96,8 @@ def _parquet_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    schema, meta = pq.read_schema(path), pq.ParquetFile(path).metadata
+    first = pq.ParquetFile(path)
+    schema, meta = first.schema_arrow, first.metadata
     _too_many(path, meta.num_rows)
     wanted = [f for f in schema if f.name in (*COLUMNS, "quality")]
     for f in wanted:
