@@ -48,6 +48,25 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         os.close(dir_fd)
 
 
+def load_npz(path: Path) -> Any:
+    """``np.load`` (arrays only, never pickles) of an `.npz` that twinkit wrote with `np.savez`,
+    which stores its members uncompressed. A deflated member (``np.savez_compressed``'s, or a
+    hostile folder's) could inflate to any size, so it is refused (ValueError naming the file and
+    the member) before anything is read; so are members larger than the file."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+    packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if packed:
+        raise ValueError(f"{path}: compressed members ({packed[0]}, ...); twinkit stores them")
+    if sum(i.file_size for i in infos) > os.path.getsize(path):
+        raise ValueError(f"{path}: damaged (its members are larger than the file)")
+    return np.load(path, allow_pickle=False)
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write JSON atomically, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -207,6 +207,22 @@ def test_a_compressed_sample_file_is_computed_again_not_inflated(tmp_path):
     assert list(finished_samples(tmp_path, 2)) == [0] and not one.exists()
 
 
+def test_a_compressed_field_file_is_refused_not_inflated(tmp_path):
+    """The live twin's `field.npz` is read the same way: `read_field` refuses a deflated member
+    (1 GB of zeros in 1 MB) before np.load would inflate it, and reads the twin's own file."""
+    import numpy as np
+
+    from twinkit.twin.virtual_field import read_field
+
+    bomb = tmp_path / "field.npz"
+    np.savez_compressed(bomb, temperature_mean=np.zeros(125_000_000, np.float64))
+    assert bomb.stat().st_size < 2_000_000
+    with pytest.raises(ValueError, match=r"field\.npz: compressed members \(temperature_mean"):
+        read_field(bomb)
+    np.savez(bomb, t=np.array(1.0), temperature_mean=np.arange(3.0))
+    assert read_field(bomb)["temperature_mean"].tolist() == [0.0, 1.0, 2.0]
+
+
 URLS = [
     "postgresql+nosuchdriver://alice@db.example/twin?password=s3cr3t-pw",
     "alice:s3cr3t-pw@db.example/twin",

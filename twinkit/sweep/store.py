@@ -10,7 +10,6 @@ One process at a time writes to a folder (`sweep_lock`).
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from twinkit.case import CaseError
-from twinkit.files import Busy, atomic_write, exclusive, remove_file
+from twinkit.files import Busy, atomic_write, exclusive, load_npz, remove_file
 
 OK, FAILED = "ok", "failed"
 
@@ -117,20 +116,9 @@ def write_sample(folder: Path, rec: SampleRecord) -> None:
     atomic_write(sample_path(folder, rec.index), _savez(data))
 
 
-def _load(path: Path) -> Any:
-    """``np.load`` of a sample or mesh file, whose members `np.savez` stores uncompressed: a
-    deflated one (``np.savez_compressed``'s, or a hostile folder's) could inflate to any size,
-    so it is refused (ValueError) before it is read."""
-    with zipfile.ZipFile(path) as z:
-        packed = [i.filename for i in z.infolist() if i.compress_type != zipfile.ZIP_STORED]
-    if packed:
-        raise ValueError(f"{path}: compressed members ({packed[0]}, ...); sample files store them")
-    return np.load(path, allow_pickle=False)
-
-
 def read_sample(path: Path) -> SampleRecord:
     """Read a sample file (numpy arrays only, never pickles; no compressed members)."""
-    with _load(path) as z:
+    with load_npz(path) as z:
         return SampleRecord(
             index=int(z["index"]),
             status=str(z["status"]),
@@ -146,7 +134,7 @@ def read_sample(path: Path) -> SampleRecord:
 
 
 def read_mesh(folder: Path, mesh_hash: str) -> VertexMesh:
-    with _load(folder / "samples" / f"mesh-{mesh_hash}.npz") as z:
+    with load_npz(folder / "samples" / f"mesh-{mesh_hash}.npz") as z:
         return VertexMesh(z["nodes"], z["cells"], str(z["cell_type"]), mesh_hash)
 
 

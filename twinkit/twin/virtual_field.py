@@ -198,6 +198,9 @@ class VirtualFields:
 
 
 def read_field(path: str | Path) -> dict[str, np.ndarray]:
-    """A `field.npz` written by the live twin, as a dict of arrays."""
-    with np.load(path) as f:
+    """A `field.npz` written by the live twin, as a dict of arrays (`twinkit.files.load_npz`:
+    ValueError for compressed members, which could inflate to any size)."""
+    from twinkit.files import load_npz
+
+    with load_npz(Path(path)) as f:
         return {k: f[k] for k in f.files}
