@@ -45,9 +45,14 @@ DEFAULT_MAX_CELLS = 5_000_000  # `solver.limits.max_cells`' default
 MAX_SECONDS = 7 * 86400.0  # whatever max_cells allows (poll() takes at most 2^31 ms)
 
 
+def _cell_limit(max_cells: float | None) -> float:
+    """The most cells a mesh may have: ``max_cells``, or `solver.limits.max_cells`' default."""
+    return DEFAULT_MAX_CELLS if max_cells is None else max_cells
+
+
 def limits(mode: str, max_cells: float | None) -> tuple[float, int]:
     """Seconds and bytes of address space the child may use."""
-    cells = DEFAULT_MAX_CELLS if max_cells is None else max_cells
+    cells = _cell_limit(max_cells)
     reads_all = mode in ("mesh", "meshio-regions", "meshio-mesh")
     seconds = SCRIPT_SECONDS + (MESH_SECONDS_PER_MILLION * cells / 1e6 if reads_all else 0)
     return min(seconds, MAX_SECONDS), int(min(MEMORY_BASE + MEMORY_PER_CELL * cells, 2.0**62))
@@ -81,13 +86,12 @@ def run(mode: str, geo: Path, out: Path, size: float | None, max_cells: float | 
                 env=env | {"HOME": home, "XDG_CONFIG_HOME": home},
             )
     except subprocess.TimeoutExpired:
-        cells = max_cells or DEFAULT_MAX_CELLS
         raise MeshError(
             f"{geo}: {tool} {did} for more than {seconds:.0f} s"
             + (
                 " (the limit for running a script without meshing it)"
                 if mode == "regions"
-                else f" (the limit for solver.limits.max_cells = {cells:,.0f})"
+                else f" (the limit for solver.limits.max_cells = {_cell_limit(max_cells):,.0f})"
             )
             + "; stopped"
         ) from None
@@ -137,9 +141,9 @@ def _cells(gmsh, dim: int) -> int:
 
 def _main(argv: list[str]) -> int:
     mode, geo, out, size_s, cells_s, memory_s = argv
-    memory = _limit_self(int(memory_s), limits(mode, None if cells_s == "None" else float(cells_s)))
     size = None if size_s == "None" else float(size_s)
     max_cells = None if cells_s == "None" else float(cells_s)
+    memory = _limit_self(int(memory_s), limits(mode, max_cells))
     if mode.startswith("meshio"):
         return _meshio_main(mode, Path(geo), Path(out), max_cells, memory)
     import gmsh
@@ -210,7 +214,7 @@ def _meshio_main(mode: str, path: Path, out: Path, max_cells: float | None, memo
     groups are the regions (`_with_physical_tags`)."""
     import meshio
 
-    cells = DEFAULT_MAX_CELLS if max_cells is None else max_cells
+    cells = _cell_limit(max_cells)
     try:
         m = meshio.read(path)
     except MemoryError:
